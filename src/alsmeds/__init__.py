@@ -1,0 +1,3 @@
+"""alsmeds: the analysis package of the ALS psychiatric-medication reproducibility bundle."""
+
+__version__ = "0.1.0"

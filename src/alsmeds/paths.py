@@ -1,0 +1,34 @@
+"""Project paths, resolved from the package location rather than the working directory.
+
+papermill runs a kernel in the caller's working directory while Jupyter and nbval use
+the notebook's folder; every path in the bundle therefore comes from here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """Return the bundle's root folder (the one holding ``pyproject.toml``).
+
+    ``ALSMEDS_ROOT`` overrides it, for an installed package used outside the bundle.
+    """
+    override = os.environ.get("ALSMEDS_ROOT")
+    if override:
+        return Path(override).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "notebooks").is_dir():
+            return parent
+    return Path.cwd().resolve()
+
+
+ROOT = project_root()
+DATA_DIR = ROOT / "data"
+SYNTHETIC_DIR = DATA_DIR / "synthetic"
+FIGURES_DIR = ROOT / "figures"
+RESULTS_DIR = ROOT / "results"
+NOTEBOOKS_DIR = ROOT / "notebooks"
+BUILD_DIR = ROOT / "build"

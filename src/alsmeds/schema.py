@@ -1,0 +1,192 @@
+"""The input data contract: the tables a register extract must provide.
+
+Every table is a CSV (``<name>.csv``) or Parquet (``<name>.parquet``) file in one
+folder, plus a small ``extract.json`` with the study dates.  The synthetic data in
+``data/synthetic/`` and a real extract use the same contract, so every notebook runs
+on either.  ``data/README.md`` is the human-readable data dictionary; this module is
+the machine-readable one that the validator (:mod:`alsmeds.validate`) enforces.
+
+Column kinds
+------------
+``id``
+    integer person identifier (the pseudonymised personal number, *lopnr*).
+``date``
+    ISO date ``YYYY-MM-DD``.
+``category``
+    a string from a closed list of allowed values.
+``int`` / ``float`` / ``str``
+    as named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+#: First day of the Swedish Prescribed Drug Register (complete from this date).
+REGISTER_START = date(2005, 7, 1)
+#: First and last possible ALS diagnosis (index) date in the study.
+RECRUITMENT_START = date(2015, 1, 1)
+RECRUITMENT_END = date(2023, 7, 1)
+#: Default end of follow-up for prognosis (an assumption; the paper's is not published).
+END_OF_FOLLOW_UP = date(2023, 12, 31)
+
+ROLES = ("case", "population_control", "sibling", "spouse")
+SEXES = ("male", "female")
+EDUCATION_LEVELS = ("compulsory", "upper_secondary", "post_secondary")
+COUNTRIES_OF_BIRTH = ("sweden", "other_nordic", "other")
+CIVIL_STATUSES = ("married", "unmarried", "divorced", "widowed")
+ONSET_SITES = ("bulbar", "spinal")
+EVENTS = ("death", "invasive_ventilation")
+ALSFRS_ITEMS = tuple(f"alsfrs_item_{i:02d}" for i in range(1, 13))
+
+#: A 7-character ATC code at the chemical-substance level, e.g. ``N05BA01``.
+ATC_PATTERN = r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$"
+#: An ICD-10 code as the National Patient Register writes it, with or without a dot,
+#: e.g. ``F32``, ``F321``, ``F32.1``.
+ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?$"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an input table."""
+
+    name: str
+    kind: str
+    description: str
+    nullable: bool = False
+    allowed: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    """One input table: its columns, its key and the register it mirrors."""
+
+    name: str
+    description: str
+    register: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+PERSONS = Table(
+    name="persons",
+    description="One row per person in the study population (cases and all controls).",
+    register="Total Population Register, LISA (education), Cause of Death Register, Migration Register",
+    key=("person_id",),
+    columns=(
+        Column("person_id", "id", "Pseudonymised person identifier."),
+        Column("birth_date", "date", "Date of birth."),
+        Column("sex", "category", "Legal sex.", allowed=SEXES),
+        Column("education", "category", "Highest attained education at the index date.", allowed=EDUCATION_LEVELS),
+        Column("country_of_birth", "category", "Country of birth, grouped.", allowed=COUNTRIES_OF_BIRTH),
+        Column("civil_status", "category", "Civil status at the index date.", allowed=CIVIL_STATUSES),
+        Column("death_date", "date", "Date of death, empty if alive at the end of follow-up.", nullable=True),
+        Column("emigration_date", "date", "Date of emigration, empty if none.", nullable=True),
+    ),
+)
+
+STUDY_POPULATION = Table(
+    name="study_population",
+    description=(
+        "Membership of the matched sets: each ALS case with its population controls, "
+        "full siblings and spouse.  The matched set is identified by ``case_id``."
+    ),
+    register="Swedish MND Quality Registry (cases); Total Population and Multi-Generation Registers (controls)",
+    key=("person_id", "case_id"),
+    columns=(
+        Column("person_id", "id", "The member of the set."),
+        Column("case_id", "id", "person_id of the ALS case the set belongs to (the case itself has case_id == person_id)."),
+        Column("role", "category", "The member's role in the set.", allowed=ROLES),
+        Column("index_date", "date", "The case's diagnosis date; exposure is assessed before it for every member."),
+    ),
+)
+
+ALS_CASES = Table(
+    name="als_cases",
+    description="One row per ALS case, from the quality registry.",
+    register="Swedish Motor Neuron Disease Quality Registry",
+    key=("person_id",),
+    columns=(
+        Column("person_id", "id", "The case."),
+        Column("diagnosis_date", "date", "Date of ALS diagnosis (the index date)."),
+        Column("onset_site", "category", "Site of symptom onset.", allowed=ONSET_SITES),
+        Column("diagnostic_delay_months", "float", "Months from first symptom to diagnosis.", minimum=0.0, maximum=240.0),
+    ),
+)
+
+DISPENSINGS = Table(
+    name="dispensings",
+    description="Dispensed outpatient prescriptions, one row per dispensing.",
+    register="Swedish Prescribed Drug Register (complete from 2005-07-01)",
+    columns=(
+        Column("person_id", "id", "Who the drug was dispensed to."),
+        Column("dispensing_date", "date", "Date the pharmacy dispensed the drug."),
+        Column("atc", "str", "7-character ATC code of the substance.", pattern=ATC_PATTERN),
+        Column("packages", "int", "Number of packages dispensed.", minimum=1, maximum=1000),
+    ),
+)
+
+DIAGNOSES = Table(
+    name="diagnoses",
+    description="Inpatient and specialist outpatient diagnoses (used for psychiatric history).",
+    register="National Patient Register",
+    columns=(
+        Column("person_id", "id", "The patient."),
+        Column("diagnosis_date", "date", "Date of the visit or admission."),
+        Column("icd10", "str", "ICD-10 code (with or without a dot).", pattern=ICD10_PATTERN),
+    ),
+)
+
+ALSFRS = Table(
+    name="alsfrs",
+    description="ALS Functional Rating Scale-Revised at registry visits (higher is better).",
+    register="Swedish Motor Neuron Disease Quality Registry",
+    key=("person_id", "visit_date"),
+    columns=(
+        Column("person_id", "id", "The case."),
+        Column("visit_date", "date", "Date of the visit."),
+        Column("alsfrs_r_total", "int", "Total score, 0-48.", minimum=0, maximum=48),
+    )
+    + tuple(
+        Column(item, "int", f"Item {i + 1} score, 0-4 (optional).", minimum=0, maximum=4, nullable=True, required=False)
+        for i, item in enumerate(ALSFRS_ITEMS)
+    ),
+)
+
+OUTCOMES = Table(
+    name="outcomes",
+    description=(
+        "Prognostic events of the cases after diagnosis.  A case with no row is event-free "
+        "at the end of follow-up (``extract.json``), emigration or death from the persons table."
+    ),
+    register="Cause of Death Register; MND Quality Registry and National Patient Register (invasive ventilation)",
+    key=("person_id", "event"),
+    columns=(
+        Column("person_id", "id", "The case."),
+        Column("event", "category", "The event.", allowed=EVENTS),
+        Column("event_date", "date", "Date of the event."),
+    ),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (PERSONS, STUDY_POPULATION, ALS_CASES, DISPENSINGS, DIAGNOSES, ALSFRS, OUTCOMES)
+}
+
+#: The metadata file next to the tables, with the study dates as ISO strings.
+EXTRACT_METADATA_FILE = "extract.json"
+EXTRACT_METADATA_KEYS = ("register_start", "recruitment_start", "recruitment_end", "end_of_follow_up")
