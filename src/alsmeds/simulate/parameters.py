@@ -1,0 +1,266 @@
+"""Planted parameters of the synthetic registry.
+
+Every number the generator uses lives here, with its source: **P** published
+(Chourpiliadis et al. 2025), **D** derived from published numbers, or **A** an
+assumption of this bundle (the paper's full tables and supplement were not
+available).  ``truth.json`` written next to the data records all of them, together
+with the estimands they imply.
+
+Conventions: odds ratios and hazard ratios are stored on the log scale as
+``log_*``; times of the prognosis model are in months since diagnosis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from ..constants import CATEGORY_CODES, CLASS_ATC, CLASSES, WINDOW_LABELS, WINDOWS
+
+#: Substances rendered per class, with their share of dispensings (A).
+SUBSTANCES = {
+    "anxiolytics": {"N05BA04": 0.45, "N05BA01": 0.25, "N05BA12": 0.10, "N05BB01": 0.20},
+    "hypnotics": {"N05CF01": 0.50, "N05CF02": 0.20, "N05CD02": 0.10, "N05CH01": 0.15, "N05CM02": 0.05},
+    "antidepressants": {
+        "N06AB04": 0.25,
+        "N06AB06": 0.25,
+        "N06AB10": 0.15,
+        "N06AX11": 0.20,
+        "N06AX16": 0.10,
+        "N06AA09": 0.05,
+    },
+}
+#: Dispensings of other drugs, which no code list counts as exposure (A).
+OTHER_ATC = {"C10AA01": 0.3, "N02BE01": 0.3, "C09AA02": 0.2, "A02BC01": 0.2}
+
+
+def _log(x: float) -> float:
+    return float(math.log(x))
+
+
+@dataclass
+class DesignParameters:
+    """Counts and dates of the study design (P unless noted)."""
+
+    n_cases: int = 1057
+    controls_per_case: int = 5
+    #: cases with only four population controls: 5 x 1,057 - 5,281 = 4 (D).
+    n_cases_with_four_controls: int = 4
+    n_cases_with_siblings: int = 709
+    n_siblings: int = 1418
+    n_spouses: int = 871
+    register_start: date = date(2005, 7, 1)
+    recruitment_start: date = date(2015, 1, 1)
+    recruitment_end: date = date(2023, 7, 1)
+    #: end of follow-up for prognosis (A).
+    end_of_follow_up: date = date(2023, 12, 31)
+
+
+@dataclass
+class PopulationParameters:
+    """Source population: demography and covariates (A, calibrated to the P case targets).
+
+    Ages are at the index date.  Siblings share a family birth-cohort centre; each
+    member's age is the centre plus ``sibling_age_sd`` noise, truncated to
+    ``[min_age, max_age]``, the same way for cases and siblings so that members of
+    a family are exchangeable.
+    """
+
+    #: centre of the family age distribution; calibrated so cases have mean 67.5 (P).
+    family_age_mean: float = 67.25
+    #: spread of family centres; calibrated so cases have SD 11.5 (P).
+    family_age_sd: float = 11.3
+    sibling_age_sd: float = 3.5
+    min_age: float = 25.0
+    max_age: float = 95.0
+    #: share of men in the source population; calibrated so 53.1% of cases are men (P).
+    male_share: float = 0.495
+    #: spouse age difference (husband older), mean and SD in years (A).
+    spouse_age_gap_mean: float = 2.0
+    spouse_age_gap_sd: float = 4.0
+    #: share of population in each education level by birth year, via a latent normal (A).
+    education_trend_per_decade: float = 0.35
+    education_cutpoints: tuple[float, float] = (-0.6, 0.45)
+    country_of_birth_shares: tuple[float, float, float] = (0.86, 0.05, 0.09)
+    civil_status_shares: tuple[float, float, float, float] = (0.58, 0.15, 0.17, 0.10)
+    #: yearly probabilities of death and emigration of a control after the index date (A).
+    control_death_rate_per_year: float = 0.02
+    control_emigration_rate_per_year: float = 0.002
+
+
+@dataclass
+class FamilyParameters:
+    """Familial factor and psychiatric liability (A).
+
+    ``U`` is a standard-normal familial factor, identical for full siblings; a
+    spouse's factor correlates ``spouse_correlation`` with the case's (assortative
+    mating and shared household).  The psychiatric liability is
+    ``Psi = r U + sqrt(1 - r^2) Z`` with ``r = familial_share_of_liability``.
+    """
+
+    spouse_correlation: float = 0.5
+    familial_share_of_liability: float = 0.3
+    #: logit model of a psychiatric diagnosis before the index date.
+    psych_history_intercept: float = -1.7
+    psych_history_per_liability: float = 1.4
+    psych_history_female: float = 0.3
+
+
+@dataclass
+class UseParameters:
+    """Use of the three classes before the index date (A, calibrated to D prevalences).
+
+    A person is a user of class ``k`` when the latent
+    ``alpha_k + lambda_k Psi + mu_k U + kappa_k female + nu_k (age - 65)/10 + sqrt(rho) S + sqrt(1 - rho) e_k``
+    is positive, with ``S`` a personal propensity shared by the classes (this
+    correlates the classes) and ``e_k`` independent standard normals.  A user's first
+    qualifying use (second dispensing) either falls in the first months of the
+    register (prevalent users, share ``prevalent_share``) or uniformly over the
+    rest of the look-back.
+    """
+
+    intercept: dict[str, float] = field(
+        default_factory=lambda: {"anxiolytics": -1.32, "hypnotics": -1.28, "antidepressants": -1.25}
+    )
+    per_liability: dict[str, float] = field(
+        default_factory=lambda: {"anxiolytics": 0.50, "hypnotics": 0.40, "antidepressants": 0.60}
+    )
+    per_familial_factor: dict[str, float] = field(
+        default_factory=lambda: {"anxiolytics": 0.05, "hypnotics": 0.35, "antidepressants": 0.05}
+    )
+    female: dict[str, float] = field(
+        default_factory=lambda: {"anxiolytics": 0.20, "hypnotics": 0.15, "antidepressants": 0.25}
+    )
+    per_decade_of_age: dict[str, float] = field(
+        default_factory=lambda: {"anxiolytics": 0.05, "hypnotics": 0.12, "antidepressants": -0.02}
+    )
+    shared_propensity_share: float = 0.25
+    prevalent_share: float = 0.35
+    #: probability that a non-user has exactly one dispensing (a near-miss) per class.
+    near_miss_single: float = 0.06
+    #: probability that a non-user has two dispensings on the same date (counts once).
+    near_miss_same_day: float = 0.01
+    #: mean number of further dispensings after the qualifying one.
+    mean_further_dispensings: float = 4.0
+    mean_days_between_dispensings: float = 90.0
+
+
+@dataclass
+class RiskParameters:
+    """The ALS risk model: planted within-family log odds ratios (A, calibrated to P).
+
+    Risk follows ``log odds = const + eta`` with
+
+    ``eta = sum_k sum_w beta_kw(age group) X_kw + gamma U + covariate terms``
+
+    where ``X_kw`` indicates first qualifying use of class ``k`` in window ``w``
+    before the index date.  ``beta`` is the conditional log odds ratio given the
+    familial factor and the other classes: the estimand of a mutually adjusted
+    sibling comparison.  The 0-1 year window carries prodromal prescribing (reverse
+    causation) and acts at all ages; the 1-5 and >5 year effects are concentrated
+    under 65 (P, qualitatively).
+    """
+
+    log_or_young: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "anxiolytics": {"0_1": _log(1.8), "1_5": _log(2.0), "gt5": _log(1.27)},
+            "hypnotics": {"0_1": _log(4.8), "1_5": _log(1.15), "gt5": _log(1.05)},
+            "antidepressants": {"0_1": _log(1.9), "1_5": _log(1.3), "gt5": _log(1.2)},
+        }
+    )
+    log_or_old: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "anxiolytics": {"0_1": _log(1.8), "1_5": _log(1.05), "gt5": _log(1.00)},
+            "hypnotics": {"0_1": _log(4.8), "1_5": _log(1.00), "gt5": _log(0.95)},
+            "antidepressants": {"0_1": _log(1.9), "1_5": _log(1.00), "gt5": _log(1.00)},
+        }
+    )
+    age_cutoff: float = 65.0
+    #: familial factor on ALS risk (per SD of U).
+    log_or_familial_factor: float = 0.30
+    log_or_psych_history: float = _log(1.10)
+    log_or_male: float = _log(1.20)
+    log_or_per_decade_of_age: float = 0.10
+    log_or_education: dict[str, float] = field(
+        default_factory=lambda: {"compulsory": 0.0, "upper_secondary": 0.0, "post_secondary": _log(1.05)}
+    )
+    log_or_country_of_birth: dict[str, float] = field(
+        default_factory=lambda: {"sweden": 0.0, "other_nordic": 0.0, "other": _log(0.75)}
+    )
+
+
+@dataclass
+class PrognosisParameters:
+    """ALSFRS-R trajectories and the hazard of death or invasive ventilation (A, calibrated to P).
+
+    The true score is ``m_i(t) = b0_i + b1_i t`` (t in months since diagnosis) with
+    ``(b0, b1)`` bivariate normal around ``intercept_mean`` and
+    ``slope_mean + slope_antidepressants * AD``; the observed score adds
+    ``residual_sd`` noise, is rounded and clipped to 0-48.  The hazard is
+    ``h(t) = exp(log_baseline_hazard + g'w + association (m_i(t) - intercept_mean))``,
+    ``w`` = prediagnostic use of each class (any qualifying use before diagnosis),
+    age per decade above 65, male sex and bulbar onset: a shared-parameter joint
+    model whose ``g`` are the direct (joint-model) hazard ratios.
+    """
+
+    intercept_mean: float = 36.1
+    intercept_sd: float = 7.0
+    slope_mean: float = -0.90
+    slope_sd: float = 0.60
+    intercept_slope_correlation: float = 0.3
+    slope_antidepressants: float = -0.25
+    residual_sd: float = 2.0
+    visit_interval_days: float = 84.0
+    visit_jitter_days: float = 10.0
+    missed_visit_probability: float = 0.10
+    log_baseline_hazard: float = -4.55
+    association: float = -0.07
+    log_hr_use: dict[str, float] = field(
+        default_factory=lambda: {"anxiolytics": _log(1.52), "hypnotics": _log(1.23), "antidepressants": _log(1.72)}
+    )
+    log_hr_per_decade_of_age: float = 0.60
+    log_hr_male: float = 0.05
+    log_hr_bulbar: float = 0.40
+    bulbar_share: float = 0.30
+    diagnostic_delay_median_months: float = 11.0
+    diagnostic_delay_log_sd: float = 0.6
+    invasive_ventilation_share: float = 0.08
+
+
+@dataclass
+class SimulationParameters:
+    """All planted parameters.  ``SimulationParameters()`` gives the documented defaults."""
+
+    design: DesignParameters = field(default_factory=DesignParameters)
+    population: PopulationParameters = field(default_factory=PopulationParameters)
+    family: FamilyParameters = field(default_factory=FamilyParameters)
+    use: UseParameters = field(default_factory=UseParameters)
+    risk: RiskParameters = field(default_factory=RiskParameters)
+    prognosis: PrognosisParameters = field(default_factory=PrognosisParameters)
+
+    def to_dict(self) -> dict:
+        """The parameters as plain JSON-ready data (dates as ISO strings)."""
+
+        def clean(obj):
+            if isinstance(obj, dict):
+                return {k: clean(v) for k, v in obj.items()}
+            if isinstance(obj, (list, tuple)):
+                return [clean(v) for v in obj]
+            if isinstance(obj, date):
+                return obj.isoformat()
+            if isinstance(obj, float):
+                return round(obj, 10)
+            return obj
+
+        return clean(asdict(self))
+
+
+__all__ = [
+    "CATEGORY_CODES",
+    "CLASS_ATC",
+    "CLASSES",
+    "WINDOW_LABELS",
+    "WINDOWS",
+    "SimulationParameters",
+]

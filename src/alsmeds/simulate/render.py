@@ -1,0 +1,139 @@
+"""Render simulated people as register tables in the input data contract.
+
+Each person's true exposure category is written out as dispensing rows that the
+study's rule (at least two dispensings on distinct dates before the index date;
+the category is the timing of the second one) classifies back to exactly that
+category, together with rows that must *not* count: single dispensings, two
+dispensings on the same day, use that starts after the index date, and drugs
+outside the three classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .parameters import CLASSES, OTHER_ATC, SUBSTANCES, SimulationParameters
+
+PSYCHIATRIC_ICD10 = ("F321", "F329", "F331", "F412", "F419", "F411", "F432", "F431", "F510", "F102", "F200", "F600")
+OTHER_ICD10 = ("I109", "E119", "J459", "M179", "K219")
+
+
+def _pick(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
+    codes = np.asarray(list(shares))
+    cum = np.cumsum(np.asarray(list(shares.values()), dtype=float))
+    return codes[np.searchsorted(cum / cum[-1], rng.random(n), side="right").clip(max=len(codes) - 1)]
+
+
+def _uniform_between(rng: np.random.Generator, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """A uniform day in ``[start, end]`` (inclusive; ``end >= start``)."""
+    span = (end - start).astype(np.int64) + 1
+    return start + np.floor(rng.random(start.shape[0]) * span).astype("timedelta64[D]")
+
+
+def observation_end(params: SimulationParameters, people: pd.DataFrame) -> np.ndarray:
+    """Last day a person can appear in a register: death, emigration or end of follow-up."""
+    end = np.datetime64(params.design.end_of_follow_up, "D")
+    out = np.full(len(people), end)
+    for col in ("death_date", "emigration_date"):
+        values = people[col].to_numpy().astype("datetime64[D]")
+        out = np.where(~np.isnat(values) & (values < out), values, out)
+    return out
+
+
+def render_dispensings(rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame) -> pd.DataFrame:
+    """Dispensing rows for every person (see the module docstring)."""
+    use = params.use
+    register_start = np.datetime64(params.design.register_start, "D")
+    index = people["index_date"].to_numpy().astype("datetime64[D]")
+    last = observation_end(params, people)
+    pid = people["person_id"].to_numpy()
+    parts = []
+
+    def add(person_rows: np.ndarray, dates: np.ndarray, klass: str | None):
+        if person_rows.size == 0:
+            return
+        atc = _pick(rng, SUBSTANCES[klass] if klass else OTHER_ATC, person_rows.size)
+        packages = 1 + rng.poisson(0.5, person_rows.size)
+        parts.append(pd.DataFrame({"person_id": pid[person_rows], "dispensing_date": dates, "atc": atc,
+                                   "packages": packages}))
+
+    for k in CLASSES:
+        first = people[f"first_use_{k}"].to_numpy().astype("datetime64[D]")
+        user = ~np.isnat(first)
+        rows = np.flatnonzero(user)
+        qualifying = first[rows]
+        # First dispensing 7-180 days before the qualifying one, never before the register start.
+        room = (qualifying - register_start).astype(np.int64)
+        gap = np.minimum(rng.integers(7, 181, rows.size), room)
+        add(rows, qualifying - gap.astype("timedelta64[D]"), k)
+        add(rows, qualifying, k)
+        # Further dispensings at roughly regular intervals; they may continue past the index date.
+        n_further = rng.poisson(use.mean_further_dispensings, rows.size)
+        rep = np.repeat(rows, n_further)
+        step = np.maximum(1, np.round(rng.gamma(4.0, use.mean_days_between_dispensings / 4, rep.size)))
+        cum = pd.Series(step).groupby(np.repeat(np.arange(rows.size), n_further)).cumsum().to_numpy()
+        dates = np.repeat(qualifying, n_further) + cum.astype(np.int64).astype("timedelta64[D]")
+        ok = dates <= last[rep]
+        add(rep[ok], dates[ok], k)
+
+        # Near-misses among non-users: one dispensing, or two on the same day, before the index date.
+        never = np.flatnonzero(~user)
+        draw = rng.random(never.size)
+        single = never[draw < use.near_miss_single]
+        add(single, _uniform_between(rng, np.full(single.size, register_start), index[single] - 1), k)
+        same_day = never[(draw >= use.near_miss_single) & (draw < use.near_miss_single + use.near_miss_same_day)]
+        day = _uniform_between(rng, np.full(same_day.size, register_start), index[same_day] - 1)
+        add(same_day, day, k)
+        add(same_day, day, k)
+        # Initiation after the index date (must not count as prediagnostic use).
+        later = never[(rng.random(never.size) < 0.03) & (last[never] > index[never] + 30)]
+        start = _uniform_between(rng, index[later], last[later] - 30)
+        add(later, start, k)
+        add(later, start + rng.integers(1, 31, later.size).astype("timedelta64[D]"), k)
+
+    # Other drugs, outside every code list.
+    n_other = rng.poisson(1.0, len(people))
+    rows = np.repeat(np.arange(len(people)), n_other)
+    add(rows, _uniform_between(rng, np.full(rows.size, register_start), last[rows]), None)
+
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["person_id", "dispensing_date", "atc"], kind="stable").reset_index(drop=True)
+    return out
+
+
+def render_diagnoses(rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame) -> pd.DataFrame:
+    """National Patient Register rows: psychiatric history before the index date, and noise."""
+    npr_start = np.datetime64("1997-01-01", "D")
+    index = people["index_date"].to_numpy().astype("datetime64[D]")
+    birth = people["birth_date"].to_numpy().astype("datetime64[D]")
+    last = observation_end(params, people)
+    earliest = np.maximum(npr_start, birth + np.timedelta64(18 * 365, "D"))
+    pid = people["person_id"].to_numpy()
+    parts = []
+
+    history = np.flatnonzero(people["psych_history"].to_numpy())
+    n_dx = 1 + rng.poisson(0.8, history.size)
+    rows = np.repeat(history, n_dx)
+    dates = _uniform_between(rng, earliest[rows], index[rows] - 1)
+    parts.append((rows, dates, np.asarray(PSYCHIATRIC_ICD10)[rng.integers(0, len(PSYCHIATRIC_ICD10), rows.size)]))
+
+    # A first psychiatric diagnosis after the index date does not make a history.
+    none = np.flatnonzero(~people["psych_history"].to_numpy() & (last > index + 1))
+    after = none[rng.random(none.size) < 0.04]
+    dates = _uniform_between(rng, index[after] + 1, last[after])
+    parts.append((after, dates, np.asarray(PSYCHIATRIC_ICD10)[rng.integers(0, len(PSYCHIATRIC_ICD10), after.size)]))
+
+    n_other = rng.poisson(0.6, len(people))
+    rows = np.repeat(np.arange(len(people)), n_other)
+    dates = _uniform_between(rng, earliest[rows], last[rows])
+    parts.append((rows, dates, np.asarray(OTHER_ICD10)[rng.integers(0, len(OTHER_ICD10), rows.size)]))
+
+    cases = np.flatnonzero(people["role"].to_numpy() == "case")
+    parts.append((cases, index[cases], np.full(cases.size, "G122")))
+
+    out = pd.concat(
+        [pd.DataFrame({"person_id": pid[r], "diagnosis_date": d, "icd10": c}) for r, d, c in parts],
+        ignore_index=True,
+    )
+    return out.sort_values(["person_id", "diagnosis_date", "icd10"], kind="stable").reset_index(drop=True)
