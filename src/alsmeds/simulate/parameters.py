@@ -250,7 +250,7 @@ class SimulationParameters:
             if isinstance(obj, date):
                 return obj.isoformat()
             if isinstance(obj, float):
-                return round(obj, 10)
+                return round(obj, 8)
             return obj
 
         return clean(asdict(self))
