@@ -110,7 +110,9 @@ STUDY_POPULATION = Table(
     key=("person_id", "case_id"),
     columns=(
         Column("person_id", "id", "The member of the set."),
-        Column("case_id", "id", "person_id of the ALS case the set belongs to (the case itself has case_id == person_id)."),
+        Column(
+            "case_id", "id", "person_id of the ALS case the set belongs to (the case itself has case_id == person_id)."
+        ),
         Column("role", "category", "The member's role in the set.", allowed=ROLES),
         Column("index_date", "date", "The case's diagnosis date; exposure is assessed before it for every member."),
     ),
@@ -125,7 +127,9 @@ ALS_CASES = Table(
         Column("person_id", "id", "The case."),
         Column("diagnosis_date", "date", "Date of ALS diagnosis (the index date)."),
         Column("onset_site", "category", "Site of symptom onset.", allowed=ONSET_SITES),
-        Column("diagnostic_delay_months", "float", "Months from first symptom to diagnosis.", minimum=0.0, maximum=240.0),
+        Column(
+            "diagnostic_delay_months", "float", "Months from first symptom to diagnosis.", minimum=0.0, maximum=240.0
+        ),
     ),
 )
 
@@ -190,3 +194,101 @@ TABLES: dict[str, Table] = {
 #: The metadata file next to the tables, with the study dates as ISO strings.
 EXTRACT_METADATA_FILE = "extract.json"
 EXTRACT_METADATA_KEYS = ("register_start", "recruitment_start", "recruitment_end", "end_of_follow_up")
+
+#: What each key of ``extract.json`` means, and its value for the synthetic data.
+EXTRACT_METADATA_DESCRIPTIONS: dict[str, str] = {
+    "register_start": "First day covered by the Prescribed Drug Register in the extract; no dispensing may be earlier.",
+    "recruitment_start": "First possible ALS diagnosis (index) date of a case.",
+    "recruitment_end": "Last possible ALS diagnosis (index) date of a case.",
+    "end_of_follow_up": "End of follow-up for prognosis; no dispensing may be later.",
+}
+EXTRACT_METADATA_DEFAULTS: dict[str, date] = {
+    "register_start": REGISTER_START,
+    "recruitment_start": RECRUITMENT_START,
+    "recruitment_end": RECRUITMENT_END,
+    "end_of_follow_up": END_OF_FOLLOW_UP,
+}
+
+_KIND_LABELS = {
+    "id": "integer id",
+    "date": "date (YYYY-MM-DD)",
+    "category": "category",
+    "int": "integer",
+    "float": "number",
+    "str": "text",
+}
+_PATTERN_LABELS = {
+    ATC_PATTERN: "ATC code such as `N05BA01`",
+    ICD10_PATTERN: "ICD-10 code such as `F32`, `F321` or `F32.1`",
+}
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _allowed_text(col: Column) -> str:
+    parts: list[str] = []
+    if col.allowed is not None:
+        parts.append(", ".join(f"`{v}`" for v in col.allowed))
+    if col.minimum is not None and col.maximum is not None:
+        parts.append(f"{col.minimum:g} to {col.maximum:g}")
+    elif col.minimum is not None:
+        parts.append(f"at least {col.minimum:g}")
+    elif col.maximum is not None:
+        parts.append(f"at most {col.maximum:g}")
+    if col.pattern is not None:
+        label = _PATTERN_LABELS.get(col.pattern, "text")
+        parts.append(f"{label}; pattern `{col.pattern}`")
+    return "; ".join(parts) or "any"
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary of the input contract as Markdown, generated from this module.
+
+    ``data/README.md`` holds this text between the markers
+    ``<!-- BEGIN DATA DICTIONARY -->`` and ``<!-- END DATA DICTIONARY -->``; a test
+    checks that the two agree.  After changing the schema, paste the output of
+    ``python -c "from alsmeds.schema import data_dictionary_markdown as d; print(d(), end='')"``
+    between the markers.
+
+    Returns
+    -------
+    str
+        Markdown, ending with a newline.
+    """
+    lines: list[str] = [
+        f"### `{EXTRACT_METADATA_FILE}`",
+        "",
+        "A JSON object with the study dates as ISO strings (other keys are allowed and ignored).",
+        "",
+        "| key | meaning | synthetic data |",
+        "| --- | --- | --- |",
+    ]
+    for key in EXTRACT_METADATA_KEYS:
+        meaning = _md_cell(EXTRACT_METADATA_DESCRIPTIONS[key])
+        lines.append(f"| `{key}` | {meaning} | {EXTRACT_METADATA_DEFAULTS[key].isoformat()} |")
+    for table in TABLES.values():
+        key = ", ".join(f"`{k}`" for k in table.key) if table.key else "none (repeated rows are allowed)"
+        lines += [
+            "",
+            f"### `{table.name}`",
+            "",
+            _md_cell(table.description),
+            "",
+            f"- Register: {table.register}",
+            f"- Key: {key}",
+            f"- File: `{table.name}.csv` or `{table.name}.parquet`",
+            "",
+            "| column | type | allowed values / range | nullable | meaning |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for col in table.columns:
+            nullable = "yes" if col.nullable else "no"
+            if not col.required:
+                nullable += " (optional column)"
+            lines.append(
+                f"| `{col.name}` | {_KIND_LABELS[col.kind]} | {_md_cell(_allowed_text(col))} | {nullable} "
+                f"| {_md_cell(col.description)} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -13,8 +13,13 @@ from . import ROLE_COLOURS, ROLE_MARKERS
 
 def _box(ax, x, y, text, colour, width=0.28, height=0.16):
     patch = FancyBboxPatch(
-        (x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.01,rounding_size=0.02",
-        linewidth=1.5, edgecolor=colour, facecolor=colour + "18",
+        (x - width / 2, y - height / 2),
+        width,
+        height,
+        boxstyle="round,pad=0.01,rounding_size=0.02",
+        linewidth=1.5,
+        edgecolor=colour,
+        facecolor=colour + "18",
     )
     ax.add_patch(patch)
     ax.text(x, y, text, ha="center", va="center", fontsize=10)
@@ -35,20 +40,36 @@ def plot_study_flow(counts: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
     ax.axis("off")
     n = counts["people"]
     sets = counts["matched_sets"]
-    _box(ax, 0.5, 0.82,
-         f"ALS cases diagnosed 2015-2023\nMND Quality Registry\nn = {n['case']:,}", ROLE_COLOURS["case"], width=0.34)
+    _box(
+        ax,
+        0.5,
+        0.82,
+        f"ALS cases diagnosed 2015-2023\nMND Quality Registry\nn = {n['case']:,}",
+        ROLE_COLOURS["case"],
+        width=0.34,
+    )
     targets = [
-        (0.17, "population_control",
-         f"Population controls\nsame sex and birth year,\nALS-free at index\nn = {n['population_control']:,}"),
+        (
+            0.17,
+            "population_control",
+            f"Population controls\nsame sex and birth year,\nALS-free at index\nn = {n['population_control']:,}",
+        ),
         (0.5, "sibling", f"Full siblings\nof {sets['sibling']:,} cases\nn = {n['sibling']:,}"),
         (0.83, "spouse", f"Spouses\nof {sets['spouse']:,} cases\nn = {n['spouse']:,}"),
     ]
     for x, role, text in targets:
         _box(ax, x, 0.3, text, ROLE_COLOURS[role], height=0.3)
-        ax.annotate("", xy=(x, 0.46), xytext=(0.5, 0.73),
-                    arrowprops={"arrowstyle": "->", "color": "0.35", "linewidth": 1.2})
-    ax.text(0.5, 0.02, "Exposure assessed in the Prescribed Drug Register before each case's diagnosis (index) date",
-            ha="center", fontsize=9, color="0.3")
+        ax.annotate(
+            "", xy=(x, 0.46), xytext=(0.5, 0.73), arrowprops={"arrowstyle": "->", "color": "0.35", "linewidth": 1.2}
+        )
+    ax.text(
+        0.5,
+        0.02,
+        "Exposure assessed in the Prescribed Drug Register before each case's diagnosis (index) date",
+        ha="center",
+        fontsize=9,
+        color="0.3",
+    )
     ax.set_title("Who is compared with whom")
     return ax
 
@@ -141,17 +162,31 @@ def plot_set_gallery(members: pd.DataFrame, n_sets: int = 8, ax: plt.Axes | None
             m = members_of_set[members_of_set["role"] == role]
             filled = (m["sex"] == "male").to_numpy()
             yy = y + offsets[role]
-            ax.scatter(m.loc[filled, "age"], np.full(filled.sum(), yy), marker=ROLE_MARKERS[role],
-                       color=ROLE_COLOURS[role], s=55, zorder=3 if role == "case" else 2)
-            ax.scatter(m.loc[~filled, "age"], np.full((~filled).sum(), yy), marker=ROLE_MARKERS[role],
-                       facecolor="white", edgecolor=ROLE_COLOURS[role], s=55, linewidth=1.5,
-                       zorder=3 if role == "case" else 2)
+            ax.scatter(
+                m.loc[filled, "age"],
+                np.full(filled.sum(), yy),
+                marker=ROLE_MARKERS[role],
+                color=ROLE_COLOURS[role],
+                s=55,
+                zorder=3 if role == "case" else 2,
+            )
+            ax.scatter(
+                m.loc[~filled, "age"],
+                np.full((~filled).sum(), yy),
+                marker=ROLE_MARKERS[role],
+                facecolor="white",
+                edgecolor=ROLE_COLOURS[role],
+                s=55,
+                linewidth=1.5,
+                zorder=3 if role == "case" else 2,
+            )
     handles = [
         plt.Line2D([], [], marker=ROLE_MARKERS[r], color=ROLE_COLOURS[r], linestyle="", label=ROLE_LABELS[r])
         for r in ROLE_ORDER
     ]
-    handles.append(plt.Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="",
-                              label="open marker = woman"))
+    handles.append(
+        plt.Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="", label="open marker = woman")
+    )
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_yticks(range(1, len(chosen) + 1), [f"set {i}" for i in range(len(chosen), 0, -1)])
     ax.set_xlabel("Age at the index date (years)")
@@ -171,6 +206,7 @@ def plot_index_dates(members: pd.DataFrame, register_start, ax: plt.Axes | None 
     ax.set_xlabel("Calendar year of diagnosis (index date)")
     ax.set_ylabel("cases")
     ax.set_title(
-        f"Index dates; drug register from {start.date()} gives {lookback.min():.1f}-{lookback.max():.1f} years of look-back"
+        f"Index dates; drug register from {start.date()} gives "
+        f"{lookback.min():.1f}-{lookback.max():.1f} years of look-back"
     )
     return ax

@@ -49,8 +49,9 @@ class SyntheticRegistry:
         from ..io import write_registry
 
         extra = {TRUTH_FILE: self.truth}
-        return write_registry(out_dir, self.tables, self.metadata, extra_json=extra,
-                              extra_tables={TRUE_PEOPLE_FILE: self.people})
+        return write_registry(
+            out_dir, self.tables, self.metadata, extra_json=extra, extra_tables={TRUE_PEOPLE_FILE: self.people}
+        )
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -172,8 +173,10 @@ def _vital_events_of_controls(people: pd.DataFrame, params: SimulationParameters
     end = np.datetime64(params.design.end_of_follow_up, "D")
     index = people["index_date"].to_numpy().astype("datetime64[D]")
     out = {}
-    for col, rate in (("death_date", pop.control_death_rate_per_year),
-                      ("emigration_date", pop.control_emigration_rate_per_year)):
+    for col, rate in (
+        ("death_date", pop.control_death_rate_per_year),
+        ("emigration_date", pop.control_emigration_rate_per_year),
+    ):
         days = np.ceil(rng.exponential(365.25 / rate, len(people))).astype(np.int64)
         date = index + days.astype("timedelta64[D]")
         out[col] = np.where((date <= end) & (people["role"].to_numpy() != "case"), date, np.datetime64("NaT"))
@@ -221,11 +224,21 @@ def _alsfrs(cases: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
 def _outcomes(cases: pd.DataFrame, per_case: pd.DataFrame) -> pd.DataFrame:
     has = per_case["event"].to_numpy() != ""
     first = pd.DataFrame(
-        {"person_id": cases["person_id"][has], "event": per_case["event"][has], "event_date": per_case["event_date"][has]}
+        {
+            "person_id": cases["person_id"][has],
+            "event": per_case["event"][has],
+            "event_date": per_case["event_date"][has],
+        }
     )
-    vent_death = has & (per_case["event"].to_numpy() == "invasive_ventilation") & per_case["death_date"].notna().to_numpy()
+    vent_death = (
+        has & (per_case["event"].to_numpy() == "invasive_ventilation") & per_case["death_date"].notna().to_numpy()
+    )
     later = pd.DataFrame(
-        {"person_id": cases["person_id"][vent_death], "event": "death", "event_date": per_case["death_date"][vent_death]}
+        {
+            "person_id": cases["person_id"][vent_death],
+            "event": "death",
+            "event_date": per_case["death_date"][vent_death],
+        }
     )
     return pd.concat([first, later]).sort_values(["person_id", "event_date"], kind="stable")
 
@@ -252,7 +265,8 @@ def _prognosis_truth(params: SimulationParameters) -> dict:
 def _sample_summary(people: pd.DataFrame, per_case: pd.DataFrame, visits: pd.DataFrame) -> dict:
     cases = people[people["role"] == "case"]
     followup = (
-        per_case["followup_end"].to_numpy().astype("datetime64[D]") - cases["index_date"].to_numpy().astype("datetime64[D]")
+        per_case["followup_end"].to_numpy().astype("datetime64[D]")
+        - cases["index_date"].to_numpy().astype("datetime64[D]")
     ).astype(np.int64) / 365.25
     q = np.quantile(followup, [0.25, 0.5, 0.75])
     first_visit = visits[visits["months"] == 0]["alsfrs_r_total"]
@@ -263,7 +277,9 @@ def _sample_summary(people: pd.DataFrame, per_case: pd.DataFrame, visits: pd.Dat
         "case_male_share": float(cases["male"].mean()),
         "followup_years_quartiles": [float(x) for x in q],
         "alsfrs_at_diagnosis_mean": float(first_visit.mean()),
-        "events": {str(k): int(v) for k, v in per_case["event"].replace("", "none").value_counts().sort_index().items()},
+        "events": {
+            str(k): int(v) for k, v in per_case["event"].replace("", "none").value_counts().sort_index().items()
+        },
         "published_targets": {
             "case_age_mean": 67.5,
             "case_age_sd": 11.5,
@@ -280,11 +296,15 @@ def _true_people(people: pd.DataFrame) -> pd.DataFrame:
     cols += [f"cat_{k}" for k in CLASSES] + [f"first_use_{k}" for k in CLASSES] + ["b0", "b1"]
     out = people[cols].copy()
     for k in CLASSES:
-        out[f"window_{k}"] = out.pop(f"cat_{k}").map(
-            {i: w for i, w in enumerate(WINDOW_LABELS)}
-        )
-    out = out.rename(columns={"familial": "familial_factor", "liability": "psychiatric_liability",
-                              "b0": "alsfrs_intercept", "b1": "alsfrs_slope_per_month"})
+        out[f"window_{k}"] = out.pop(f"cat_{k}").map({i: w for i, w in enumerate(WINDOW_LABELS)})
+    out = out.rename(
+        columns={
+            "familial": "familial_factor",
+            "liability": "psychiatric_liability",
+            "b0": "alsfrs_intercept",
+            "b1": "alsfrs_slope_per_month",
+        }
+    )
     return out.sort_values("person_id", kind="stable").reset_index(drop=True)
 
 
@@ -320,8 +340,9 @@ def check_synthetic(data_dir: str | Path | None = None, progress: bool = True) -
     truth = json.loads((data_dir / TRUTH_FILE).read_text())
     truth_scale = truth["estimands"]["implied"].get("_truth_sample", {}).get("truth_scale", 0.0)
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = write_synthetic(Path(tmp) / "fresh", seed=truth["seed"], scale=truth["scale"],
-                                truth_scale=truth_scale, progress=progress)
+        fresh = write_synthetic(
+            Path(tmp) / "fresh", seed=truth["seed"], scale=truth["scale"], truth_scale=truth_scale, progress=progress
+        )
         committed = (data_dir / "MANIFEST.sha256").read_text().splitlines()
         regenerated = (fresh / "MANIFEST.sha256").read_text().splitlines()
     if committed != regenerated:

@@ -311,7 +311,7 @@ def simulate_study_population(
     n_controls[four] -= 1
     set_c = np.repeat(np.arange(n_cases), n_controls)
     birth_year = case_birth[set_c].astype("datetime64[Y]")
-    year_length = ((birth_year + np.timedelta64(1, "Y")).astype("datetime64[D]") - birth_year.astype("datetime64[D]"))
+    year_length = (birth_year + np.timedelta64(1, "Y")).astype("datetime64[D]") - birth_year.astype("datetime64[D]")
     birth_c = birth_year.astype("datetime64[D]") + np.floor(
         rng.random(set_c.size) * year_length.astype(np.int64)
     ).astype("timedelta64[D]")
@@ -370,5 +370,3 @@ def _frame(traits: Traits, set_id: np.ndarray, role: str, birth_date: np.ndarray
         data[f"first_use_{k}"] = traits.first_use[k]
     frame = pd.DataFrame(data)
     return frame
-
-

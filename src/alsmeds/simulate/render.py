@@ -55,8 +55,9 @@ def render_dispensings(rng: np.random.Generator, params: SimulationParameters, p
             return
         atc = _pick(rng, SUBSTANCES[klass] if klass else OTHER_ATC, person_rows.size)
         packages = 1 + rng.poisson(0.5, person_rows.size)
-        parts.append(pd.DataFrame({"person_id": pid[person_rows], "dispensing_date": dates, "atc": atc,
-                                   "packages": packages}))
+        parts.append(
+            pd.DataFrame({"person_id": pid[person_rows], "dispensing_date": dates, "atc": atc, "packages": packages})
+        )
 
     for k in CLASSES:
         first = people[f"first_use_{k}"].to_numpy().astype("datetime64[D]")

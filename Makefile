@@ -1,0 +1,84 @@
+# alsmeds: reproducibility bundle. `make help` lists the targets.
+#
+# Everything runs in one virtual environment, built from the lock file requirements.txt
+# (the same pins environment.yml hands to pip on Binder). Override VENV to build it
+# elsewhere (make venv VENV=/tmp/x/.venv) and PYTHON to choose the interpreter that
+# creates it (default: python3.11, or python3 if that is 3.11).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?=
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp
+PIP := $(PY) -m pip --disable-pip-version-check --no-input
+
+.PHONY: help venv reproduce test lab data clean bench FORCE
+
+help:
+	@echo "make reproduce  verify the synthetic data regenerate byte-identically, then run every notebook"
+	@echo "make test       ruff + pytest (unit tests and nbval --nbval-lax over notebooks/)"
+	@echo "make lab        JupyterLab on notebooks/ in the project environment"
+	@echo "make data       regenerate data/synthetic"
+	@echo "make bench      run every benchmarks/*.py"
+	@echo "make clean      remove build/"
+	@echo "make venv       create or update $(VENV) from requirements.txt (run by the targets above)"
+
+# ---------------------------------------------------------------------------- environment
+# The stamp is rebuilt when requirements.txt or pyproject.toml is newer than it, or when
+# the venv's interpreter is missing (FORCE).
+ifneq ($(shell test -x "$(PY)" && echo ok),ok)
+$(STAMP): FORCE
+endif
+
+$(STAMP): requirements.txt pyproject.toml
+	@if [ ! -x "$(PY)" ]; then \
+	  py="$(PYTHON)"; \
+	  if [ -z "$$py" ]; then \
+	    for cand in python3.11 python3; do \
+	      if "$$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' >/dev/null 2>&1; then py=$$cand; break; fi; \
+	    done; \
+	  fi; \
+	  if [ -z "$$py" ]; then \
+	    echo "make venv: Python 3.11 is required: neither python3.11 nor python3 is 3.11 (set PYTHON=...)" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "make venv: creating $(VENV) with $$("$$py" --version 2>&1) ($$(command -v "$$py"))"; \
+	  "$$py" -m venv "$(VENV)" || { \
+	    echo "make venv: '$$py -m venv' failed; on Debian/Ubuntu install python3-venv (or python3.11-venv)" >&2; \
+	    exit 1; }; \
+	fi
+	@echo "make venv: installing requirements.txt and the alsmeds package into $(VENV)"
+	@$(PIP) install --quiet -r requirements.txt
+	@$(PIP) install --quiet --no-deps -e .
+	@touch "$@"
+
+venv: $(STAMP)
+	@:
+
+FORCE:
+
+# ---------------------------------------------------------------------------- workflows
+reproduce: venv
+	$(PY) -m alsmeds simulate --check
+	$(PY) -m alsmeds run
+
+test: venv
+	$(VENV)/bin/ruff check $(wildcard src tests benchmarks)
+	$(VENV)/bin/pytest
+
+lab: venv
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+data: venv
+	$(PY) -m alsmeds simulate
+
+bench: venv
+	@shopt -s nullglob; files=(benchmarks/*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "make bench: no benchmarks/*.py"; fi; \
+	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f"; done
+
+clean:
+	rm -rf build/

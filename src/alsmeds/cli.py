@@ -1,0 +1,227 @@
+"""Command line of the bundle: ``alsmeds`` or ``python -m alsmeds``.
+
+Subcommands
+-----------
+simulate
+    Write the synthetic registry (``--check``: verify the committed copy regenerates
+    byte-identically).
+validate
+    Check a registry folder against the schema and print a summary.
+run
+    Execute the numbered notebooks in order with papermill.
+
+Exit codes: 0 success, 1 a failed check or notebook, 2 invalid usage or invalid data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alsmeds import __version__, paths
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _manifest_entries(data_dir: Path) -> int | None:
+    manifest = data_dir / "MANIFEST.sha256"
+    if not manifest.is_file():
+        return None
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Write or verify the synthetic registry.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``out``, ``seed``, ``scale`` and ``check``.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
+    from alsmeds import simulate
+
+    out = Path(args.out)
+    if args.check:
+        problems = list(simulate.check_synthetic(out))
+        if problems:
+            print(f"synthetic data in {out} do not match their regeneration:", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return EXIT_FAILED
+        n = _manifest_entries(out)
+        print(f"synthetic data verified: {n if n is not None else 'all'} files match MANIFEST.sha256")
+        return EXIT_OK
+    simulate.write_synthetic(out, seed=args.seed, scale=args.scale)
+    print(f"synthetic data written to {out}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a registry folder and print the report.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``data_dir``.
+
+    Returns
+    -------
+    int
+        0 when valid, 2 with the report on stderr when not.
+    """
+    from alsmeds import validate
+
+    try:
+        report = validate.validate_registry(Path(args.data_dir))
+    except validate.RegistryValidationError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    print(str(report))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Execute the notebooks (see :func:`alsmeds.runner.run_notebooks`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``run`` options.
+
+    Returns
+    -------
+    int
+        0 when every notebook ran, 1 at the first failure, 2 for an unknown ``--only``.
+    """
+    from alsmeds import runner
+
+    params = runner.standard_parameters(
+        data_dir=args.data_dir,
+        figures_dir=args.figures_dir,
+        results_dir=args.results_dir,
+        seed=args.seed,
+        scale=args.scale,
+    )
+    notebooks_dir = Path(args.notebooks_dir)
+    try:
+        results = runner.run_notebooks(
+            notebooks_dir,
+            args.output_dir,
+            parameters=params,
+            only=args.only,
+            inplace=args.inplace,
+            progress=not args.no_progress,
+        )
+    except runner.NotebookSelectionError as exc:
+        print(f"alsmeds run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except runner.NotebookRunError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_FAILED
+    if not results:
+        print(f"alsmeds run: no notebooks matching {runner.NOTEBOOK_PATTERN} in {notebooks_dir}", file=sys.stderr)
+        return EXIT_OK
+    total = sum(r.seconds for r in results)
+    where = f"{Path(args.output_dir)}" + (f" and back into {notebooks_dir}" if args.inplace else "")
+    print(f"executed {len(results)} notebook(s) in {total:.0f} s; written to {where}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``alsmeds`` argument parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Parser with the ``simulate``, ``validate`` and ``run`` subcommands.
+    """
+    parser = argparse.ArgumentParser(
+        prog="alsmeds",
+        description="Reproducibility bundle: psychiatric medications and ALS on simulated Swedish registers.",
+    )
+    parser.add_argument("--version", action="version", version=f"alsmeds {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("simulate", help="write (or --check) the synthetic registry")
+    p.add_argument(
+        "--out", default=str(paths.SYNTHETIC_DIR), metavar="DIR", help="output folder (default: %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the simulator's own)")
+    p.add_argument("--scale", type=float, default=None, help="sample-size multiplier (default: the simulator's own)")
+    p.add_argument(
+        "--check", action="store_true", help="regenerate in a temporary folder and compare with DIR's MANIFEST.sha256"
+    )
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("validate", help="check a registry folder against the schema")
+    p.add_argument("data_dir", metavar="DATA_DIR", help="folder holding the registry tables")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="execute the numbered notebooks in order with papermill")
+    p.add_argument("--data-dir", default=None, metavar="DIR", help="registry folder passed to the notebooks")
+    p.add_argument("--seed", type=int, default=None, help="seed passed to notebooks that declare one")
+    p.add_argument("--scale", type=float, default=None, help="scale passed to notebooks that declare one")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="NOTEBOOK",
+        help="run only these notebooks: 03, 03_risk_models or 03_risk_models.ipynb",
+    )
+    p.add_argument(
+        "--output-dir",
+        default=str(paths.BUILD_DIR / "notebooks"),
+        metavar="DIR",
+        help="folder for the executed notebooks (default: %(default)s)",
+    )
+    p.add_argument("--figures-dir", default=None, metavar="DIR", help="figure folder passed to the notebooks")
+    p.add_argument("--results-dir", default=None, metavar="DIR", help="results folder passed to the notebooks")
+    p.add_argument(
+        "--inplace",
+        action="store_true",
+        help="also write the executed notebooks, cleaned of run metadata, back into the notebooks folder",
+    )
+    p.add_argument(
+        "--notebooks-dir",
+        default=str(paths.NOTEBOOKS_DIR),
+        metavar="DIR",
+        help="folder of NN_*.ipynb notebooks (default: %(default)s)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit code.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "simulate" and args.check and (args.seed is not None or args.scale is not None):
+        parser.error("simulate --check regenerates with the recorded seed and scale; drop --seed/--scale")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1150 @@
+"""The validator: checks a register extract against the input data contract.
+
+The contract is :mod:`alsmeds.schema`.  :func:`validate_registry` checks a folder of
+tables (CSV or Parquet) plus ``extract.json``; :func:`validate_tables` checks tables
+that are already in memory, as raw strings (what a CSV holds) or as typed columns
+(what Parquet or a simulation produces).  Both collect *every* problem before they
+report, so one run lists everything that needs fixing.
+
+How values are read
+-------------------
+Values are parsed by the column kind declared in the schema:
+
+``id``
+    a whole number written with digits only (``123``, not ``123.0``).
+``date``
+    an ISO date ``YYYY-MM-DD``.
+``int``
+    a whole number; ``3.0`` is accepted as 3, ``3.5`` is not.
+``float``
+    a finite decimal number.
+``category``
+    one of the allowed values, after trimming surrounding whitespace (case matters).
+``str``
+    text, trimmed.  Coded columns (ATC, ICD-10) are normalised by ``strip()`` and
+    ``upper()`` before they are matched, so ``n05ba01`` is accepted as ``N05BA01``
+    while ``N05B1`` is malformed however it is written.
+
+A missing value is an empty field (or a null in Parquet).  Markers such as ``NA`` or
+``NULL`` are *not* read as missing: they are reported as unparseable values.
+
+Row numbers
+-----------
+Each :class:`Problem` carries 0-based data row numbers (the first row after the
+header is row 0).  Its text also gives the file line numbers for CSV files
+(row + 2: line 1 is the header), assuming one line per record.
+
+Speed
+-----
+Everything is vectorised.  Values are parsed once per *distinct* value (a column is
+factorised first), which makes the long tables cheap: a dispensings table has few
+distinct dates, codes and package counts however many rows it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from . import schema
+from .schema import Column, Table
+
+#: Offending rows and values shown in a problem's text; the rest are counted.
+MAX_SHOWN = 10
+#: Offending row numbers kept in :attr:`Problem.rows` (the total is in ``n_rows``).
+MAX_ROWS_STORED = 1000
+
+#: Every rule the validator applies: rule id -> what the rule requires.
+RULES: dict[str, str] = {
+    # files and metadata
+    "missing_folder": "the register extract folder exists",
+    "missing_table": "every table of the contract is present as <name>.csv or <name>.parquet",
+    "duplicate_table_file": "each table is given once, as either CSV or Parquet, not both",
+    "unreadable_table": "the file is a readable UTF-8 CSV with a header line, or a Parquet file",
+    "duplicate_column": "column names in a table are unique",
+    "missing_metadata": "extract.json is present and holds a JSON object",
+    "missing_metadata_key": "extract.json gives " + ", ".join(schema.EXTRACT_METADATA_KEYS),
+    "bad_metadata_date": "the study dates in extract.json are ISO dates YYYY-MM-DD",
+    "metadata_order": "register_start <= recruitment_start <= recruitment_end <= end_of_follow_up",
+    # columns and values
+    "missing_column": "every required column is present",
+    "not_an_id": "a person id is a whole number written with digits only",
+    "not_a_date": "an ISO date YYYY-MM-DD",
+    "not_an_integer": "a whole number",
+    "not_a_number": "a finite decimal number such as 12.5",
+    "missing_value": "a non-nullable column has a value in every row",
+    "allowed_values": "a category column holds one of its allowed values",
+    "atc_code": "a 7-character ATC code like N05BA01",
+    "icd10_code": "an ICD-10 code like F32, F321 or F32.1",
+    "pattern": "text matches the column's pattern",
+    "out_of_range": "a number lies within the column's range",
+    "duplicate_key": "the table's key identifies one row",
+    # dates against the study period
+    "before_register_start": "dispensings are on or after register_start (extract.json)",
+    "after_end_of_follow_up": "dispensings are on or before end_of_follow_up (extract.json)",
+    "index_date_outside_recruitment": "index dates lie within recruitment_start..recruitment_end (extract.json)",
+    # referential integrity
+    "unknown_person": "every person_id is in the persons table",
+    "set_without_case": "every matched set (case_id) has a row with role 'case'",
+    "case_without_controls": "every case has at least one control (population control, sibling or spouse)",
+    "case_id_mismatch": "a case's row has case_id equal to its person_id",
+    "case_not_in_als_cases": "every case in study_population has a row in als_cases",
+    "als_case_not_in_study_population": "every row of als_cases is a case (role 'case') in study_population",
+    "index_date_mismatch": "every member's index_date equals the diagnosis_date of the set's case",
+    "not_an_als_case": "the person is in als_cases",
+    # date order
+    "death_before_birth": "death_date is on or after birth_date",
+    "emigration_before_birth": "emigration_date is on or after birth_date",
+    "diagnosis_before_birth": "the ALS diagnosis is on or after the case's birth_date",
+    "visit_before_diagnosis": "ALSFRS-R visits are on or after the case's diagnosis_date",
+    "event_before_diagnosis": "outcome events are on or after the case's diagnosis_date",
+}
+
+_PARSE_RULES = {
+    "id": ("not_an_id", "not an integer person id"),
+    "date": ("not_a_date", "not a valid date"),
+    "int": ("not_an_integer", "not an integer"),
+    "float": ("not_a_number", "not a number"),
+}
+
+#: Rule id and message for the coded-text patterns of the schema.
+_PATTERN_RULES = {
+    schema.ATC_PATTERN: ("atc_code", "malformed ATC code"),
+    schema.ICD10_PATTERN: ("icd10_code", "malformed ICD-10 code"),
+}
+
+_DIGITS = r"[+-]?[0-9]{1,18}"
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+# ----------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One violation of the data contract.
+
+    Parameters
+    ----------
+    table : str
+        Table name (``"persons"``), or ``"extract"`` for ``extract.json``.
+    column : str or None
+        The column concerned (several as ``"person_id, visit_date"``), or None for a
+        whole-file problem.  For ``extract.json`` it is the metadata key.
+    rule : str
+        The rule id, a key of :data:`RULES`.
+    rows : list of int
+        0-based data row numbers of the offending rows (at most
+        :data:`MAX_ROWS_STORED`; ``n_rows`` has the total).  Empty for file-level
+        problems.
+    message : str
+        What is wrong, e.g. ``"malformed ATC code"``.
+    values : list of str
+        Offending values, formatted for display, distinct, in order of appearance.
+    n_rows : int
+        Number of offending rows.
+    n_values : int
+        Number of distinct offending values (``values`` may hold fewer).
+    file : str
+        File name shown in the report (``dispensings.csv``).
+    requirement : str
+        The rule in words, for this column (``"one of male, female"``).
+    """
+
+    table: str
+    column: str | None
+    rule: str
+    rows: list[int] = field(default_factory=list)
+    message: str = ""
+    values: list[str] = field(default_factory=list)
+    n_rows: int = 0
+    n_values: int = 0
+    file: str = ""
+    requirement: str = ""
+
+    @property
+    def line_numbers(self) -> list[int] | None:
+        """File line numbers of :attr:`rows` for a CSV file (header is line 1), else None."""
+        if not self.file.endswith(".csv"):
+            return None
+        return [r + 2 for r in self.rows]
+
+    def __str__(self) -> str:
+        parts = [self.file or self.table]
+        if self.column is not None:
+            names = self.column.split(", ")
+            label = "key" if self.file.endswith(".json") else "column"
+            label += "s" if len(names) > 1 else ""
+            parts.append(f"{label} " + ", ".join(f"'{n}'" for n in names))
+        if self.n_rows:
+            shown = self.rows[:MAX_SHOWN]
+            more = f" and {self.n_rows - len(shown)} more" if self.n_rows > len(shown) else ""
+            text = ("row " if self.n_rows == 1 else "rows ") + ", ".join(map(str, shown)) + more
+            lines = self.line_numbers
+            if lines is not None:
+                label = "file line" if self.n_rows == 1 else "file lines"
+                text += f" ({label} {', '.join(map(str, lines[:MAX_SHOWN]))}{more})"
+            parts.append(text)
+        text = f"{', '.join(parts)}: {self.message}"
+        if self.values:
+            shown_values = self.values[:MAX_SHOWN]
+            n_values = max(self.n_values, len(self.values))
+            text += " " + ", ".join(shown_values)
+            if n_values > len(shown_values):
+                text += f" and {n_values - len(shown_values)} more"
+        requirement = self.requirement or RULES.get(self.rule, "")
+        return f"{text} (rule {self.rule}: {requirement})"
+
+
+class RegistryValidationError(ValueError):
+    """A register extract does not meet the data contract.
+
+    Attributes
+    ----------
+    problems : list of Problem
+        Every problem found.
+    data_dir : pathlib.Path or None
+        The folder checked, if any.
+    """
+
+    def __init__(self, problems: list[Problem], data_dir: Path | str | None = None) -> None:
+        self.problems = list(problems)
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        super().__init__(self._report())
+
+    def _report(self) -> str:
+        n = len(self.problems)
+        where = f"The register extract in {self.data_dir} does" if self.data_dir is not None else "The tables do"
+        head = f"{where} not meet the input data contract ({n} problem{'s' if n != 1 else ''}):"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+    def __str__(self) -> str:
+        return self._report()
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of a successful validation.
+
+    Attributes
+    ----------
+    data_dir : pathlib.Path or None
+        The folder checked.
+    files : dict of str to str
+        Table name -> file name read (``persons.csv``).
+    row_counts : dict of str to int
+        Table name -> number of data rows.
+    metadata : dict of str to datetime.date
+        The study dates from ``extract.json``.
+    """
+
+    data_dir: Path | None
+    files: dict[str, str]
+    row_counts: dict[str, int]
+    metadata: dict[str, date]
+
+    def __str__(self) -> str:
+        lines = [f"{self.data_dir or 'tables'}: OK, meets the input data contract"]
+        width = max((len(f) for f in self.files.values()), default=0)
+        for name, n in self.row_counts.items():
+            lines.append(f"  {self.files.get(name, name):<{width}}  {n:>12,} rows")
+        for key, value in self.metadata.items():
+            lines.append(f"  {key} = {value.isoformat()}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+@dataclass
+class _Flag:
+    rule: str
+    message: str
+    requirement: str
+    mask: np.ndarray  # bool per row
+
+
+@dataclass
+class ParsedTable:
+    """A table parsed by the schema: typed values, with invalid values set to missing."""
+
+    name: str
+    file: str
+    raw: pd.DataFrame
+    frame: pd.DataFrame
+    missing: dict[str, np.ndarray]
+    flags: dict[str, list[_Flag]]
+
+    def has(self, *columns: str) -> bool:
+        return all(c in self.frame.columns for c in columns)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def _as_index(uniques: Any) -> pd.Index:
+    return uniques if isinstance(uniques, pd.Index) else pd.Index(uniques)
+
+
+def _text(u: pd.Index) -> pd.Index:
+    if len(u) == 0:
+        return pd.Index([], dtype=object)
+    return pd.Index(u.astype(str), dtype=object).str.strip()
+
+
+def _parse_integers(u: pd.Index, allow_float_text: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse distinct values as int64: (values, missing, bad)."""
+    n = len(u)
+    values = np.zeros(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    if ptypes.is_bool_dtype(u.dtype):
+        return values, missing, np.ones(n, dtype=bool)
+    if ptypes.is_integer_dtype(u.dtype):
+        return np.asarray(u, dtype=np.int64), missing, np.zeros(n, dtype=bool)
+    if ptypes.is_float_dtype(u.dtype):
+        x = np.asarray(u, dtype=np.float64)
+        ok = np.isfinite(x) & (np.abs(x) < 2.0**53)
+        ok[ok] = x[ok] == np.floor(x[ok])
+        values[ok] = x[ok].astype(np.int64)
+        return values, missing, ~ok
+    text = _text(u)
+    missing = np.asarray(text == "", dtype=bool)
+    ok = np.asarray(text.str.fullmatch(_DIGITS), dtype=bool)
+    values[ok] = np.asarray(text[ok], dtype=np.int64) if ok.any() else values[ok]
+    if allow_float_text:
+        rest = ~ok & ~missing
+        if rest.any():
+            x = pd.to_numeric(pd.Series(np.asarray(text[rest], dtype=object)), errors="coerce").to_numpy(np.float64)
+            good = np.isfinite(x) & (np.abs(x) < 2.0**53)
+            good[good] = x[good] == np.floor(x[good])
+            idx = np.flatnonzero(rest)[good]
+            values[idx] = x[good].astype(np.int64)
+            ok[idx] = True
+    return values, missing, ~ok & ~missing
+
+
+def _parse_floats(u: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(u)
+    if ptypes.is_numeric_dtype(u.dtype) and not ptypes.is_bool_dtype(u.dtype):
+        x = np.asarray(u, dtype=np.float64)
+        return x, np.zeros(n, dtype=bool), ~np.isfinite(x)
+    text = _text(u)
+    missing = np.asarray(text == "", dtype=bool)
+    x = pd.to_numeric(pd.Series(np.asarray(text, dtype=object)).where(~missing), errors="coerce")
+    x = x.to_numpy(np.float64)
+    bad = ~missing & ~np.isfinite(x)
+    x[bad] = np.nan
+    return x, missing, bad
+
+
+def _parse_dates(u: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(u)
+    missing = np.zeros(n, dtype=bool)
+    if ptypes.is_datetime64_any_dtype(u.dtype):
+        d = pd.DatetimeIndex(u)
+        if d.tz is not None:
+            d = d.tz_convert(None)
+        x = d.as_unit("ns").to_numpy()
+        return x, missing, np.isnat(x)
+    if n and ptypes.infer_dtype(u, skipna=True) in ("date", "datetime", "datetime64"):
+        x = pd.to_datetime(pd.Series(np.asarray(u, dtype=object)), errors="coerce").to_numpy("datetime64[ns]")
+        return x, missing, np.isnat(x)
+    text = _text(u)
+    missing = np.asarray(text == "", dtype=bool)
+    shaped = np.asarray(text.str.fullmatch(_ISO_DATE), dtype=bool)
+    s = pd.Series(np.asarray(text, dtype=object)).where(shaped)
+    x = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").to_numpy("datetime64[ns]")
+    return x, missing, ~missing & np.isnat(x)
+
+
+def _requirement_range(col: Column) -> str:
+    if col.minimum is not None and col.maximum is not None:
+        return f"between {col.minimum:g} and {col.maximum:g}"
+    if col.minimum is not None:
+        return f"at least {col.minimum:g}"
+    return f"at most {col.maximum:g}"
+
+
+def _arrow_strings(raw: pd.Series) -> Any:
+    """The pyarrow array behind a column of Arrow-backed strings, or None."""
+    dtype = raw.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return raw.array.__arrow_array__()
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        if pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype):
+            return raw.array.__arrow_array__()
+    return None
+
+
+def _range_flags(values: np.ndarray, valid: np.ndarray, col: Column) -> list[tuple[str, str, str, np.ndarray]]:
+    if col.minimum is None and col.maximum is None:
+        return []
+    out = np.zeros(len(values), dtype=bool)
+    if col.minimum is not None:
+        out |= valid & (values < col.minimum)
+    if col.maximum is not None:
+        out |= valid & (values > col.maximum)
+    if not out.any():
+        return []
+    return [("out_of_range", f"{col.name} out of range", _requirement_range(col), out)]
+
+
+def _fast_integers(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, list] | None:
+    """Parse a column of well-formed integers without factorising it (None: use the general path).
+
+    Ids have many distinct values, so hashing them is the slow part of the general
+    path; here integer columns (Parquet, memory) and Arrow-backed text columns (CSV)
+    whose every value is plain digits are converted directly.
+    """
+    n = len(raw)
+    if ptypes.is_integer_dtype(raw.dtype) and not isinstance(raw.dtype, pd.api.extensions.ExtensionDtype):
+        values = raw.to_numpy(np.int64)
+    else:
+        arr = _arrow_strings(raw)
+        if arr is None:
+            return None
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if arr.null_count:
+            return None
+        # Arrow's parser accepts a minus sign and digits, rejects overflow, and also reads
+        # hexadecimal ("0x10"), which the contract does not allow.
+        if n and pc.any(pc.match_substring(arr, "x", ignore_case=True)).as_py():
+            return None
+        try:
+            values = pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    valid = np.ones(n, dtype=bool)
+    typed = pd.Series(values, index=raw.index, name=col.name, dtype="int64")
+    if col.kind == "int" and col.nullable:
+        typed = typed.astype("Int64")
+    return typed, np.zeros(n, dtype=bool), _range_flags(values, valid, col)
+
+
+def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, list[tuple[str, str, str, np.ndarray]]]:
+    """Parse one column by its schema kind and check its per-value rules.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The column as read: strings (CSV) or typed values (Parquet, memory).
+    col : alsmeds.schema.Column
+        Its declaration.
+
+    Returns
+    -------
+    typed : pandas.Series
+        Parsed values, invalid values set to missing: int64 for ids and integers
+        (nullable Int64 for a nullable integer column, or when values are missing or
+        invalid), float64, datetime64[ns], or object strings (trimmed; coded columns
+        upper-cased).
+    missing : numpy.ndarray of bool
+        Rows with no value.
+    flags : list of (rule, message, requirement, row_mask)
+        Per-value rule violations.
+    """
+    if col.kind in ("id", "int"):
+        fast = _fast_integers(raw, col)
+        if fast is not None:
+            return fast
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    u = _as_index(uniques)
+    n_u = len(u)
+    idx = np.where(codes < 0, n_u, codes)  # missing -> the extra slot at the end
+
+    def expand(mask_u: np.ndarray) -> np.ndarray:
+        return np.append(np.asarray(mask_u, dtype=bool), False)[idx]
+
+    flags: list[tuple[str, str, str, np.ndarray]] = []
+    unique_flags: list[tuple[str, str, str, np.ndarray]] = []
+    kind = col.kind
+    if kind in ("id", "int"):
+        values_u, missing_u, bad_u = _parse_integers(u, allow_float_text=kind == "int")
+        valid_u = ~missing_u & ~bad_u
+        num_u = values_u.astype(np.float64)
+    elif kind == "float":
+        values_u, missing_u, bad_u = _parse_floats(u)
+        valid_u = ~missing_u & ~bad_u
+        num_u = values_u
+    elif kind == "date":
+        values_u, missing_u, bad_u = _parse_dates(u)
+        valid_u = ~missing_u & ~bad_u
+        num_u = None
+    elif kind in ("category", "str"):
+        text = _text(u)
+        if col.pattern is not None:
+            text = text.str.upper()
+        values_u = np.asarray(text, dtype=object)
+        missing_u = np.asarray(text == "", dtype=bool)
+        bad_u = np.zeros(n_u, dtype=bool)
+        valid_u = ~missing_u
+        num_u = None
+    else:  # pragma: no cover - a schema error
+        raise ValueError(f"unknown column kind {kind!r} for column {col.name!r}")
+
+    if bad_u.any():
+        rule, message = _PARSE_RULES[kind]
+        unique_flags.append((rule, message, RULES[rule], bad_u))
+    if col.allowed is not None:
+        out = valid_u & ~np.isin(values_u.astype(object), np.asarray(col.allowed, dtype=object))
+        if out.any():
+            unique_flags.append(("allowed_values", f"unknown {col.name}", "one of " + ", ".join(col.allowed), out))
+    if col.pattern is not None:
+        text_u = pd.Index(values_u.astype(object))
+        matches = np.zeros(n_u, dtype=bool)
+        if valid_u.any():
+            matches[valid_u] = np.asarray(text_u[valid_u].str.match(col.pattern), dtype=bool)
+        out = valid_u & ~matches
+        if out.any():
+            rule, message = _PATTERN_RULES.get(col.pattern, ("pattern", "malformed value"))
+            requirement = RULES[rule] if rule != "pattern" else f"matches {col.pattern}"
+            unique_flags.append((rule, message, requirement, out))
+    if num_u is not None and (col.minimum is not None or col.maximum is not None):
+        out = np.zeros(n_u, dtype=bool)
+        if col.minimum is not None:
+            out |= valid_u & (num_u < col.minimum)
+        if col.maximum is not None:
+            out |= valid_u & (num_u > col.maximum)
+        if out.any():
+            unique_flags.append(("out_of_range", f"{col.name} out of range", _requirement_range(col), out))
+
+    missing_rows = np.append(missing_u, True)[idx]
+    valid_rows = np.append(valid_u, False)[idx]
+    for rule, message, requirement, mask_u in unique_flags:
+        flags.append((rule, message, requirement, expand(mask_u)))
+
+    index = raw.index
+    if kind in ("id", "int"):
+        values = np.append(values_u, 0)[idx]
+        if valid_rows.all() and (kind == "id" or not col.nullable):
+            typed = pd.Series(values, index=index, dtype="int64", name=col.name)
+        else:
+            typed = pd.Series(pd.arrays.IntegerArray(values, ~valid_rows), index=index, name=col.name)
+    elif kind == "float":
+        typed = pd.Series(np.append(values_u, np.nan)[idx], index=index, dtype="float64", name=col.name)
+        typed[~valid_rows] = np.nan
+    elif kind == "date":
+        values = np.append(values_u, np.datetime64("NaT", "ns"))[idx]
+        values[~valid_rows] = np.datetime64("NaT", "ns")
+        typed = pd.Series(values, index=index, dtype="datetime64[ns]", name=col.name)
+    else:
+        values = np.append(values_u, np.nan).astype(object)[idx]
+        values[~valid_rows] = np.nan
+        typed = pd.Series(values, index=index, dtype=object, name=col.name)
+    return typed, missing_rows, flags
+
+
+def parse_table(raw: pd.DataFrame, table: Table, file: str | None = None) -> ParsedTable:
+    """Parse the schema columns of a raw table (other columns are kept as they are).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The table as read.
+    table : alsmeds.schema.Table
+        Its declaration.
+    file : str, optional
+        File name for reports; the table name by default.
+
+    Returns
+    -------
+    ParsedTable
+    """
+    index = raw.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        raw = raw.reset_index(drop=True)
+    if raw.columns.duplicated().any():
+        raw = raw.loc[:, ~raw.columns.duplicated()]
+    columns: dict[str, pd.Series] = {}
+    missing: dict[str, np.ndarray] = {}
+    flags: dict[str, list[_Flag]] = {}
+    declared = {c.name for c in table.columns}
+    for col in table.columns:
+        if col.name not in raw.columns:
+            continue
+        typed, miss, col_flags = parse_column(raw[col.name], col)
+        columns[col.name] = typed
+        missing[col.name] = miss
+        flags[col.name] = [_Flag(*f) for f in col_flags]
+    for name in raw.columns:
+        if name not in declared:
+            extra = raw[name]
+            columns[name] = extra.astype(object) if _arrow_strings(extra) is not None else extra
+    frame = pd.DataFrame(columns, index=raw.index, copy=False) if columns else pd.DataFrame(index=raw.index)
+    return ParsedTable(table.name, file or table.name, raw, frame, missing, flags)
+
+
+# ----------------------------------------------------------------------------- reporting helpers
+
+
+def _format_value(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+        return "(empty)"
+    if isinstance(v, pd.Timestamp | datetime | np.datetime64):
+        return pd.Timestamp(v).strftime("%Y-%m-%d")
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, np.generic):
+        v = v.item()
+    return str(v)
+
+
+def _examples(values: pd.Series | pd.DataFrame, mask: np.ndarray) -> tuple[list[str], int]:
+    """Distinct offending values (formatted, first MAX_SHOWN + 1) and how many there are."""
+    sub = values[mask]
+    if isinstance(sub, pd.DataFrame):
+        uniq = sub.drop_duplicates()
+        shown = [
+            ", ".join(f"{c}={_format_value(v)}" for c, v in zip(uniq.columns, row, strict=True))
+            for row in uniq.head(MAX_SHOWN + 1).itertuples(index=False)
+        ]
+        return [f"({s})" for s in shown], len(uniq)
+    uniq = pd.unique(sub.to_numpy(dtype=object) if sub.dtype == object else sub.to_numpy())
+    return [_format_value(v) for v in uniq[: MAX_SHOWN + 1]], len(uniq)
+
+
+def _distinct(texts: Iterable[str]) -> tuple[list[str], int]:
+    """Distinct preformatted values in order (first MAX_SHOWN + 1) and how many there are."""
+    uniq = list(dict.fromkeys(texts))
+    return uniq[: MAX_SHOWN + 1], len(uniq)
+
+
+def _row_problem(
+    pt: ParsedTable,
+    column: str | None,
+    rule: str,
+    message: str,
+    mask: np.ndarray,
+    values: list[str] | None = None,
+    n_values: int | None = None,
+    requirement: str | None = None,
+) -> Problem:
+    rows = np.flatnonzero(mask)
+    if values is None:
+        values, n_values = [], 0
+    return Problem(
+        table=pt.name,
+        column=column,
+        rule=rule,
+        rows=rows[:MAX_ROWS_STORED].tolist(),
+        message=message,
+        values=values,
+        n_rows=len(rows),
+        n_values=n_values if n_values is not None else len(values),
+        file=pt.file,
+        requirement=requirement if requirement is not None else RULES[rule],
+    )
+
+
+def _file_problem(
+    table: str, file: str, rule: str, message: str, column: str | None = None, requirement: str = ""
+) -> Problem:
+    return Problem(
+        table=table, column=column, rule=rule, message=message, file=file, requirement=requirement or RULES[rule]
+    )
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+def parse_metadata(metadata: Mapping[str, Any] | None) -> tuple[dict[str, date], list[Problem]]:
+    """Parse the study dates of ``extract.json`` and check them.
+
+    Parameters
+    ----------
+    metadata : mapping or None
+        The JSON object as loaded (ISO date strings, or ``date`` objects).  None means
+        the file is missing, which the caller reports.
+
+    Returns
+    -------
+    dates : dict of str to datetime.date
+        The study dates that could be parsed.
+    problems : list of Problem
+    """
+    file = schema.EXTRACT_METADATA_FILE
+    problems: list[Problem] = []
+    dates: dict[str, date] = {}
+    if metadata is None:
+        return dates, problems
+    for key in schema.EXTRACT_METADATA_KEYS:
+        if key not in metadata:
+            problems.append(_file_problem("extract", file, "missing_metadata_key", f"missing key '{key}'", column=key))
+            continue
+        value = metadata[key]
+        if isinstance(value, datetime):
+            dates[key] = value.date()
+        elif isinstance(value, date):
+            dates[key] = value
+        else:
+            text = str(value).strip()
+            try:
+                if len(text) != 10:
+                    raise ValueError(text)
+                dates[key] = date.fromisoformat(text)
+            except ValueError:
+                problems.append(
+                    _file_problem("extract", file, "bad_metadata_date", f"not a valid date {value!r}", column=key)
+                )
+    ordered = [(k, dates[k]) for k in schema.EXTRACT_METADATA_KEYS if k in dates]
+    for (k1, d1), (k2, d2) in zip(ordered, ordered[1:], strict=False):
+        if d1 > d2:
+            problems.append(
+                _file_problem(
+                    "extract",
+                    file,
+                    "metadata_order",
+                    f"{k1} {d1.isoformat()} is after {k2} {d2.isoformat()}",
+                    column=f"{k1}, {k2}",
+                )
+            )
+    return dates, problems
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+def _column_problems(pt: ParsedTable, table: Table) -> list[Problem]:
+    problems: list[Problem] = []
+    present = list(pt.raw.columns)
+    for col in table.columns:
+        if col.name not in present:
+            if col.required:
+                found = ", ".join(repr(str(c)) for c in present) or "none"
+                problems.append(
+                    _file_problem(
+                        table.name,
+                        pt.file,
+                        "missing_column",
+                        f"missing required column '{col.name}' (columns found: {found})",
+                        column=col.name,
+                    )
+                )
+            continue
+        raw = pt.raw[col.name]
+        for flag in pt.flags[col.name]:
+            values, n_values = _examples(raw, flag.mask)
+            problems.append(
+                _row_problem(pt, col.name, flag.rule, flag.message, flag.mask, values, n_values, flag.requirement)
+            )
+        if not col.nullable:
+            mask = pt.missing[col.name]
+            if mask.any():
+                problems.append(_row_problem(pt, col.name, "missing_value", "missing value", mask))
+    return problems
+
+
+def _key_problems(pt: ParsedTable, table: Table) -> list[Problem]:
+    key = list(table.key)
+    if not key or not pt.has(*key) or len(pt) == 0:
+        return []
+    frame = pt.frame[key]
+    complete = frame.notna().all(axis=1).to_numpy()
+    mask = frame.duplicated(keep=False).to_numpy() & complete
+    if not mask.any():
+        return []
+    values, n_values = _examples(frame, mask)
+    requirement = f"({', '.join(key)}) identifies one row" if len(key) > 1 else f"{key[0]} identifies one row"
+    return [
+        _row_problem(
+            pt, ", ".join(key), "duplicate_key", "duplicate key", mask, values, n_values, requirement=requirement
+        )
+    ]
+
+
+def _dates(s: pd.Series) -> np.ndarray:
+    return s.to_numpy("datetime64[ns]")
+
+
+def _lookup(keys: pd.Series, ref_keys: pd.Series, ref_values: pd.Series) -> pd.Series:
+    """Map keys to the value of their first row in a reference table (NaN/NaT if absent)."""
+    ok = ref_keys.notna().to_numpy()
+    ref = pd.Series(ref_values.to_numpy()[ok], index=pd.Index(ref_keys.to_numpy()[ok]))
+    ref = ref[~ref.index.duplicated(keep="first")]
+    return keys.map(ref)
+
+
+#: Date order rules: (table, column, reference table, reference column, rule, message).
+#: Rows are joined on person_id; a value strictly before the reference is a problem.
+DATE_ORDER_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("persons", "death_date", "persons", "birth_date", "death_before_birth", "death before birth:"),
+    ("persons", "emigration_date", "persons", "birth_date", "emigration_before_birth", "emigration before birth:"),
+    ("als_cases", "diagnosis_date", "persons", "birth_date", "diagnosis_before_birth", "ALS diagnosis before birth:"),
+    (
+        "alsfrs",
+        "visit_date",
+        "als_cases",
+        "diagnosis_date",
+        "visit_before_diagnosis",
+        "ALSFRS-R visit before the ALS diagnosis:",
+    ),
+    (
+        "outcomes",
+        "event_date",
+        "als_cases",
+        "diagnosis_date",
+        "event_before_diagnosis",
+        "outcome event before the ALS diagnosis:",
+    ),
+)
+
+#: Study-period rules: (table, column, metadata key, "min" or "max", rule, message).
+PERIOD_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
+    (
+        "dispensings",
+        "dispensing_date",
+        "register_start",
+        "min",
+        "before_register_start",
+        "dispensing before the start of the Prescribed Drug Register:",
+    ),
+    (
+        "dispensings",
+        "dispensing_date",
+        "end_of_follow_up",
+        "max",
+        "after_end_of_follow_up",
+        "dispensing after the end of follow-up:",
+    ),
+    (
+        "study_population",
+        "index_date",
+        "recruitment_start",
+        "min",
+        "index_date_outside_recruitment",
+        "index date before the start of recruitment:",
+    ),
+    (
+        "study_population",
+        "index_date",
+        "recruitment_end",
+        "max",
+        "index_date_outside_recruitment",
+        "index date after the end of recruitment:",
+    ),
+)
+
+#: Membership rules: (table, column, reference table, reference column, rule, message).
+MEMBERSHIP_RULES: tuple[tuple[str, str, str, str, str, str], ...] = tuple(
+    (name, "person_id", "persons", "person_id", "unknown_person", "person_id not found in persons:")
+    for name in schema.TABLES
+    if name != "persons"
+) + (
+    (
+        "alsfrs",
+        "person_id",
+        "als_cases",
+        "person_id",
+        "not_an_als_case",
+        "ALSFRS-R visit of a person not in als_cases: person_id",
+    ),
+    (
+        "outcomes",
+        "person_id",
+        "als_cases",
+        "person_id",
+        "not_an_als_case",
+        "outcome of a person not in als_cases: person_id",
+    ),
+)
+
+
+def _date_order_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, column, ref_name, ref_column, rule, message in DATE_ORDER_RULES:
+        pt, ref = parsed.get(name), parsed.get(ref_name)
+        if pt is None or ref is None or not pt.has("person_id", column) or not ref.has("person_id", ref_column):
+            continue
+        if ref is pt:
+            reference = pt.frame[ref_column]
+        else:
+            reference = _lookup(pt.frame["person_id"], ref.frame["person_id"], ref.frame[ref_column])
+        value = _dates(pt.frame[column])
+        refv = _dates(reference)
+        mask = ~np.isnat(value) & ~np.isnat(refv) & (value < refv)
+        if mask.any():
+            values, n_values = _distinct(
+                f"{column} {_format_value(a)}, {ref_column} {_format_value(b)}"
+                for a, b in zip(value[mask], refv[mask], strict=True)
+            )
+            problems.append(_row_problem(pt, column, rule, message, mask, values, n_values))
+    return problems
+
+
+def _period_problems(parsed: Mapping[str, ParsedTable], dates: Mapping[str, date]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, column, key, side, rule, message in PERIOD_RULES:
+        pt = parsed.get(name)
+        if pt is None or not pt.has(column) or key not in dates:
+            continue
+        value = _dates(pt.frame[column])
+        bound = np.datetime64(dates[key], "ns")
+        mask = ~np.isnat(value) & ((value < bound) if side == "min" else (value > bound))
+        if mask.any():
+            values, n_values = _examples(pt.frame[column], mask)
+            requirement = f"{'on or after' if side == 'min' else 'on or before'} {key} {dates[key].isoformat()}"
+            problems.append(_row_problem(pt, column, rule, message, mask, values, n_values, requirement=requirement))
+    return problems
+
+
+def _membership_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, column, ref_name, ref_column, rule, message in MEMBERSHIP_RULES:
+        pt, ref = parsed.get(name), parsed.get(ref_name)
+        if pt is None or ref is None or not pt.has(column) or not ref.has(ref_column):
+            continue
+        keys = pt.frame[column]
+        mask = keys.notna().to_numpy() & ~keys.isin(ref.frame[ref_column].dropna()).to_numpy()
+        if mask.any():
+            values, n_values = _examples(keys, mask)
+            problems.append(_row_problem(pt, column, rule, message, mask, values, n_values))
+    return problems
+
+
+def _study_population_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    sp = parsed.get("study_population")
+    if sp is None or not sp.has("person_id", "case_id", "role"):
+        return []
+    problems: list[Problem] = []
+    f = sp.frame
+    person = f["person_id"]
+    case_id = f["case_id"]
+    is_case = (f["role"] == "case").to_numpy()
+    has_ids = (person.notna() & case_id.notna()).to_numpy()
+    role_known = f["role"].notna().to_numpy()
+
+    # a case's row must have case_id == person_id
+    mask = is_case & has_ids & (person.to_numpy() != case_id.to_numpy())
+    if mask.any():
+        shown = f.loc[mask, ["person_id", "case_id"]]
+        values, n_values = _examples(shown, np.ones(len(shown), dtype=bool))
+        problems.append(
+            _row_problem(
+                sp, "case_id", "case_id_mismatch", "case row with case_id != person_id", mask, values, n_values
+            )
+        )
+
+    # every set must have a case row
+    case_sets = case_id[is_case].dropna()
+    mask = ~is_case & role_known & case_id.notna().to_numpy() & ~case_id.isin(case_sets).to_numpy()
+    if mask.any():
+        values, n_values = _examples(case_id, mask)
+        problems.append(
+            _row_problem(
+                sp, "case_id", "set_without_case", "matched set has no case row: case_id", mask, values, n_values
+            )
+        )
+
+    # every case needs at least one control
+    control_sets = case_id[~is_case & role_known].dropna()
+    mask = is_case & case_id.notna().to_numpy() & ~case_id.isin(control_sets).to_numpy()
+    if mask.any():
+        values, n_values = _examples(case_id, mask)
+        problems.append(
+            _row_problem(
+                sp, "case_id", "case_without_controls", "case with no controls: case_id", mask, values, n_values
+            )
+        )
+
+    als = parsed.get("als_cases")
+    if als is None or not als.has("person_id"):
+        return problems
+    # cases of study_population <-> als_cases
+    als_ids = als.frame["person_id"].dropna()
+    mask = is_case & person.notna().to_numpy() & ~person.isin(als_ids).to_numpy()
+    if mask.any():
+        values, n_values = _examples(person, mask)
+        problems.append(
+            _row_problem(
+                sp,
+                "person_id",
+                "case_not_in_als_cases",
+                "case not found in als_cases: person_id",
+                mask,
+                values,
+                n_values,
+            )
+        )
+    case_persons = person[is_case].dropna()
+    als_person = als.frame["person_id"]
+    mask = als_person.notna().to_numpy() & ~als_person.isin(case_persons).to_numpy()
+    if mask.any():
+        values, n_values = _examples(als_person, mask)
+        problems.append(
+            _row_problem(
+                als,
+                "person_id",
+                "als_case_not_in_study_population",
+                "ALS case not found as a case in study_population: person_id",
+                mask,
+                values,
+                n_values,
+            )
+        )
+
+    # every member's index date is the case's diagnosis date
+    if sp.has("index_date") and als.has("diagnosis_date"):
+        diag = _dates(_lookup(case_id, als_person, als.frame["diagnosis_date"]))
+        index = _dates(f["index_date"])
+        mask = ~np.isnat(diag) & ~np.isnat(index) & (index != diag)
+        if mask.any():
+            values, n_values = _distinct(
+                f"{_format_value(a)} (case_id {_format_value(c)} diagnosed {_format_value(b)})"
+                for a, b, c in zip(index[mask], diag[mask], case_id[mask], strict=True)
+            )
+            problems.append(
+                _row_problem(
+                    sp,
+                    "index_date",
+                    "index_date_mismatch",
+                    "index_date differs from the case's diagnosis_date:",
+                    mask,
+                    values,
+                    n_values,
+                )
+            )
+    return problems
+
+
+def check_tables(
+    tables: Mapping[str, pd.DataFrame],
+    metadata: Mapping[str, Any] | None,
+    files: Mapping[str, str] | None = None,
+    rules: bool = True,
+    already_reported: Iterable[str] = (),
+) -> tuple[list[Problem], dict[str, ParsedTable], dict[str, date]]:
+    """Parse the tables and (optionally) check every rule; the engine behind the public functions.
+
+    Parameters
+    ----------
+    tables : mapping of str to pandas.DataFrame
+        Raw tables by name; tables not in the schema are ignored.
+    metadata : mapping or None
+        The ``extract.json`` object (None: not available; no metadata problems raised).
+    files : mapping of str to str, optional
+        File name of each table for reports (default: the table name, without file
+        line numbers).
+    rules : bool
+        False parses only (for :func:`alsmeds.io.read_registry` with ``validate=False``).
+    already_reported : iterable of str
+        Tables absent from ``tables`` whose file problem is already reported
+        (doubled or unreadable files), so that they are not reported missing.
+
+    Returns
+    -------
+    problems : list of Problem
+    parsed : dict of str to ParsedTable
+    dates : dict of str to datetime.date
+    """
+    files = dict(files or {})
+    already_reported = set(already_reported)
+    dates, problems = parse_metadata(metadata)
+    parsed: dict[str, ParsedTable] = {}
+    for name, table in schema.TABLES.items():
+        file = files.get(name, name)
+        if name not in tables:
+            if name not in already_reported:
+                problems.append(
+                    _file_problem(
+                        name,
+                        file,
+                        "missing_table",
+                        f"table file is missing (looked for {name}.csv and {name}.parquet)",
+                    )
+                )
+            continue
+        raw = tables[name]
+        pt = parse_table(raw, table, file)
+        parsed[name] = pt
+        if not rules:
+            continue
+        dup = pd.Index(raw.columns)[pd.Index(raw.columns).duplicated()].unique()
+        for c in dup:
+            problems.append(
+                _file_problem(name, file, "duplicate_column", f"column '{c}' appears more than once", column=str(c))
+            )
+        problems += _column_problems(pt, table)
+        problems += _key_problems(pt, table)
+    if rules:
+        problems += _period_problems(parsed, dates)
+        problems += _membership_problems(parsed)
+        problems += _study_population_problems(parsed)
+        problems += _date_order_problems(parsed)
+    return problems, parsed, dates
+
+
+def _order(problems: Iterable[Problem]) -> list[Problem]:
+    """Problems grouped by table in schema order (stable within a table)."""
+    rank = {name: i for i, name in enumerate(["extract", *schema.TABLES])}
+    return sorted(problems, key=lambda p: rank.get(p.table, len(rank)))
+
+
+def validate_tables(
+    tables: Mapping[str, pd.DataFrame],
+    metadata: Mapping[str, Any] | None,
+    files: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """Check in-memory tables against the data contract.
+
+    Parameters
+    ----------
+    tables : mapping of str to pandas.DataFrame
+        Tables by name, as raw strings (what a CSV holds) or typed columns.
+    metadata : mapping
+        The ``extract.json`` object: the study dates as ISO strings or dates.
+    files : mapping of str to str, optional
+        File name of each table, used in the reports (default: the table name).  A
+        name ending in ``.csv`` makes reports give file line numbers too.
+
+    Returns
+    -------
+    list of Problem
+        Every problem found, grouped by table; empty if the tables are valid.
+    """
+    problems, _, _ = check_tables(tables, metadata if metadata is not None else {}, files)
+    return _order(problems)
+
+
+def validate_registry(data_dir: str | Path) -> ValidationReport:
+    """Check a register extract folder against the data contract.
+
+    Parameters
+    ----------
+    data_dir : str or pathlib.Path
+        Folder with one ``<name>.csv`` or ``<name>.parquet`` per table of
+        :data:`alsmeds.schema.TABLES` and ``extract.json``.
+
+    Returns
+    -------
+    ValidationReport
+        Files read, row counts and study dates.
+
+    Raises
+    ------
+    RegistryValidationError
+        With every problem found, if there is any.
+    """
+    from .io import load_raw  # io imports this module
+
+    raw = load_raw(data_dir)
+    problems, parsed, dates = check_tables(raw.tables, raw.metadata, raw.display_files(), already_reported=raw.files)
+    problems = _order(raw.problems + problems)
+    if problems:
+        raise RegistryValidationError(problems, raw.data_dir)
+    return ValidationReport(
+        data_dir=raw.data_dir,
+        files={name: raw.files[name] for name in parsed},
+        row_counts={name: len(pt) for name, pt in parsed.items()},
+        metadata=dates,
+    )
