@@ -2,7 +2,7 @@
 #
 # Everything runs in one virtual environment, built from the lock file requirements.txt
 # (the same pins environment.yml hands to pip on Binder). Override VENV to build it
-# elsewhere (make venv VENV=/tmp/x/.venv) and PYTHON to choose the interpreter that
+# elsewhere (make venv VENV=../scratch/.venv) and PYTHON to choose the interpreter that
 # creates it (default: python3.11, or python3 if that is 3.11).
 
 SHELL := /bin/bash
