@@ -550,6 +550,30 @@ def write_csv_atomic(path: str | Path, df: pd.DataFrame, float_format: str = FLO
     return _write_atomic(Path(path), lambda fh: write_csv(df, fh, float_format=float_format))
 
 
+def write_parquet_atomic(path: str | Path, df: pd.DataFrame) -> Path:
+    """Write a DataFrame as Parquet (no index), atomically: temporary file, then rename.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _sibling(path, "tmp")
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 # ----------------------------------------------------------------------------- manifest
 
 

@@ -1,0 +1,53 @@
+"""Versioned code lists: ATC groups of the drug classes and ICD-10 groups of psychiatric history.
+
+The lists are CSV files in this folder (``atc_classes.csv``, ``icd10_psychiatric.csv``)
+with columns group, level or prefix, description, source and version, so that a
+reader can see, diff and change exactly what counts as exposure.  Matching is by
+prefix after trimming white space and upper-casing; a code outside every list is
+simply not an exposure (a malformed code is an input error caught by the validator).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+
+def load_codelist(name: str) -> pd.DataFrame:
+    """Read a bundled code list (``"atc_classes"`` or ``"icd10_psychiatric"``)."""
+    with resources.files(__package__).joinpath(f"{name}.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+def normalise_codes(codes: pd.Series) -> pd.Series:
+    """Trim white space, upper-case and drop dots (``" f32.1 "`` -> ``"F321"``)."""
+    return codes.astype(str).str.strip().str.upper().str.replace(".", "", regex=False)
+
+
+def match_prefixes(codes: pd.Series, prefixes: pd.Series, groups: pd.Series) -> pd.Series:
+    """The group of the longest matching prefix for each code, or NaN when none matches.
+
+    Parameters
+    ----------
+    codes : Series of str
+        Normalised codes (see :func:`normalise_codes`).
+    prefixes, groups : Series of str
+        Code-list prefixes and the group each belongs to.
+    """
+    codes = codes.to_numpy(dtype=object)
+    out = np.full(codes.shape[0], None, dtype=object)
+    best = np.zeros(codes.shape[0], dtype=np.int64)
+    for prefix, group in zip(prefixes, groups, strict=True):
+        prefix = prefix.strip().upper()
+        hit = pd.Series(codes).str.startswith(prefix).to_numpy() & (len(prefix) > best)
+        out[hit] = group
+        best[hit] = len(prefix)
+    return pd.Series(out, dtype=object)
+
+
+def class_codelist(level: str = "class") -> pd.DataFrame:
+    """ATC prefixes of the three study classes (``level="class"``) or of their subclasses."""
+    frame = load_codelist("atc_classes")
+    return frame[frame["level"] == level].reset_index(drop=True)

@@ -1,0 +1,220 @@
+"""Exposure classification: from dispensing rows to the study's exposure variables.
+
+Rules (Chourpiliadis et al. 2025, with the choices this bundle documents)
+--------------------------------------------------------------------------
+* **Exposed to a class** = at least ``min_dispensings`` (default 2) dispensings of
+  that class on *distinct dates strictly before* the index date.  Two dispensings on
+  one day count once; a dispensing on the index date does not count (published rule;
+  the distinct-date and strictly-before details are this bundle's choice).
+* **Window** = the timing of the *first qualifying use*, the date of the
+  ``min_dispensings``-th distinct dispensing date: 0-1 years (on or after the date one
+  calendar year before the index date), 1-5 years (on or after five years before),
+  or more than 5 years before the index date.  Categories are mutually exclusive.
+  Why: the paper does not say how people were placed in windows; its confidence
+  intervals imply small 0-1 and 1-5 year groups and most users in >5 years, which
+  is what first-use timing gives (a long-term user counts once, in the window where
+  use began).  The alternative, ``definition="use_in_window"``, flags every window
+  in which a person has ``min_dispensings`` distinct dispensing dates (not exclusive).
+* **Lagged exposure ">1 year"** (the main analysis, which ignores the year before
+  diagnosis): first qualifying use more than one year before the index date, i.e.
+  ``min_dispensings`` distinct dates before the date one year before the index date.
+* **Look-back** starts at the Prescribed Drug Register's first day (2005-07-01); for an
+  index date in 2015 the ">5 years" window spans only about 4.5 years, and use that
+  began before July 2005 first shows in the register in 2005.
+* Calendar arithmetic: "one year before 2020-02-29" is 2019-02-28
+  (:func:`alsmeds.dates.years_before`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .codelists import class_codelist, load_codelist, match_prefixes, normalise_codes
+from .constants import CATEGORY_CODES, CLASSES, WINDOW_LABELS, WINDOWS
+from .dates import years_before
+
+
+@dataclass(frozen=True)
+class ExposureRules:
+    """Parameters of the exposure definition.
+
+    Attributes
+    ----------
+    min_dispensings : int
+        Dispensings on distinct dates needed to count as exposed (default 2).
+    window_edges_years : tuple of int
+        Window boundaries in whole calendar years before the index date (1, 5).
+    lag_years : int
+        The lagged main exposure ignores this many years before the index date (1).
+    definition : {"first_use", "use_in_window"}
+        Mutually exclusive windows by first qualifying use, or non-exclusive use in each window.
+    """
+
+    min_dispensings: int = 2
+    window_edges_years: tuple[int, int] = (1, 5)
+    lag_years: int = 1
+    definition: Literal["first_use", "use_in_window"] = "first_use"
+
+
+#: The study's definition (2 dispensings; windows 0-1, 1-5, >5 years; 1-year lag).
+DEFAULT_RULES = ExposureRules()
+
+
+def class_dispensings(dispensings: pd.DataFrame, level: str = "class") -> pd.DataFrame:
+    """Dispensings of the study's drug classes (or subclasses), with a ``group`` column.
+
+    Codes are matched by prefix after normalisation; rows of other drugs are dropped.
+    """
+    codes = class_codelist(level)
+    group = match_prefixes(normalise_codes(dispensings["atc"]), codes["atc_prefix"], codes["group"])
+    out = dispensings.loc[group.notna().to_numpy(), ["person_id", "dispensing_date"]].copy()
+    out["group"] = group[group.notna()].to_numpy()
+    return out
+
+
+def _distinct_dates_before(disp: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (member, group, date) rows strictly before each member's index date, sorted."""
+    rows = disp.merge(members[["person_id", "case_id", "index_date"]], on="person_id", how="inner")
+    rows = rows[rows["dispensing_date"] < rows["index_date"]]
+    rows = rows.drop_duplicates(["person_id", "case_id", "group", "dispensing_date"])
+    return rows.sort_values(["person_id", "case_id", "group", "dispensing_date"], kind="stable")
+
+
+def first_qualifying_dates(
+    dispensings: pd.DataFrame, members: pd.DataFrame, rules: ExposureRules = DEFAULT_RULES, level: str = "class"
+) -> pd.DataFrame:
+    """Date of first qualifying use per member of a matched set and group.
+
+    Parameters
+    ----------
+    dispensings : DataFrame
+        The ``dispensings`` table.
+    members : DataFrame
+        One row per set member: ``person_id``, ``case_id``, ``index_date``.
+    rules : ExposureRules
+    level : {"class", "subclass"}
+
+    Returns
+    -------
+    DataFrame
+        Columns person_id, case_id, group, first_qualifying (the
+        ``min_dispensings``-th distinct dispensing date before the index date),
+        index_date.  Members who never qualify have no row.
+    """
+    rows = _distinct_dates_before(class_dispensings(dispensings, level), members)
+    nth = rows.groupby(["person_id", "case_id", "group"], sort=False).cumcount() + 1
+    qualifying = rows[nth.to_numpy() == rules.min_dispensings]
+    return qualifying.rename(columns={"dispensing_date": "first_qualifying"})[
+        ["person_id", "case_id", "group", "first_qualifying", "index_date"]
+    ].reset_index(drop=True)
+
+
+def window_category(first_qualifying: pd.Series, index_date: pd.Series, rules: ExposureRules = DEFAULT_RULES):
+    """Window code (:data:`alsmeds.constants.CATEGORY_CODES`) of first qualifying use before the index date."""
+    near, far = rules.window_edges_years
+    first = first_qualifying.to_numpy().astype("datetime64[D]")
+    index = index_date.to_numpy().astype("datetime64[D]")
+    code = np.full(first.shape[0], CATEGORY_CODES["never"], dtype=np.int8)
+    known = ~np.isnat(first)
+    code[known & (first < years_before(index, far))] = CATEGORY_CODES["gt5"]
+    mid = known & (first >= years_before(index, far)) & (first < years_before(index, near))
+    code[mid] = CATEGORY_CODES["1_5"]
+    code[known & (first >= years_before(index, near))] = CATEGORY_CODES["0_1"]
+    return code
+
+
+def use_in_windows(
+    dispensings: pd.DataFrame, members: pd.DataFrame, rules: ExposureRules = DEFAULT_RULES
+) -> pd.DataFrame:
+    """Alternative definition: ``min_dispensings`` distinct dispensing dates *within* each window.
+
+    Returns one row per member with 0/1 columns ``<class>_in_<window>`` (not exclusive).
+    """
+    near, far = rules.window_edges_years
+    rows = _distinct_dates_before(class_dispensings(dispensings), members)
+    index = rows["index_date"].to_numpy().astype("datetime64[D]")
+    date = rows["dispensing_date"].to_numpy().astype("datetime64[D]")
+    window = np.where(
+        date >= years_before(index, near), "0_1", np.where(date >= years_before(index, far), "1_5", "gt5")
+    )
+    counts = rows.assign(window=window).groupby(["person_id", "case_id", "group", "window"]).size()
+    hit = (counts >= rules.min_dispensings).astype(np.int8).rename("exposed").reset_index()
+    hit["column"] = hit["group"] + "_in_" + hit["window"]
+    wide = hit.pivot_table(index=["person_id", "case_id"], columns="column", values="exposed", fill_value=0)
+    out = members[["person_id", "case_id"]].merge(wide.reset_index(), on=["person_id", "case_id"], how="left")
+    for k in CLASSES:
+        for w in WINDOWS:
+            col = f"{k}_in_{w}"
+            out[col] = out[col].fillna(0).astype(np.int8) if col in out else np.int8(0)
+    return out[["person_id", "case_id"] + [f"{k}_in_{w}" for k in CLASSES for w in WINDOWS]]
+
+
+def classify_exposures(
+    dispensings: pd.DataFrame, members: pd.DataFrame, rules: ExposureRules = DEFAULT_RULES
+) -> pd.DataFrame:
+    """Exposure variables per set member: window code, label, lagged flag and first qualifying date per class.
+
+    Returns
+    -------
+    DataFrame
+        One row per row of ``members`` (same order), with per class ``cat_<class>``
+        (code), ``window_<class>`` (label), ``<class>_gt1`` (lagged exposure, 0/1),
+        ``first_qualifying_<class>``; subclass ever-use flags ``sub_<subclass>``; and
+        with ``definition="use_in_window"`` also ``<class>_in_<window>``.
+    """
+    key = ["person_id", "case_id"]
+    out = members[key + ["index_date"]].copy()
+    first = first_qualifying_dates(dispensings, members, rules)
+    wide = first.pivot(index=key, columns="group", values="first_qualifying")
+    out = out.merge(wide.reset_index(), on=key, how="left")
+    labels = np.array(list(WINDOW_LABELS))  # index = category code
+    lag_cutoff = years_before(out["index_date"].to_numpy().astype("datetime64[D]"), rules.lag_years)
+    for k in CLASSES:
+        when = out[k] if k in out else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+        code = window_category(when, out["index_date"], rules)
+        out[f"cat_{k}"] = code
+        out[f"window_{k}"] = labels[code]
+        out[f"{k}_gt1"] = (when.to_numpy().astype("datetime64[D]") < lag_cutoff).astype(np.int8)
+        out[f"first_qualifying_{k}"] = when
+        if k in out:
+            out = out.drop(columns=k)
+    sub = first_qualifying_dates(dispensings, members, rules, level="subclass")
+    sub_flags = pd.crosstab([sub["person_id"], sub["case_id"]], sub["group"]).clip(upper=1).add_prefix("sub_")
+    out = out.merge(sub_flags.reset_index(), on=key, how="left")
+    for group in sorted(class_codelist("subclass")["group"].unique()):
+        col = f"sub_{group}"
+        out[col] = out[col].fillna(0).astype(np.int8) if col in out else np.int8(0)
+    if rules.definition == "use_in_window":
+        out = out.merge(use_in_windows(dispensings, members, rules), on=key, how="left")
+    return out.drop(columns="index_date")
+
+
+def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """Psychiatric history before the index date, from ICD-10 diagnoses.
+
+    Returns one row per member with 0/1 columns ``psych_<group>`` for each group of
+    ``icd10_psychiatric.csv`` and ``psych_history`` (any F00-F99 diagnosis strictly
+    before the index date).
+    """
+    codes = load_codelist("icd10_psychiatric")
+    normalised = normalise_codes(diagnoses["icd10"])
+    key = ["person_id", "case_id"]
+    out = members[key].copy()
+    for group, frame in codes.groupby("group", sort=True):
+        hit = match_prefixes(normalised, frame["icd10_prefix"], frame["group"]).notna().to_numpy()
+        rows = diagnoses.loc[hit, ["person_id", "diagnosis_date"]].merge(members[key + ["index_date"]], on="person_id")
+        rows = rows[rows["diagnosis_date"] < rows["index_date"]].drop_duplicates(key)
+        flag = out.merge(rows[key].assign(_hit=1), on=key, how="left")["_hit"].fillna(0).astype(np.int8)
+        out[f"psych_{group}"] = flag.to_numpy()
+    out["psych_history"] = out.pop("psych_any_psychiatric")
+    return out
+
+
+def lookback_years(members: pd.DataFrame, register_start) -> pd.Series:
+    """Years of dispensing history available before each member's index date."""
+    start = pd.Timestamp(register_start)
+    return (members["index_date"] - start).dt.days / 365.25
