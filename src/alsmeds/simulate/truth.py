@@ -31,18 +31,9 @@ from ..models.design import (
     lagged_indicators,
     window_indicators,
 )
+from ..published import PUBLISHED_RISK
 from .parameters import CLASSES, WINDOWS, SimulationParameters
 from .population import simulate_study_population
-
-#: Published adjusted odds ratios with population controls (P), for the report.
-PUBLISHED_RISK = {
-    ("anxiolytics", "gt1"): (1.34, 1.12, 1.60),
-    ("hypnotics", "gt1"): (1.21, 1.02, 1.43),
-    ("antidepressants", "gt1"): (1.26, 1.06, 1.49),
-    ("hypnotics", "0_1"): (6.10, 3.77, 9.88),
-    ("anxiolytics", "1_5"): (1.60, 1.15, 2.23),
-    ("antidepressants", "gt5"): (1.21, 1.02, 1.44),
-}
 
 
 def comparison_sets(people: pd.DataFrame, comparison: str) -> pd.DataFrame:

@@ -1,0 +1,129 @@
+"""Forest plots of odds ratios."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..constants import CLASSES, WINDOW_LABELS
+from . import ROLE_COLOURS
+
+COMPARISON_COLOURS = {
+    "population": ROLE_COLOURS["population_control"],
+    "sibling": ROLE_COLOURS["sibling"],
+    "spouse": ROLE_COLOURS["spouse"],
+}
+WINDOW_NAMES = {**WINDOW_LABELS, "gt1": ">1 y (lagged)"}
+CLASS_NAMES = {"anxiolytics": "Anxiolytics", "hypnotics": "Hypnotics & sedatives", "antidepressants": "Antidepressants"}
+
+
+def plot_forest(
+    estimates: pd.DataFrame,
+    published: pd.DataFrame | None = None,
+    truth: pd.DataFrame | None = None,
+    ax: plt.Axes | None = None,
+    group_by: str = "comparison",
+    colours: dict[str, str] | None = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """Odds ratios with 95% CIs, one row per class and window, one marker per group.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        Columns drug_class, window, odds_ratio, ci_lower, ci_upper, estimable and ``group_by``.
+    published : DataFrame, optional
+        drug_class, window, published_or, published_lower, published_upper: drawn as
+        open diamonds with their CI.
+    truth : DataFrame, optional
+        drug_class, window, odds_ratio: the planted estimand, drawn as a star.
+    group_by : str
+        Column whose levels get a colour and a vertical offset (e.g. comparison, stratum).
+    """
+    colours = colours or COMPARISON_COLOURS
+    groups = [g for g in colours if g in set(estimates[group_by])]
+    rows = (
+        estimates[["drug_class", "window"]]
+        .drop_duplicates()
+        .assign(class_order=lambda d: d["drug_class"].map({k: i for i, k in enumerate(CLASSES)}))
+        .assign(window_order=lambda d: d["window"].map({w: i for i, w in enumerate(["gt1", "0_1", "1_5", "gt5"])}))
+        .sort_values(["class_order", "window_order"])
+    )
+    n = len(rows)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.5, 0.55 * n + 1.5))
+    extra = (published is not None) + (truth is not None)
+    slots = len(groups) + extra
+    offsets = np.linspace(0.28, -0.28, slots) if slots > 1 else np.zeros(1)
+    y_of = {(r.drug_class, r.window): n - i for i, r in enumerate(rows.itertuples())}
+
+    for j, g in enumerate(groups):
+        sub = estimates[(estimates[group_by] == g) & estimates["estimable"].astype(bool)]
+        y = np.array([y_of[(k, w)] for k, w in zip(sub["drug_class"], sub["window"], strict=True)]) + offsets[j]
+        ax.errorbar(
+            sub["odds_ratio"],
+            y,
+            xerr=[sub["odds_ratio"] - sub["ci_lower"], sub["ci_upper"] - sub["odds_ratio"]],
+            fmt="o",
+            color=colours[g],
+            ecolor=colours[g],
+            capsize=2,
+            markersize=5,
+            label=str(g),
+        )
+        missing = estimates[(estimates[group_by] == g) & ~estimates["estimable"].astype(bool)]
+        for k, w in zip(missing["drug_class"], missing["window"], strict=True):
+            ax.text(1.0, y_of[(k, w)] + offsets[j], "  not estimable", color=colours[g], fontsize=7, va="center")
+    j = len(groups)
+    if published is not None:
+        pub = published[[(k, w) in y_of for k, w in zip(published["drug_class"], published["window"], strict=True)]]
+        y = np.array([y_of[(k, w)] for k, w in zip(pub["drug_class"], pub["window"], strict=True)]) + offsets[j]
+        ax.errorbar(
+            pub["published_or"],
+            y,
+            xerr=[pub["published_or"] - pub["published_lower"], pub["published_upper"] - pub["published_or"]],
+            fmt="D",
+            color="#d6604d",
+            markerfacecolor="white",
+            capsize=2,
+            markersize=6,
+            label="published",
+        )
+        j += 1
+    if truth is not None:
+        tr = truth[[(k, w) in y_of for k, w in zip(truth["drug_class"], truth["window"], strict=True)]]
+        y = np.array([y_of[(k, w)] for k, w in zip(tr["drug_class"], tr["window"], strict=True)]) + offsets[j]
+        ax.scatter(
+            tr["odds_ratio"],
+            y,
+            marker="*",
+            s=90,
+            color="#fdb863",
+            edgecolor="black",
+            linewidth=0.5,
+            zorder=3,
+            label="planted estimand",
+        )
+
+    ax.axvline(1.0, color="0.5", linewidth=1)
+    ax.set_xscale("log")
+    ticks = [0.25, 0.5, 1, 2, 4, 8, 16, 32]
+    lo = np.nanmin(np.r_[estimates["ci_lower"].to_numpy(dtype=float), 0.8])
+    hi = np.nanmax(np.r_[estimates["ci_upper"].to_numpy(dtype=float), 1.25])
+    ax.set_xlim(max(lo * 0.85, 0.1), min(hi * 1.15, 60))
+    ax.set_xticks([t for t in ticks if max(lo * 0.85, 0.1) <= t <= min(hi * 1.15, 60)])
+    ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_yticks(
+        [y_of[(r.drug_class, r.window)] for r in rows.itertuples()],
+        [f"{CLASS_NAMES[r.drug_class]}, {WINDOW_NAMES[r.window]}" for r in rows.itertuples()],
+    )
+    for i in range(1, len(CLASSES)):
+        boundary = [y_of[(r.drug_class, r.window)] for r in rows.itertuples() if r.class_order == i]
+        if boundary:
+            ax.axhline(max(boundary) + 0.5, color="0.85", linewidth=0.8)
+    ax.set_xlabel("Odds ratio of ALS (log scale)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax

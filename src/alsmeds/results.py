@@ -1,0 +1,57 @@
+"""Machine-readable results: estimates written as CSV and JSON (records plus a column schema), atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import write_csv_atomic, write_json_atomic
+
+#: Meaning of the columns of risk-model estimates (results/risk_models.csv and .json).
+RISK_MODEL_COLUMNS = {
+    "comparison": "population, sibling or spouse controls",
+    "exposure": "lagged (first qualifying use >1 year before index) or windows (0-1, 1-5, >5 years vs never)",
+    "model": "per_class (one class per model, as published) or mutual (three classes together)",
+    "adjustment": "crude (matching only) or adjusted (psychiatric history, education, country of birth, civil "
+    "status; plus age and sex for relatives)",
+    "drug_class": "anxiolytics (N05B), hypnotics (N05C) or antidepressants (N06A)",
+    "window": "gt1, 0_1, 1_5 or gt5",
+    "term": "model term",
+    "log_or": "log odds ratio, conditional on the matched set",
+    "se": "standard error of log_or (inverse observed information)",
+    "odds_ratio": "exp(log_or)",
+    "ci_lower": "lower 95% Wald limit of the odds ratio",
+    "ci_upper": "upper 95% Wald limit of the odds ratio",
+    "p_value": "two-sided Wald p-value",
+    "exposed_cases": "cases exposed in the model's sets",
+    "exposed_controls": "controls exposed in the model's sets",
+    "discordant_sets": "matched sets in which exposure differs between members (the informative sets)",
+    "estimable": "false when the term could not be estimated",
+    "reason": "why a term is not estimable (empty when estimable)",
+}
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    out = []
+    for rec in clean.to_dict(orient="records"):
+        out.append({k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()})
+    return out
+
+
+def write_estimates(frame: pd.DataFrame, results_dir: str | Path, name: str, schema: dict[str, str]) -> list[Path]:
+    """Write ``<name>.csv`` and ``<name>.json`` (``{"schema": ..., "estimates": [...]}``) atomically."""
+    results_dir = Path(results_dir)
+    csv_path = write_csv_atomic(results_dir / f"{name}.csv", frame, float_format="%.10g")
+    payload = json.loads(json.dumps({"schema": schema, "estimates": _records(frame)}, default=str))
+    json_path = write_json_atomic(results_dir / f"{name}.json", payload)
+    return [csv_path, json_path]
+
+
+def read_estimates(results_dir: str | Path, name: str) -> pd.DataFrame:
+    """Read estimates written by :func:`write_estimates` (from the JSON file)."""
+    payload = json.loads((Path(results_dir) / f"{name}.json").read_text())
+    return pd.DataFrame.from_records(payload["estimates"])
