@@ -124,3 +124,48 @@ def analysis_table_schema() -> pd.DataFrame:
 def psychiatric_groups() -> list[str]:
     """ICD-10 groups of the psychiatric code list."""
     return sorted(load_codelist("icd10_psychiatric")["group"].unique())
+
+
+ANALYSIS_TABLE_FILE = "analysis_table.parquet"
+ANALYSIS_TABLE_SOURCE_FILE = "analysis_table.source.json"
+#: The tables the analysis table is built from (its cache key covers them and extract.json).
+ANALYSIS_INPUT_TABLES = ("persons", "study_population", "dispensings", "diagnoses")
+
+
+def data_fingerprint(data_dir) -> str:
+    """SHA-256 over the checksums of every table file and ``extract.json`` of a register folder."""
+    import hashlib
+    from pathlib import Path
+
+    from .io import sha256_file
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(data_dir).iterdir()):
+        if path.suffix in (".csv", ".parquet") and path.stem in ANALYSIS_INPUT_TABLES or path.name == "extract.json":
+            digest.update(f"{path.name} {sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def analysis_table_for(registry: Registry, results_dir, rules: ExposureRules = DEFAULT_RULES) -> pd.DataFrame:
+    """The analysis table of a registry: read from ``results_dir`` when it was built from the same data, else built.
+
+    A table is reused only when ``analysis_table.source.json`` next to it records the
+    same data fingerprint and exposure rules; otherwise it is built and written
+    (atomically), so a notebook never fits models to a table of other data.
+    """
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from .io import write_json_atomic, write_parquet_atomic
+
+    results_dir = Path(results_dir)
+    source = {"data_fingerprint": data_fingerprint(registry.data_dir), "rules": asdict(rules)}
+    source = json.loads(json.dumps(source))
+    table_path, source_path = results_dir / ANALYSIS_TABLE_FILE, results_dir / ANALYSIS_TABLE_SOURCE_FILE
+    if table_path.is_file() and source_path.is_file() and json.loads(source_path.read_text()) == source:
+        return pd.read_parquet(table_path)
+    table = build_analysis_table(registry, rules)
+    write_parquet_atomic(table_path, table)
+    write_json_atomic(source_path, source)
+    return table

@@ -110,3 +110,23 @@ def published_table(truth: dict) -> pd.DataFrame:
     return frame.set_index(["class", "window"])[["published_or", "published 95% CI", "implied_or"]].rename(
         columns={"published_or": "published OR", "implied_or": "planted population OR"}
     )
+
+
+def implied_estimands(truth: dict, model: str) -> pd.DataFrame:
+    """A numerically computed estimand of ``truth.json`` as drug_class, window, log_or, odds_ratio.
+
+    ``model`` is a key of ``truth["estimands"]["implied"]``, e.g. ``"population_mutual_windows"``
+    or ``"population_per_class"``.
+    """
+    rows = []
+    for term, value in truth["estimands"]["implied"][model].items():
+        drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
+        rows.append(
+            {
+                "drug_class": drug_class,
+                "window": term[len(drug_class) + 1 :],
+                "log_or": value["log_or"],
+                "odds_ratio": float(np.exp(value["log_or"])),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -26,6 +26,7 @@ def plot_forest(
     group_by: str = "comparison",
     colours: dict[str, str] | None = None,
     title: str | None = None,
+    legend: bool = True,
 ) -> plt.Axes:
     """Odds ratios with 95% CIs, one row per class and window, one marker per group.
 
@@ -55,7 +56,7 @@ def plot_forest(
         _, ax = plt.subplots(figsize=(8.5, 0.55 * n + 1.5))
     extra = (published is not None) + (truth is not None)
     slots = len(groups) + extra
-    offsets = np.linspace(0.28, -0.28, slots) if slots > 1 else np.zeros(1)
+    offsets = np.linspace(0.22, -0.22, slots) if slots > 1 else np.zeros(1)
     y_of = {(r.drug_class, r.window): n - i for i, r in enumerate(rows.itertuples())}
 
     for j, g in enumerate(groups):
@@ -109,11 +110,17 @@ def plot_forest(
     ax.axvline(1.0, color="0.5", linewidth=1)
     ax.set_xscale("log")
     ticks = [0.25, 0.5, 1, 2, 4, 8, 16, 32]
-    lo = np.nanmin(np.r_[estimates["ci_lower"].to_numpy(dtype=float), 0.8])
-    hi = np.nanmax(np.r_[estimates["ci_upper"].to_numpy(dtype=float), 1.25])
+    drawn = [estimates["ci_lower"], estimates["ci_upper"], pd.Series([0.8, 1.25])]
+    if truth is not None:
+        drawn.append(truth["odds_ratio"])
+    if published is not None:
+        drawn += [published["published_lower"], published["published_upper"]]
+    values = np.concatenate([np.asarray(v, dtype=float) for v in drawn])
+    lo, hi = np.nanmin(values), np.nanmax(values)
     ax.set_xlim(max(lo * 0.85, 0.1), min(hi * 1.15, 60))
     ax.set_xticks([t for t in ticks if max(lo * 0.85, 0.1) <= t <= min(hi * 1.15, 60)])
     ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.get_xaxis().set_minor_formatter(plt.NullFormatter())
     ax.set_yticks(
         [y_of[(r.drug_class, r.window)] for r in rows.itertuples()],
         [f"{CLASS_NAMES[r.drug_class]}, {WINDOW_NAMES[r.window]}" for r in rows.itertuples()],
@@ -123,7 +130,8 @@ def plot_forest(
         if boundary:
             ax.axhline(max(boundary) + 0.5, color="0.85", linewidth=0.8)
     ax.set_xlabel("Odds ratio of ALS (log scale)")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if legend:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     if title:
         ax.set_title(title)
     return ax
