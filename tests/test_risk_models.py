@@ -7,16 +7,13 @@ paper's sample and compare with the truth in standard errors.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from alsmeds.analysis_table import build_analysis_table
 from alsmeds.constants import CLASSES, WINDOWS
-from alsmeds.io import read_registry
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.design import POPULATION_ADJUSTMENT, covariate_matrix, lagged_indicators
 from alsmeds.models.risk import (
@@ -26,28 +23,10 @@ from alsmeds.models.risk import (
     fit_standard_models,
     standard_specs,
 )
-from alsmeds.paths import SYNTHETIC_DIR
-from alsmeds.simulate import SimulationParameters, generate
+from alsmeds.simulate import SimulationParameters
 from alsmeds.simulate.truth import fit_risk_model as fit_truth_model
 
 TOLERANCE_SE = 3.0
-
-
-@pytest.fixture(scope="module")
-def paper_table():
-    return build_analysis_table(read_registry(SYNTHETIC_DIR))
-
-
-@pytest.fixture(scope="module")
-def large_table(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("large") / "registry"
-    generate(seed=23, scale=20, truth_scale=0).write(folder)
-    return build_analysis_table(read_registry(folder))
-
-
-@pytest.fixture(scope="module")
-def committed_truth():
-    return json.loads((SYNTHETIC_DIR / "truth.json").read_text())
 
 
 def _toy_table(exposed_case: bool, exposed_control: bool, n_sets: int = 30) -> pd.DataFrame:

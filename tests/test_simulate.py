@@ -41,11 +41,6 @@ def large_people():
     return simulate_study_population(SimulationParameters(), seed=SEED, scale=LARGE_SCALE)
 
 
-@pytest.fixture(scope="module")
-def committed_truth():
-    return json.loads((SYNTHETIC_DIR / "truth.json").read_text())
-
-
 def test_design_counts_match_the_paper(paper_scale):
     sp = paper_scale.tables["study_population"]
     counts = sp["role"].value_counts()

@@ -13,12 +13,13 @@ from .io import write_csv_atomic, write_json_atomic
 #: Meaning of the columns of risk-model estimates (results/risk_models.csv and .json).
 RISK_MODEL_COLUMNS = {
     "comparison": "population, sibling or spouse controls",
-    "exposure": "lagged (first qualifying use >1 year before index) or windows (0-1, 1-5, >5 years vs never)",
+    "exposure": "lagged (first qualifying use >1 year before index), windows (0-1, 1-5, >5 years vs never) or "
+    "ever (any qualifying use before index, last year included)",
     "model": "per_class (one class per model, as published) or mutual (three classes together)",
     "adjustment": "crude (matching only) or adjusted (psychiatric history, education, country of birth, civil "
     "status; plus age and sex for relatives)",
     "drug_class": "anxiolytics (N05B), hypnotics (N05C) or antidepressants (N06A)",
-    "window": "gt1, 0_1, 1_5 or gt5",
+    "window": "gt1, 0_1, 1_5, gt5 or ever",
     "term": "model term",
     "log_or": "log odds ratio, conditional on the matched set",
     "se": "standard error of log_or (inverse observed information)",

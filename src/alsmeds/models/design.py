@@ -51,6 +51,17 @@ def lagged_indicators(frame: pd.DataFrame, classes: Sequence[str] = CLASSES) -> 
     )
 
 
+def ever_indicators(frame: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
+    """One 0/1 column ``<class>_ever`` per class: any qualifying use before the index date, the last year included.
+
+    The sensitivity analysis to the lagged exposure: it keeps prodromal prescriptions.
+    """
+    never = CATEGORY_CODES["never"]
+    return pd.DataFrame(
+        {f"{k}_ever": (frame[f"cat_{k}"].to_numpy() != never).astype(float) for k in classes}, index=frame.index
+    )
+
+
 def covariate_matrix(frame: pd.DataFrame, adjustment: Sequence[str]) -> pd.DataFrame:
     """Indicator and numeric columns of an adjustment set (reference levels dropped)."""
     out = {}

@@ -36,18 +36,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..constants import CLASSES, WINDOWS
+from ..constants import CLASSES
 from .clogit import ClogitError, fit_clogit
 from .design import (
     POPULATION_ADJUSTMENT,
     RELATIVE_ADJUSTMENT,
     covariate_matrix,
+    ever_indicators,
     lagged_indicators,
     window_indicators,
 )
 
 COMPARISONS = ("population", "sibling", "spouse")
-WINDOW_OF_TERM = {"gt1": "gt1", **{w: w for w in WINDOWS}}
 #: Largest |log OR| reported as estimable: beyond it the likelihood is flat (separation).
 MAX_ABS_LOG_OR = 10.0
 
@@ -102,12 +102,15 @@ def comparison_rows(table: pd.DataFrame, comparison: str) -> pd.DataFrame:
     return table[table["comparison"] == comparison]
 
 
-def _exposure_matrix(rows: pd.DataFrame, spec: RiskModelSpec) -> pd.DataFrame:
+def exposure_matrix(rows: pd.DataFrame, spec: RiskModelSpec) -> pd.DataFrame:
+    """Exposure indicators of a model: lagged (one per class), windows (three per class) or ever (any use)."""
     if spec.exposure == "lagged":
         return lagged_indicators(rows, spec.classes)
     if spec.exposure == "windows":
         return window_indicators(rows, spec.classes)
-    raise ValueError(f"unknown exposure coding {spec.exposure!r}; expected 'lagged' or 'windows'")
+    if spec.exposure == "ever":
+        return ever_indicators(rows, spec.classes)
+    raise ValueError(f"unknown exposure coding {spec.exposure!r}; expected 'lagged', 'windows' or 'ever'")
 
 
 def _term_counts(X: pd.DataFrame, case: np.ndarray, strata: np.ndarray) -> pd.DataFrame:
@@ -166,7 +169,7 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     rows = comparison_rows(table, spec.comparison)
     case = rows["case"].to_numpy().astype(bool)
     strata = rows["set_id"].to_numpy()
-    X_exp = _exposure_matrix(rows, spec)
+    X_exp = exposure_matrix(rows, spec)
     X_cov = covariate_matrix(rows, spec.covariates())
     counts = _term_counts(X_exp, case, strata)
     reasons = {term: _reason(counts.loc[term]) for term in X_exp.columns}

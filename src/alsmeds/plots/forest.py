@@ -14,7 +14,8 @@ COMPARISON_COLOURS = {
     "sibling": ROLE_COLOURS["sibling"],
     "spouse": ROLE_COLOURS["spouse"],
 }
-WINDOW_NAMES = {**WINDOW_LABELS, "gt1": ">1 y (lagged)"}
+WINDOW_NAMES = {**WINDOW_LABELS, "gt1": ">1 y (lagged)", "ever": "any use before index"}
+WINDOW_ORDER = ("gt1", "ever", "0_1", "1_5", "gt5")
 CLASS_NAMES = {"anxiolytics": "Anxiolytics", "hypnotics": "Hypnotics & sedatives", "antidepressants": "Antidepressants"}
 
 
@@ -48,7 +49,9 @@ def plot_forest(
         estimates[["drug_class", "window"]]
         .drop_duplicates()
         .assign(class_order=lambda d: d["drug_class"].map({k: i for i, k in enumerate(CLASSES)}))
-        .assign(window_order=lambda d: d["window"].map({w: i for i, w in enumerate(["gt1", "0_1", "1_5", "gt5"])}))
+        .assign(
+            window_order=lambda d: d["window"].map({w: i for i, w in enumerate(["gt1", "ever", "0_1", "1_5", "gt5"])})
+        )
         .sort_values(["class_order", "window_order"])
     )
     n = len(rows)

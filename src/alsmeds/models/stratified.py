@@ -1,0 +1,153 @@
+"""Stratified risk models and tests of effect modification (age group, sex).
+
+Strata are defined by the **case** of each matched set (its age at the index date or
+its sex), so matched sets stay whole: population controls share the case's sex and
+birth year anyway, and relatives are kept with their case.
+
+Two complementary analyses:
+
+* :func:`fit_stratified` refits each risk model within each stratum (covariate
+  effects free to differ): stratum-specific odds ratios, the usual forest plot.
+* :func:`interaction_tests` fits one model with exposure x stratum interaction terms
+  (covariate effects common): the ratio of odds ratios between strata, a Wald test per
+  term, and a likelihood-ratio test per class (all of the class's interaction terms).
+  "Significant in one stratum but not the other" is not evidence of a difference;
+  these tests are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..constants import CLASSES
+from .clogit import ClogitError, fit_clogit
+from .design import covariate_matrix
+from .risk import RiskModelSpec, comparison_rows, exposure_matrix, fit_risk_model
+
+STRATIFIERS = ("age", "sex")
+
+
+def stratum_of_set(rows: pd.DataFrame, by: str = "age", age_cutoff: float = 65.0) -> pd.Series:
+    """Stratum label of every row, taken from the case of its matched set.
+
+    ``by="age"``: ``"<{cutoff}"`` or ``"{cutoff}+"`` by the case's age at the index date;
+    ``by="sex"``: ``"men"`` or ``"women"`` by the case's sex.
+    """
+    cases = rows[rows["case"] == 1].set_index("set_id")
+    if by == "age":
+        young = rows["set_id"].map(cases["age"]) < age_cutoff
+        return pd.Series(np.where(young, f"<{age_cutoff:g}", f"{age_cutoff:g}+"), index=rows.index)
+    if by == "sex":
+        male = rows["set_id"].map(cases["male"]) == 1
+        return pd.Series(np.where(male, "men", "women"), index=rows.index)
+    raise ValueError(f"unknown stratifier {by!r}; expected one of {STRATIFIERS}")
+
+
+def stratum_levels(by: str, age_cutoff: float = 65.0) -> tuple[str, str]:
+    """(reference, other) stratum labels; the interaction terms describe ``other`` vs ``reference``."""
+    return (f"{age_cutoff:g}+", f"<{age_cutoff:g}") if by == "age" else ("women", "men")
+
+
+def fit_stratified(table: pd.DataFrame, spec: RiskModelSpec, by: str = "age", age_cutoff: float = 65.0) -> pd.DataFrame:
+    """Fit ``spec`` separately in each stratum; returns the estimates with ``stratum`` and ``stratified_by``."""
+    rows = comparison_rows(table, spec.comparison)
+    strata = stratum_of_set(rows, by, age_cutoff)
+    frames = []
+    for level in stratum_levels(by, age_cutoff):
+        est = fit_risk_model(rows[strata == level], spec).to_frame()
+        frames.append(est.assign(stratum=level, stratified_by=by))
+    return pd.concat(frames, ignore_index=True)
+
+
+def interaction_tests(
+    table: pd.DataFrame, spec: RiskModelSpec, by: str = "age", age_cutoff: float = 65.0, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Exposure x stratum interaction model: stratum-specific ORs, ratio of ORs, Wald and LR tests.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The analysis table.
+    spec : RiskModelSpec
+        The model whose exposure terms are interacted with the stratum.
+    by : {"age", "sex"}
+    age_cutoff : float
+
+    Returns
+    -------
+    DataFrame
+        One row per exposure term: ``or_reference`` / ``or_other`` with CIs (the
+        stratum-specific ORs from the interaction model), ``ratio_of_ors`` with CI,
+        ``wald_p`` (interaction coefficient = 0) and ``lr_p`` (likelihood-ratio test of
+        all interaction terms of the term's class, ``lr_df`` degrees of freedom).
+
+    Notes
+    -----
+    Estimand of ``ratio_of_ors``: the ratio of the conditional odds ratios of the
+    ``other`` to the ``reference`` stratum, assuming covariate effects common to both.
+    """
+    rows = comparison_rows(table, spec.comparison)
+    reference, other = stratum_levels(by, age_cutoff)
+    in_other = (stratum_of_set(rows, by, age_cutoff) == other).to_numpy().astype(float)
+    X_exp = exposure_matrix(rows, spec)
+    X_int = X_exp.mul(in_other, axis=0).add_suffix(":other")
+    X_cov = covariate_matrix(rows, spec.covariates())
+    case = rows["case"].to_numpy().astype(bool)
+    strata = rows["set_id"].to_numpy()
+    full_X = pd.concat([X_exp, X_int, X_cov], axis=1)
+    z = stats.norm.ppf(1 - alpha / 2)
+    try:
+        full = fit_clogit(full_X, case, strata)
+    except ClogitError as exc:
+        return pd.DataFrame([{"term": t, "estimable": False, "reason": str(exc)} for t in X_exp.columns]).assign(
+            comparison=spec.comparison, stratified_by=by
+        )
+
+    lr = {}
+    for k in spec.classes:
+        dropped = [c for c in X_int.columns if c.startswith(k + "_")]
+        reduced = fit_clogit(full_X.drop(columns=dropped), case, strata)
+        statistic = 2 * (full.loglik - reduced.loglik)
+        lr[k] = (statistic, len(dropped), float(stats.chi2.sf(statistic, len(dropped))))
+
+    records = []
+    for term in X_exp.columns:
+        inter = term + ":other"
+        b, g = full.params[term], full.params[inter]
+        var_b, var_g, cov_bg = full.cov.loc[term, term], full.cov.loc[inter, inter], full.cov.loc[term, inter]
+        se_b, se_g, se_sum = np.sqrt(var_b), np.sqrt(var_g), np.sqrt(var_b + var_g + 2 * cov_bg)
+        drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
+        statistic, df, p = lr[drug_class]
+        records.append(
+            {
+                "comparison": spec.comparison,
+                "exposure": spec.exposure,
+                "model": "mutual" if len(spec.classes) > 1 else "per_class",
+                "adjustment": spec.adjustment,
+                "stratified_by": by,
+                "reference_stratum": reference,
+                "other_stratum": other,
+                "drug_class": drug_class,
+                "window": term[len(drug_class) + 1 :],
+                "or_reference": float(np.exp(b)),
+                "or_reference_lower": float(np.exp(b - z * se_b)),
+                "or_reference_upper": float(np.exp(b + z * se_b)),
+                "or_other": float(np.exp(b + g)),
+                "or_other_lower": float(np.exp(b + g - z * se_sum)),
+                "or_other_upper": float(np.exp(b + g + z * se_sum)),
+                "log_ratio_of_ors": float(g),
+                "se_log_ratio": float(se_g),
+                "ratio_of_ors": float(np.exp(g)),
+                "ratio_lower": float(np.exp(g - z * se_g)),
+                "ratio_upper": float(np.exp(g + z * se_g)),
+                "wald_p": float(2 * stats.norm.sf(abs(g / se_g))),
+                "lr_statistic": float(statistic),
+                "lr_df": int(df),
+                "lr_p": p,
+                "estimable": True,
+                "reason": "",
+            }
+        )
+    return pd.DataFrame.from_records(records)
