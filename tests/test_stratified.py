@@ -84,7 +84,32 @@ def test_large_scale_interaction_test_detects_the_planted_age_difference(large_t
         assert _within(res["log_ratio_of_ors"], res["se_log_ratio"], young["log_or"] - old["log_or"], mc_se), k
 
 
-def test_no_planted_sex_difference_is_found_at_large_scale(large_table):
-    """The generator plants no sex difference in the exposure effects: the sex interaction should be near 0."""
-    res = interaction_tests(large_table, RiskModelSpec("population", "lagged", CLASSES, "adjusted"), by="sex")
+@pytest.mark.parametrize("comparison", ["population", "sibling", "spouse"])
+def test_no_planted_sex_difference_is_found_at_large_scale(large_table, comparison):
+    """No sex difference is planted: the sex interaction must be near 0 in every comparison.
+
+    For relatives this holds only because the interaction uses each member's own sex; splitting
+    sibling or spouse sets by the case's sex selects on the outcome and manufactures a difference.
+    """
+    res = interaction_tests(large_table, RiskModelSpec(comparison, "lagged", CLASSES, "adjusted"), by="sex")
+    assert (res["modifier_level"] == ("set" if comparison == "population" else "member")).all()
     assert (np.abs(res["log_ratio_of_ors"]) <= TOLERANCE_SE * res["se_log_ratio"]).all(), res
+
+
+def test_sibling_interaction_with_own_age_recovers_the_planted_age_difference(large_table):
+    """Siblings share the familial factor, so the own-age interaction targets the planted within-family difference."""
+    from alsmeds.simulate import SimulationParameters
+
+    risk = SimulationParameters().risk
+    res = interaction_tests(large_table, RiskModelSpec("sibling", "windows", CLASSES, "adjusted"), by="age")
+    failures = []
+    for r in res.itertuples():
+        planted = risk.log_or_young[r.drug_class][r.window] - risk.log_or_old[r.drug_class][r.window]
+        if not _within(r.log_ratio_of_ors, r.se_log_ratio, planted):
+            failures.append((r.drug_class, r.window, r.log_ratio_of_ors, r.se_log_ratio, planted))
+    assert not failures, failures
+
+
+def test_relative_sets_are_not_split_by_the_cases_stratum(paper_table):
+    with pytest.raises(ValueError, match="selects on the outcome"):
+        fit_stratified(paper_table, RiskModelSpec("sibling", "lagged", ("anxiolytics",), "adjusted"), by="sex")

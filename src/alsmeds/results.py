@@ -56,3 +56,41 @@ def read_estimates(results_dir: str | Path, name: str) -> pd.DataFrame:
     """Read estimates written by :func:`write_estimates` (from the JSON file)."""
     payload = json.loads((Path(results_dir) / f"{name}.json").read_text())
     return pd.DataFrame.from_records(payload["estimates"])
+
+
+#: Extra columns of stratified estimates (results/effect_modification.*), besides :data:`RISK_MODEL_COLUMNS`.
+STRATIFIED_COLUMNS = {
+    **RISK_MODEL_COLUMNS,
+    "stratum": "all (pooled), <65 / 65+ by the case's age at index, or men / women by the case's sex",
+    "stratified_by": "age or sex",
+}
+
+#: Columns of interaction tests (results/interaction_tests.*).
+INTERACTION_COLUMNS = {
+    "comparison": "population, sibling or spouse controls",
+    "exposure": "lagged, windows or ever",
+    "model": "per_class or mutual",
+    "adjustment": "crude or adjusted",
+    "stratified_by": "age or sex",
+    "reference_stratum": "stratum of the main-effect coefficient (65+ or women)",
+    "other_stratum": "stratum of the interaction (<65 or men)",
+    "drug_class": "drug class",
+    "window": "exposure window",
+    "or_reference": "odds ratio in the reference stratum (interaction model)",
+    "or_reference_lower": "lower 95% limit",
+    "or_reference_upper": "upper 95% limit",
+    "or_other": "odds ratio in the other stratum (interaction model)",
+    "or_other_lower": "lower 95% limit",
+    "or_other_upper": "upper 95% limit",
+    "log_ratio_of_ors": "interaction coefficient: log(OR other / OR reference)",
+    "se_log_ratio": "its standard error",
+    "ratio_of_ors": "OR other / OR reference",
+    "ratio_lower": "lower 95% limit of the ratio",
+    "ratio_upper": "upper 95% limit of the ratio",
+    "wald_p": "Wald test of no interaction for this term",
+    "lr_statistic": "likelihood-ratio statistic for all interaction terms of the class",
+    "lr_df": "its degrees of freedom",
+    "lr_p": "likelihood-ratio p-value",
+    "estimable": "false when the interaction model could not be fitted",
+    "reason": "why not",
+}

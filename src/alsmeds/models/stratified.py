@@ -1,8 +1,16 @@
 """Stratified risk models and tests of effect modification (age group, sex).
 
-Strata are defined by the **case** of each matched set (its age at the index date or
-its sex), so matched sets stay whole: population controls share the case's sex and
-birth year anyway, and relatives are kept with their case.
+Population controls share the case's sex and birth year, so for the population
+comparison a stratum is a property of the whole matched set: strata are defined by
+the **case** (its age at the index date or its sex) and sets stay whole.
+
+Siblings and spouses are *not* matched on age or sex.  Splitting their sets by the
+case's sex would select sets on which member is the case (the outcome) and bias the
+conditional likelihood: in a brother-sister pair, "the case is the man" is not a
+property of the pair.  For relatives, effect modification is therefore estimated with
+exposure x (the member's **own** age group or sex) interaction terms in whole sets,
+which keeps the conditional likelihood valid; their stratum-specific odds ratios come
+from that interaction model.
 
 Two complementary analyses:
 
@@ -23,7 +31,7 @@ from scipy import stats
 
 from ..constants import CLASSES
 from .clogit import ClogitError, fit_clogit
-from .design import covariate_matrix
+from .design import covariate_matrix, drop_constant_within_sets
 from .risk import RiskModelSpec, comparison_rows, exposure_matrix, fit_risk_model
 
 STRATIFIERS = ("age", "sex")
@@ -45,13 +53,37 @@ def stratum_of_set(rows: pd.DataFrame, by: str = "age", age_cutoff: float = 65.0
     raise ValueError(f"unknown stratifier {by!r}; expected one of {STRATIFIERS}")
 
 
+def stratum_of_member(rows: pd.DataFrame, by: str = "age", age_cutoff: float = 65.0) -> pd.Series:
+    """Stratum label of every row from the member's own age at the index date or sex."""
+    if by == "age":
+        young = rows["age"] < age_cutoff
+        return pd.Series(np.where(young, f"<{age_cutoff:g}", f"{age_cutoff:g}+"), index=rows.index)
+    if by == "sex":
+        return pd.Series(np.where(rows["male"] == 1, "men", "women"), index=rows.index)
+    raise ValueError(f"unknown stratifier {by!r}; expected one of {STRATIFIERS}")
+
+
+def modifier_level(comparison: str) -> str:
+    """``"set"`` (the case's stratum) for population controls, ``"member"`` (own stratum) for relatives."""
+    return "set" if comparison == "population" else "member"
+
+
 def stratum_levels(by: str, age_cutoff: float = 65.0) -> tuple[str, str]:
     """(reference, other) stratum labels; the interaction terms describe ``other`` vs ``reference``."""
     return (f"{age_cutoff:g}+", f"<{age_cutoff:g}") if by == "age" else ("women", "men")
 
 
 def fit_stratified(table: pd.DataFrame, spec: RiskModelSpec, by: str = "age", age_cutoff: float = 65.0) -> pd.DataFrame:
-    """Fit ``spec`` separately in each stratum; returns the estimates with ``stratum`` and ``stratified_by``."""
+    """Fit ``spec`` separately in each stratum of whole matched sets (population comparison only).
+
+    Returns the estimates with ``stratum`` and ``stratified_by``.  Relatives are not
+    matched on age and sex; use :func:`interaction_tests` for them (see the module notes).
+    """
+    if modifier_level(spec.comparison) != "set":
+        raise ValueError(
+            f"splitting {spec.comparison} sets by the case's {by} selects on the outcome; "
+            "use interaction_tests(), which interacts exposure with each member's own stratum"
+        )
     rows = comparison_rows(table, spec.comparison)
     strata = stratum_of_set(rows, by, age_cutoff)
     frames = []
@@ -74,6 +106,8 @@ def interaction_tests(
         The model whose exposure terms are interacted with the stratum.
     by : {"age", "sex"}
     age_cutoff : float
+        The stratum is the case's for the population comparison and each member's own
+        for relatives (:func:`modifier_level`).
 
     Returns
     -------
@@ -90,12 +124,16 @@ def interaction_tests(
     """
     rows = comparison_rows(table, spec.comparison)
     reference, other = stratum_levels(by, age_cutoff)
-    in_other = (stratum_of_set(rows, by, age_cutoff) == other).to_numpy().astype(float)
+    level = modifier_level(spec.comparison)
+    labels = stratum_of_set(rows, by, age_cutoff) if level == "set" else stratum_of_member(rows, by, age_cutoff)
+    in_other = (labels == other).to_numpy().astype(float)
     X_exp = exposure_matrix(rows, spec)
     X_int = X_exp.mul(in_other, axis=0).add_suffix(":other")
-    X_cov = covariate_matrix(rows, spec.covariates())
     case = rows["case"].to_numpy().astype(bool)
     strata = rows["set_id"].to_numpy()
+    X_cov = covariate_matrix(rows, spec.covariates())
+    if len(X_cov.columns):
+        X_cov = drop_constant_within_sets(X_cov, strata)  # e.g. civil status, shared by spouses
     full_X = pd.concat([X_exp, X_int, X_cov], axis=1)
     z = stats.norm.ppf(1 - alpha / 2)
     try:
@@ -127,6 +165,7 @@ def interaction_tests(
                 "model": "mutual" if len(spec.classes) > 1 else "per_class",
                 "adjustment": spec.adjustment,
                 "stratified_by": by,
+                "modifier_level": level,
                 "reference_stratum": reference,
                 "other_stratum": other,
                 "drug_class": drug_class,
@@ -151,3 +190,73 @@ def interaction_tests(
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def effect_modification(
+    table: pd.DataFrame,
+    exposure: str = "lagged",
+    age_cutoff: float = 65.0,
+    comparisons: tuple[str, ...] = ("population", "sibling", "spouse"),
+    stratifiers: tuple[str, ...] = STRATIFIERS,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All per-class stratified fits and interaction tests of the study's subgroup analyses.
+
+    For every comparison, stratifier and class (one class per model, adjusted), the
+    pooled estimate, the stratum-specific estimates and the interaction test.
+
+    Returns
+    -------
+    (estimates, tests) : tuple of DataFrame
+        ``estimates`` stacks pooled (``stratum="all"``) and stratum rows;
+        ``tests`` holds one row per term (see :func:`interaction_tests`).
+    """
+    estimates, tests = [], []
+    for comparison in comparisons:
+        for k in CLASSES:
+            spec = RiskModelSpec(comparison, exposure, (k,), "adjusted")
+            pooled = fit_risk_model(table, spec).to_frame()
+            for by in stratifiers:
+                test = interaction_tests(table, spec, by, age_cutoff)
+                tests.append(test)
+                estimates.append(pooled.assign(stratum="all", stratified_by=by))
+                if modifier_level(comparison) == "set":
+                    estimates.append(fit_stratified(table, spec, by, age_cutoff))
+                else:
+                    estimates.append(_strata_from_interaction(pooled, test))
+    return pd.concat(estimates, ignore_index=True), pd.concat(tests, ignore_index=True)
+
+
+def _strata_from_interaction(pooled: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """Stratum rows in the estimates layout, from an interaction model's stratum-specific ORs."""
+    rows = []
+    for (_, p), (_, t) in zip(pooled.iterrows(), test.iterrows(), strict=True):
+        for side in ("reference", "other"):
+            rec = p.to_dict()
+            rec["stratum"] = t.get(f"{side}_stratum")
+            rec["stratified_by"] = t.get("stratified_by")
+            # Counts of the pooled model do not describe a stratum.
+            rec.update(exposed_cases=np.nan, exposed_controls=np.nan, discordant_sets=np.nan)
+            if bool(t.get("estimable", False)):
+                rec.update(
+                    odds_ratio=t[f"or_{side}"],
+                    ci_lower=t[f"or_{side}_lower"],
+                    ci_upper=t[f"or_{side}_upper"],
+                    log_or=float(np.log(t[f"or_{side}"])),
+                    se=np.nan,
+                    p_value=np.nan,
+                    estimable=True,
+                    reason="",
+                )
+            else:
+                rec.update(
+                    odds_ratio=np.nan,
+                    ci_lower=np.nan,
+                    ci_upper=np.nan,
+                    log_or=np.nan,
+                    se=np.nan,
+                    p_value=np.nan,
+                    estimable=False,
+                    reason=t.get("reason", ""),
+                )
+            rows.append(rec)
+    return pd.DataFrame(rows)
