@@ -146,26 +146,52 @@ def data_fingerprint(data_dir) -> str:
     return digest.hexdigest()
 
 
-def analysis_table_for(registry: Registry, results_dir, rules: ExposureRules = DEFAULT_RULES) -> pd.DataFrame:
-    """The analysis table of a registry: read from ``results_dir`` when it was built from the same data, else built.
+def write_analysis_table(table: pd.DataFrame, registry: Registry, results_dir, rules: ExposureRules = DEFAULT_RULES):
+    """Write the table and its source record (data fingerprint and rules) to ``results_dir``, atomically.
 
-    A table is reused only when ``analysis_table.source.json`` next to it records the
-    same data fingerprint and exposure rules; otherwise it is built and written
-    (atomically), so a notebook never fits models to a table of other data.
+    The old source record is removed first, so a crash between the two writes never
+    leaves a record that vouches for a table of other data.
     """
-    import json
-    from dataclasses import asdict
     from pathlib import Path
 
     from .io import write_json_atomic, write_parquet_atomic
 
     results_dir = Path(results_dir)
-    source = {"data_fingerprint": data_fingerprint(registry.data_dir), "rules": asdict(rules)}
-    source = json.loads(json.dumps(source))
+    (results_dir / ANALYSIS_TABLE_SOURCE_FILE).unlink(missing_ok=True)
+    table_path = write_parquet_atomic(results_dir / ANALYSIS_TABLE_FILE, table)
+    source_path = write_json_atomic(results_dir / ANALYSIS_TABLE_SOURCE_FILE, _source_record(registry, rules))
+    return [table_path, source_path]
+
+
+def _source_record(registry: Registry, rules: ExposureRules) -> dict:
+    import json
+    from dataclasses import asdict
+
+    return json.loads(json.dumps({"data_fingerprint": data_fingerprint(registry.data_dir), "rules": asdict(rules)}))
+
+
+def analysis_table_for(
+    registry: Registry, results_dir, rules: ExposureRules = DEFAULT_RULES, rebuild: bool = False
+) -> pd.DataFrame:
+    """The analysis table of a registry: read from ``results_dir`` when it was built from the same data, else built.
+
+    A table is reused only when ``analysis_table.source.json`` next to it records the
+    same data fingerprint and exposure rules; otherwise (or with ``rebuild=True``) it is
+    built and written with :func:`write_analysis_table`, so a notebook never fits models
+    to a table of other data.
+    """
+    import json
+    from pathlib import Path
+
+    results_dir = Path(results_dir)
     table_path, source_path = results_dir / ANALYSIS_TABLE_FILE, results_dir / ANALYSIS_TABLE_SOURCE_FILE
-    if table_path.is_file() and source_path.is_file() and json.loads(source_path.read_text()) == source:
+    if (
+        not rebuild
+        and table_path.is_file()
+        and source_path.is_file()
+        and json.loads(source_path.read_text()) == _source_record(registry, rules)
+    ):
         return pd.read_parquet(table_path)
     table = build_analysis_table(registry, rules)
-    write_parquet_atomic(table_path, table)
-    write_json_atomic(source_path, source)
+    write_analysis_table(table, registry, results_dir, rules)
     return table

@@ -550,6 +550,11 @@ def write_csv_atomic(path: str | Path, df: pd.DataFrame, float_format: str = FLO
     return _write_atomic(Path(path), lambda fh: write_csv(df, fh, float_format=float_format))
 
 
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write text (UTF-8, as given) atomically: temporary file in the same folder, then rename."""
+    return _write_atomic(Path(path), lambda fh: fh.write(text))
+
+
 def write_parquet_atomic(path: str | Path, df: pd.DataFrame) -> Path:
     """Write a DataFrame as Parquet (no index), atomically: temporary file, then rename.
 

@@ -55,7 +55,7 @@ class SyntheticRegistry:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the plain bar: tqdm.auto warns on stderr in a kernel without ipywidgets
 
     return tqdm(total=total, desc=desc, unit="case", disable=not enabled, leave=False)
 

@@ -1,0 +1,530 @@
+"""Figures of the exposure classification: ATC levels, dispensing timelines, windows, prevalence, look-back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import FancyBboxPatch
+
+from ..constants import CLASSES, WINDOW_LABELS
+from ..describe import ROLE_LABELS
+from ..exposure import DEFAULT_RULES, ExposureRules, class_dispensings, first_qualifying_dates, window_category
+from . import ROLE_COLOURS, ROLE_MARKERS
+
+#: One colour per drug class, used by every exposure figure.
+CLASS_COLOURS = {"anxiolytics": "#e08214", "hypnotics": "#8073ac", "antidepressants": "#35978f"}
+CLASS_LABELS = {
+    "anxiolytics": "Anxiolytics (N05B)",
+    "hypnotics": "Hypnotics and sedatives (N05C)",
+    "antidepressants": "Antidepressants (N06A)",
+}
+#: Background shading of the windows before the index date.
+WINDOW_COLOURS = {"0_1": "#fcbba1", "1_5": "#c6dbef", "gt5": "#e5e5e5"}
+WINDOW_TEXT = {"0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y"}
+DEFAULT_REGISTER_START = "2005-07-01"
+
+
+def _node(ax: plt.Axes, x: float, y: float, code: str, text: str, colour: str, bold: bool = False) -> None:
+    width, height = 0.17, 0.115
+    patch = FancyBboxPatch(
+        (x - width / 2, y - height / 2),
+        width,
+        height,
+        boxstyle="round,pad=0.005,rounding_size=0.015",
+        linewidth=2.2 if bold else 1.2,
+        edgecolor=colour,
+        facecolor=colour + ("33" if bold else "12"),
+    )
+    ax.add_patch(patch)
+    ax.text(x, y + 0.022, code, ha="center", va="center", fontsize=10, fontweight="bold")
+    ax.text(x, y - 0.025, text, ha="center", va="center", fontsize=8)
+
+
+def plot_atc_hierarchy(ax: plt.Axes | None = None) -> plt.Axes:
+    """The ATC hierarchy from anatomical group to substance, and where the three study classes sit.
+
+    Shows the five ATC levels (N nervous system -> N05 psycholeptics -> N05B anxiolytics ->
+    N05BA benzodiazepine derivatives -> N05BA04 oxazepam), with the study's three classes
+    (N05B, N05C, N06A; third level) highlighted: a dispensing counts for a class when its
+    7-character code starts with the class code.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11, 4.4))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    xs = [0.09, 0.29, 0.5, 0.71, 0.91]
+    levels = [
+        "1 anatomical\nmain group",
+        "2 therapeutic\nsubgroup",
+        "3 pharmacological\nsubgroup",
+        "4 chemical\nsubgroup",
+        "5 chemical\nsubstance",
+    ]
+    for x, level in zip(xs, levels, strict=True):
+        ax.text(x, 0.97, level, ha="center", va="top", fontsize=9, color="0.35")
+    grey = "#4d4d4d"
+    anx, hyp, adp = (CLASS_COLOURS[k] for k in CLASSES)
+    nodes = {
+        "N": (xs[0], 0.5, "Nervous system", grey, False),
+        "N05": (xs[1], 0.62, "Psycholeptics", grey, False),
+        "N06": (xs[1], 0.2, "Psychoanaleptics", grey, False),
+        "N05B": (xs[2], 0.72, "Anxiolytics", anx, True),
+        "N05C": (xs[2], 0.48, "Hypnotics, sedatives", hyp, True),
+        "N06A": (xs[2], 0.2, "Antidepressants", adp, True),
+        "N05BA": (xs[3], 0.72, "Benzodiazepines", anx, False),
+        "N05BA04": (xs[4], 0.72, "Oxazepam", anx, False),
+        "N05CF": (xs[3], 0.48, "Z-drugs", hyp, False),
+        "N05CF01": (xs[4], 0.48, "Zopiclone", hyp, False),
+        "N06AB": (xs[3], 0.2, "SSRIs", adp, False),
+        "N06AB04": (xs[4], 0.2, "Citalopram", adp, False),
+    }
+    edges = [
+        ("N", "N05"),
+        ("N", "N06"),
+        ("N05", "N05B"),
+        ("N05", "N05C"),
+        ("N06", "N06A"),
+        ("N05B", "N05BA"),
+        ("N05BA", "N05BA04"),
+        ("N05C", "N05CF"),
+        ("N05CF", "N05CF01"),
+        ("N06A", "N06AB"),
+        ("N06AB", "N06AB04"),
+    ]
+    for a, b in edges:
+        xa, ya = nodes[a][:2]
+        xb, yb = nodes[b][:2]
+        ax.annotate(
+            "",
+            xy=(xb - 0.087, yb),
+            xytext=(xa + 0.087, ya),
+            arrowprops={"arrowstyle": "-|>", "color": "0.55", "linewidth": 1, "shrinkA": 0, "shrinkB": 0},
+        )
+    for code, (x, y, text, colour, bold) in nodes.items():
+        _node(ax, x, y, code, text, colour, bold)
+    ax.add_patch(
+        FancyBboxPatch(
+            (xs[2] - 0.1, 0.1),
+            0.2,
+            0.72,
+            boxstyle="round,pad=0.005,rounding_size=0.02",
+            linewidth=1,
+            linestyle="--",
+            edgecolor="0.4",
+            facecolor="none",
+        )
+    )
+    ax.text(
+        xs[2],
+        0.04,
+        "the study's three classes: a dispensing counts when its code starts with the class code",
+        ha="center",
+        va="center",
+        fontsize=9,
+        color="0.25",
+    )
+    ax.set_title("The ATC hierarchy: from 'nervous system' to one substance")
+    return ax
+
+
+def _members_of(members: pd.DataFrame, person_ids: Sequence[int]) -> pd.DataFrame:
+    frame = members.copy()
+    if "case_id" not in frame and "set_id" in frame:
+        frame["case_id"] = frame["set_id"]
+    frame = frame.drop_duplicates(["person_id", "case_id"])
+    rows = []
+    for pid in person_ids:
+        hit = frame[frame["person_id"] == pid]
+        if hit.empty:
+            raise ValueError(f"person {pid} is not in members")
+        rows.append(hit.iloc[0])
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def _years_before(dates: pd.Series, index_date: pd.Series) -> np.ndarray:
+    return (index_date - dates).dt.days.to_numpy() / 365.25
+
+
+def plot_exposure_timelines(
+    dispensings: pd.DataFrame,
+    members: pd.DataFrame,
+    person_ids: Sequence[int],
+    ax: plt.Axes | None = None,
+    register_start=DEFAULT_REGISTER_START,
+    rules: ExposureRules = DEFAULT_RULES,
+    max_years: float | None = None,
+) -> plt.Axes:
+    """Dispensing timelines of a few people, with the windows and the resulting classification.
+
+    One row per person, one lane per drug class; x is years before the person's index
+    date (the case's diagnosis date; 0 at the right).  Every dispensing of a study class
+    before the index date is a tick in the class colour; the first qualifying dispensing
+    (the ``min_dispensings``-th distinct date, default the second) is circled; the 0-1,
+    1-5 and >5 year windows are shaded; the time before the Prescribed Drug Register
+    started is hatched.  The label above each row gives the person's classification.
+
+    Parameters
+    ----------
+    dispensings : DataFrame
+        The ``dispensings`` table (person_id, dispensing_date, atc).
+    members : DataFrame
+        Rows with person_id, case_id (or set_id), index_date and role, e.g. the analysis
+        table or ``study_population``; the first row of each person is used.
+    person_ids : sequence of int
+        The people to draw, top to bottom.
+    ax : matplotlib Axes, optional
+    register_start : date-like
+        First day of the drug register.
+    rules : ExposureRules
+        The exposure definition the classification uses.
+    max_years : float, optional
+        Left end of the x axis (default: the longest look-back shown).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    people = _members_of(members, person_ids)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11, 1.25 * len(people) + 1))
+    people["index_date"] = pd.to_datetime(people["index_date"])
+    start = pd.Timestamp(register_start)
+    lookback = _years_before(pd.Series(start, index=people.index), people["index_date"])
+    far = float(max_years) if max_years is not None else float(np.ceil(lookback.max()))
+    key = people[["person_id", "case_id", "index_date"]]
+
+    disp = class_dispensings(dispensings[dispensings["person_id"].isin(people["person_id"])])
+    disp = disp.merge(key, on="person_id")
+    disp = disp[disp["dispensing_date"] < disp["index_date"]]
+    first = first_qualifying_dates(dispensings, key, rules)
+    near, far_edge = rules.window_edges_years
+
+    lane = 0.26
+    n = len(people)
+    for i, person in people.iterrows():
+        y0 = n - 1 - i  # first person on top
+        top, bottom = y0 + 1.5 * lane, y0 - 1.5 * lane
+        spans = {"0_1": (0, near), "1_5": (near, far_edge), "gt5": (far_edge, far)}
+        for w, (a, b) in spans.items():
+            ax.fill_between([a, b], bottom, top, color=WINDOW_COLOURS[w], alpha=0.55, linewidth=0, zorder=0)
+        ax.fill_between(
+            [lookback[i], far], bottom, top, facecolor="white", hatch="///", edgecolor="0.75", linewidth=0, zorder=1
+        )
+        ax.plot([lookback[i]] * 2, [bottom, top], color="black", linewidth=1.5, zorder=2)
+        labels = []
+        for j, k in enumerate(CLASSES):
+            y = y0 + (1 - j) * lane
+            rows = disp[(disp["person_id"] == person["person_id"]) & (disp["group"] == k)]
+            x = _years_before(rows["dispensing_date"], rows["index_date"])
+            ax.scatter(x, np.full(x.shape, y), marker="|", s=160, linewidths=2, color=CLASS_COLOURS[k], zorder=3)
+            q = first[(first["person_id"] == person["person_id"]) & (first["group"] == k)]
+            if not q.empty:
+                xq = _years_before(q["first_qualifying"], q["index_date"])
+                ax.scatter(xq, [y], s=150, facecolor="none", edgecolor="black", linewidth=1.6, zorder=4, marker="o")
+                code = window_category(q["first_qualifying"], q["index_date"], rules)[0]
+                labels.append(f"{k} {WINDOW_LABELS[list(WINDOW_LABELS)[code]]}")
+            elif len(rows):
+                n_dates = rows["dispensing_date"].nunique()
+                labels.append(f"{k} only {n_dates} dispensing date{'s' if n_dates > 1 else ''}: not a user")
+        role = str(person.get("role", ""))
+        who = ROLE_LABELS[role][:-1] if role in ROLE_LABELS else "person"
+        text = "; ".join(labels) if labels else "no dispensing of the three classes: never user"
+        ax.text(
+            far,
+            top + 0.05,
+            f"{who} {person['person_id']}: {text}",
+            ha="left",
+            va="bottom",
+            fontsize=9,
+            color=ROLE_COLOURS.get(role, "black"),
+            fontweight="bold",
+        )
+    for w, (a, b) in {"0_1": (0, near), "1_5": (near, far_edge), "gt5": (far_edge, far)}.items():
+        ax.text((a + b) / 2, -0.72, WINDOW_TEXT[w], ha="center", va="center", fontsize=9, color="0.3")
+    ax.set_xlim(far, -0.1)
+    ax.set_ylim(-0.9, n - 1 + 0.75)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel("Years before the index date (diagnosis date of the case)")
+    handles = [
+        plt.Line2D([], [], marker="|", linestyle="", markersize=12, markeredgewidth=2, color=CLASS_COLOURS[k], label=k)
+        for k in CLASSES
+    ]
+    handles += [
+        plt.Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=10,
+            markerfacecolor="none",
+            color="black",
+            label=f"first qualifying (dispensing no. {rules.min_dispensings})",
+        ),
+        plt.Line2D([], [], color="black", linewidth=1.5, label="drug register starts"),
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("Dispensings before the index date, and how they are classified")
+    return ax
+
+
+def _prevalence_from(data: pd.DataFrame) -> pd.DataFrame:
+    if {"drug_class", "window", "role", "percent"} <= set(data.columns):
+        return data
+    from ..table1 import exposure_prevalence
+
+    return exposure_prevalence(data)
+
+
+def plot_prevalence_by_window(
+    prevalence: pd.DataFrame,
+    ax: plt.Axes | None = None,
+    controls: str = "population_control",
+    windows: Sequence[str] = ("0_1", "1_5", "gt5", "gt1"),
+) -> plt.Axes:
+    """Prevalence of use (%) per class and window in cases and in one control group (dot plot).
+
+    Each row is a class and window; a red dot for ALS cases, a marker in the control
+    colour for the controls, joined by a line.  Windows by first qualifying use: 0-1, 1-5
+    and >5 years before the index date, and the lagged main exposure (>1 year).
+
+    Parameters
+    ----------
+    prevalence : DataFrame
+        :func:`alsmeds.table1.exposure_prevalence`, or the analysis table (then computed).
+    ax : matplotlib Axes, optional
+    controls : str
+        Control role to compare with (default population controls).
+    windows : sequence of str
+        Windows to show, top to bottom within each class.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    prev = _prevalence_from(prevalence)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.42 * len(CLASSES) * len(windows) + 1.5))
+    labels = {"0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y", "gt1": ">1 y (lagged)", "ever": "ever"}
+    ticks, ticklabels = [], []
+    y = 0.0
+    xmax = 0.0
+    for k in CLASSES:
+        ax.text(
+            -0.01,
+            y - 0.35,
+            CLASS_LABELS[k],
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="bottom",
+            fontsize=10,
+            fontweight="bold",
+            color=CLASS_COLOURS[k],
+        )
+        for w in windows:
+            y -= 1
+            row = prev[(prev["drug_class"] == k) & (prev["window"] == w)].set_index("role")["percent"]
+            case, ctrl = float(row.get("case", np.nan)), float(row.get(controls, np.nan))
+            xmax = max(xmax, np.nanmax([case, ctrl]))
+            ax.plot([ctrl, case], [y, y], color="0.7", linewidth=2, zorder=1)
+            ax.scatter([ctrl], [y], marker=ROLE_MARKERS[controls], color=ROLE_COLOURS[controls], s=45, zorder=2)
+            ax.scatter([case], [y], marker=ROLE_MARKERS["case"], color=ROLE_COLOURS["case"], s=55, zorder=3)
+            ratio = case / ctrl if ctrl > 0 else np.nan
+            ax.text(
+                max(case, ctrl),
+                y,
+                f"  {case:.1f}% vs {ctrl:.1f}%  (x{ratio:.1f})",
+                va="center",
+                fontsize=8,
+                color="0.3",
+            )
+            ticks.append(y)
+            ticklabels.append(labels.get(w, w))
+        y -= 1.0
+    ax.set_yticks(ticks, ticklabels)
+    ax.set_xlim(0, xmax * 1.45 + 1)
+    ax.set_ylim(y + 0.4, 0.2)
+    ax.set_xlabel("People with qualifying use (%)")
+    ax.grid(axis="x", color="0.92")
+    handles = [
+        plt.Line2D([], [], marker=ROLE_MARKERS[r], color=ROLE_COLOURS[r], linestyle="", label=ROLE_LABELS[r])
+        for r in ("case", controls)
+    ]
+    ax.legend(handles=handles, loc="upper right")
+    ax.set_title("Use of each class, by window of first qualifying use")
+    return ax
+
+
+def plot_lookback(
+    analysis_table: pd.DataFrame,
+    ax: plt.Axes | None = None,
+    register_start=DEFAULT_REGISTER_START,
+    rules: ExposureRules = DEFAULT_RULES,
+) -> plt.Axes:
+    """Look-back available before each index date, and how it truncates the >5 year window.
+
+    x is the index date (calendar time), y the years before it.  The 0-1 and 1-5 year
+    windows are always complete; the >5 year window runs from 5 years before the index date
+    back to the register start, so it spans about 4.5 years for an index date in January
+    2015 and 13 years for one in mid-2023.  Ticks below 0 mark the index dates of the ALS cases.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table (index_date, role, lookback_years).
+    ax : matplotlib Axes, optional
+    register_start : date-like
+        First day of the drug register.
+    rules : ExposureRules
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.2))
+    start = pd.Timestamp(register_start)
+    cases = analysis_table[analysis_table["role"] == "case"].drop_duplicates(["person_id", "set_id"])
+    idx = pd.to_datetime(cases["index_date"])
+    lo, hi = idx.min(), idx.max()
+    grid = pd.date_range(lo, hi, periods=200)
+    x_grid = grid.year + (grid.dayofyear - 1) / 365.25
+    lb = (grid - start).days.to_numpy() / 365.25
+    near, far = rules.window_edges_years
+    ax.fill_between(x_grid, 0, near, color=WINDOW_COLOURS["0_1"], alpha=0.8, linewidth=0, label="0-1 y window")
+    ax.fill_between(x_grid, near, far, color=WINDOW_COLOURS["1_5"], alpha=0.8, linewidth=0, label="1-5 y window")
+    ax.fill_between(x_grid, far, lb, color=WINDOW_COLOURS["gt5"], alpha=0.9, linewidth=0, label=">5 y window")
+    ax.plot(x_grid, lb, color="black", linewidth=1.5, label=f"register start ({start.date()})")
+    x_cases = (idx.dt.year + (idx.dt.dayofyear - 1) / 365.25).to_numpy()
+    ax.vlines(x_cases, -0.9, -0.2, color=ROLE_COLOURS["case"], alpha=0.25, linewidth=0.6)
+    ax.plot([], [], color=ROLE_COLOURS["case"], linewidth=1, label="index dates of ALS cases")
+    for when, side in ((lo, "left"), (hi, "right")):
+        years = (when - start).days / 365.25
+        xw = when.year + (when.dayofyear - 1) / 365.25
+        xa = xw + (0.12 if side == "left" else -0.12)
+        ax.annotate("", xy=(xa, far), xytext=(xa, years), arrowprops={"arrowstyle": "<->", "color": "0.2"})
+        ax.text(
+            xa + (0.12 if side == "left" else -0.12),
+            far + (years - far) / 2,
+            f"index date {when.date()}:\n>5 y window spans {years - far:.1f} y",
+            ha=side,
+            va="center",
+            fontsize=9,
+        )
+    ax.set_xlabel("Index date (calendar year)")
+    ax.set_ylabel("Years before the index date")
+    ax.set_ylim(-1.0, float(np.ceil(lb.max())) + 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("How far back can we look? The >5 year window grows with the index date")
+    return ax
+
+
+def plot_first_use_timing(
+    analysis_table: pd.DataFrame,
+    drug_class: str,
+    ax: plt.Axes | None = None,
+    controls: str = "population_control",
+    bin_years: float = 0.5,
+    max_years: float = 8.0,
+) -> plt.Axes:
+    """Timing of first qualifying use before the index date, cases vs controls.
+
+    For one class, the rate of *starting* qualifying use (people per 100 per year) in
+    bins of years before the index date, for ALS cases and for the controls.  A rise
+    among cases in the last year before diagnosis, and not among controls, is the
+    footprint of prescriptions for prodromal symptoms (reverse causation).  The x axis
+    stops at ``max_years`` (default 8), inside the shortest look-back (9.5 years), so that
+    use which began before the register started (and shows up in its first months) does
+    not appear as a spike of new users.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table (``first_qualifying_<class>``, index_date, role).
+    drug_class : str
+        One of :data:`alsmeds.constants.CLASSES`.
+    ax : matplotlib Axes, optional
+    controls : str
+        Control role (default population controls).
+    bin_years, max_years : float
+        Bin width and the oldest time shown, in years before the index date.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    rows = analysis_table.drop_duplicates(["person_id", "set_id"])
+    edges = np.arange(0, max_years + bin_years / 2, bin_years)
+    for role in ("case", controls):
+        sub = rows[rows["role"] == role]
+        years = (
+            pd.to_datetime(sub["index_date"]) - pd.to_datetime(sub[f"first_qualifying_{drug_class}"])
+        ).dt.days.dropna() / 365.25
+        counts, _ = np.histogram(years, bins=edges)
+        rate = 100 * counts / len(sub) / bin_years
+        ax.stairs(rate, edges, baseline=None, color=ROLE_COLOURS[role], linewidth=2, label=ROLE_LABELS[role])
+    ax.axvspan(0, 1, color=WINDOW_COLOURS["0_1"], alpha=0.5, linewidth=0, zorder=0)
+    ax.text(0.5, 0.015, "0-1 y", transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8, color="0.3")
+    ax.axhline(0, color="0.6", linewidth=0.8)  # also keeps 0 inside the autoscaled y range
+    ax.set_xlim(max_years, 0)
+    ax.set_xlabel("Years before the index date")
+    ax.set_ylabel("started use per 100 per year")
+    ax.set_title(CLASS_LABELS[drug_class], color=CLASS_COLOURS[drug_class])
+    return ax
+
+
+#: (class, window) of the example users :func:`example_people` picks, one case each.
+EXAMPLE_USES = (("hypnotics", "0_1"), ("anxiolytics", "1_5"), ("antidepressants", "gt5"))
+
+
+def example_people(
+    analysis_table: pd.DataFrame,
+    dispensings: pd.DataFrame,
+    uses: Sequence[tuple[str, str]] = EXAMPLE_USES,
+    margin_years: float = 0.25,
+) -> list[int]:
+    """A deterministic choice of people for :func:`plot_exposure_timelines`.
+
+    For each (class, window) of ``uses``, the ALS case with the lowest person id whose
+    first qualifying use of the class falls in that window at least ``margin_years`` from
+    the window's edges (so the picture is unambiguous); then the population control with
+    the lowest person id who has dispensings of a study class but never qualifies (a single
+    dispensing date: the rule of two at work).
+
+    Returns
+    -------
+    list of int
+        Person ids, in the order to draw them.
+    """
+    rows = analysis_table.drop_duplicates(["person_id", "set_id"]).sort_values("person_id", kind="stable")
+    edges = {"0_1": (0.0, 1.0), "1_5": (1.0, 5.0), "gt5": (5.0, np.inf)}
+    chosen: list[int] = []
+    for k, w in uses:
+        lo, hi = edges[w]
+        years = _years_before(pd.to_datetime(rows[f"first_qualifying_{k}"]), pd.to_datetime(rows["index_date"]))
+        ok = (rows["role"] == "case") & (rows[f"window_{k}"] == w) & (years > lo + margin_years)
+        ok &= years < hi - margin_years
+        ids = [int(p) for p in rows.loc[ok.to_numpy(), "person_id"] if int(p) not in chosen]
+        if ids:
+            chosen.append(ids[0])
+    never = (rows[[f"window_{k}" for k in CLASSES]] == "never").all(axis=1) & (rows["role"] == "population_control")
+    some = class_dispensings(dispensings[dispensings["person_id"].isin(rows.loc[never, "person_id"])])
+    some = some.merge(rows[["person_id", "index_date"]], on="person_id")
+    some = some[some["dispensing_date"] < some["index_date"]]
+    if len(some):
+        chosen.append(int(some["person_id"].min()))
+    return chosen

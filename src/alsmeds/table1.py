@@ -1,0 +1,413 @@
+"""Table 1 (baseline characteristics by role) and the prevalence of use per class and window.
+
+Both tables are built from the analysis table (:func:`alsmeds.analysis_table.build_analysis_table`)
+after keeping **one row per person and matched set**: a case appears there once per
+comparison it takes part in (population, sibling, spouse), and counting it three times
+would weight cases with relatives more.  Everything is assessed at the case's index date.
+
+* :func:`baseline_table` -- counts and percentages, means and standard deviations by role
+  (ALS case, population control, full sibling, spouse), built with :class:`tableone.TableOne`,
+  with the standardized mean differences (SMD) of every control group against the cases.
+* :func:`exposure_prevalence` -- people with qualifying use (at least two dispensings on
+  distinct dates) per drug class and window, by role, as n and percent.
+* :func:`write_table1` -- both tables as ``table1.csv``, ``table1.html`` and
+  ``exposure_prevalence.csv``, written atomically.
+* :func:`classification_agreement` -- the exposure classification against the planted
+  truth of a synthetic data set (``truth_people.csv``).
+
+About tableone's SMDs
+---------------------
+With ``groupby`` and ``smd=True``, tableone 0.9 computes an SMD for **every pair** of
+groups (six pairs for four roles), in columns named ``SMD (a,b)``, and orders those
+columns by iterating a Python ``set`` (so their order can change between runs).  For a
+continuous variable the SMD is Cohen's d, ``(mean_b - mean_a) / sqrt((sd_a^2 + sd_b^2) / 2)``,
+signed; for a categorical variable it is the multi-category SMD of Yang and Dalton
+(2012), which is never negative.  This module keeps only the pairs *case vs a control
+group*, reports them as **absolute** values (so that both kinds read the same way: 0 is
+perfect balance, above 0.1 is the usual flag for imbalance), and fixes the column order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tableone import TableOne
+
+from .constants import CLASSES, WINDOW_LABELS, WINDOWS
+from .describe import ROLE_LABELS, ROLE_ORDER
+from .io import write_csv_atomic, write_text_atomic
+
+#: Control roles an SMD against the cases is reported for, in column order.
+CONTROL_ROLES = ("population_control", "sibling", "spouse")
+
+#: ICD-10 groups of psychiatric history shown under "any psychiatric diagnosis", with their labels.
+PSYCH_GROUPS = {
+    "psych_depression": "depression (F32-F34)",
+    "psych_anxiety": "anxiety (F40-F41)",
+    "psych_stress": "stress reaction (F43)",
+    "psych_sleep": "sleep disorder (F51, G47)",
+    "psych_substance_use": "substance use (F10, F11, F13)",
+    "psych_psychotic": "psychotic disorder (F20, F25)",
+}
+
+#: Variables of Table 1 -> label (in row order).
+BASELINE_VARIABLES = {
+    "age": "Age at index date, years",
+    "sex": "Sex",
+    "education": "Education",
+    "country": "Country of birth",
+    "civil": "Civil status",
+    "psych_history": "Psychiatric diagnosis before index (any F00-F99)",
+    **{col: f"  {label}" for col, label in PSYCH_GROUPS.items()},
+    "lookback_years": "Drug register look-back, years",
+}
+CONTINUOUS = ("age", "lookback_years")
+#: Category order (and display labels) of the categorical variables.
+CATEGORY_LABELS = {
+    "sex": {"men": "men", "women": "women"},
+    "education": {
+        "compulsory": "compulsory",
+        "upper_secondary": "upper secondary",
+        "post_secondary": "post-secondary",
+    },
+    "country": {"sweden": "Sweden", "other_nordic": "other Nordic", "other": "other"},
+    "civil": {"married": "married", "unmarried": "unmarried", "divorced": "divorced", "widowed": "widowed"},
+}
+#: 0/1 flags shown as one "yes" row.
+BINARY = ("psych_history", *PSYCH_GROUPS)
+
+#: Windows of :func:`exposure_prevalence`, in row order, with labels.
+PREVALENCE_WINDOWS = {
+    **{w: WINDOW_LABELS[w] for w in WINDOWS},
+    "gt1": ">1 y (lagged)",
+    "ever": "ever before index",
+}
+
+
+def one_row_per_person(analysis_table: pd.DataFrame) -> pd.DataFrame:
+    """The analysis table with one row per person and matched set (first occurrence kept).
+
+    A case is in the table once per comparison it takes part in; its covariates and
+    exposures are the same in every copy, so the first is kept.
+    """
+    return analysis_table.drop_duplicates(["person_id", "set_id"], keep="first").reset_index(drop=True)
+
+
+def _role_column(frame: pd.DataFrame) -> pd.Series:
+    unknown = set(frame["role"].astype(str)) - set(ROLE_ORDER)
+    if unknown:
+        raise ValueError(f"unknown roles in the analysis table: {sorted(unknown)}")
+    return pd.Categorical(frame["role"].astype(str), categories=ROLE_ORDER, ordered=True)
+
+
+@dataclass(frozen=True)
+class BaselineTable:
+    """Table 1: baseline characteristics by role, with SMDs of each control group against the cases.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The formatted table: index (variable, value); one column per role present
+        ("n (%)" or "mean (SD)" strings) and one ``SMD vs <controls>`` column per control
+        group (absolute SMD, 3 decimals, on the first row of each variable).
+    smd : DataFrame
+        The absolute SMDs as numbers: index variable (the column name of the analysis
+        table), one column per control role.
+    prevalence : DataFrame
+        :func:`exposure_prevalence` of the same rows.
+    tableone : tableone.TableOne
+        The underlying TableOne object (all pairwise SMDs, tableone's own layout).
+    """
+
+    frame: pd.DataFrame
+    smd: pd.DataFrame
+    prevalence: pd.DataFrame
+    tableone: TableOne
+
+    def to_frame(self) -> pd.DataFrame:
+        """The formatted Table 1 (a copy of :attr:`frame`)."""
+        return self.frame.copy()
+
+    def to_html(self) -> str:
+        """Table 1 as an HTML table."""
+        return self.frame.to_html(na_rep="")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.frame.to_string(na_rep="")
+
+    __repr__ = __str__
+
+
+def _prepare(rows: pd.DataFrame) -> pd.DataFrame:
+    data = pd.DataFrame(index=rows.index)
+    _role_column(rows)  # validates the roles
+    data["role"] = rows["role"].astype(str).map(ROLE_LABELS)
+    data["age"] = rows["age"].astype(float)
+    data["lookback_years"] = rows["lookback_years"].astype(float)
+    data["sex"] = np.where(rows["male"].astype(int) == 1, "men", "women")
+    for col in ("education", "country", "civil"):
+        labels = CATEGORY_LABELS[col]
+        unknown = set(rows[col].dropna().astype(str)) - set(labels)
+        if unknown:
+            raise ValueError(f"unknown {col} values: {sorted(unknown)}")
+        data[col] = rows[col].map(labels)
+    for col in BINARY:
+        flag = rows[col] if col in rows else pd.Series(0, index=rows.index)
+        data[col] = np.where(flag.astype(int) == 1, "yes", "no")
+    return data
+
+
+def baseline_table(analysis_table: pd.DataFrame, decimals: int = 1) -> BaselineTable:
+    """Table 1: baseline characteristics by role at the index date.
+
+    Shows, per role (ALS cases, population controls, full siblings, spouses): the number
+    of people; age and drug-register look-back as mean (SD); sex, education, country of
+    birth and civil status as n (%); psychiatric history (any ICD-10 F diagnosis before the
+    index date, and its groups) as n (%) with a diagnosis.  Next to them, the absolute
+    standardized mean difference of each control group against the cases (see the module
+    docstring for what tableone computes).  Population controls are matched on sex and
+    birth year, so their SMDs for age and sex are near 0 by design; look-back is shared by
+    everyone in a matched set.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table; reduced to one row per person and matched set first.
+    decimals : int
+        Decimals of percentages, means and SDs.
+
+    Returns
+    -------
+    BaselineTable
+        With ``.to_frame()`` (the formatted table), ``.smd`` (numeric SMDs),
+        ``.prevalence`` (:func:`exposure_prevalence`) and ``.tableone``.
+    """
+    rows = one_row_per_person(analysis_table)
+    data = _prepare(rows)
+    groups = [ROLE_LABELS[r] for r in ROLE_ORDER if ROLE_LABELS[r] in set(data["role"])]
+    categorical = ["sex", "education", "country", "civil", *BINARY]
+    order = {"role": groups, **{c: list(CATEGORY_LABELS[c].values()) for c in CATEGORY_LABELS}}
+    order.update({c: ["yes", "no"] for c in BINARY})
+    result = TableOne(
+        data,
+        columns=list(BASELINE_VARIABLES),
+        categorical=categorical,
+        continuous=list(CONTINUOUS),
+        groupby="role",
+        order=order,
+        limit={c: 1 for c in BINARY},
+        smd=len(groups) > 1,
+        missing=False,
+        overall=False,
+        decimals=decimals,
+        label_suffix=False,
+    )
+    table = result.tableone.copy()
+    table.columns = [c[1] if isinstance(c, tuple) else c for c in table.columns]
+
+    # Keep the case-vs-control SMDs (absolute, fixed order); drop control-vs-control pairs.
+    case_label = ROLE_LABELS["case"]
+    smd = pd.DataFrame(index=pd.Index(list(BASELINE_VARIABLES), name="variable"))
+    for role in CONTROL_ROLES:
+        col = f"SMD ({case_label},{ROLE_LABELS[role]})"
+        if result.smd_table is not None and col in result.smd_table:
+            smd[role] = result.smd_table[col].reindex(smd.index).astype(float).abs()
+    smd_columns = {role: f"SMD vs {ROLE_LABELS[role].lower()}" for role in smd.columns}
+
+    out = table[groups].copy()
+    first_rows = ~table.index.get_level_values(0).duplicated()
+    for role, name in smd_columns.items():
+        values = table.index.get_level_values(0).map(lambda v, role=role: smd.at[v, role] if v in smd.index else np.nan)
+        text = np.where(np.isnan(values.to_numpy(dtype=float)), "", [f"{v:.3f}" for v in values])
+        out[name] = np.where(first_rows, text, "")
+    out.loc["n", list(smd_columns.values())] = ""
+
+    # Readable row labels; unit suffixes where tableone's label_suffix would put them.
+    suffix = {v: (", mean (SD)" if v in CONTINUOUS else ", n (%)") for v in BASELINE_VARIABLES}
+    labels = {v: BASELINE_VARIABLES[v] + suffix[v] for v in BASELINE_VARIABLES}
+    out.index = pd.MultiIndex.from_tuples(
+        [(labels.get(var, var), "" if var in BINARY else value) for var, value in out.index],
+        names=["variable", "value"],
+    )
+    out.columns.name = None
+    return BaselineTable(
+        frame=out,
+        smd=smd.rename(columns=ROLE_LABELS),
+        prevalence=exposure_prevalence(analysis_table),
+        tableone=result,
+    )
+
+
+def exposure_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
+    """People with qualifying use per drug class and window, by role (n and percent).
+
+    Windows are those of the study: first qualifying use 0-1, 1-5 or more than 5 years
+    before the index date (mutually exclusive), the lagged main exposure (first qualifying
+    use more than 1 year before), and ever (any qualifying use before the index date).
+    Qualifying use = at least two dispensings on distinct dates (:mod:`alsmeds.exposure`).
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table; reduced to one row per person and matched set first.
+
+    Returns
+    -------
+    DataFrame
+        One row per class, window and role present: ``drug_class``, ``window`` (0_1, 1_5,
+        gt5, gt1, ever), ``window_label``, ``role``, ``people`` (denominator), ``exposed``
+        (n) and ``percent``.
+    """
+    rows = one_row_per_person(analysis_table)
+    role = _role_column(rows)
+    out = []
+    for k in CLASSES:
+        flags = {w: rows[f"window_{k}"].astype(str).eq(w) for w in WINDOWS}
+        flags["gt1"] = rows[f"{k}_gt1"].astype(int).eq(1)
+        flags["ever"] = ~rows[f"window_{k}"].astype(str).eq("never")
+        for w, flag in flags.items():
+            counts = pd.DataFrame({"role": role, "flag": flag.to_numpy()}).groupby("role", observed=True)["flag"]
+            people, exposed = counts.size(), counts.sum()
+            for r in people.index:
+                out.append(
+                    {
+                        "drug_class": k,
+                        "window": w,
+                        "window_label": PREVALENCE_WINDOWS[w],
+                        "role": str(r),
+                        "people": int(people[r]),
+                        "exposed": int(exposed[r]),
+                        "percent": 100.0 * float(exposed[r]) / float(people[r]),
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def prevalence_wide(prevalence: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
+    """:func:`exposure_prevalence` as a display table: rows class and window, columns roles, cells "n (%)"."""
+    frame = prevalence.copy()
+    frame["cell"] = [f"{n} ({p:.{decimals}f})" for n, p in zip(frame["exposed"], frame["percent"], strict=True)]
+    wide = frame.pivot(index=["drug_class", "window_label"], columns="role", values="cell")
+    roles = [r for r in ROLE_ORDER if r in wide.columns]
+    rows = [(k, PREVALENCE_WINDOWS[w]) for k in CLASSES for w in PREVALENCE_WINDOWS]
+    wide = wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=["class", "window"]), columns=roles)
+    wide.columns = [ROLE_LABELS[r] for r in roles]
+    return wide
+
+
+def write_table1(result: BaselineTable, results_dir: str | Path) -> list[Path]:
+    """Write Table 1 and the exposure prevalence, atomically.
+
+    Files: ``table1.csv`` (columns variable, value, one per role, SMD columns; the cells
+    as displayed), ``table1.html`` (the same table, HTML) and ``exposure_prevalence.csv``
+    (:func:`exposure_prevalence`, percent with 6 significant digits).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    results_dir = Path(results_dir)
+    frame = result.to_frame().reset_index()
+    html = result.to_html() + "\n"
+    return [
+        write_csv_atomic(results_dir / "table1.csv", frame),
+        write_text_atomic(results_dir / "table1.html", html),
+        write_csv_atomic(results_dir / "exposure_prevalence.csv", result.prevalence),
+    ]
+
+
+def classification_agreement(analysis_table: pd.DataFrame, truth_people: pd.DataFrame) -> pd.DataFrame:
+    """Agreement of the exposure classification with the planted truth, per class.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table (one row per person and set is used).
+    truth_people : DataFrame
+        ``truth_people.csv`` of a synthetic data set: person_id, case_id,
+        ``window_<class>`` and ``first_use_<class>`` (the true date of first qualifying use).
+
+    Returns
+    -------
+    DataFrame
+        One row per class: ``people`` compared, ``window_agrees`` and ``date_agrees``
+        (share of people whose window, and whose first qualifying date, equal the truth),
+        and ``unmatched`` (people in only one of the two tables).
+    """
+    rows = one_row_per_person(analysis_table)
+    truth = truth_people.rename(columns={"case_id": "set_id"})
+    merged = rows.merge(truth, on=["person_id", "set_id"], how="outer", suffixes=("", "_truth"), indicator=True)
+    both = merged[merged["_merge"] == "both"]
+    out = []
+    for k in CLASSES:
+        ours = pd.to_datetime(both[f"first_qualifying_{k}"])
+        true = pd.to_datetime(both[f"first_use_{k}"])
+        same_date = (ours == true) | (ours.isna() & true.isna())
+        out.append(
+            {
+                "drug_class": k,
+                "people": len(both),
+                "window_agrees": float(
+                    (both[f"window_{k}"].astype(str) == both[f"window_{k}_truth"].astype(str)).mean()
+                ),
+                "date_agrees": float(same_date.mean()),
+                "unmatched": int((merged["_merge"] != "both").sum()),
+            }
+        )
+    return pd.DataFrame(out).set_index("drug_class")
+
+
+def users_by_threshold(
+    dispensings: pd.DataFrame,
+    members: pd.DataFrame,
+    thresholds: tuple[int, ...] = (1, 2, 3),
+    roles: tuple[str, ...] = ("case", "population_control"),
+) -> pd.DataFrame:
+    """How many people would count as users if one, two or three dispensings were required.
+
+    For each drug class and role, the percentage of people with at least ``t`` dispensings
+    of the class on distinct dates before the index date, for each threshold ``t``.  The
+    study requires two (:data:`alsmeds.exposure.DEFAULT_RULES`); the difference between the
+    columns for 1 and 2 is the people with a single dispensing, who are *not* users.
+
+    Parameters
+    ----------
+    dispensings : DataFrame
+        The ``dispensings`` table.
+    members : DataFrame
+        One row per person and matched set: person_id, case_id, index_date, role (e.g.
+        :func:`alsmeds.analysis_table.set_members`).
+    thresholds : tuple of int
+        Numbers of distinct dispensing dates.
+    roles : tuple of str
+        Roles to show.
+
+    Returns
+    -------
+    DataFrame
+        Index (class, role); columns ``people`` and ``>= t dispensings (%)`` per threshold.
+    """
+    from .exposure import ExposureRules, first_qualifying_dates
+
+    key = ["person_id", "case_id"]
+    members = members[members["role"].isin(roles)]
+    people = members.groupby("role").size()
+    out = pd.DataFrame(
+        index=pd.MultiIndex.from_tuples([(k, r) for k in CLASSES for r in roles], names=["class", "role"])
+    )
+    out["people"] = [int(people.get(r, 0)) for _, r in out.index]
+    for t in thresholds:
+        hits = first_qualifying_dates(dispensings, members[key + ["index_date"]], ExposureRules(min_dispensings=t))
+        hits = hits.merge(members[key + ["role"]], on=key)
+        counts = hits.groupby(["group", "role"]).size()
+        n = [int(counts.get((k, r), 0)) for k, r in out.index]
+        out[f">= {t} dispensing{'s' if t > 1 else ''} (%)"] = 100.0 * np.array(n) / out["people"].to_numpy()
+    out.index = out.index.set_levels([ROLE_LABELS.get(r, r) for r in out.index.levels[1]], level=1)
+    return out

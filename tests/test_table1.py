@@ -1,0 +1,43 @@
+"""Table 1 and exposure prevalence on the committed data."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from alsmeds.table1 import baseline_table, exposure_prevalence, one_row_per_person, write_table1
+
+
+def test_one_row_per_person_and_set(paper_table):
+    rows = one_row_per_person(paper_table)
+    assert len(rows) == 8627
+    assert rows["role"].value_counts().to_dict() == {
+        "population_control": 5281,
+        "sibling": 1418,
+        "case": 1057,
+        "spouse": 871,
+    }
+
+
+def test_matching_shows_as_zero_smd_for_age_and_sex(paper_table):
+    smd = baseline_table(paper_table).smd
+    assert smd.loc["age", "Population controls"] < 0.01
+    assert smd.loc["sex", "Population controls"] < 0.01
+    # Spouses are mostly of the other sex: a large standardized difference.
+    assert smd.loc["sex", "Spouses"] > 0.1
+
+
+def test_exposure_prevalence_counts_match_the_analysis_table(paper_table):
+    prev = exposure_prevalence(paper_table)
+    rows = one_row_per_person(paper_table)
+    cases = rows[rows["role"] == "case"]
+    expected = int((cases["cat_hypnotics"] == 1).sum())
+    got = prev[(prev["drug_class"] == "hypnotics") & (prev["window"] == "0_1") & (prev["people"] == len(cases))]
+    assert int(got["exposed"].iloc[0]) == expected
+    assert (prev["percent"] == 100 * prev["exposed"] / prev["people"]).all()
+
+
+def test_write_table1_writes_csv_and_html(paper_table, tmp_path):
+    paths = write_table1(baseline_table(paper_table), tmp_path)
+    names = {p.name for p in paths}
+    assert {"table1.csv", "table1.html", "exposure_prevalence.csv"} <= names
+    assert "Population controls" in pd.read_csv(tmp_path / "table1.csv").to_string()
