@@ -152,3 +152,22 @@ def test_sibling_pipeline_recovers_planted_within_family_odds_ratios(large_table
             if not _within(young, se_young, risk.log_or_young[k][w]):
                 failures.append((old, "<65", young, se_young))
     assert not failures, failures
+
+
+def test_table2_layout_has_crude_adjusted_and_counts(paper_table):
+    from alsmeds.models.risk import table2
+
+    out = table2(fit_standard_models(paper_table, ["population"]), "population")
+    assert list(out.columns) == ["crude", "adjusted", "exposed cases/controls"]
+    assert out.index.get_level_values("drug_class")[0] == "anxiolytics"
+    assert out.index.get_level_values("window")[0] == "gt1"
+    assert len(out) == 12
+
+
+def test_compare_with_truth_computes_z_scores():
+    from alsmeds.models.risk import compare_with_truth
+
+    est = pd.DataFrame({"drug_class": ["hypnotics"], "window": ["gt1"], "log_or": [0.3], "se": [0.1]})
+    truth = pd.DataFrame({"drug_class": ["hypnotics"], "window": ["gt1"], "log_or": [0.1]})
+    out = compare_with_truth(est, truth).iloc[0]
+    assert out["z"] == pytest.approx(2.0) and not out["ci_covers_truth"]

@@ -296,3 +296,40 @@ def compare_with_published(estimates: pd.DataFrame) -> pd.DataFrame:
         merged["odds_ratio"] <= merged["published_upper"]
     )
     return merged
+
+
+def table2(estimates: pd.DataFrame, comparison: str = "population") -> pd.DataFrame:
+    """The paper's Table 2 layout: crude and adjusted OR (95% CI) per class and window, with exposed counts.
+
+    Per-class models only (one class per model, as published); "n.e." marks a term that
+    could not be estimated.
+    """
+    sel = estimates[(estimates["comparison"] == comparison) & (estimates["model"] == "per_class")].copy()
+    sel["OR (95% CI)"] = [
+        f"{r.odds_ratio:.2f} ({r.ci_lower:.2f}-{r.ci_upper:.2f})" if r.estimable else "n.e." for r in sel.itertuples()
+    ]
+    sel["exposed cases/controls"] = sel["exposed_cases"].astype(str) + "/" + sel["exposed_controls"].astype(str)
+    wide = sel.pivot_table(index=["drug_class", "window"], columns="adjustment", values="OR (95% CI)", aggfunc="first")
+    counts = sel[sel["adjustment"] == "adjusted"].set_index(["drug_class", "window"])["exposed cases/controls"]
+    out = wide[["crude", "adjusted"]].join(counts)
+    class_order = {k: i for i, k in enumerate(CLASSES)}
+    window_order = {"gt1": 0, "ever": 1, "0_1": 2, "1_5": 3, "gt5": 4}
+    return out.sort_index(key=lambda s: s.map(class_order if s.name == "drug_class" else window_order))
+
+
+def compare_with_truth(estimates: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Each estimate beside its planted estimand: z = (estimate - truth) / SE, and whether the 95% CI covers it.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        Rows of one model (drug_class, window, log_or, se).
+    truth : DataFrame
+        drug_class, window, log_or of the estimand (e.g. :func:`alsmeds.describe.implied_estimands`).
+    """
+    merged = estimates.merge(
+        truth[["drug_class", "window", "log_or"]], on=["drug_class", "window"], suffixes=("", "_truth")
+    )
+    merged["z"] = (merged["log_or"] - merged["log_or_truth"]) / merged["se"]
+    merged["ci_covers_truth"] = merged["z"].abs() < stats.norm.ppf(0.975)
+    return merged
