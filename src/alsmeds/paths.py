@@ -32,3 +32,9 @@ FIGURES_DIR = ROOT / "figures"
 RESULTS_DIR = ROOT / "results"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 BUILD_DIR = ROOT / "build"
+
+
+def display_path(path: str | Path) -> Path:
+    """A path relative to the project root when it lies inside it (stable text for notebooks and logs)."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
