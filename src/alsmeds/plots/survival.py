@@ -1,0 +1,407 @@
+"""Figures of survival after diagnosis: Kaplan-Meier curves with numbers at risk, and Schoenfeld residuals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..constants import CLASSES
+from ..survival import TERM_LABELS, CoxResult, km_by_use, logrank_by_use, scaled_schoenfeld
+
+#: Readable class names (as in the forest plots).
+CLASS_NAMES = {"anxiolytics": "Anxiolytics", "hypnotics": "Hypnotics & sedatives", "antidepressants": "Antidepressants"}
+#: Colour of the users' curve per class; non-users are grey.
+CLASS_COLOURS = {"anxiolytics": "#b2182b", "hypnotics": "#2166ac", "antidepressants": "#1b7837"}
+NON_USER_COLOUR = "#4d4d4d"
+GROUP_NAMES = {"non-users": "Non-users", "users": "Users"}
+
+
+def _format_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _at_risk_table(ax: plt.Axes, fits: dict, xticks: Sequence[float], colours: dict[str, str]) -> None:
+    """Numbers at risk under the axis, via lifelines' ``add_at_risk_counts``, re-aligned for a multi-panel figure.
+
+    lifelines writes each group's label into the first tick label, right-aligned, which
+    runs into the neighbouring panel; here every count is centred under its tick and the
+    group names are written once, left of the axis, in the curves' colours.
+    """
+    from lifelines.plotting import add_at_risk_counts
+
+    before = set(ax.figure.axes)
+    add_at_risk_counts(*fits.values(), ax=ax, fig=ax.figure, rows_to_show=["At risk"], xticks=list(xticks), ypos=-0.62)
+    table_ax = next(a for a in ax.figure.axes if a not in before)
+    fontsize = 9
+    texts = []
+    for label in table_ax.get_xticklabels():
+        # lifelines' first label holds "At risk" and the group names; keep only the counts of each.
+        counts = [line.split()[-1] for line in label.get_text().split("\n") if line.strip()]
+        texts.append("\n".join(c for c in counts if c.isdigit()))
+    table_ax.set_xticks(table_ax.get_xticks(), texts, ha="center", fontsize=fontsize, linespacing=1.2)
+    # The table's row names, left of the axis, in the curves' colours.  Each name is a text of as many lines as the
+    # counts (the others blank), anchored at the top of the first count label, so the lines match exactly.
+    renderer = ax.figure.canvas.get_renderer()
+    first = table_ax.get_xticklabels()[0]
+    top = first.get_window_extent(renderer).y1
+    _, top_axes = table_ax.transAxes.inverted().transform((0, top))
+    anchor = {
+        "xy": (0, top_axes),
+        "xycoords": table_ax.transAxes,
+        "textcoords": "offset points",
+        "ha": "right",
+        "va": "top",
+        "fontsize": fontsize,
+        "linespacing": 1.2,
+        "annotation_clip": False,
+    }
+    names = list(fits)
+    for i, name in enumerate(names):
+        lines = [GROUP_NAMES.get(n, n) if j == i else " " for j, n in enumerate(names)]
+        table_ax.annotate("\n".join(lines), xytext=(-16, 0), color=colours[name], **anchor)
+    table_ax.annotate("At risk", xytext=(-16, 1), **{**anchor, "va": "bottom"}, fontweight="bold")
+
+
+def plot_km_by_use(
+    data: pd.DataFrame,
+    classes: Sequence[str] = CLASSES,
+    *,
+    axes: Sequence[plt.Axes] | None = None,
+    max_years: float = 6.0,
+    at_risk: bool = True,
+) -> np.ndarray:
+    """Kaplan-Meier curves of survival free of death or invasive ventilation, users against non-users.
+
+    One panel per class, each with 95% confidence bands (Greenwood, log(-log)), the
+    medians marked, the unadjusted log-rank p-value, and the numbers at risk under the
+    axis (lifelines ``add_at_risk_counts``).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Survival data (:func:`alsmeds.survival.build_survival_data`).
+    classes : sequence of str
+        One panel per class.
+    axes : sequence of Axes, optional
+        Axes to draw on (default: a new figure with one row of panels).
+    max_years : float
+        Right end of the time axis.
+    at_risk : bool
+        Add the numbers-at-risk table.
+
+    Returns
+    -------
+    numpy.ndarray of Axes
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, len(classes), figsize=(5.2 * len(classes), 5.4), sharey=True)
+        fig.subplots_adjust(bottom=0.30, wspace=0.30, left=0.08, right=0.98, top=0.88)
+    axes = np.atleast_1d(np.asarray(axes, dtype=object))
+    tests = logrank_by_use(data, classes).set_index("drug_class")
+    xticks = np.arange(0, max_years + 1e-9, 1.0)
+    for ax, k in zip(axes, classes, strict=True):
+        fits = km_by_use(data, k)
+        colours = {"non-users": NON_USER_COLOUR, "users": CLASS_COLOURS.get(k, "#b2182b")}
+        for name, kmf in fits.items():
+            n = int((data[f"use_{k}"] == (name == "users")).sum())
+            sf = kmf.survival_function_.iloc[:, 0]
+            ci = kmf.confidence_interval_survival_function_
+            ax.step(
+                sf.index,
+                sf.to_numpy(),
+                where="post",
+                color=colours[name],
+                linewidth=2,
+                label=f"{GROUP_NAMES[name]} (n = {n:,})",
+            )
+            ax.fill_between(
+                ci.index, ci.iloc[:, 0], ci.iloc[:, 1], step="post", color=colours[name], alpha=0.18, linewidth=0
+            )
+            median = float(kmf.median_survival_time_)
+            if np.isfinite(median) and median <= max_years:
+                ax.plot([median, median], [0, 0.5], color=colours[name], linewidth=0.9, linestyle=":")
+        ax.axhline(0.5, color="0.75", linewidth=0.8, linestyle=":", zorder=0)
+        ax.set_xlim(0, max_years)
+        ax.set_ylim(0, 1.02)
+        ax.set_xticks(xticks)
+        ax.set_yticks(np.linspace(0, 1, 6), [f"{v:.0%}" for v in np.linspace(0, 1, 6)])
+        ax.set_title(CLASS_NAMES.get(k, k))
+        ax.set_xlabel("Years since diagnosis")
+        row = tests.loc[k]
+        ax.text(
+            0.97,
+            0.97,
+            f"Log-rank {_format_p(row['p_value'])}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+        )
+        ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.92), fontsize=9, handlelength=1.5)
+        ax.grid(axis="y", color="0.92", linewidth=0.8)
+        if at_risk:
+            _at_risk_table(ax, fits, xticks, colours)
+    axes[0].set_ylabel("Free of death or invasive ventilation")
+    return axes
+
+
+def _spline_trend(x: np.ndarray, y: np.ndarray, df: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares natural cubic regression spline of ``y`` on ``x`` with a pointwise 95% band."""
+    import patsy
+    import statsmodels.api as sm
+
+    # cr() without constraints spans the constant, so the intercept is left out (else the basis is rank-deficient).
+    basis = patsy.dmatrix(f"cr(x, df={df}) - 1", {"x": x}, return_type="dataframe")
+    fit = sm.OLS(y, basis).fit()
+    pred = fit.get_prediction(basis).summary_frame(alpha=0.05)
+    return pred["mean"].to_numpy(), pred["mean_ci_lower"].to_numpy(), pred["mean_ci_upper"].to_numpy()
+
+
+def plot_schoenfeld(
+    result: CoxResult,
+    terms: Sequence[str] | None = None,
+    *,
+    axes: Sequence[plt.Axes] | None = None,
+    max_years: float | None = None,
+    df: int = 4,
+) -> np.ndarray:
+    """Scaled Schoenfeld residuals against time: is the log hazard ratio constant?
+
+    Each point is one event's scaled Schoenfeld residual plus the coefficient, a noisy
+    estimate of ``beta(t)`` at that time (Grambsch & Therneau 1994).  As in R's
+    ``plot(cox.zph(fit))``, a natural cubic regression spline (``df`` degrees of freedom)
+    on the rank of the event time shows the trend, with a pointwise 95% band; under
+    proportional hazards it stays flat at the Cox estimate (dashed).  The y axis is
+    zoomed on the trend: for a binary covariate most points fall outside it (they form
+    two bands, one per value of the covariate).  The title gives the test of the slope.
+
+    Parameters
+    ----------
+    result : CoxResult
+        A fitted model (:func:`alsmeds.survival.fit_cox`).
+    terms : sequence of str, optional
+        Terms to draw (default: the exposures).
+    axes : sequence of Axes, optional
+        One per term (default: a new figure, two panels per row).
+    max_years : float, optional
+        Right end of the time axis (default: the last event).
+    df : int
+        Degrees of freedom of the spline.
+
+    Returns
+    -------
+    numpy.ndarray of Axes
+    """
+    terms = list(terms or result.exposures)
+    own_figure = axes is None
+    if axes is None:
+        ncols = min(2, len(terms))
+        nrows = int(np.ceil(len(terms) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 3.9 * nrows), squeeze=False)
+        for ax in axes.ravel()[len(terms) :]:
+            ax.set_visible(False)
+        fig.subplots_adjust(hspace=0.55, wspace=0.25, bottom=0.12)
+    axes = np.asarray(axes, dtype=object).ravel()
+    resid = scaled_schoenfeld(result)
+    ph = result.ph_test.set_index("term") if len(result.ph_test) else None
+    time = resid["time"].to_numpy()
+    rank = pd.Series(time).rank(method="average").to_numpy() / len(time)
+    for ax, term in zip(axes, terms, strict=False):
+        y = resid[term].to_numpy()
+        beta = float(result.params[term])
+        colour = CLASS_COLOURS.get(term.removeprefix("use_"), "#762a83")
+        mean, lower, upper = _spline_trend(rank, y, df)
+        ax.scatter(
+            time, y, s=6, color="0.6", alpha=0.35, linewidths=0, rasterized=True, label="scaled Schoenfeld residual + β"
+        )
+        ax.fill_between(time, lower, upper, color=colour, alpha=0.2, linewidth=0, label="pointwise 95% band")
+        ax.plot(time, mean, color=colour, linewidth=2.2, label="spline trend of β(t)")
+        ax.axhline(beta, color="black", linestyle="--", linewidth=1.1, label="Cox estimate (constant β)")
+        ax.text(0.98, 0.96, f"β = {beta:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=9)
+        ax.axhline(0, color="0.6", linewidth=0.8)
+        lo, hi = min(lower.min(), beta, 0.0), max(upper.max(), beta, 0.0)
+        pad = 0.25 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlim(0, max_years or float(time.max()))
+        label = TERM_LABELS.get(term, term)
+        title = label[0].upper() + label[1:]
+        if ph is not None and term in ph.index:
+            title += f"\nPH test ({result.ph_transform} time): χ² = {ph.loc[term, 'chisq']:.2f}, "
+            title += _format_p(float(ph.loc[term, "p_value"]))
+        ax.set_title(title, fontsize=10.5)
+        ax.set_xlabel("Years since diagnosis")
+        ax.set_ylabel("β(t), log hazard ratio")
+        if not own_figure:
+            ax.legend(loc="upper left", fontsize=8, ncols=2, markerscale=3)
+    if own_figure:
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color="0.6", markersize=4, label="scaled Schoenfeld residual + β"),
+            Patch(color="0.5", alpha=0.3, label="pointwise 95% band"),
+            Line2D([], [], color="0.25", linewidth=2.2, label="spline trend of β(t)"),
+            Line2D([], [], color="black", linestyle="--", linewidth=1.1, label="Cox estimate (constant β)"),
+        ]
+        axes[0].figure.legend(handles=handles, loc="lower center", ncols=4, fontsize=9, bbox_to_anchor=(0.5, -0.02))
+    return axes
+
+
+def plot_hazard_ratios(
+    cox: pd.DataFrame,
+    published: dict[str, tuple[float, float | None, float | None]] | None = None,
+    *,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Cox hazard ratios of prediagnostic use beside what they estimate and what the paper's joint model reported.
+
+    Per class, three rows: the Cox model with that class alone, the Cox model with the
+    three classes together (dots with 95% CIs; stars mark the implied total effect under
+    the planted model, when known), and the joint model (the published HR with its CI
+    as an open square; the planted direct HR as an open diamond, when known).
+
+    Parameters
+    ----------
+    cox : DataFrame
+        Exposure rows of :func:`alsmeds.survival_results.add_implied` (model, drug_class,
+        hazard_ratio, ci_lower, ci_upper, implied_log_hr, direct_log_hr).
+    published : dict, optional
+        class -> (HR, lower, upper) of the joint model
+        (:data:`alsmeds.published.PUBLISHED_PROGNOSIS`); a missing CI is not drawn.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+    """
+    from matplotlib.lines import Line2D
+
+    rows = cox[cox["is_exposure"].astype(bool)] if "is_exposure" in cox else cox
+    classes = [k for k in CLASSES if k in set(rows["drug_class"])]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.0, 1.45 * len(classes) + 1.0))
+    labels, ypos, headers = [], [], []
+    y = 0.0
+    shown = set()
+    for k in classes:
+        colour = CLASS_COLOURS.get(k, "#b2182b")
+        headers.append((y + 0.75, k, colour))
+        for model, name in (("per_class", "Cox, this class alone"), ("mutual", "Cox, three classes together")):
+            sel = rows[(rows["drug_class"] == k) & (rows["model"] == model)]
+            if sel.empty:
+                continue
+            r = sel.iloc[0]
+            ax.errorbar(
+                r["hazard_ratio"],
+                y,
+                xerr=[[r["hazard_ratio"] - r["ci_lower"]], [r["ci_upper"] - r["hazard_ratio"]]],
+                fmt="o",
+                color=colour,
+                capsize=3,
+                markersize=6,
+            )
+            shown.add("estimate")
+            if "implied_log_hr" in r and np.isfinite(r["implied_log_hr"]):
+                ax.scatter(
+                    np.exp(r["implied_log_hr"]),
+                    y,
+                    marker="*",
+                    s=160,
+                    color="#fdb863",
+                    edgecolor="black",
+                    linewidth=0.6,
+                    zorder=4,
+                )
+                shown.add("implied")
+            labels.append(name)
+            ypos.append(y)
+            y -= 1
+        pub = (published or {}).get(k)
+        direct = rows.loc[rows["drug_class"] == k, "direct_log_hr"] if "direct_log_hr" in rows else pd.Series([])
+        has_direct = bool(len(direct)) and bool(np.isfinite(direct.iloc[0]))
+        if pub is not None or has_direct:
+            if pub is not None:
+                hr, lo, hi = pub
+                err = None if lo is None or hi is None else [[hr - lo], [hi - hr]]
+                # Drawn a little above the row, so that a planted value equal to the published one stays visible.
+                ax.errorbar(
+                    hr, y + 0.14, xerr=err, fmt="s", color="#d6604d", markerfacecolor="white", capsize=3, markersize=6
+                )
+                shown.add("published")
+            if has_direct:
+                ax.scatter(
+                    np.exp(direct.iloc[0]),
+                    y - 0.14,
+                    marker="D",
+                    s=45,
+                    facecolor="white",
+                    edgecolor="black",
+                    linewidth=1.0,
+                    zorder=4,
+                )
+                shown.add("direct")
+            labels.append("Joint model (notebook 07)")
+            ypos.append(y)
+            y -= 1
+        y -= 0.7
+    ax.axvline(1.0, color="0.5", linewidth=1)
+    ax.set_xscale("log")
+    ticks = [0.8, 1, 1.25, 1.5, 2, 2.5, 3]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_xlim(0.8, 3.2)
+    ax.set_yticks(ypos, labels, fontsize=9)
+    ax.tick_params(axis="y", length=0)
+    for hy, k, colour in headers:
+        ax.text(
+            -0.01,
+            hy,
+            CLASS_NAMES.get(k, k),
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            color=colour,
+        )
+    ax.set_ylim(y + 0.4, 1.2)
+    ax.set_xlabel("Hazard ratio of death or invasive ventilation (log scale)")
+    ax.grid(axis="x", color="0.92", linewidth=0.8)
+    handles = {
+        "estimate": Line2D([], [], marker="o", color="0.3", label="Cox estimate (95% CI)"),
+        "implied": Line2D(
+            [],
+            [],
+            marker="*",
+            linestyle="",
+            markersize=12,
+            markerfacecolor="#fdb863",
+            markeredgecolor="black",
+            label="implied total effect (planted)",
+        ),
+        "published": Line2D(
+            [], [], marker="s", color="#d6604d", markerfacecolor="white", label="published joint model (95% CI)"
+        ),
+        "direct": Line2D(
+            [],
+            [],
+            marker="D",
+            linestyle="",
+            markerfacecolor="white",
+            markeredgecolor="black",
+            label="planted direct effect",
+        ),
+    }
+    ax.legend(
+        handles=[h for key, h in handles.items() if key in shown],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8.5,
+    )
+    return ax
+
+
+__all__ = ["CLASS_COLOURS", "CLASS_NAMES", "plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld"]

@@ -1,0 +1,152 @@
+# Reference fits of Cox models with survival::coxph and Kaplan-Meier curves with survival::survfit.
+#
+# Usage: Rscript coxph.R <dir>
+#
+# Called by alsmeds.survival.r_coxph (through alsmeds.reference.r.run_r_script("coxph", ...)),
+# which writes the inputs as CSV into <dir> and reads <dir>/out.json back.
+#
+# <dir>/args.json:
+#   models   array of Cox models, each an object with
+#              name         label of the model in out.json
+#              data         input file stem: <dir>/<data>.csv with columns time, event and the covariates
+#              covariates   covariate column names
+#              ties         "efron" (default) or "breslow"
+#              eps, iter_max  coxph.control() settings (defaults: survival's, 1e-9 and 20)
+#              timing_runs  fit that many more times and report the median elapsed seconds (0: no timing)
+#   survfit  array of Kaplan-Meier requests, each an object with
+#              name         label of the curves in out.json
+#              data         input file stem: columns time, event, group
+#              conf_type    survfit(conf.type=): "log-log" (default, as lifelines), "log" (R's default) or "plain"
+#              rmean_tau    optional: also report the restricted mean up to this time and its SE
+#                           (summary(fit, rmean = tau)$table: rmean, se(rmean))
+#
+# <dir>/out.json:
+#   models   {name: {coefficients, se (sqrt(diag(vcov))), loglik, loglik_null, n, nevent, iterations,
+#                    ties, warnings, timing}}
+#   survfit  {name: {group: {time, n_risk, n_event, surv, std_err, lower, upper[, rmean, rmean_se]}}}, at
+#            the event times only (n.event > 0); std_err is survfit's standard error of the cumulative hazard
+#   r_version, survival_version
+# Floating-point numbers are written with 17 significant digits (jsonlite's digits = NA stops at 15),
+# so they read back bit for bit.
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
+argv <- commandArgs(trailingOnly = TRUE)
+if (length(argv) != 1L) stop("usage: Rscript coxph.R <dir>")
+dir <- argv[[1L]]
+args <- jsonlite::fromJSON(file.path(dir, "args.json"), simplifyVector = FALSE)
+
+tables <- list()
+read_input <- function(stem, needed, label) {
+  if (is.null(tables[[stem]])) {
+    path <- file.path(dir, paste0(stem, ".csv"))
+    if (!file.exists(path)) stop(sprintf("'%s': no input file %s", label, basename(path)))
+    tables[[stem]] <<- utils::read.csv(path, check.names = FALSE)
+  }
+  absent <- setdiff(needed, names(tables[[stem]]))
+  if (length(absent) > 0L) {
+    stop(sprintf("'%s': column(s) not in %s.csv: %s", label, stem, paste(absent, collapse = ", ")))
+  }
+  tables[[stem]]
+}
+
+suppressPackageStartupMessages({
+  library(survival)
+  library(jsonlite)
+})
+
+# A numeric vector as JSON numbers with 17 significant digits (null for NA/NaN/Inf).
+num17 <- function(x) {
+  text <- ifelse(is.finite(x), sprintf("%.17g", x), "null")
+  out <- lapply(unname(text), function(v) structure(v, class = "json"))
+  if (!is.null(names(x))) names(out) <- names(x)
+  out
+}
+scalar17 <- function(x) num17(x)[[1L]]
+
+fit_model <- function(spec, i) {
+  label <- spec$name %||% as.character(i)
+  covariates <- unlist(spec$covariates)
+  if (length(covariates) == 0L) stop(sprintf("model '%s': no covariates given", label))
+  ties <- spec$ties %||% "efron"
+  if (!ties %in% c("efron", "breslow")) stop(sprintf("model '%s': unknown ties '%s'", label, ties))
+  data <- read_input(spec$data %||% "data", c("time", "event", covariates), label)
+  control <- coxph.control(eps = spec$eps %||% 1e-9, iter.max = as.integer(spec$iter_max %||% 20L))
+  formula <- stats::as.formula(paste("Surv(time, event) ~", paste(sprintf("`%s`", covariates), collapse = " + ")))
+  fit_once <- function() coxph(formula, data = data, ties = ties, control = control)
+
+  warned <- character(0)
+  fit <- withCallingHandlers(fit_once(), warning = function(w) {
+    warned <<- c(warned, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  coefficients <- stats::coef(fit)
+  names(coefficients) <- gsub("`", "", names(coefficients), fixed = TRUE)
+  se <- sqrt(diag(as.matrix(stats::vcov(fit))))
+  names(se) <- names(coefficients)
+
+  runs <- as.integer(spec$timing_runs %||% 0L)
+  timing <- NULL
+  if (runs > 0L) {
+    elapsed <- vapply(seq_len(runs), function(i) {
+      suppressWarnings(system.time(fit_once(), gcFirst = FALSE)[["elapsed"]])
+    }, numeric(1))
+    timing <- list(runs = runs, median_seconds = scalar17(stats::median(elapsed)), seconds = num17(elapsed))
+  }
+  list(
+    coefficients = num17(coefficients),
+    se = num17(se),
+    loglik = scalar17(fit$loglik[[2L]]),
+    loglik_null = scalar17(fit$loglik[[1L]]),
+    n = fit$n,
+    nevent = fit$nevent,
+    iterations = fit$iter,
+    ties = ties,
+    warnings = I(warned),
+    timing = timing
+  )
+}
+
+fit_curves <- function(spec, i) {
+  label <- spec$name %||% as.character(i)
+  data <- read_input(spec$data %||% "data", c("time", "event", "group"), label)
+  conf_type <- spec$conf_type %||% "log-log"
+  out <- list()
+  for (g in sort(unique(data$group))) {
+    sub <- data[data$group == g, , drop = FALSE]
+    s <- survfit(Surv(time, event) ~ 1, data = sub, conf.type = conf_type)
+    keep <- s$n.event > 0
+    curve <- list(
+      time = num17(s$time[keep]),
+      n_risk = I(s$n.risk[keep]),
+      n_event = I(s$n.event[keep]),
+      surv = num17(s$surv[keep]),
+      std_err = num17(s$std.err[keep]),
+      lower = num17(s$lower[keep]),
+      upper = num17(s$upper[keep])
+    )
+    if (!is.null(spec$rmean_tau)) {
+      table <- summary(s, rmean = as.numeric(spec$rmean_tau))$table
+      curve$rmean <- scalar17(unname(table[["rmean"]]))
+      curve$rmean_se <- scalar17(unname(table[["se(rmean)"]]))
+    }
+    out[[as.character(g)]] <- curve
+  }
+  out
+}
+
+models <- args$models %||% list()
+curves <- args$survfit %||% list()
+if (length(models) + length(curves) == 0L) stop("args.json: neither 'models' nor 'survfit' given")
+fits <- lapply(seq_along(models), function(i) fit_model(models[[i]], i))
+names(fits) <- vapply(seq_along(models), function(i) models[[i]]$name %||% as.character(i), character(1))
+kms <- lapply(seq_along(curves), function(i) fit_curves(curves[[i]], i))
+names(kms) <- vapply(seq_along(curves), function(i) curves[[i]]$name %||% as.character(i), character(1))
+
+out <- list(
+  models = if (length(fits)) fits else structure(list(), names = character(0)),
+  survfit = if (length(kms)) kms else structure(list(), names = character(0)),
+  r_version = R.version.string,
+  survival_version = as.character(utils::packageVersion("survival"))
+)
+jsonlite::write_json(out, file.path(dir, "out.json"), auto_unbox = TRUE, json_verbatim = TRUE, digits = NA, null = "null")
