@@ -25,6 +25,9 @@ PUBLISHED_PROGNOSIS = {
     "hypnotics": (1.23, None, None),
 }
 
+#: Follow-up of the cases after diagnosis, years: median and interquartile range.
+PUBLISHED_FOLLOWUP_YEARS = {"median": 1.33, "q1": 0.64, "q3": 2.37}
+
 
 def published_risk_frame() -> pd.DataFrame:
     """The published odds ratios as a frame: drug_class, window, published_or, published_lower, published_upper."""

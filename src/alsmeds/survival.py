@@ -62,13 +62,12 @@ import numpy as np
 import pandas as pd
 
 from .constants import CATEGORY_CODES, CLASSES
+from .published import PUBLISHED_FOLLOWUP_YEARS
 
 #: Days per year of the time scale.
 DAYS_PER_YEAR = 365.25
 #: A visit up to this many days after the diagnosis date can give the baseline ALSFRS-R.
 BASELINE_WINDOW_DAYS = 30
-#: Published follow-up after diagnosis, years: median and interquartile range (Chourpiliadis et al. 2025).
-PUBLISHED_FOLLOWUP_YEARS = {"median": 1.33, "q1": 0.64, "q3": 2.37}
 #: Adjustment set of the Cox models (columns made by :func:`cox_design`).
 ADJUSTMENT = ("age_per_10y", "male", "bulbar", "diagnostic_delay_months", "alsfrs_baseline")
 #: Readable names of the model terms.
