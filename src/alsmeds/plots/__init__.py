@@ -44,6 +44,7 @@ def save_figure(fig: plt.Figure, name: str, figures_dir: str | Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", bbox_inches="tight", metadata={"Software": None})
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are for everyone to read
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -12,7 +12,7 @@ and reads ``<folder>/out.json`` back.  Floats go out with 17 significant digits
 the bridge bit for bit.
 
 Install R on Debian/Ubuntu with
-``apt-get install -y --no-install-recommends r-base-core r-cran-survival r-cran-jsonlite``.
+``apt-get install -y --no-install-recommends r-base-core r-cran-survival r-cran-nlme r-cran-jsonlite``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 #: R packages every bundled script needs.
-REQUIRED_PACKAGES = ("survival", "jsonlite")
+REQUIRED_PACKAGES = ("survival", "nlme", "jsonlite")
 #: Options for every Rscript call: no workspace, no site or user profile.
 RSCRIPT_OPTIONS = ("--no-save", "--no-restore", "--no-site-file", "--no-init-file")
 #: Default time limit of one script run, in seconds.
@@ -141,7 +141,7 @@ def run_r_script(
     rscript = _rscript()
     if rscript is None or not r_available():
         raise RNotAvailableError(
-            "R is not available: install r-base-core, r-cran-survival and r-cran-jsonlite "
+            "R is not available: install r-base-core, r-cran-survival, r-cran-nlme and r-cran-jsonlite "
             "(apt-get install -y --no-install-recommends ...)"
         )
     for name in inputs:
