@@ -12,27 +12,17 @@ Usage: ``python benchmarks/bench_clogit.py [--runs 5]``
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import pandas as pd
 from statsmodels.discrete.conditional_models import ConditionalLogit
+from timing import timed  # benchmarks/timing.py
 
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.design import POPULATION_ADJUSTMENT, covariate_matrix, window_indicators
 from alsmeds.simulate import SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
 from alsmeds.simulate.truth import comparison_sets
-
-
-def timed(fn, runs):
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:

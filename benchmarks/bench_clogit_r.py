@@ -20,12 +20,12 @@ Usage: ``python benchmarks/bench_clogit_r.py [--runs 20] [--r-runs 20]``
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
 import numpy as np
 import pandas as pd
+from timing import timed  # benchmarks/timing.py
 
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.design import POPULATION_ADJUSTMENT, covariate_matrix, window_indicators
@@ -33,16 +33,6 @@ from alsmeds.reference import ClogitSpec, r_available, r_clogit, r_clogit_many
 from alsmeds.simulate import SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
 from alsmeds.simulate.truth import comparison_sets
-
-
-def timed(fn, runs: int):
-    """Median seconds of ``runs`` calls and the last result."""
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:

@@ -23,27 +23,17 @@ Usage: ``python benchmarks/bench_survival.py [--runs 20] [--r-runs 20]``
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
 import numpy as np
+from timing import timed  # benchmarks/timing.py
 
 from alsmeds import survival as sv
 from alsmeds.analysis_table import build_analysis_table
 from alsmeds.io import read_registry
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.reference import r_available
-
-
-def timed(fn, runs: int):
-    """Median seconds of ``runs`` calls and the last result."""
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
