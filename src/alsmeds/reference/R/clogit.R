@@ -21,12 +21,10 @@
 # Floating-point numbers are written with 17 significant digits (jsonlite's digits = NA stops at
 # 15), so they read back bit for bit.
 
-`%||%` <- function(a, b) if (is.null(a)) b else a
+source(file.path(dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[[1L]]))), "common.R"))
 
-argv <- commandArgs(trailingOnly = TRUE)
-if (length(argv) != 1L) stop("usage: Rscript clogit.R <dir>")
-dir <- argv[[1L]]
-args <- jsonlite::fromJSON(file.path(dir, "args.json"), simplifyVector = FALSE)
+dir <- reference_dir("clogit.R")
+args <- read_args(dir)
 
 specs <- if (is.null(args$models)) list(args) else args$models
 if (length(specs) == 0L) stop("args.json: 'models' is empty")
@@ -56,13 +54,6 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-# A named numeric vector as JSON numbers with 17 significant digits (null for NA/NaN/Inf).
-num17 <- function(x) {
-  text <- ifelse(is.finite(x), sprintf("%.17g", x), "null")
-  out <- lapply(unname(text), function(v) structure(v, class = "json"))
-  if (!is.null(names(x))) names(out) <- names(x)
-  out
-}
 
 fit_model <- function(spec) {
   covariates <- unlist(spec$covariates)

@@ -29,12 +29,10 @@
 # Floating-point numbers are written with 17 significant digits (jsonlite's digits = NA stops at 15),
 # so they read back bit for bit.
 
-`%||%` <- function(a, b) if (is.null(a)) b else a
+source(file.path(dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[[1L]]))), "common.R"))
 
-argv <- commandArgs(trailingOnly = TRUE)
-if (length(argv) != 1L) stop("usage: Rscript coxph.R <dir>")
-dir <- argv[[1L]]
-args <- jsonlite::fromJSON(file.path(dir, "args.json"), simplifyVector = FALSE)
+dir <- reference_dir("coxph.R")
+args <- read_args(dir)
 
 tables <- list()
 read_input <- function(stem, needed, label) {
@@ -55,14 +53,6 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-# A numeric vector as JSON numbers with 17 significant digits (null for NA/NaN/Inf).
-num17 <- function(x) {
-  text <- ifelse(is.finite(x), sprintf("%.17g", x), "null")
-  out <- lapply(unname(text), function(v) structure(v, class = "json"))
-  if (!is.null(names(x))) names(out) <- names(x)
-  out
-}
-scalar17 <- function(x) num17(x)[[1L]]
 
 fit_model <- function(spec, i) {
   label <- spec$name %||% as.character(i)

@@ -29,12 +29,10 @@
 # nlme_version. Floating-point numbers are written with 17 significant digits so that they read
 # back bit for bit (jsonlite's digits = NA alone stops at 15).
 
-`%||%` <- function(a, b) if (is.null(a)) b else a
+source(file.path(dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[[1L]]))), "common.R"))
 
-argv <- commandArgs(trailingOnly = TRUE)
-if (length(argv) != 1L) stop("usage: Rscript lme.R <dir>")
-dir <- argv[[1L]]
-args <- jsonlite::fromJSON(file.path(dir, "args.json"), simplifyVector = FALSE)
+dir <- reference_dir("lme.R")
+args <- read_args(dir)
 
 for (key in c("response", "fixed", "time", "group")) {
   if (is.null(args[[key]])) stop(sprintf("args.json: '%s' is required", key))
@@ -62,14 +60,6 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-# A (named) numeric vector as JSON numbers with 17 significant digits (null for NA/NaN/Inf).
-num17 <- function(x) {
-  text <- ifelse(is.finite(x), sprintf("%.17g", x), "null")
-  out <- lapply(unname(text), function(v) structure(v, class = "json"))
-  if (!is.null(names(x))) names(out) <- names(x)
-  out
-}
-scalar17 <- function(x) num17(as.numeric(x))[[1L]]
 
 # nlme rebuilds formulas internally and loses backquotes, so the model sees plain names
 # (y, x1, x2, ..., t, g) and the output is labelled with the original column names.
