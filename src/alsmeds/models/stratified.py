@@ -93,6 +93,31 @@ def fit_stratified(table: pd.DataFrame, spec: RiskModelSpec, by: str = "age", ag
     return pd.concat(frames, ignore_index=True)
 
 
+def interaction_design(
+    table: pd.DataFrame, spec: RiskModelSpec, by: str = "age", age_cutoff: float = 65.0
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Design of the exposure x stratum interaction model: (X, case, strata).
+
+    Columns: the exposure terms (effects in the reference stratum), the same terms with
+    suffix ``:other`` (multiplied by the indicator of the other stratum: the case's for
+    population sets, each member's own for relatives) and the covariates that vary
+    within some set.
+    """
+    rows = comparison_rows(table, spec.comparison)
+    _, other = stratum_levels(by, age_cutoff)
+    level = modifier_level(spec.comparison)
+    labels = stratum_of_set(rows, by, age_cutoff) if level == "set" else stratum_of_member(rows, by, age_cutoff)
+    in_other = (labels == other).to_numpy().astype(float)
+    X_exp = exposure_matrix(rows, spec)
+    X_int = X_exp.mul(in_other, axis=0).add_suffix(":other")
+    case = rows["case"].to_numpy().astype(bool)
+    strata = rows["set_id"].to_numpy()
+    X_cov = covariate_matrix(rows, spec.covariates())
+    if len(X_cov.columns):
+        X_cov = drop_constant_within_sets(X_cov, strata)  # e.g. civil status, shared by spouses
+    return pd.concat([X_exp, X_int, X_cov], axis=1), case, strata
+
+
 def interaction_tests(
     table: pd.DataFrame, spec: RiskModelSpec, by: str = "age", age_cutoff: float = 65.0, alpha: float = 0.05
 ) -> pd.DataFrame:
@@ -122,26 +147,28 @@ def interaction_tests(
     Estimand of ``ratio_of_ors``: the ratio of the conditional odds ratios of the
     ``other`` to the ``reference`` stratum, assuming covariate effects common to both.
     """
-    rows = comparison_rows(table, spec.comparison)
+    full_X, case, strata = interaction_design(table, spec, by, age_cutoff)
+    X_exp = exposure_matrix(comparison_rows(table, spec.comparison), spec)
+    X_int = full_X[[c + ":other" for c in X_exp.columns]]
     reference, other = stratum_levels(by, age_cutoff)
     level = modifier_level(spec.comparison)
-    labels = stratum_of_set(rows, by, age_cutoff) if level == "set" else stratum_of_member(rows, by, age_cutoff)
-    in_other = (labels == other).to_numpy().astype(float)
-    X_exp = exposure_matrix(rows, spec)
-    X_int = X_exp.mul(in_other, axis=0).add_suffix(":other")
-    case = rows["case"].to_numpy().astype(bool)
-    strata = rows["set_id"].to_numpy()
-    X_cov = covariate_matrix(rows, spec.covariates())
-    if len(X_cov.columns):
-        X_cov = drop_constant_within_sets(X_cov, strata)  # e.g. civil status, shared by spouses
-    full_X = pd.concat([X_exp, X_int, X_cov], axis=1)
     z = stats.norm.ppf(1 - alpha / 2)
     try:
         full = fit_clogit(full_X, case, strata)
     except ClogitError as exc:
-        return pd.DataFrame([{"term": t, "estimable": False, "reason": str(exc)} for t in X_exp.columns]).assign(
-            comparison=spec.comparison, stratified_by=by
-        )
+        failed = []
+        for term in X_exp.columns:
+            drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
+            failed.append(
+                {
+                    "drug_class": drug_class,
+                    "window": term[len(drug_class) + 1 :],
+                    "term": term,
+                    "estimable": False,
+                    "reason": f"interaction model not estimable: {exc}",
+                }
+            )
+        return pd.DataFrame(failed).assign(comparison=spec.comparison, stratified_by=by, modifier_level=level)
 
     lr = {}
     for k in spec.classes:
