@@ -21,3 +21,23 @@ num17 <- function(x) {
   out
 }
 scalar17 <- function(x) num17(as.numeric(x))[[1L]]
+
+# Run fit_once() once, collecting (not printing) its warnings: list(fit = ..., warnings = character()).
+fit_collecting_warnings <- function(fit_once) {
+  warned <- character(0)
+  fit <- withCallingHandlers(fit_once(), warning = function(w) {
+    warned <<- c(warned, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  list(fit = fit, warnings = warned)
+}
+
+# Time `runs` more calls of fit_once() inside R (no start-up): NULL when runs is 0.
+fit_timing <- function(fit_once, runs) {
+  runs <- as.integer(runs %||% 0L)
+  if (runs <= 0L) return(NULL)
+  elapsed <- vapply(seq_len(runs), function(i) {
+    suppressWarnings(system.time(fit_once(), gcFirst = FALSE)[["elapsed"]])
+  }, numeric(1))
+  list(runs = runs, median_seconds = scalar17(stats::median(elapsed)), seconds = num17(elapsed))
+}

@@ -65,24 +65,15 @@ fit_model <- function(spec, i) {
   formula <- stats::as.formula(paste("Surv(time, event) ~", paste(sprintf("`%s`", covariates), collapse = " + ")))
   fit_once <- function() coxph(formula, data = data, ties = ties, control = control)
 
-  warned <- character(0)
-  fit <- withCallingHandlers(fit_once(), warning = function(w) {
-    warned <<- c(warned, conditionMessage(w))
-    invokeRestart("muffleWarning")
-  })
+  fitted <- fit_collecting_warnings(fit_once)
+  fit <- fitted$fit
+  warned <- fitted$warnings
   coefficients <- stats::coef(fit)
   names(coefficients) <- gsub("`", "", names(coefficients), fixed = TRUE)
   se <- sqrt(diag(as.matrix(stats::vcov(fit))))
   names(se) <- names(coefficients)
 
-  runs <- as.integer(spec$timing_runs %||% 0L)
-  timing <- NULL
-  if (runs > 0L) {
-    elapsed <- vapply(seq_len(runs), function(i) {
-      suppressWarnings(system.time(fit_once(), gcFirst = FALSE)[["elapsed"]])
-    }, numeric(1))
-    timing <- list(runs = runs, median_seconds = scalar17(stats::median(elapsed)), seconds = num17(elapsed))
-  }
+  timing <- fit_timing(fit_once, spec$timing_runs)
   list(
     coefficients = num17(coefficients),
     se = num17(se),

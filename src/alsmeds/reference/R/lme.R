@@ -84,11 +84,9 @@ fit_once <- function() {
   lme(fixed = fixed_formula, random = random_formula, data = model_data, method = method, control = control)
 }
 
-warned <- character(0)
-fit <- withCallingHandlers(fit_once(), warning = function(w) {
-  warned <<- c(warned, conditionMessage(w))
-  invokeRestart("muffleWarning")
-})
+fitted <- fit_collecting_warnings(fit_once)
+fit <- fitted$fit
+warned <- fitted$warnings
 
 coefficients <- relabel(nlme::fixef(fit))
 se <- sqrt(diag(as.matrix(stats::vcov(fit))))
@@ -101,14 +99,7 @@ intercept_sd <- sqrt(re_cov[1L, 1L])
 slope_sd <- if (random_slope) sqrt(re_cov[2L, 2L]) else NA_real_
 correlation <- if (random_slope) re_cov[1L, 2L] / (intercept_sd * slope_sd) else NA_real_
 
-runs <- as.integer(args$timing_runs %||% 0L)
-timing <- NULL
-if (runs > 0L) {
-  elapsed <- vapply(seq_len(runs), function(i) {
-    suppressWarnings(system.time(fit_once(), gcFirst = FALSE)[["elapsed"]])
-  }, numeric(1))
-  timing <- list(runs = runs, median_seconds = scalar17(stats::median(elapsed)), seconds = num17(elapsed))
-}
+timing <- fit_timing(fit_once, args$timing_runs)
 
 iterations <- fit$numIter %||% NA_integer_
 out <- list(
