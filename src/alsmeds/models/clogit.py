@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.linalg import cho_solve, cholesky
 
 
 class ClogitError(ValueError):
@@ -85,13 +86,109 @@ def _sorted_groups(strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, starts
 
 
+#: Relative size below which a (scaled) squared residual or eigenvalue counts as zero.
+#: The matrices involved are sums of 1e3-1e6 terms accurate to about 1e-13 relative, so
+#: 1e-10 separates true rank loss from rounding noise with a wide margin.
+RANK_RTOL = 1e-10
+#: Newton iterations stop once the Newton decrement ``g' I^-1 g`` (the squared distance to
+#: the optimum in standard-error units) is below this; one more full Newton step is then
+#: taken, which by quadratic convergence lands at rounding level from the optimum.
+DECREMENT_TOL = 1e-12
+#: A log odds ratio beyond this is the signature of (quasi-)separation.
+MAX_ABS_COEF = 25.0
+
+
+class NotIdentifiableError(ClogitError):
+    """Some covariates carry no information about their coefficient in these matched sets.
+
+    Attributes
+    ----------
+    reasons : dict of str to str
+        Covariate -> why it cannot be estimated (see :func:`non_identifiable_columns`).
+    """
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        self.reasons = dict(reasons)
+        listed = "; ".join(f"{name} ({why})" for name, why in self.reasons.items())
+        super().__init__(f"information matrix is singular: not identifiable: {listed}")
+
+
+def _as_matrix(X: np.ndarray | pd.DataFrame, names: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
+    if isinstance(X, pd.DataFrame):
+        names = list(X.columns) if names is None else list(names)
+        X = X.to_numpy(dtype=float)
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    names = list(names) if names is not None else [f"x{i}" for i in range(X.shape[1])]
+    return X, names
+
+
+def non_identifiable_columns(
+    X: np.ndarray | pd.DataFrame, strata: np.ndarray | pd.Series, names: Sequence[str] | None = None
+) -> dict[str, str]:
+    """Find the covariates a conditional logit cannot estimate, before fitting.
+
+    Only contrasts within a matched set inform a conditional likelihood, so the
+    identifiable part of ``X`` is ``X`` centred on its set means, over the sets with at
+    least two members.  A column is not identifiable when its centred values are all
+    zero (it never varies within a set), or when it is a linear combination of the
+    columns before it (aliased, as R reports a coefficient ``NA``).  Both checks use
+    relative tolerances (:data:`RANK_RTOL`) on exactly computed quantities, so the answer
+    does not depend on the BLAS kernel or on rounding.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, p)
+    strata : array-like, shape (n,)
+        Matched-set identifier.
+    names : sequence of str, optional
+        Column names (``X.columns`` for a DataFrame).
+
+    Returns
+    -------
+    dict of str to str
+        Column name -> reason (``"constant within every matched set"`` or ``"aliased with
+        <earlier columns>"``), in column order; empty when every column is identifiable.
+    """
+    X, names = _as_matrix(X, names)
+    n, p = X.shape
+    order, starts = _sorted_groups(np.asarray(strata))
+    sizes = np.diff(np.r_[starts, n])
+    group = np.repeat(np.arange(starts.size), sizes)
+    Xs = X[order]
+    means = np.add.reduceat(Xs, starts, axis=0) / sizes[:, None] if n else np.zeros((0, p))
+    centred = (Xs - means[group])[sizes[group] > 1]
+    scale = np.maximum(np.abs(Xs).max(axis=0), 1.0) if n else np.ones(p)
+    spread = np.abs(centred).max(axis=0) if centred.size else np.zeros(p)
+    out: dict[str, str] = {}
+    kept: list[int] = []
+    norms = np.linalg.norm(centred, axis=0) if centred.size else np.zeros(p)
+    for j in range(p):
+        if spread[j] <= RANK_RTOL * scale[j]:
+            out[names[j]] = "constant within every matched set"
+            continue
+        if kept:
+            # Squared sine of the angle between column j and the span of the kept columns.
+            A = centred[:, kept] / norms[kept]
+            b = centred[:, j] / norms[j]
+            coef, *_ = np.linalg.lstsq(A, b, rcond=None)
+            residual = float(np.sum((b - A @ coef) ** 2))
+            if residual <= RANK_RTOL:
+                partners = [names[k] for k, c in zip(kept, coef, strict=True) if abs(c) > 1e-6]
+                out[names[j]] = "aliased with " + (", ".join(partners) or "earlier columns")
+                continue
+        kept.append(j)
+    return out
+
+
 def fit_clogit(
     X: np.ndarray | pd.DataFrame,
     case: np.ndarray | pd.Series,
     strata: np.ndarray | pd.Series,
     names: Sequence[str] | None = None,
     *,
-    tol: float = 1e-10,
+    tol: float = DECREMENT_TOL,
     max_iter: int = 100,
 ) -> ClogitResult:
     """Fit a conditional logistic regression with one case per matched set.
@@ -107,7 +204,8 @@ def fit_clogit(
     names : sequence of str, optional
         Covariate names (taken from ``X.columns`` for a DataFrame).
     tol : float
-        Convergence when the Newton decrement falls below ``tol``.
+        Convergence when the Newton decrement (squared distance to the optimum in
+        standard-error units) falls below ``tol``; a final full Newton step follows.
     max_iter : int
 
     Returns
@@ -116,24 +214,27 @@ def fit_clogit(
 
     Raises
     ------
+    NotIdentifiableError
+        Before fitting, when a covariate does not vary within any informative set or is
+        aliased with others (:func:`non_identifiable_columns` names them).
     ClogitError
-        When a set does not have exactly one case, or the information matrix is
-        singular (a covariate constant within every set, or perfect separation).
+        When a set does not have exactly one case, the covariates are not finite, or the
+        fit diverges (perfect or quasi-separation).
 
     Notes
     -----
     Estimand: the log odds ratio conditional on the matched set, i.e. under
     incidence-density sampling the log hazard ratio of the covariate, assuming the
     covariates act multiplicatively and identically across sets.
+
+    Convergence does not depend on rounding: a step is accepted by an Armijo test whose
+    allowance is relative to the size of the log-likelihood (its rounding noise), not an
+    absolute constant, and iterations stop on the scale-free Newton decrement.  So the
+    estimate lands within rounding of the optimum whatever the BLAS kernel or thread
+    count; it is the same to about 1e-12 relative on any machine.
     """
-    if isinstance(X, pd.DataFrame):
-        names = list(X.columns) if names is None else list(names)
-        X = X.to_numpy(dtype=float)
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
+    X, names = _as_matrix(X, names)
     n, p = X.shape
-    names = list(names) if names is not None else [f"x{i}" for i in range(p)]
     y = np.asarray(case).astype(bool)
     strata = np.asarray(strata)
     if y.shape[0] != n or strata.shape[0] != n:
@@ -143,11 +244,16 @@ def fit_clogit(
 
     order, starts = _sorted_groups(strata)
     Xs, ys = X[order], y[order]
-    cases_per_set = np.add.reduceat(ys.astype(np.int64), starts)
+    cases_per_set = np.add.reduceat(ys.astype(np.int64), starts) if n else np.zeros(0, dtype=np.int64)
     if (cases_per_set != 1).any():
         bad = int((cases_per_set != 1).sum())
         raise ClogitError(f"{bad} matched set(s) do not have exactly one case")
     sizes = np.diff(np.r_[starts, n])
+    if not (sizes > 1).any():
+        raise ClogitError("no matched set has a control: nothing to compare")
+    unidentified = non_identifiable_columns(X, strata, names)
+    if unidentified:
+        raise NotIdentifiableError(unidentified)
     group = np.repeat(np.arange(starts.size), sizes)
     x_case_sum = Xs[ys].sum(axis=0)
 
@@ -163,33 +269,47 @@ def fit_clogit(
         info = (Xs * prob[:, None]).T @ Xs - xbar.T @ xbar
         return loglik, grad, info
 
+    def newton_step(grad: np.ndarray, info: np.ndarray) -> np.ndarray:
+        try:
+            factor = cholesky(info, lower=True, check_finite=False)
+        except np.linalg.LinAlgError as exc:
+            raise ClogitError("information matrix is not positive definite: a covariate may separate cases") from exc
+        return cho_solve((factor, True), grad, check_finite=False)
+
     beta = np.zeros(p)
     loglik, grad, info = evaluate(beta)
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError as exc:
-            raise ClogitError("information matrix is singular (a covariate may not vary within any set)") from exc
+        step = newton_step(grad, info)
         decrement = float(grad @ step)
+        if decrement < tol:
+            # Quadratic convergence: one more full step lands at rounding level.
+            beta = beta + step
+            loglik, grad, info = evaluate(beta)
+            converged = True
+            break
+        # Armijo backtracking.  The allowance for rounding is relative to the size of the
+        # log-likelihood (sums of ~n terms), so it never decides between two good steps.
+        noise = 1e3 * np.finfo(float).eps * max(1.0, abs(loglik))
         t = 1.0
         while True:
             new_beta = beta + t * step
             new_loglik, new_grad, new_info = evaluate(new_beta)
-            if new_loglik >= loglik - 1e-12 or t < 1e-8:
+            if new_loglik >= loglik + 1e-4 * t * decrement - noise or t < 1e-10:
                 break
             t /= 2
         beta, loglik, grad, info = new_beta, new_loglik, new_grad, new_info
-        if decrement < tol:
-            converged = True
-            break
-    if np.linalg.matrix_rank(info) < p:
-        raise ClogitError("information matrix is singular (a covariate may not vary within any set)")
-    cov = np.linalg.inv(info)
-    if not converged or np.abs(beta).max() > 25:
+    if not converged or np.abs(beta).max() > MAX_ABS_COEF:
         # Divergent coefficients are the signature of separation.
         raise ClogitError("did not converge: a covariate may perfectly separate cases from controls")
+    # Near-separation leaves an information matrix that is positive definite in name only.
+    scale = np.sqrt(np.diag(info))
+    eigen = np.linalg.eigvalsh(info / np.outer(scale, scale)) if np.all(scale > 0) else np.zeros(1)
+    if eigen.min() <= RANK_RTOL * max(eigen.max(), 1.0):
+        raise ClogitError("information matrix is numerically singular at the estimate (quasi-separation)")
+    cov = cho_solve((cholesky(info, lower=True, check_finite=False), True), np.eye(p), check_finite=False)
+    cov = (cov + cov.T) / 2
     params = pd.Series(beta, index=names)
     bse = pd.Series(np.sqrt(np.diag(cov)), index=names)
     return ClogitResult(
