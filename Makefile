@@ -15,10 +15,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 
-.PHONY: help venv reproduce test lab data clean bench FORCE
+.PHONY: help venv reproduce refresh test lab data clean bench FORCE
+
+# Where `make reproduce` writes its fresh outputs (compared with the committed results/).
+REPRODUCE_DIR := build/reproduce
 
 help:
-	@echo "make reproduce  verify the synthetic data regenerate byte-identically, then run every notebook"
+	@echo "make reproduce  verify the synthetic data regenerate, run every notebook into build/reproduce/,"
+	@echo "                and compare the fresh results with the committed results/"
+	@echo "make refresh    (maintainers) rerun the notebooks in place: rewrites notebooks/, results/, figures/"
 	@echo "make test       ruff + pytest (unit tests and nbval --nbval-lax over notebooks/)"
 	@echo "make lab        JupyterLab on notebooks/ in the project environment"
 	@echo "make data       regenerate data/synthetic"
@@ -63,7 +68,12 @@ FORCE:
 # ---------------------------------------------------------------------------- workflows
 reproduce: venv
 	$(PY) -m alsmeds simulate --check
-	$(PY) -m alsmeds run
+	$(PY) -m alsmeds run --output-dir $(REPRODUCE_DIR)/notebooks \
+	  --results-dir $(REPRODUCE_DIR)/results --figures-dir $(REPRODUCE_DIR)/figures
+	$(PY) -m alsmeds compare $(REPRODUCE_DIR)/results results
+
+refresh: venv
+	$(PY) -m alsmeds run --inplace
 
 test: venv
 	$(VENV)/bin/ruff check $(wildcard src tests benchmarks)

@@ -312,15 +312,35 @@ def test_cli_simulate_calls_write_and_check(
     assert cli.main(["simulate", "--out", str(tmp_path), "--seed", "3", "--scale", "0.5"]) == 0
     assert calls == [(tmp_path, None, None), (tmp_path, 3, 0.5)]
 
-    (tmp_path / "MANIFEST.sha256").write_text("aa  a.csv\nbb  b.csv\n")
-    monkeypatch.setattr(simulate, "check_synthetic", lambda d: [], raising=False)
-    assert cli.main(["simulate", "--out", str(tmp_path), "--check"]) == 0
-    assert "synthetic data verified: 2 files match MANIFEST.sha256" in capsys.readouterr().out
+    from alsmeds.precision import compare_values
 
-    monkeypatch.setattr(simulate, "check_synthetic", lambda d: ["a.csv: checksum differs"], raising=False)
+    passed = simulate.SyntheticCheck([], compare_values({"x": 1.0}, {"x": 1.0 + 1e-12}, "truth.json"), n_files=2)
+    monkeypatch.setattr(simulate, "check_synthetic", lambda d: passed, raising=False)
+    assert cli.main(["simulate", "--out", str(tmp_path), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic data verified: 2 files regenerate" in out
+    assert "1 float(s) differ within tolerance" in out
+
+    failed = simulate.SyntheticCheck(["a.csv: checksum differs"])
+    monkeypatch.setattr(simulate, "check_synthetic", lambda d: failed, raising=False)
     assert cli.main(["simulate", "--out", str(tmp_path), "--check"]) == 1
     assert "a.csv: checksum differs" in capsys.readouterr().err
 
     with pytest.raises(SystemExit) as info:
         cli.main(["simulate", "--check", "--seed", "1"])
     assert info.value.code == 2
+
+
+def test_ctrl_c_ends_in_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_validate", interrupted)
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for action in parser._subparsers._group_actions[0].choices.values():
+        if action.prog.endswith("validate"):
+            action.set_defaults(func=interrupted)
+    assert cli.main(["validate", "somewhere"]) == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["alsmeds validate: interrupted; nothing was half-written"]

@@ -345,3 +345,28 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path: Path) -> None:
         write_json_atomic(path, {"bad": object()})
     assert json.loads(path.read_text()) == {"ok": True}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from alsmeds.io import remove_stale_temporaries, temporary_sibling
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale_file = tmp_path / f".risk_models.json.tmp-{dead_pid}-ab12cd34"
+    stale_figure = tmp_path / f".03_forest.png.tmp-{dead_pid}-0011aabb.png"
+    stale_dir = tmp_path / f".synthetic.old-{dead_pid}-deadbeef"
+    live = temporary_sibling(tmp_path / "table1.csv")
+    keep = tmp_path / "results.json"
+    for path in (stale_file, stale_figure, live, keep):
+        path.write_text("x")
+    stale_dir.mkdir()
+    (stale_dir / "persons.csv").write_text("x")
+    assert live.name.startswith(f".table1.csv.tmp-{os.getpid()}-")
+    removed = remove_stale_temporaries(tmp_path)
+    assert sorted(removed) == sorted([stale_file, stale_figure, stale_dir])
+    assert live.exists() and keep.exists()
+    assert remove_stale_temporaries(tmp_path / "missing") == []

@@ -240,9 +240,13 @@ def test_exposure_category_codes_are_stable():
     assert CATEGORY_CODES == {"never": 0, "0_1": 1, "1_5": 2, "gt5": 3}
 
 
-def test_committed_synthetic_data_regenerate_byte_identically():
-    """The committed data set is what the pinned generator makes from its recorded seed and scale."""
+def test_committed_synthetic_data_regenerate():
+    """The committed data set is what the pinned generator makes from its recorded seed and scale.
+
+    Tables byte-identical; the fitted estimands of truth.json within rounding tolerance.
+    """
     from alsmeds.simulate import check_synthetic
 
-    problems = check_synthetic(SYNTHETIC_DIR, progress=False)
-    assert problems == [], problems
+    check = check_synthetic(SYNTHETIC_DIR, progress=False)
+    assert check.ok, check.problems
+    assert check.truth is not None and check.truth.n_values > 100

@@ -9,8 +9,11 @@ validate
     Check a registry folder against the schema and print a summary.
 run
     Execute the numbered notebooks in order with papermill.
+compare
+    Compare fresh results with reference results, floats within rounding tolerance.
 
-Exit codes: 0 success, 1 a failed check or notebook, 2 invalid usage or invalid data.
+Exit codes: 0 success, 1 a failed check or notebook, 2 invalid usage or invalid data,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -25,14 +28,8 @@ from alsmeds import __version__, paths
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-
-def _manifest_entries(data_dir: Path) -> int | None:
-    manifest = data_dir / "MANIFEST.sha256"
-    if not manifest.is_file():
-        return None
-    lines = manifest.read_text(encoding="utf-8").splitlines()
-    return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+#: The shell's convention for a process ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -52,14 +49,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if args.check:
-        problems = list(simulate.check_synthetic(out))
-        if problems:
+        check = simulate.check_synthetic(out)
+        if not check.ok:
             print(f"synthetic data in {out} do not match their regeneration:", file=sys.stderr)
-            for problem in problems:
+            for problem in check.problems:
                 print(f"  - {problem}", file=sys.stderr)
             return EXIT_FAILED
-        n = _manifest_entries(out)
-        print(f"synthetic data verified: {n if n is not None else 'all'} files match MANIFEST.sha256")
+        print(f"synthetic data verified: {check.n_files} files regenerate (tables byte-identical)")
+        if check.truth is not None:
+            print(f"  truth.json: {check.truth.summary()}")
         return EXIT_OK
     simulate.write_synthetic(out, seed=args.seed, scale=args.scale)
     print(f"synthetic data written to {out}")
@@ -137,6 +135,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare fresh results with reference results (see :func:`alsmeds.precision.compare_folders`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``fresh`` and ``reference`` folders.
+
+    Returns
+    -------
+    int
+        0 when every value agrees within tolerance, 1 otherwise, 2 for a missing folder.
+    """
+    from alsmeds.precision import compare_folders
+
+    fresh, reference = Path(args.fresh), Path(args.reference)
+    for folder in (fresh, reference):
+        if not folder.is_dir():
+            print(f"alsmeds compare: no such folder: {folder}", file=sys.stderr)
+            return EXIT_USAGE
+    comparison = compare_folders(reference, fresh)
+    where = f"{paths.display_path(fresh)} against {paths.display_path(reference)}"
+    if comparison.ok:
+        print(f"results reproduced ({where}): {comparison.summary()}")
+        return EXIT_OK
+    print(f"results differ beyond tolerance ({where}):", file=sys.stderr)
+    print(comparison.report(), file=sys.stderr)
+    return EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``alsmeds`` argument parser.
 
@@ -200,6 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "compare",
+        help="compare fresh results with reference results (floats within rounding tolerance)",
+        description="Compare every JSON, CSV and Parquet file of REFERENCE with the same file in FRESH: "
+        "labels, counts and dates exactly, floats within two units of their 8th significant digit.",
+    )
+    p.add_argument("fresh", metavar="FRESH", help="folder of fresh results (e.g. build/reproduce/results)")
+    p.add_argument(
+        "reference",
+        metavar="REFERENCE",
+        nargs="?",
+        default=str(paths.COMMITTED_RESULTS_DIR),
+        help="folder of reference results (default: %(default)s)",
+    )
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
@@ -220,7 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "simulate" and args.check and (args.seed is not None or args.scale is not None):
         parser.error("simulate --check regenerates with the recorded seed and scale; drop --seed/--scale")
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, not a traceback.  Atomic writes have already removed their
+        # temporary files; anything a killed kernel left is cleared by the next run.
+        print(f"alsmeds {args.command}: interrupted; nothing was half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

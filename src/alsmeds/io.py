@@ -294,9 +294,14 @@ def _json_default(obj: Any) -> Any:
 def json_text(obj: Any) -> str:
     """The deterministic JSON text of an object: sorted keys, indent 2, ASCII, trailing newline.
 
-    Dates become ISO strings, numpy scalars plain numbers.
+    Dates become ISO strings, numpy scalars plain numbers, and every float is rounded to
+    :data:`alsmeds.precision.SIGNIFICANT_DIGITS` significant digits, so a rerun on any
+    machine writes the same text unless a value moves by more than rounding.
     """
-    return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=True, default=_json_default) + "\n"
+    from .precision import round_floats
+
+    plain = json.loads(json.dumps(obj, default=_json_default))
+    return json.dumps(round_floats(plain), sort_keys=True, indent=2, ensure_ascii=True) + "\n"
 
 
 def _metadata_json(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -363,8 +368,79 @@ def sha256_file(path: str | Path) -> str:
 # ----------------------------------------------------------------------------- writing
 
 
+#: Hidden temporary files and folders of atomic writes: ``.<name>.tmp-<pid>-<hex>`` (being
+#: written) and ``.<name>.old-<pid>-<hex>`` (a replaced folder being deleted).  The
+#: ``.gitignore`` ignores the pattern; :func:`remove_stale_temporaries` clears what a
+#: killed process left behind.
+_TEMPORARY = re.compile(r"\..+\.(?:tmp|old)-(?P<pid>[0-9]+)-[0-9a-f]+(?:\.[A-Za-z0-9]+)?")
+
+
 def _sibling(path: Path, tag: str) -> Path:
     return path.parent / f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def temporary_sibling(path: str | Path, suffix: str = "") -> Path:
+    """A hidden temporary path beside ``path`` for an atomic write (write there, then rename).
+
+    Parameters
+    ----------
+    path : path-like
+        The final file.
+    suffix : str
+        Appended to the name, for writers that infer the format from it (``".png"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``.<name>.tmp-<pid>-<hex><suffix>`` in the same folder; the pid lets
+        :func:`remove_stale_temporaries` tell a live writer's file from a dead one's.
+    """
+    tmp = _sibling(Path(path), "tmp")
+    return tmp.with_name(tmp.name + suffix)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files and folders of interrupted atomic writes in ``folder``.
+
+    An atomic write removes its temporary file when it fails or is interrupted, but a
+    process that is killed (a notebook kernel stopped by its runner, a power cut) cannot.
+    Only temporaries whose writing process no longer runs are removed, so a concurrent
+    writer is never disturbed.
+
+    Parameters
+    ----------
+    folder : path-like
+        Searched non-recursively; a missing folder is fine.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        match = _TEMPORARY.fullmatch(path.name)
+        if match is None or _process_alive(int(match.group("pid"))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def _check_name(name: str, what: str) -> None:

@@ -2,6 +2,15 @@
 
 papermill runs a kernel in the caller's working directory while Jupyter and nbval use
 the notebook's folder; every path in the bundle therefore comes from here.
+
+Environment variables move the default output folders (the notebooks' ``figures_dir``
+and ``results_dir`` when their parameters are left at None):
+
+* ``ALSMEDS_FIGURES_DIR``: default ``figures/``;
+* ``ALSMEDS_RESULTS_DIR``: default ``results/``.
+
+The test suite sets both to folders under ``build/`` (``conftest.py`` at the project
+root), so that executing the notebooks never rewrites the committed outputs.
 """
 
 from __future__ import annotations
@@ -25,11 +34,21 @@ def project_root() -> Path:
     return Path.cwd().resolve()
 
 
+def _folder(variable: str, default: Path) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).resolve() if value else default
+
+
 ROOT = project_root()
 DATA_DIR = ROOT / "data"
 SYNTHETIC_DIR = DATA_DIR / "synthetic"
-FIGURES_DIR = ROOT / "figures"
-RESULTS_DIR = ROOT / "results"
+#: Where the notebooks write figures by default (``ALSMEDS_FIGURES_DIR`` overrides).
+FIGURES_DIR = _folder("ALSMEDS_FIGURES_DIR", ROOT / "figures")
+#: Where the notebooks write machine-readable results by default (``ALSMEDS_RESULTS_DIR`` overrides).
+RESULTS_DIR = _folder("ALSMEDS_RESULTS_DIR", ROOT / "results")
+#: The committed outputs, whatever the overrides (what ``make reproduce`` compares with).
+COMMITTED_FIGURES_DIR = ROOT / "figures"
+COMMITTED_RESULTS_DIR = ROOT / "results"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 BUILD_DIR = ROOT / "build"
 

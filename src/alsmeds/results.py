@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .io import write_csv_atomic, write_json_atomic
+from .precision import CSV_FLOAT_FORMAT
 
 #: Meaning of the columns of risk-model estimates (results/risk_models.csv and .json).
 RISK_MODEL_COLUMNS = {
@@ -44,9 +45,13 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def write_estimates(frame: pd.DataFrame, results_dir: str | Path, name: str, schema: dict[str, str]) -> list[Path]:
-    """Write ``<name>.csv`` and ``<name>.json`` (``{"schema": ..., "estimates": [...]}``) atomically."""
+    """Write ``<name>.csv`` and ``<name>.json`` (``{"schema": ..., "estimates": [...]}``) atomically.
+
+    Floats are written with :data:`alsmeds.precision.SIGNIFICANT_DIGITS` significant digits
+    in both files, so a rerun on the same machine leaves them byte-identical.
+    """
     results_dir = Path(results_dir)
-    csv_path = write_csv_atomic(results_dir / f"{name}.csv", frame, float_format="%.10g")
+    csv_path = write_csv_atomic(results_dir / f"{name}.csv", frame, float_format=CSV_FLOAT_FORMAT)
     payload = json.loads(json.dumps({"schema": schema, "estimates": _records(frame)}, default=str))
     json_path = write_json_atomic(results_dir / f"{name}.json", payload)
     return [csv_path, json_path]

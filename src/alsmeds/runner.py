@@ -25,6 +25,7 @@ from typing import Any
 import nbformat
 
 from alsmeds import paths
+from alsmeds.io import write_text_atomic
 
 __all__ = [
     "NOTEBOOK_PATTERN",
@@ -36,6 +37,7 @@ __all__ = [
     "discover_notebooks",
     "execute_notebook",
     "filter_parameters",
+    "remove_interrupted_writes",
     "run_notebooks",
     "select_notebooks",
     "standard_parameters",
@@ -418,6 +420,31 @@ def execute_notebook(
     return injected
 
 
+def remove_interrupted_writes(
+    notebooks_dir: Path | str, output_dir: Path | str, parameters: Mapping[str, Any] | None = None
+) -> list[Path]:
+    """Clear what interrupted earlier runs left in the folders a run writes to.
+
+    A kernel that is killed mid-write leaves a hidden temporary file or folder (see
+    :func:`alsmeds.io.remove_stale_temporaries`); the next run removes them from the
+    notebooks and output folders, the default and given figure and result folders, and
+    the simulated-data cache.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+    """
+    from alsmeds.io import remove_stale_temporaries
+
+    folders = {Path(notebooks_dir), Path(output_dir), paths.FIGURES_DIR, paths.RESULTS_DIR, paths.BUILD_DIR / "data"}
+    folders |= {Path(v) for k, v in (parameters or {}).items() if k.endswith("_dir") and v is not None}
+    removed: list[Path] = []
+    for folder in sorted(folders):
+        removed += remove_stale_temporaries(folder)
+    return removed
+
+
 def run_notebooks(
     notebooks_dir: Path | str = paths.NOTEBOOKS_DIR,
     output_dir: Path | str = paths.BUILD_DIR / "notebooks",
@@ -467,6 +494,7 @@ def run_notebooks(
     notebooks_dir = Path(notebooks_dir).resolve()
     output_dir = Path(output_dir).resolve()
     selected = select_notebooks(discover_notebooks(notebooks_dir), only)
+    remove_interrupted_writes(notebooks_dir, output_dir, parameters)
     results: list[RunResult] = []
     bar = tqdm(selected, unit="notebook", disable=not (progress and selected), dynamic_ncols=True)
     try:
@@ -478,7 +506,7 @@ def run_notebooks(
             result = RunResult(notebook, out, injected, time.perf_counter() - start)
             if inplace:
                 cleaned = clean_executed_notebook(nbformat.read(out, as_version=4))
-                nbformat.write(cleaned, notebook)
+                write_text_atomic(notebook, nbformat.writes(cleaned) + "\n")
                 result.inplace_path = notebook
             results.append(result)
     finally:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+
+from ..io import temporary_sibling
 
 #: One palette for the roles, used by every figure.
 ROLE_COLOURS = {
@@ -40,11 +41,9 @@ def save_figure(fig: plt.Figure, name: str, figures_dir: str | Path) -> Path:
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     target = figures_dir / f"{name}.png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=figures_dir)
-    os.close(fd)
+    tmp = temporary_sibling(target, suffix=".png")
     try:
         fig.savefig(tmp, format="png", bbox_inches="tight", metadata={"Software": None})
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are for everyone to read
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

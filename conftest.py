@@ -1,0 +1,23 @@
+"""Project-wide pytest setup, loaded before the tests and the notebooks are collected.
+
+nbval executes the notebooks with their default parameters, whose output folders are
+``alsmeds.paths.FIGURES_DIR`` and ``RESULTS_DIR``.  Pointing them at ``build/test/`` keeps
+the committed ``figures/`` and ``results/`` untouched by ``make test``: a test writes
+into ``build/`` or a temporary folder, never into the tracked tree.  The variables are
+set before anything imports :mod:`alsmeds`, and the notebook kernels inherit them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent
+_TEST_OUTPUTS = _ROOT / "build" / "test"
+
+if os.environ.get("PYTEST_XDIST_WORKER") is None:
+    # A fresh folder per session: no output of an earlier run can stand in for this one's.
+    shutil.rmtree(_TEST_OUTPUTS, ignore_errors=True)
+os.environ["ALSMEDS_FIGURES_DIR"] = str(_TEST_OUTPUTS / "figures")
+os.environ["ALSMEDS_RESULTS_DIR"] = str(_TEST_OUTPUTS / "results")
