@@ -162,18 +162,19 @@ def non_identifiable_columns(
     scale = np.maximum(np.abs(Xs).max(axis=0), 1.0) if n else np.ones(p)
     spread = np.abs(centred).max(axis=0) if centred.size else np.zeros(p)
     out: dict[str, str] = {}
+    gram = centred.T @ centred
+    norms = np.sqrt(np.diag(gram))
     kept: list[int] = []
-    norms = np.linalg.norm(centred, axis=0) if centred.size else np.zeros(p)
     for j in range(p):
         if spread[j] <= RANK_RTOL * scale[j]:
             out[names[j]] = "constant within every matched set"
             continue
         if kept:
-            # Squared sine of the angle between column j and the span of the kept columns.
-            A = centred[:, kept] / norms[kept]
-            b = centred[:, j] / norms[j]
-            coef, *_ = np.linalg.lstsq(A, b, rcond=None)
-            residual = float(np.sum((b - A @ coef) ** 2))
+            # Squared sine of the angle between column j and the span of the kept columns,
+            # from the Gram matrix of the unit-scaled centred columns.
+            corr = gram[np.ix_(kept + [j], kept + [j])] / np.outer(norms[kept + [j]], norms[kept + [j]])
+            coef = np.linalg.solve(corr[:-1, :-1], corr[:-1, -1])
+            residual = float(corr[-1, -1] - corr[:-1, -1] @ coef)
             if residual <= RANK_RTOL:
                 partners = [names[k] for k, c in zip(kept, coef, strict=True) if abs(c) > 1e-6]
                 out[names[j]] = "aliased with " + (", ".join(partners) or "earlier columns")
