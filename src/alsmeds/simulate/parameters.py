@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from ..constants import CATEGORY_CODES, CLASS_ATC, CLASSES, WINDOW_LABELS, WINDOWS
+from ..precision import round_significant
 
 #: Substances rendered per class, with their share of dispensings (A).
 SUBSTANCES = {
@@ -250,7 +251,7 @@ class SimulationParameters:
             if isinstance(obj, date):
                 return obj.isoformat()
             if isinstance(obj, float):
-                return round(obj, 8)
+                return round_significant(obj)  # as truth.json writes it
             return obj
 
         return clean(asdict(self))
