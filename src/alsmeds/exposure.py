@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .codelists import class_codelist, load_codelist, match_prefixes, normalise_codes
+from .codelists import class_codelist, match_prefixes, normalise_codes, psychiatric_codelist
 from .constants import CATEGORY_CODES, CLASSES, WINDOW_LABELS, WINDOWS
 from .dates import years_before
 
@@ -195,18 +195,21 @@ def classify_exposures(
 
 
 def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
-    """Psychiatric history before the index date, from ICD-10 diagnoses.
+    """Psychiatric history before the index date, from ICD-10 and (before 1997) ICD-9 diagnoses.
 
     Returns one row per member with 0/1 columns ``psych_<group>`` for each group of
-    ``icd10_psychiatric.csv`` and ``psych_history`` (any F00-F99 diagnosis strictly
-    before the index date).
+    ``icd10_psychiatric.csv`` and ``psych_history``: any psychiatric diagnosis strictly
+    before the index date, ICD-10 F00-F99 or ICD-9 290-319 (one definition, two code
+    versions: :func:`alsmeds.codelists.psychiatric_codelist`).  The version is read from
+    the code: ICD-10 codes begin with a letter, ICD-9 codes with a digit; ICD-9's E and
+    V codes begin with a letter and are not psychiatric.
     """
-    codes = load_codelist("icd10_psychiatric")
+    codes = psychiatric_codelist()
     normalised = normalise_codes(diagnoses["icd10"])
     key = ["person_id", "case_id"]
     out = members[key].copy()
     for group, frame in codes.groupby("group", sort=True):
-        hit = match_prefixes(normalised, frame["icd10_prefix"], frame["group"]).notna().to_numpy()
+        hit = match_prefixes(normalised, frame["prefix"], frame["group"]).notna().to_numpy()
         rows = diagnoses.loc[hit, ["person_id", "diagnosis_date"]].merge(members[key + ["index_date"]], on="person_id")
         rows = rows[rows["diagnosis_date"] < rows["index_date"]].drop_duplicates(key)
         flag = out.merge(rows[key].assign(_hit=1), on=key, how="left")["_hit"].fillna(0).astype(np.int8)

@@ -1,10 +1,20 @@
-"""Versioned code lists: ATC groups of the drug classes and ICD-10 groups of psychiatric history.
+"""Versioned code lists: ATC groups of the drug classes and ICD groups of psychiatric history.
 
-The lists are CSV files in this folder (``atc_classes.csv``, ``icd10_psychiatric.csv``)
-with columns group, level or prefix, description, source and version, so that a
-reader can see, diff and change exactly what counts as exposure.  Matching is by
-prefix after trimming white space and upper-casing; a code outside every list is
-simply not an exposure (a malformed code is an input error caught by the validator).
+The lists are CSV files in this folder (``atc_classes.csv``, ``icd10_psychiatric.csv``,
+``icd9_psychiatric.csv``) with columns group, level or prefix, description, source and
+version, so that a reader can see, diff and change exactly what counts as exposure.
+Matching is by prefix after trimming white space and upper-casing; a code outside every
+list is simply not an exposure (a malformed code is an input error caught by the validator).
+
+Psychiatric history has one definition in two code versions
+(:func:`psychiatric_codelist`): ICD-10 chapter V (F00-F99) and, for diagnoses before
+1997, ICD-9 chapter V (290-319; ICD-8's chapter of 1969-1986, 290-315, lies inside the same
+range).  ICD-10 codes begin with a letter and ICD-9 codes with a digit, so one prefix
+table serves both without an ICD-version column; ICD-9's supplementary E and V codes
+begin with a letter, match no psychiatric prefix and count as non-psychiatric.  ICD-9
+codes map to the named groups (depression, stress...) only where a whole three-digit
+category corresponds to the ICD-10 group; every ICD-9 chapter V code counts for
+``any_psychiatric``.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import pandas as pd
 
 
 def load_codelist(name: str) -> pd.DataFrame:
-    """Read a bundled code list (``"atc_classes"`` or ``"icd10_psychiatric"``)."""
+    """Read a bundled code list (``"atc_classes"``, ``"icd10_psychiatric"`` or ``"icd9_psychiatric"``)."""
     with resources.files(__package__).joinpath(f"{name}.csv").open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
@@ -54,3 +64,22 @@ def class_codelist(level: str = "class") -> pd.DataFrame:
     """ATC prefixes of the three study classes (``level="class"``) or of their subclasses."""
     frame = load_codelist("atc_classes")
     return frame[frame["level"] == level].reset_index(drop=True)
+
+
+def psychiatric_codelist() -> pd.DataFrame:
+    """The prefixes of psychiatric history in ICD-10 and ICD-9, as one table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group``, ``prefix``, ``icd_version`` (``"ICD-10"`` or ``"ICD-9"``),
+        ``description``, ``source`` and ``version``: the rows of ``icd10_psychiatric.csv``
+        then those of ``icd9_psychiatric.csv``.  The ICD-9 groups are a subset of the
+        ICD-10 groups, so both versions feed the same ``psych_<group>`` flags.
+    """
+    icd10 = load_codelist("icd10_psychiatric").rename(columns={"icd10_prefix": "prefix"})
+    icd9 = load_codelist("icd9_psychiatric").rename(columns={"icd9_prefix": "prefix"})
+    columns = ["group", "prefix", "icd_version", "description", "source", "version"]
+    return pd.concat(
+        [icd10.assign(icd_version="ICD-10")[columns], icd9.assign(icd_version="ICD-9")[columns]], ignore_index=True
+    )
