@@ -202,17 +202,108 @@ def test_missing_exposure_is_an_error():
         sv.build_survival_data(registry, _exposures([2]))
 
 
-def test_case_exposures_from_the_analysis_table():
-    table = pd.DataFrame(
+def test_case_exposures_are_one_function_for_every_case_and_the_table_is_refused(paper_table):
+    from alsmeds import trajectories as tj
+    from alsmeds.analysis_table import case_exposures
+
+    assert sv.case_exposures is case_exposures and tj.case_exposures is case_exposures
+    registry = read_registry(SYNTHETIC_DIR)
+    exposures = case_exposures(registry)
+    assert len(exposures) == len(registry["als_cases"]) and exposures["person_id"].is_unique
+    # Equal to the case rows of every comparison of the analysis table (assessed at the same index date).
+    cats = [f"cat_{k}" for k in CLASSES]
+    for _, rows in paper_table[paper_table["case"] == 1].groupby("comparison"):
+        merged = rows[["person_id", *cats]].merge(exposures, on="person_id", suffixes=("", "_all"))
+        assert len(merged) == len(rows)
+        for c in cats:
+            assert (merged[c] == merged[f"{c}_all"]).all()
+    with pytest.raises(ValueError, match="case_exposures"):
+        sv.build_survival_data(registry, paper_table)
+
+
+def test_same_day_assessments_are_averaged_for_the_baseline():
+    cases = [{"id": 1, "diagnosis": "2020-01-10"}, {"id": 2, "diagnosis": "2020-01-10"}]
+    visits = [
+        (1, "2020-01-10", 40),
+        (1, "2020-01-10", 37),  # same day: averaged to 38.5
+        (1, "2020-04-10", 30),
+        (2, "2020-01-15", 35),
+        (2, "2020-01-15", 35),
+    ]
+    data = sv.build_survival_data(_registry(cases, [], visits), _exposures([1, 2])).set_index("person_id")
+    assert data.loc[1, "alsfrs_baseline"] == 38.5 and data.loc[1, "alsfrs_baseline_day"] == 0
+    assert data.loc[2, "alsfrs_baseline"] == 35.0 and data.loc[2, "alsfrs_baseline_day"] == 5
+
+
+def _toy_survival(n: int = 60, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame(
         {
-            "comparison": ["population", "population", "sibling", "sibling"],
-            "person_id": [10, 11, 10, 12],
-            "case": [1, 0, 1, 0],
-            **{f"cat_{k}": [2, 0, 2, 1] for k in CLASSES},
+            "time": rng.exponential(2.0, n),
+            "event": (rng.random(n) < 0.7).astype(int),
+            "status": "death",
+            "age": rng.normal(65, 10, n),
+            "male": rng.integers(0, 2, n),
+            "bulbar": rng.integers(0, 2, n),
+            "diagnostic_delay_months": rng.gamma(3.0, 4.0, n),
+            "alsfrs_baseline": rng.normal(37, 6, n).round(),
         }
     )
-    out = sv.case_exposures(table)
-    assert out["person_id"].tolist() == [10] and out["cat_anxiolytics"].tolist() == [2]
+    for k in CLASSES:
+        data[f"use_{k}"] = rng.integers(0, 2, n)
+    return data
+
+
+def test_cox_reports_terms_it_cannot_estimate_and_fits_the_rest():
+    data = _toy_survival()
+    data["use_hypnotics"] = 0  # nobody used hypnotics
+    data["bulbar"] = 1  # everyone had bulbar onset
+    users = data["use_antidepressants"] == 1
+    data.loc[users, "event"] = 0  # no event among antidepressant users: monotone likelihood
+    fits = sv.fit_cox_models(data)
+    table = sv.cox_table(fits)
+    per_class = table[(table["model"] == "per_class") & table["is_exposure"]].set_index("term")
+    assert per_class.loc["use_anxiolytics", "estimable"]
+    assert np.isfinite(per_class.loc["use_anxiolytics", "hazard_ratio"])
+    row = per_class.loc["use_hypnotics"]
+    assert not row["estimable"] and row["reason"] == "no users of hypnotics" and np.isnan(row["hazard_ratio"])
+    assert per_class.loc["use_antidepressants", "reason"].startswith("no event among users")
+    mutual = table[table["model"] == "mutual"].set_index("term")
+    assert mutual.loc["use_anxiolytics", "estimable"] and not mutual.loc["use_hypnotics", "estimable"]
+    assert mutual.loc["bulbar", "reason"] == "bulbar is the same for every case"
+    assert fits[-1].estimable and "bulbar" not in fits[-1].params.index and fits[-1].warnings == []
+
+
+def test_cox_model_without_events_or_estimable_exposure_is_reported_with_its_reason():
+    data = _toy_survival()
+    no_events = sv.fit_cox(data.assign(event=0), ["use_anxiolytics"])
+    assert not no_events.estimable and no_events.reason == "no events"
+    frame = no_events.to_frame()
+    assert frame["term"].tolist()[0] == "use_anxiolytics" and not frame["estimable"].any()
+    with pytest.raises(ValueError, match="no events"):
+        sv.scaled_schoenfeld(no_events)
+    nobody = sv.fit_cox(data.assign(use_anxiolytics=0), ["use_anxiolytics"])
+    assert nobody.reason == "no exposure term can be estimated"
+    assert nobody.to_frame().set_index("term").loc["use_anxiolytics", "reason"] == "no users of anxiolytics"
+
+
+def test_cox_exposure_aliased_with_a_covariate_is_reported_not_the_covariate_dropped():
+    data = _toy_survival()
+    data["use_anxiolytics"] = data["male"]
+    fit = sv.fit_cox(data, ["use_anxiolytics"])
+    assert fit.not_estimable == {"use_anxiolytics": "aliased with male"} and fit.reason
+
+
+def test_logrank_and_rmst_without_users():
+    data = _toy_survival().assign(use_hypnotics=0)
+    logrank = sv.logrank_by_use(data).set_index("drug_class")
+    assert np.isnan(logrank.loc["hypnotics", "p_value"])
+    assert logrank.loc["hypnotics", "reason"] == "no users of hypnotics"
+    assert logrank.loc["anxiolytics", "reason"] == "" and np.isfinite(logrank.loc["anxiolytics", "chisq"])
+    rmst = sv.rmst_by_use(data, tau=3.0).set_index("drug_class")
+    assert np.isnan(rmst.loc["hypnotics", "rmst_users"]) and np.isfinite(rmst.loc["hypnotics", "rmst_non_users"])
+    medians = sv.median_survival(data)
+    assert set(medians.loc[medians["drug_class"] == "hypnotics", "group"]) == {"non-users"}
 
 
 def test_followup_summary_and_reverse_km():
@@ -242,9 +333,7 @@ def test_rmst_by_hand():
 @pytest.fixture(scope="module")
 def committed():
     registry = read_registry(SYNTHETIC_DIR)
-    from alsmeds.analysis_table import build_analysis_table
-
-    return sv.build_survival_data(registry, sv.case_exposures(build_analysis_table(registry)))
+    return sv.build_survival_data(registry, sv.case_exposures(registry))
 
 
 @pytest.fixture(scope="module")
@@ -328,14 +417,13 @@ def test_kaplan_meier_agrees_with_r_survfit(committed, r_reference):
 
 @pytest.fixture(scope="module")
 def large_data():
-    """Survival data from the register rows of a 20x simulation (simulate -> tables -> analysis table -> survival)."""
-    from alsmeds.analysis_table import build_analysis_table
+    """Survival data from the register rows of a 20x simulation (simulate -> tables -> case exposures -> survival)."""
     from alsmeds.simulate import generate
 
     synthetic = generate(seed=LARGE_SEED, scale=LARGE_SCALE, truth_scale=0)
     metadata = {k: date.fromisoformat(v) for k, v in synthetic.metadata.items()}
     registry = Registry(tables=synthetic.tables, metadata=metadata, data_dir=SYNTHETIC_DIR)
-    return sv.build_survival_data(registry, sv.case_exposures(build_analysis_table(registry)))
+    return sv.build_survival_data(registry, sv.case_exposures(registry))
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 
 from alsmeds import trajectories as tj
-from alsmeds.analysis_table import build_analysis_table
 from alsmeds.constants import CLASSES
 from alsmeds.io import Registry, read_registry
 from alsmeds.paths import SYNTHETIC_DIR
@@ -138,6 +137,7 @@ def test_build_alsfrs_data_keeps_the_documented_visits(tiny_registry, tiny_expos
     ]
     assert data.attrs["selection"] == {
         "visits_in_register": 14,
+        "same_day_assessments_merged": 0,
         "not_an_als_case": 0,
         "no_exposure_row": 2,
         "before_diagnosis": 1,
@@ -186,6 +186,33 @@ def test_build_alsfrs_data_rejects_bad_exposures(tiny_registry, tiny_exposures):
         tj.build_alsfrs_data(tiny_registry, tiny_exposures.drop(columns="cat_hypnotics"))
 
 
+def test_same_day_assessments_are_averaged_into_one_visit(tiny_registry, tiny_exposures):
+    alsfrs = tiny_registry.tables["alsfrs"]
+    extra = pd.DataFrame(
+        {
+            "person_id": [1, 2],
+            "visit_date": pd.to_datetime(["2020-04-01", "2021-06-01"]),
+            "alsfrs_r_total": pd.array([36, 43], dtype="Int64"),
+        }
+    )
+    tiny_registry.tables["alsfrs"] = pd.concat([alsfrs, extra], ignore_index=True)
+    visits = tj.alsfrs_visits(tiny_registry.tables["alsfrs"]).set_index(["person_id", "visit_date"])
+    assert visits.loc[(1, _d("2020-04-01")), "alsfrs_r_total"] == 36.5  # (37 + 36) / 2
+    assert visits.loc[(1, _d("2020-04-01")), "assessments"] == 2
+    data = tj.build_alsfrs_data(tiny_registry, tiny_exposures).set_index(["person_id", "visit"])
+    assert data.loc[(1, 1), "score"] == 36.5 and data.loc[(2, 0), "score"] == 43.5
+    assert data.loc[(1, 0), "n_visits"] == 3  # still three visits, one of them averaged
+    selection = data.attrs["selection"]
+    assert selection["visits_in_register"] == 16 and selection["same_day_assessments_merged"] == 2
+    assert selection["visits_kept"] == 6
+    dropped = sum(
+        v
+        for k, v in selection.items()
+        if k not in {"visits_in_register", "visits_kept", "patients_kept", "cases_without_kept_visits"}
+    )
+    assert selection["visits_in_register"] - dropped == selection["visits_kept"]
+
+
 def test_describe_visits_by_hand(tiny_registry, tiny_exposures):
     data = tj.build_alsfrs_data(tiny_registry, tiny_exposures)
     table = tj.describe_visits(data, by="antidepressants")
@@ -210,7 +237,7 @@ def test_describe_visits_by_hand(tiny_registry, tiny_exposures):
 @pytest.fixture(scope="module")
 def paper_data() -> pd.DataFrame:
     registry = read_registry(SYNTHETIC_DIR)
-    return tj.build_alsfrs_data(registry, tj.case_exposures(build_analysis_table(registry)))
+    return tj.build_alsfrs_data(registry, tj.case_exposures(registry))
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +286,7 @@ def test_fit_is_consistent(paper_fit):
     assert list(frame.columns) == list(tj.MIXED_MODEL_RESULT_COLUMNS)
     assert set(frame["kind"]) == {"fixed_effect", "slope", "variance_component", "fit_statistic"}
     assert "converged: yes" in result.summary()
+    assert result.warnings == [] and result.not_estimable == {} and frame["estimable"].all()
 
 
 def test_fit_is_deterministic_and_unit_free(paper_data):
@@ -269,6 +297,7 @@ def test_fit_is_deterministic_and_unit_free(paper_data):
         a = tj.AlsfrsMixedModel().fit(small)
         b = tj.AlsfrsMixedModel().fit(small.sample(frac=1.0, random_state=1))  # row order must not matter
         c = tj.AlsfrsMixedModel(time_unit_months=6.0).fit(small)
+    assert a.warnings == b.warnings == c.warnings == []
     pd.testing.assert_series_equal(a.params, b.params, check_exact=True)
     assert a.llf == b.llf
     # Another time unit inside the optimiser: the same optimum, reported in months.
@@ -284,6 +313,7 @@ def test_random_slope_beats_random_intercept(paper_data):
         warnings.simplefilter("error")
         comparison = tj.compare_random_effects(small).set_index("model")
     full, reduced = comparison.loc["random_intercept_slope"], comparison.loc["random_intercept"]
+    assert comparison["converged"].all() and comparison["estimable"].all()
     assert full["n_params"] == reduced["n_params"] + 2
     assert full["lr_statistic"] == pytest.approx(2 * (full["log_likelihood"] - reduced["log_likelihood"]))
     assert full["aic"] < reduced["aic"]
@@ -293,6 +323,53 @@ def test_random_slope_beats_random_intercept(paper_data):
     assert tj.boundary_lr_pvalue(5.99146) < 0.05 and tj.boundary_lr_pvalue(0.0) == 1.0
     rows = tj.comparison_rows(comparison.reset_index(), 1, 1)
     assert list(rows.columns) == list(tj.MIXED_MODEL_RESULT_COLUMNS)
+
+
+def test_terms_the_data_cannot_estimate_are_reported_and_the_rest_fitted(paper_data):
+    ids = np.sort(paper_data["person_id"].unique())[:300]
+    small = paper_data[paper_data["person_id"].isin(ids)].copy()
+    small["hypnotics"] = 0  # nobody used hypnotics
+    small["male"] = 1  # everyone is a man
+    small["antidepressants"] = small["anxiolytics"]  # aliased with anxiolytics
+    result = tj.AlsfrsMixedModel().fit(small)
+    assert result.not_estimable == {
+        "hypnotics": "no users of hypnotics among the patients with visits",
+        "antidepressants": "aliased with anxiolytics",
+        "hypnotics:months": "no users of hypnotics among the patients with visits",
+        "antidepressants:months": "aliased with anxiolytics:months",
+        "male": "male is the same for every patient",
+    }
+    assert list(result.params.index) == [
+        "Intercept", "months", "anxiolytics", "anxiolytics:months", "age_per_decade", "bulbar"
+    ]  # fmt: skip
+    slopes = result.group_slopes().set_index(["drug_class", "group"])
+    assert slopes.loc[("anxiolytics", "difference"), "estimable"]
+    assert slopes.loc[("hypnotics", "reference"), "estimable"]  # the reference slope is always there
+    row = slopes.loc[("hypnotics", "difference")]
+    assert not row["estimable"] and np.isnan(row["estimate"]) and row["reason"].startswith("no users of hypnotics")
+    frame = result.to_frame()
+    assert list(frame.columns) == list(tj.MIXED_MODEL_RESULT_COLUMNS)
+    assert set(frame.loc[~frame["estimable"].astype(bool), "term"]) >= set(result.not_estimable)
+    assert "Not estimable" in result.summary()
+    line = result.predict_mean([0.0, 12.0], exposures={"anxiolytics": 1})
+    assert np.isfinite(line["mean"]).all()
+
+
+def test_a_model_that_cannot_be_fitted_says_why(paper_data):
+    at_diagnosis = paper_data[paper_data["visit"] == 0]
+    with pytest.raises(tj.MixedModelError, match="no visit after diagnosis"):
+        tj.AlsfrsMixedModel().fit(at_diagnosis)
+    one = paper_data[paper_data["person_id"] == paper_data["person_id"].iloc[0]]
+    with pytest.raises(tj.MixedModelError, match="needs several"):
+        tj.AlsfrsMixedModel().fit(one)
+    few = paper_data[paper_data["person_id"].isin(np.sort(paper_data["person_id"].unique())[:2])]
+    few = few[few["visit"] < 2]  # four visits
+    with pytest.raises(tj.MixedModelError, match="visits for"):
+        tj.AlsfrsMixedModel().fit(few)
+    comparison = tj.compare_random_effects(at_diagnosis)
+    assert not comparison["estimable"].any() and comparison["lr_statistic"].isna().all()
+    rows = tj.comparison_rows(comparison, 0, 0)
+    assert not rows["estimable"].any() and rows["reason"].str.contains("no visit after diagnosis").all()
 
 
 # --------------------------------------------------------------------------- R nlme::lme

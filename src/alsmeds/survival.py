@@ -29,9 +29,31 @@ Survival data rules (:func:`build_survival_data`)
   models then drop the case: a complete-case analysis, reported as ``n_dropped``).
 * **Exposure**: *prediagnostic use* of each class, ``use_<class>`` = any qualifying use
   (at least two dispensings on distinct dates) before the diagnosis date, whatever the
-  window, i.e. ``cat_<class> != 0`` in the analysis table
-  (:mod:`alsmeds.analysis_table`).  This is the exposure of the paper's prognosis
+  window, i.e. ``cat_<class> != 0``.  This is the exposure of the paper's prognosis
   analysis and of the generator's planted hazard.
+
+Rules for register data
+-----------------------
+* **Every ALS case is in the prognosis cohort**, including a case with no control at
+  all (uninformative for the risk models and absent from the analysis table, see
+  :mod:`alsmeds.analysis_table`) and a case whose only controls are siblings or a spouse.
+* **Case exposures** come from :func:`case_exposures`
+  (:func:`alsmeds.analysis_table.case_exposures`, the same function
+  :mod:`alsmeds.trajectories` uses): every case classified from its dispensings at its
+  diagnosis date, never from the rows of one comparison of the analysis table.
+* **Two ALSFRS-R assessments on the same day** are averaged into one visit
+  (:func:`alsmeds.trajectories.alsfrs_visits`) before the baseline score is taken, so
+  the baseline may be a half point.
+* **A term that cannot be estimated** is left out of its Cox model and reported with
+  ``estimable=False`` and the reason (:meth:`CoxResult.to_frame`): an exposure with no
+  users, no non-users or no event in one of the two groups (the likelihood is then
+  monotone and the hazard ratio infinite or zero), or one aliased with the covariates.
+  A covariate that does not vary, or has no event at one of its two levels, is dropped
+  from the adjustment set and reported the same way.  A model that cannot be fitted at
+  all (no events, no estimable exposure, lifelines failing to converge) has
+  ``CoxResult.reason`` set and every exposure row not estimable.  Kaplan-Meier curves,
+  log-rank tests and restricted mean survival times leave out (or mark missing) a
+  group without patients.
 
 Estimands
 ---------
@@ -61,6 +83,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .analysis_table import case_exposures as case_exposures  # re-exported: one function for every case
 from .constants import CATEGORY_CODES, CLASSES
 from .published import PUBLISHED_FOLLOWUP_YEARS
 
@@ -88,6 +111,15 @@ TERM_LABELS = {
 #: iterations.  With precision 1e-10 the decrement rule still stopped one iteration early (3e-7).
 LIFELINES_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0, "step_size": 0.95, "max_steps": 200}
 Z_95 = 1.959963984540054
+#: Largest |log hazard ratio| of an exposure reported as estimable: beyond it the partial likelihood is flat.
+MAX_ABS_LOG_HR = 10.0
+
+
+def _short_reason(exc: BaseException) -> str:
+    """The first sentence of an exception message (lifelines' messages go on with tips and links)."""
+    text = str(exc).strip().split("\n")[0].split(". ")[0].rstrip(".")
+    return text or type(exc).__name__
+
 
 #: Columns of :func:`build_survival_data`, with their meaning.
 SURVIVAL_DATA_COLUMNS = {
@@ -114,28 +146,6 @@ SURVIVAL_DATA_COLUMNS = {
 # --------------------------------------------------------------------------------------------------------------
 
 
-def case_exposures(table: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
-    """Each case's exposure categories, from the analysis table.
-
-    Exposure is assessed at the case's own diagnosis date, so it is the same in every
-    comparison the case appears in; the case rows are de-duplicated by person.
-
-    Parameters
-    ----------
-    table : DataFrame
-        The analysis table (:func:`alsmeds.analysis_table.analysis_table_for`), with
-        ``case``, ``person_id`` and ``cat_<class>``.
-
-    Returns
-    -------
-    DataFrame
-        ``person_id`` and ``cat_<class>``, one row per case.
-    """
-    cols = ["person_id"] + [f"cat_{k}" for k in classes]
-    cases = table.loc[table["case"] == 1, cols]
-    return cases.drop_duplicates("person_id").sort_values("person_id", kind="stable").reset_index(drop=True)
-
-
 def _first_event(outcomes: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
     """Per person, the date and kind of the first of death or invasive ventilation."""
     rows = [outcomes[["person_id", "event", "event_date"]]]
@@ -153,6 +163,8 @@ def baseline_alsfrs(
 ) -> pd.DataFrame:
     """The ALSFRS-R at diagnosis: the visit on the diagnosis date, else the first within ``window_days`` after it.
 
+    Assessments on the same day are averaged first (:func:`alsmeds.trajectories.alsfrs_visits`).
+
     Parameters
     ----------
     alsfrs : DataFrame
@@ -168,7 +180,9 @@ def baseline_alsfrs(
         Indexed by person_id: ``alsfrs_baseline`` and ``alsfrs_baseline_day`` (days after
         diagnosis); persons without such a visit are absent.
     """
-    visits = alsfrs[alsfrs["person_id"].isin(diagnosis.index)][["person_id", "visit_date", "alsfrs_r_total"]]
+    from .trajectories import alsfrs_visits
+
+    visits = alsfrs_visits(alsfrs[alsfrs["person_id"].isin(diagnosis.index)])
     day = (visits["visit_date"] - visits["person_id"].map(diagnosis)).dt.days
     visits = visits.assign(day=day)[(day >= 0) & (day <= window_days)]
     first = visits.sort_values(["person_id", "day"], kind="stable").drop_duplicates("person_id")
@@ -201,8 +215,8 @@ def build_survival_data(
         tables and ``metadata["end_of_follow_up"]`` (anything indexable by table name
         with a ``metadata`` mapping will do).
     exposures : DataFrame
-        ``person_id`` and ``cat_<class>`` for every case (:func:`case_exposures`); an
-        analysis table is accepted too (its case rows are used).
+        ``person_id`` and ``cat_<class>`` for every case: :func:`case_exposures` of the
+        registry.
     classes : sequence of str
         Drug classes to carry.
     baseline_window_days : int
@@ -216,10 +230,14 @@ def build_survival_data(
     Raises
     ------
     ValueError
-        When a case has no exposure row.
+        When a case has no exposure row, or ``exposures`` is an analysis table (whose
+        case rows depend on the comparisons a case has controls in).
     """
-    if "case" in exposures.columns:
-        exposures = case_exposures(exposures, classes)
+    if "comparison" in exposures.columns:
+        raise ValueError(
+            "exposures must be one row per case from case_exposures(registry), not the analysis table: "
+            "a case with no control is not in the analysis table"
+        )
     cases = registry["als_cases"][["person_id", "diagnosis_date", "onset_site", "diagnostic_delay_months"]]
     cases = cases.sort_values("person_id", kind="stable").reset_index(drop=True)
     persons = registry["persons"].set_index("person_id")
@@ -439,7 +457,8 @@ def logrank_by_use(data: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.D
     Returns
     -------
     DataFrame
-        drug_class, n_users, n_non_users, events_users, events_non_users, chisq (1 df), p_value.
+        drug_class, n_users, n_non_users, events_users, events_non_users, chisq (1 df), p_value,
+        and ``reason`` (why the test is missing: no users, no non-users or no events; else empty).
     """
     from lifelines.statistics import logrank_test
 
@@ -447,7 +466,11 @@ def logrank_by_use(data: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.D
     for k in classes:
         users = data[data[f"use_{k}"] == 1]
         others = data[data[f"use_{k}"] == 0]
-        res = logrank_test(users["time"], others["time"], users["event"], others["event"])
+        reason = _two_group_reason(k, users, others)
+        chisq = p_value = np.nan
+        if not reason:
+            res = logrank_test(users["time"], others["time"], users["event"], others["event"])
+            chisq, p_value = float(res.test_statistic), float(res.p_value)
         rows.append(
             {
                 "drug_class": k,
@@ -455,11 +478,23 @@ def logrank_by_use(data: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.D
                 "n_non_users": int(len(others)),
                 "events_users": int(users["event"].sum()),
                 "events_non_users": int(others["event"].sum()),
-                "chisq": float(res.test_statistic),
-                "p_value": float(res.p_value),
+                "chisq": chisq,
+                "p_value": p_value,
+                "reason": reason,
             }
         )
     return pd.DataFrame(rows)
+
+
+def _two_group_reason(drug_class: str, users: pd.DataFrame, others: pd.DataFrame) -> str:
+    """Why users and non-users of a class cannot be compared (empty when they can)."""
+    if len(users) == 0:
+        return f"no users of {drug_class}"
+    if len(others) == 0:
+        return f"no non-users of {drug_class}"
+    if users["event"].sum() + others["event"].sum() == 0:
+        return "no events"
+    return ""
 
 
 def rmst(time: np.ndarray, event: np.ndarray, tau: float) -> tuple[float, float]:
@@ -474,10 +509,12 @@ def rmst(time: np.ndarray, event: np.ndarray, tau: float) -> tuple[float, float]
     Returns
     -------
     (float, float)
-        RMST and its standard error, in the units of ``time``.
+        RMST and its standard error, in the units of ``time``; both NaN without patients.
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=int)
+    if time.size == 0:
+        return float("nan"), float("nan")
     times = np.unique(time[(event == 1) & (time <= tau)])
     n_risk = np.array([(time >= t).sum() for t in times], dtype=float)
     d = np.array([((time == t) & (event == 1)).sum() for t in times], dtype=float)
@@ -593,9 +630,15 @@ class CoxResult:
     fitter : lifelines.CoxPHFitter
         The fitted lifelines object.
     design : DataFrame
-        The complete-case design the model was fitted on.
+        The complete-case design the model was fitted on (terms left out removed).
     warnings : list of str
         Warnings raised while fitting (none expected).
+    not_estimable : dict of str to str
+        Terms asked for but left out of the model (exposures and covariates), with the
+        reason (see the module docstring).
+    reason : str
+        Why the model as a whole could not be fitted (empty when it was); ``fitter`` is
+        then None and ``params`` empty.
     """
 
     model: str
@@ -613,47 +656,72 @@ class CoxResult:
     fitter: Any = field(repr=False)
     design: pd.DataFrame = field(repr=False)
     warnings: list[str] = field(default_factory=list)
+    not_estimable: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
 
     @property
     def label(self) -> str:
         """``per_class:<class>`` or ``mutual``."""
         return self.model if self.model == "mutual" else f"{self.model}:{self.exposures[0].removeprefix('use_')}"
 
+    @property
+    def estimable(self) -> bool:
+        """True when the model was fitted (some of its terms may still be in :attr:`not_estimable`)."""
+        return self.fitter is not None
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per term, with the columns documented in :data:`alsmeds.survival_results.SURVIVAL_COX_COLUMNS`."""
-        lower = self.params - Z_95 * self.bse
-        upper = self.params + Z_95 * self.bse
+        """One row per term, with the columns documented in :data:`alsmeds.survival_results.SURVIVAL_COX_COLUMNS`.
+
+        Exposures come first, in the order asked for, then the covariates; a term left
+        out of the model has ``estimable=False``, its ``reason`` and missing estimates.
+        """
         from scipy.stats import norm
 
-        p = 2 * norm.sf(np.abs(self.params / self.bse))
         ph = self.ph_test.set_index("term")
+        terms = [*self.exposures, *[t for t in self.params.index if t not in self.exposures]]
+        terms += [t for t in self.not_estimable if t not in terms]
         rows = []
-        for t in self.params.index:
+        for t in terms:
             is_exposure = t in self.exposures
-            rows.append(
-                {
-                    "model": self.model,
-                    "drug_class": t.removeprefix("use_") if is_exposure else "",
-                    "term": t,
-                    "term_label": TERM_LABELS.get(t, t),
-                    "is_exposure": bool(is_exposure),
-                    "log_hr": float(self.params[t]),
-                    "se": float(self.bse[t]),
-                    "hazard_ratio": float(np.exp(self.params[t])),
-                    "ci_lower": float(np.exp(lower[t])),
-                    "ci_upper": float(np.exp(upper[t])),
-                    "p_value": float(p[list(self.params.index).index(t)]),
-                    "n": self.n,
-                    "events": self.events,
-                    "exposed": self.exposed.get(t),
-                    "exposed_events": self.exposed_events.get(t),
-                    "ph_chisq": float(ph.loc[t, "chisq"]) if t in ph.index else np.nan,
-                    "ph_p_value": float(ph.loc[t, "p_value"]) if t in ph.index else np.nan,
-                }
-            )
-        out = pd.DataFrame(rows)
+            row = {
+                "model": self.model,
+                "drug_class": t.removeprefix("use_") if is_exposure else "",
+                "term": t,
+                "term_label": TERM_LABELS.get(t, t),
+                "is_exposure": bool(is_exposure),
+                "n": self.n,
+                "events": self.events,
+                "exposed": self.exposed.get(t),
+                "exposed_events": self.exposed_events.get(t),
+            }
+            if t in self.params.index:
+                b, se = float(self.params[t]), float(self.bse[t])
+                row.update(
+                    log_hr=b,
+                    se=se,
+                    hazard_ratio=float(np.exp(b)),
+                    ci_lower=float(np.exp(b - Z_95 * se)),
+                    ci_upper=float(np.exp(b + Z_95 * se)),
+                    p_value=float(2 * norm.sf(abs(b / se))),
+                    ph_chisq=float(ph.loc[t, "chisq"]) if t in ph.index else np.nan,
+                    ph_p_value=float(ph.loc[t, "p_value"]) if t in ph.index else np.nan,
+                    estimable=True,
+                    reason="",
+                )
+            else:
+                row.update(estimable=False, reason=self.not_estimable.get(t) or self.reason or "not in the model")
+            rows.append(row)
+        columns = [
+            "model", "drug_class", "term", "term_label", "is_exposure", "log_hr", "se", "hazard_ratio", "ci_lower",
+            "ci_upper", "p_value", "n", "events", "exposed", "exposed_events", "ph_chisq", "ph_p_value", "estimable",
+            "reason",
+        ]  # fmt: skip
+        out = pd.DataFrame(rows, columns=columns)
         for col in ("exposed", "exposed_events"):
             out[col] = out[col].astype("Int64")
+        for col in ("log_hr", "se", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "ph_chisq", "ph_p_value"):
+            out[col] = out[col].astype(float)
+        out["estimable"] = out["estimable"].astype(bool)
         return out
 
 
@@ -756,31 +824,110 @@ def fit_cox(
     Returns
     -------
     CoxResult
+        Terms the data cannot estimate are left out and listed in ``not_estimable``
+        with the reason; when the model cannot be fitted at all, ``reason`` says why
+        (see the module docstring).
     """
     exposures = list(exposures)
     design, dropped = cox_design(data, exposures, adjustment, strata)
-    cph, caught = fit_lifelines_cox(design, fit_options, strata)
     events = design["event"].to_numpy() == 1
     exposed = {t: int((design[t] == 1).sum()) for t in exposures}
     exposed_events = {t: int(((design[t] == 1) & events).sum()) for t in exposures}
-    ph = ph_test(cph, design, ph_transform) if run_ph_test else pd.DataFrame(columns=["term", "chisq", "p_value"])
-    return CoxResult(
+    not_estimable = estimability_of_cox_terms(design, exposures, adjustment, strata)
+    kept = [t for t in [*exposures, *adjustment] if t not in not_estimable]
+    design = design.drop(columns=[t for t in not_estimable if t in design.columns])
+    empty_ph = pd.DataFrame(columns=["term", "chisq", "p_value"])
+    result = CoxResult(
         model=model or ("per_class" if len(exposures) == 1 else "mutual"),
         exposures=exposures,
-        params=cph.params_.astype(float).rename(None),
-        bse=cph.standard_errors_.astype(float).rename(None),
-        loglik=float(cph.log_likelihood_),
+        params=pd.Series(dtype=float),
+        bse=pd.Series(dtype=float),
+        loglik=float("nan"),
         n=int(len(design)),
         events=int(events.sum()),
         n_dropped=dropped,
         exposed=exposed,
         exposed_events=exposed_events,
-        ph_test=ph,
+        ph_test=empty_ph,
         ph_transform=ph_transform,
-        fitter=cph,
+        fitter=None,
         design=design,
-        warnings=caught,
+        not_estimable=not_estimable,
     )
+    if len(design) == 0:
+        result.reason = "no case with complete data"
+    elif not events.any():
+        result.reason = "no events"
+    elif not any(t in kept for t in exposures):
+        result.reason = "no exposure term can be estimated"
+    if result.reason:
+        return result
+    try:
+        cph, caught = fit_lifelines_cox(design, fit_options, strata)
+    except Exception as exc:  # lifelines' ConvergenceError, LinAlgError, ... on degenerate data
+        result.reason = f"the Cox model did not converge: {_short_reason(exc)}"
+        return result
+    params = cph.params_.astype(float).rename(None)
+    bse = cph.standard_errors_.astype(float).rename(None)
+    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(bse))):
+        result.reason = "the Cox model gave non-finite estimates"
+        return result
+    for t in exposures:
+        if t in params.index and abs(params[t]) > MAX_ABS_LOG_HR:
+            result.not_estimable[t] = "monotone likelihood: the hazard ratio is not finite"
+    keep = [t for t in params.index if t not in result.not_estimable]
+    result.params, result.bse = params[keep], bse[keep]
+    result.loglik = float(cph.log_likelihood_)
+    result.fitter = cph
+    result.warnings = caught
+    if run_ph_test:
+        try:
+            result.ph_test = ph_test(cph, design, ph_transform)
+        except Exception as exc:  # too few events for the residual regression
+            result.warnings.append(f"proportional-hazards test failed: {_short_reason(exc)}")
+    return result
+
+
+def estimability_of_cox_terms(
+    design: pd.DataFrame, exposures: Sequence[str], adjustment: Sequence[str], strata: Sequence[str] = ()
+) -> dict[str, str]:
+    """The terms of a Cox design that cannot be estimated, with the reason (module docstring, rules).
+
+    A 0/1 term needs patients at both values and an event at both (else the partial
+    likelihood is monotone); then no term may be a linear combination of the others
+    within the strata (:func:`alsmeds.models.design.non_identifiable_terms`, covariates
+    checked before exposures, so that an exposure aliased with a covariate is reported).
+
+    Returns
+    -------
+    dict of str to str
+        Term -> reason, exposures and covariates alike.
+    """
+    from .models.design import non_identifiable_terms
+
+    reasons: dict[str, str] = {}
+    events = design["event"].to_numpy() == 1
+    for t in [*exposures, *adjustment]:
+        values = design[t].to_numpy()
+        label = t.removeprefix("use_")
+        if np.unique(values).size < 2:
+            reasons[t] = (
+                f"no users of {label}"
+                if t in exposures and not values.any()
+                else (f"no non-users of {label}" if t in exposures else f"{t} is the same for every case")
+            )
+        elif np.isin(values, (0.0, 1.0)).all():
+            group = "users" if t in exposures else f"{t} = 1"
+            other = "non-users" if t in exposures else f"{t} = 0"
+            if not events[values == 1].any():
+                reasons[t] = f"no event among {group}: the hazard ratio is not finite"
+            elif not events[values == 0].any():
+                reasons[t] = f"no event among {other}: the hazard ratio is not finite"
+    candidates = [t for t in [*adjustment, *exposures] if t not in reasons]
+    if candidates and len(design):
+        groups = design[list(strata)].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+        reasons.update(non_identifiable_terms(design[candidates], groups))
+    return {t: reasons[t] for t in [*exposures, *adjustment] if t in reasons}
 
 
 def fit_cox_models(data: pd.DataFrame, classes: Sequence[str] = CLASSES, **kwargs: Any) -> list[CoxResult]:
@@ -809,7 +956,14 @@ def scaled_schoenfeld(result: CoxResult) -> pd.DataFrame:
     -------
     DataFrame
         ``time`` and one column per term, one row per event.
+
+    Raises
+    ------
+    ValueError
+        When the model could not be fitted (``result.reason``).
     """
+    if result.fitter is None:
+        raise ValueError(f"no fitted model: {result.reason}")
     resid = result.fitter.compute_residuals(result.design, kind="scaled_schoenfeld")
     out = resid + result.params[resid.columns].to_numpy()[None, :]
     out.insert(0, "time", result.design.loc[resid.index, "time"].to_numpy())
@@ -908,6 +1062,7 @@ __all__ = [
     "baseline_alsfrs",
     "build_survival_data",
     "case_exposures",
+    "estimability_of_cox_terms",
     "cox_design",
     "cox_table",
     "fit_cox",

@@ -42,6 +42,8 @@ SURVIVAL_COX_COLUMNS = {
     "ph_chisq": "Grambsch-Therneau test of proportional hazards for the term (scaled Schoenfeld residuals, "
     "Kaplan-Meier time transform; 1 df)",
     "ph_p_value": "its p-value",
+    "estimable": "false when the term could not be estimated (left out of the model) or the model failed",
+    "reason": "why a term is not estimable, e.g. no users of the class or no event among them (empty otherwise)",
     "implied_log_hr": "the log hazard ratio this model estimates under the planted joint model, computed numerically "
     "(alsmeds.simulate.prognosis_truth); empty without a planted truth or for covariates",
     "implied_mc_se": "Monte Carlo standard error of implied_log_hr",

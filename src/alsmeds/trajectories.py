@@ -19,8 +19,30 @@ the mixed model alone is biased; :func:`latent_complete_trajectories` and
 :func:`latent_at_observed_visits` measure that bias on synthetic data, and notebook
 07 fits the joint model the paper used.
 
+Rules for register data
+-----------------------
+* **Two assessments on the same day** (the validator accepts them with a counted
+  warning) are averaged into one visit: :func:`alsfrs_visits` is the one place this
+  happens, used both here and by the baseline ALSFRS-R of :mod:`alsmeds.survival`.  The
+  averaged total may be a half point; the number merged is counted in the visit
+  selection (``same_day_assessments_merged``).
+* **Every ALS case belongs to the prognosis cohort**, including a case with no control
+  at all (uninformative for the risk models, see :mod:`alsmeds.analysis_table`) and a
+  case whose only controls are siblings or a spouse.
+* **Case exposures** come from :func:`alsmeds.analysis_table.case_exposures` (also
+  :func:`case_exposures` here and in :mod:`alsmeds.survival`: the same function), one
+  row per case classified at its diagnosis date, never from the rows of one comparison.
+* **Terms that cannot be estimated** are dropped from the model and reported with the
+  reason (``AlsfrsMixedResult.not_estimable``; ``estimable=False`` rows in
+  :meth:`AlsfrsMixedResult.group_slopes` and :meth:`AlsfrsMixedResult.to_frame`): an
+  exposure nobody (or everybody) used, a slope difference whose users have no visit
+  after diagnosis, a covariate that is the same for everyone, a column aliased with
+  others.  When the model as a whole cannot be fitted (too few patients or visits, no
+  visit after diagnosis, a failing optimiser), :class:`MixedModelError` says why.
+
 Main entry points
 -----------------
+* :func:`alsfrs_visits` -- one ALSFRS-R total per person and visit day.
 * :func:`build_alsfrs_data` -- one row per kept visit, with exposures and covariates.
 * :func:`describe_visits` -- visits per patient, time between visits, score at diagnosis.
 * :class:`AlsfrsMixedModel` -- ``AlsfrsMixedModel().fit(data)`` returns an
@@ -32,16 +54,15 @@ Main entry points
 Examples
 --------
 >>> from alsmeds.datasets import load_study_data
->>> from alsmeds.analysis_table import analysis_table_for
 >>> study = load_study_data()                                                  # doctest: +SKIP
->>> table = analysis_table_for(study.registry, "results")                      # doctest: +SKIP
->>> data = build_alsfrs_data(study.registry, case_exposures(table))            # doctest: +SKIP
+>>> data = build_alsfrs_data(study.registry, case_exposures(study.registry))    # doctest: +SKIP
 >>> result = AlsfrsMixedModel().fit(data)                                      # doctest: +SKIP
 >>> print(result.summary())                                                    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -50,6 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .analysis_table import case_exposures as case_exposures  # re-exported: one function for every case
 from .constants import CLASSES
 
 #: Days per month (365.25 / 12), the unit of time of every model here.
@@ -104,6 +126,8 @@ MIXED_MODEL_RESULT_COLUMNS: dict[str, str] = {
     "unit": "points, points/month, or empty",
     "n_obs": "visits in the model",
     "n_patients": "patients in the model",
+    "estimable": "false for a term the data cannot estimate (left out of the model) or a model that failed",
+    "reason": "why a row is not estimable (empty otherwise)",
 }
 
 
@@ -114,22 +138,34 @@ def _tables(registry: Any) -> Mapping[str, pd.DataFrame]:
     return registry.tables if hasattr(registry, "tables") else registry
 
 
-def case_exposures(analysis_table: pd.DataFrame) -> pd.DataFrame:
-    """Exposures of each ALS case: its rows of the population comparison of the analysis table.
+def alsfrs_visits(alsfrs: pd.DataFrame) -> pd.DataFrame:
+    """One ALSFRS-R total per person and visit day: assessments on the same day are averaged.
+
+    Real registry extracts can hold two assessments of one patient on one day (a
+    re-assessment, a second clinic).  They measure the same state, so they are averaged
+    into one visit rather than counted as two independent visits (which would give that
+    day double weight in a mixed model) or resolved by an arbitrary choice.  Used by
+    :func:`build_alsfrs_data` and by the baseline score of
+    :func:`alsmeds.survival.baseline_alsfrs`.
 
     Parameters
     ----------
-    analysis_table : DataFrame
-        From :func:`alsmeds.analysis_table.analysis_table_for`.
+    alsfrs : DataFrame
+        The ``alsfrs`` table: ``person_id``, ``visit_date``, ``alsfrs_r_total``.
 
     Returns
     -------
     DataFrame
-        One row per case: ``person_id`` and ``cat_<class>`` (window code of first
-        qualifying use; 0 = never).
+        ``person_id``, ``visit_date``, ``alsfrs_r_total`` (float: the mean of the day's
+        non-missing totals, missing when all are) and ``assessments`` (rows merged),
+        sorted by person and date.
     """
-    rows = analysis_table[(analysis_table["comparison"] == "population") & (analysis_table["case"] == 1)]
-    return rows[["person_id"] + [f"cat_{k}" for k in CLASSES]].reset_index(drop=True)
+    rows = alsfrs[["person_id", "visit_date", "alsfrs_r_total"]].copy()
+    rows["visit_date"] = pd.to_datetime(rows["visit_date"])
+    rows["alsfrs_r_total"] = rows["alsfrs_r_total"].astype(float)
+    grouped = rows.groupby(["person_id", "visit_date"], sort=True)
+    out = grouped.agg(alsfrs_r_total=("alsfrs_r_total", "mean"), assessments=("alsfrs_r_total", "size"))
+    return out.reset_index()
 
 
 def _first_event(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -146,8 +182,11 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
 
     Visits kept
     -----------
+    0. Assessments of one patient on the same day are averaged into one visit
+       (:func:`alsfrs_visits`; counted as ``same_day_assessments_merged``).
     1. Visits of ALS cases (``als_cases``) that have a row in ``exposures``; visits of
-       other cases are dropped (counted as ``no_exposure_row``).
+       other cases are dropped (counted as ``no_exposure_row``; none with
+       :func:`case_exposures`, which covers every case).
     2. Visits on or after the diagnosis date (``before_diagnosis``; the input
        contract already forbids earlier visits).
     3. Visits on or before the end of follow-up: the earliest of the first prognostic
@@ -164,7 +203,8 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
         A register extract (``tables`` with ``als_cases``, ``alsfrs``, ``outcomes`` and
         ``persons``; ``metadata`` with ``end_of_follow_up``).
     exposures : DataFrame
-        One row per case with ``person_id`` and ``cat_<class>`` (see :func:`case_exposures`).
+        One row per case with ``person_id`` and ``cat_<class>``: :func:`case_exposures`
+        of the registry (every case, whatever its controls).
         Prediagnostic use of a class is ``cat_<class> != 0``: at least two dispensings
         before diagnosis, the last year included (the paper's prognosis exposure).
     classes : sequence of str
@@ -215,11 +255,11 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
     for k in classes:
         exp[k] = (exp.pop(f"cat_{k}").to_numpy() != 0).astype(np.int8)
 
-    visits = tables["alsfrs"][["person_id", "visit_date", "alsfrs_r_total"]].copy()
-    visits["visit_date"] = pd.to_datetime(visits["visit_date"])
-    counts = {"visits_in_register": len(visits)}
+    counts = {"visits_in_register": len(tables["alsfrs"])}
+    visits = alsfrs_visits(tables["alsfrs"]).drop(columns="assessments")
+    counts["same_day_assessments_merged"] = counts["visits_in_register"] - len(visits)
     visits = visits[visits["person_id"].isin(cases["person_id"])]
-    counts["not_an_als_case"] = counts["visits_in_register"] - len(visits)
+    counts["not_an_als_case"] = counts["visits_in_register"] - counts["same_day_assessments_merged"] - len(visits)
     has_exposure = visits["person_id"].isin(exp["person_id"])
     counts["no_exposure_row"] = int((~has_exposure).sum())
     visits = visits[has_exposure].merge(cases, on="person_id", how="left").merge(exp, on="person_id", how="left")
@@ -344,6 +384,17 @@ def person_ols_slopes(data: pd.DataFrame, min_visits: int = 3) -> pd.DataFrame:
 # --------------------------------------------------------------------------- mixed model
 
 
+class MixedModelError(ValueError):
+    """The mixed model cannot be fitted to these data; the message says why."""
+
+
+def _short_reason(exc: BaseException) -> str:
+    """The first sentence of an exception message, with its type when the message is empty."""
+    text = str(exc).strip().split("\n")[0]
+    text = text.split(". ")[0].rstrip(".")
+    return text or type(exc).__name__
+
+
 @dataclass(frozen=True)
 class AlsfrsMixedModel:
     """A linear mixed model of the ALSFRS-R total score over months since diagnosis.
@@ -444,16 +495,118 @@ class AlsfrsMixedModel:
         """Fixed-effect columns that carry time (rescaled inside the optimiser)."""
         return [c for c in columns if c == "months" or c.endswith(":months")]
 
+    def estimable_model(self, data: pd.DataFrame) -> tuple[AlsfrsMixedModel, dict[str, str]]:
+        """The model reduced to the terms these data can estimate, and the reason for each term left out.
+
+        Checked in this order: an exposure nobody or everybody used (its level and slope
+        terms), a slope difference whose users have no visit after diagnosis, a covariate
+        that is the same for every patient, then any column that is a linear combination
+        of the columns before it (time, covariates, exposures, slope terms:
+        :func:`alsmeds.models.design.non_identifiable_terms`), so an exposure aliased with
+        a covariate is reported rather than the covariate silently dropped.
+
+        Returns
+        -------
+        (AlsfrsMixedModel, dict of str to str)
+            The reduced model (``self`` when nothing is dropped) and term -> reason.
+
+        Raises
+        ------
+        MixedModelError
+            When the model as a whole cannot be fitted: no visits, fewer than two
+            patients, no visit after diagnosis, no patient with two visits (random
+            slope), or fewer visits than parameters.
+        """
+        from .models.design import non_identifiable_terms
+
+        if len(data) == 0:
+            raise MixedModelError("no ALSFRS-R visits")
+        patients = data.groupby("person_id", sort=True)
+        if patients.ngroups < 2:
+            raise MixedModelError(f"{patients.ngroups} patient with visits: a mixed model needs several")
+        if not (data["months"] > 0).any():
+            raise MixedModelError("no visit after diagnosis: no decline to estimate")
+        if self.random_slope and not (patients.size() >= 2).any():
+            raise MixedModelError("no patient has two visits: a random slope cannot be estimated")
+
+        reasons: dict[str, str] = {}
+        first = patients.first()
+        for k in self.exposures:
+            users = int(first[k].sum())
+            if users == 0 or users == len(first):
+                why = f"no {'users' if users == 0 else 'non-users'} of {k} among the patients with visits"
+                reasons[k] = why
+                reasons[f"{k}:months"] = why
+        for k in self.slope_terms:
+            term = f"{k}:months"
+            if term not in reasons and not ((data[k] == 1) & (data["months"] > 0)).any():
+                reasons[term] = f"no visit after diagnosis among users of {k}"
+        for c in self.covariates:
+            if first[c].nunique(dropna=False) < 2:
+                reasons[c] = f"{c} is the same for every patient"
+
+        X = self.design(data)
+        slope_cols = [f"{k}:months" for k in self.slope_terms]
+        order = ["months", *self.covariates, *self.exposures, *slope_cols]
+        candidates = [c for c in order if c not in reasons]
+        aliased = non_identifiable_terms(X[candidates])
+        if "months" in aliased:
+            raise MixedModelError(f"time since diagnosis is not identifiable ({aliased['months']})")
+        reasons.update(aliased)
+        for k in self.exposures:  # a level term that cannot be estimated takes its slope term with it
+            if k in reasons and f"{k}:months" not in reasons and k in self.slope_terms:
+                reasons[f"{k}:months"] = f"{k}: {reasons[k]}"
+        if not reasons:
+            n_params = X.shape[1] + (4 if self.random_slope else 2)
+            if len(data) <= n_params:
+                raise MixedModelError(f"{len(data)} visits for {n_params} parameters")
+            return self, {}
+        reduced = replace(
+            self,
+            exposures=tuple(k for k in self.exposures if k not in reasons),
+            slope_exposures=tuple(k for k in self.slope_terms if f"{k}:months" not in reasons),
+            covariates=tuple(c for c in self.covariates if c not in reasons),
+        )
+        n_params = reduced.design(data).shape[1] + (4 if self.random_slope else 2)
+        if len(data) <= n_params:
+            raise MixedModelError(f"{len(data)} visits for {n_params} parameters")
+        return reduced, {t: reasons[t] for t in X.columns if t in reasons}
+
     def fit(self, data: pd.DataFrame) -> AlsfrsMixedResult:
         """Fit the model to visit data from :func:`build_alsfrs_data`.
+
+        Terms these data cannot estimate are left out first (:meth:`estimable_model`)
+        and reported in ``not_estimable``; warnings of the optimiser are recorded in
+        ``warnings``, not shown.
 
         Returns
         -------
         AlsfrsMixedResult
+
+        Raises
+        ------
+        MixedModelError
+            When the model as a whole cannot be fitted, with the reason.
         """
+        d = data.sort_values(["person_id", "months"], kind="stable").reset_index(drop=True)
+        model, reasons = self.estimable_model(d)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = model._fit_sorted(d)
+            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError) as exc:
+                raise MixedModelError(f"the optimiser failed: {_short_reason(exc)}") from exc
+        if not np.all(np.isfinite(result.params)) or not np.all(np.isfinite(result.cov_params.to_numpy())):
+            raise MixedModelError("the fit produced non-finite estimates")
+        result.requested = self
+        result.not_estimable = reasons
+        result.warnings = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+        return result
+
+    def _fit_sorted(self, d: pd.DataFrame) -> AlsfrsMixedResult:
+        """Fit on rows sorted by patient and time, every term estimable (see :meth:`fit`)."""
         from statsmodels.regression.mixed_linear_model import MixedLM
 
-        d = data.sort_values(["person_id", "months"], kind="stable").reset_index(drop=True)
         X = self.design(d)
         names = list(X.columns)
         time_cols = self.time_columns(names)
@@ -581,6 +734,13 @@ class AlsfrsMixedResult:
         statsmodels' standard errors (joint observed information), for comparison.
     random_effects : DataFrame
         BLUPs of each patient's deviation from the mean intercept and slope.
+    requested : AlsfrsMixedModel or None
+        The model asked for; ``model`` is the one fitted, without the terms of
+        ``not_estimable``.
+    not_estimable : dict of str to str
+        Fixed-effect terms of the requested model left out, with the reason.
+    warnings : list of str
+        Warnings raised while fitting (none expected on the committed data).
     """
 
     model: AlsfrsMixedModel
@@ -597,6 +757,9 @@ class AlsfrsMixedResult:
     random_effects: pd.DataFrame
     _data: pd.DataFrame = field(repr=False)
     _X: pd.DataFrame = field(repr=False)
+    requested: AlsfrsMixedModel | None = None
+    not_estimable: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def bse(self) -> pd.Series:
@@ -670,18 +833,26 @@ class AlsfrsMixedResult:
         -------
         DataFrame
             ``drug_class``, ``group`` (reference, users, difference), ``estimate``, ``se``,
-            ``ci_lower``, ``ci_upper``, ``p_value``.
+            ``ci_lower``, ``ci_upper``, ``p_value``, ``estimable`` and ``reason`` (a class
+            whose slope difference is not estimable has missing users and difference rows).
         """
         rows = []
-        for k in self.model.slope_terms:
+        requested = self.requested.slope_terms if self.requested is not None else self.model.slope_terms
+        for k in requested:
             term = f"{k}:months"
             for group, weights in (
                 ("reference", {"months": 1.0}),
                 ("users", {"months": 1.0, term: 1.0}),
                 ("difference", {term: 1.0}),
             ):
-                rows.append({"drug_class": k, "group": group, **self.linear_combination(weights).to_dict()})
-        return pd.DataFrame(rows)
+                if term in self.params.index or group == "reference":
+                    est = {**self.linear_combination(weights).to_dict(), "estimable": True, "reason": ""}
+                else:
+                    est = {c: np.nan for c in ("estimate", "se", "ci_lower", "ci_upper", "p_value")}
+                    est.update(estimable=False, reason=self.not_estimable.get(term, "not in the model"))
+                rows.append({"drug_class": k, "group": group, **est})
+        columns = ["drug_class", "group", "estimate", "se", "ci_lower", "ci_upper", "p_value", "estimable", "reason"]
+        return pd.DataFrame(rows, columns=columns)
 
     def typical_covariates(self) -> dict[str, float]:
         """Mean of each covariate over patients (one value per patient)."""
@@ -796,6 +967,24 @@ class AlsfrsMixedResult:
                     "group": "",
                     **lc.to_dict(),
                     "unit": unit,
+                    "estimable": True,
+                    "reason": "",
+                }
+            )
+        exposures = self.requested.exposures if self.requested is not None else self.model.exposures
+        for term, why in self.not_estimable.items():
+            drug = next((k for k in exposures if term in (k, f"{k}:months")), "")
+            unit = "points/month" if term.endswith(":months") else "points"
+            rows.append(
+                {
+                    **base,
+                    "kind": "fixed_effect",
+                    "term": term,
+                    "drug_class": drug,
+                    "group": "",
+                    "unit": unit,
+                    "estimable": False,
+                    "reason": why,
                 }
             )
         for rec in self.group_slopes().to_dict(orient="records"):
@@ -811,6 +1000,8 @@ class AlsfrsMixedResult:
                     "group": "",
                     "estimate": value,
                     "unit": units[name],
+                    "estimable": True,
+                    "reason": "",
                 }
             )
         for name, value in (("log_likelihood", self.llf), ("aic", self.aic), ("bic", self.bic)):
@@ -823,6 +1014,8 @@ class AlsfrsMixedResult:
                     "group": "",
                     "estimate": value,
                     "unit": "",
+                    "estimable": True,
+                    "reason": "",
                 }
             )
         return pd.DataFrame(rows, columns=list(MIXED_MODEL_RESULT_COLUMNS))
@@ -854,6 +1047,11 @@ class AlsfrsMixedResult:
             "Variance components",
             "  " + "   ".join(f"{k} {v:.4f}" for k, v in vc.items()),
         ]
+        if self.not_estimable:
+            lines += ["", "Not estimable (left out of the model)"]
+            lines += [f"  {term}: {why}" for term, why in self.not_estimable.items()]
+        if self.warnings:
+            lines += ["", "Warnings while fitting"] + [f"  {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -886,30 +1084,46 @@ def compare_random_effects(data: pd.DataFrame, model: AlsfrsMixedModel | None = 
     -------
     DataFrame
         One row per model: ``model``, ``log_likelihood``, ``n_params``, ``aic``, ``bic``,
-        and, on the random-slope row, ``lr_statistic``, ``lr_df``, ``p_chi2``, ``p_mixture``.
+        ``residual_sd``, ``converged``, and, on the random-slope row, ``lr_statistic``,
+        ``lr_df``, ``p_chi2``, ``p_mixture``; ``estimable`` and ``reason`` say when a
+        model could not be fitted (its numbers and the test are then missing).
     """
     model = model or AlsfrsMixedModel()
-    full = replace(model, reml=False, random_slope=True).fit(data)
-    reduced = replace(model, reml=False, random_slope=False).fit(data)
-    lr = max(2 * (full.llf - reduced.llf), 0.0)
+    fits: dict[str, AlsfrsMixedResult | MixedModelError] = {}
+    for random_slope in (False, True):
+        variant = replace(model, reml=False, random_slope=random_slope)
+        try:
+            fits[variant.name] = variant.fit(data)
+        except MixedModelError as exc:
+            fits[variant.name] = exc
     rows = []
-    for fit in (reduced, full):
+    for name, fit in fits.items():
+        if isinstance(fit, MixedModelError):
+            rows.append({"model": name, "estimable": False, "reason": str(fit)})
+            continue
         rows.append(
             {
-                "model": fit.model.name,
+                "model": name,
                 "log_likelihood": fit.llf,
                 "n_params": fit.n_params,
                 "aic": fit.aic,
                 "bic": fit.bic,
                 "residual_sd": float(np.sqrt(fit.scale)),
                 "converged": fit.converged,
+                "estimable": True,
+                "reason": "",
             }
         )
-    out = pd.DataFrame(rows)
+    columns = ["model", "log_likelihood", "n_params", "aic", "bic", "residual_sd", "converged", "estimable", "reason"]
+    out = pd.DataFrame(rows, columns=columns)
+    reduced, full = fits["random_intercept"], fits["random_intercept_slope"]
+    lr = np.nan
+    if isinstance(reduced, AlsfrsMixedResult) and isinstance(full, AlsfrsMixedResult):
+        lr = max(2 * (full.llf - reduced.llf), 0.0)
     out["lr_statistic"] = [np.nan, lr]
     out["lr_df"] = [np.nan, 2.0]
-    out["p_chi2"] = [np.nan, float(stats.chi2.sf(lr, 2))]
-    out["p_mixture"] = [np.nan, boundary_lr_pvalue(lr)]
+    out["p_chi2"] = [np.nan, float(stats.chi2.sf(lr, 2)) if np.isfinite(lr) else np.nan]
+    out["p_mixture"] = [np.nan, boundary_lr_pvalue(lr) if np.isfinite(lr) else np.nan]
     return out
 
 
@@ -926,6 +1140,8 @@ def comparison_rows(comparison: pd.DataFrame, n_obs: int, n_patients: int) -> pd
             "unit": "",
             "n_obs": n_obs,
             "n_patients": n_patients,
+            "estimable": bool(rec.get("estimable", True)),
+            "reason": rec.get("reason", "") or "",
         }
         for term in ("log_likelihood", "aic", "bic"):
             rows.append({**base, "term": term, "estimate": rec[term]})

@@ -82,3 +82,68 @@ def drop_constant_within_sets(X: pd.DataFrame, strata: np.ndarray) -> pd.DataFra
     grouped = X.groupby(np.asarray(strata))
     varies = ((grouped.max() - grouped.min()) > 0).any(axis=0)
     return X.loc[:, varies.to_numpy()]
+
+
+#: Relative size below which a centred column, or its distance to the span of other columns, counts as zero.
+ALIAS_RTOL = 1e-10
+
+
+def non_identifiable_terms(
+    X: pd.DataFrame, groups: np.ndarray | pd.Series | None = None, rtol: float = ALIAS_RTOL
+) -> dict[str, str]:
+    """Columns of a design that carry no information of their own, checked in column order.
+
+    For models whose intercept (a linear or mixed model) or baseline hazard (a Cox model,
+    stratified by ``groups``) absorbs a column's mean, only the centred columns inform the
+    coefficients.  A column is not identifiable when, centred on its mean within
+    ``groups`` (one group when None), it is zero (it does not vary), or when it is a
+    linear combination of the identifiable columns before it (aliased).  Put the columns
+    whose loss matters most last: a covariate aliased with an exposure is kept and the
+    exposure is reported, so an adjusted estimate is never silently less adjusted.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The design, without an intercept column.
+    groups : array-like, optional
+        Stratum of each row (e.g. the strata of a stratified Cox model).
+    rtol : float
+        Relative tolerance (:data:`ALIAS_RTOL`) on the centred column's largest value
+        (relative to the column's scale) and on the squared sine of its angle to the
+        span of the kept columns.
+
+    Returns
+    -------
+    dict of str to str
+        Column -> ``"does not vary"`` or ``"aliased with <columns>"``; empty when every
+        column is identifiable.
+    """
+    values = X.to_numpy(dtype=float)
+    if groups is None:
+        centred = values - values.mean(axis=0) if len(values) else values
+    else:
+        keys = pd.Series(np.asarray(groups)).factorize()[0]
+        means = pd.DataFrame(values).groupby(keys).transform("mean").to_numpy()
+        centred = values - means
+    scale = np.maximum(np.abs(values).max(axis=0), 1.0) if len(values) else np.ones(X.shape[1])
+    spread = np.abs(centred).max(axis=0) if len(values) else np.zeros(X.shape[1])
+    gram = centred.T @ centred
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    names = list(X.columns)
+    out: dict[str, str] = {}
+    kept: list[int] = []
+    for j, name in enumerate(names):
+        if spread[j] <= rtol * scale[j] or norms[j] == 0:
+            out[name] = "does not vary"
+            continue
+        if kept:
+            idx = kept + [j]
+            corr = gram[np.ix_(idx, idx)] / np.outer(norms[idx], norms[idx])
+            coef = np.linalg.solve(corr[:-1, :-1], corr[:-1, -1])
+            residual = float(corr[-1, -1] - corr[:-1, -1] @ coef)
+            if residual <= rtol:
+                partners = [names[k] for k, c in zip(kept, coef, strict=True) if abs(c) > 1e-6]
+                out[name] = "aliased with " + (", ".join(partners) or "earlier columns")
+                continue
+        kept.append(j)
+    return out

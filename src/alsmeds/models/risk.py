@@ -25,6 +25,27 @@ Specifications
 A term that cannot be estimated (no discordant set, no exposed case, no exposed
 control among informative sets, separation) is reported with ``estimable=False`` and
 the reason, never as an absurd number.
+
+Rules for register data
+-----------------------
+* **A comparison with no matched sets** (an extract without siblings or spouses):
+  every term of its models is reported not estimable, with the reason ("no matched
+  set with sibling controls"); the other comparisons are fitted as usual.
+* **A matched set with no control** (an ALS case with no control at all; the
+  validator accepts it with a warning) contributes nothing to the conditional
+  likelihood.  The analysis table already leaves such cases out
+  (:mod:`alsmeds.analysis_table`); a set of one row that reaches a model anyway is
+  dropped before fitting and counted (``RiskModelResult.n_sets_without_controls``).
+* **A covariate that cannot be estimated** (it never varies within a set, or is a
+  linear combination of the other covariates: e.g. one education level absent from a
+  small extract) is dropped from the adjustment set and listed in
+  ``RiskModelResult.dropped_covariates``: it carries no information, so the exposure
+  estimates do not change.  An **exposure** aliased with the covariates or with other
+  exposures is reported not estimable instead ("not identifiable: aliased with ..."),
+  never fitted with a silently smaller adjustment set.
+* **A model the solver cannot fit** (:class:`alsmeds.models.clogit.ClogitError`:
+  separation, a singular information matrix) reports each of its terms not estimable
+  with the solver's message.
 """
 
 from __future__ import annotations
@@ -44,6 +65,7 @@ from .design import (
     covariate_matrix,
     ever_indicators,
     lagged_indicators,
+    non_identifiable_terms,
     window_indicators,
 )
 
@@ -74,13 +96,30 @@ class RiskModelSpec:
 
 @dataclass
 class RiskModelResult:
-    """Estimates of one risk model, one row per exposure term (see :meth:`to_frame`)."""
+    """Estimates of one risk model, one row per exposure term (see :meth:`to_frame`).
+
+    Attributes
+    ----------
+    spec : RiskModelSpec
+    estimates : DataFrame
+        One row per exposure term (:data:`RESULT_COLUMNS`).
+    covariate_estimates : DataFrame
+        Coefficients of the adjustment covariates kept in the model.
+    n_sets, n_rows : int
+        Matched sets with at least one control, and their rows.
+    n_sets_without_controls : int
+        Sets of a case alone, dropped before fitting (module docstring).
+    dropped_covariates : dict of str to str
+        Adjustment columns left out because the data cannot estimate them, with the reason.
+    """
 
     spec: RiskModelSpec
     estimates: pd.DataFrame
     covariate_estimates: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_sets: int = 0
     n_rows: int = 0
+    n_sets_without_controls: int = 0
+    dropped_covariates: dict[str, str] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """Estimates with the model's description in every row."""
@@ -113,8 +152,16 @@ def exposure_matrix(rows: pd.DataFrame, spec: RiskModelSpec) -> pd.DataFrame:
     raise ValueError(f"unknown exposure coding {spec.exposure!r}; expected 'lagged', 'windows' or 'ever'")
 
 
-def _term_counts(X: pd.DataFrame, case: np.ndarray, strata: np.ndarray) -> pd.DataFrame:
-    """Exposed cases and controls, and sets discordant for each term."""
+def term_counts(X: pd.DataFrame, case: np.ndarray, strata: np.ndarray) -> pd.DataFrame:
+    """Exposed cases and controls, and sets discordant for each term.
+
+    Returns
+    -------
+    DataFrame
+        Index: the columns of ``X``; ``exposed_cases``, ``exposed_controls``,
+        ``discordant_sets`` and, among the discordant sets, ``exposed_cases_discordant``
+        and ``exposed_controls_discordant``.
+    """
     frame = X.assign(_case=case, _set=strata)
     grouped = frame.groupby("_set")
     spread = (grouped[list(X.columns)].max() - grouped[list(X.columns)].min()) > 0
@@ -132,7 +179,8 @@ def _term_counts(X: pd.DataFrame, case: np.ndarray, strata: np.ndarray) -> pd.Da
     return out
 
 
-def _reason(counts: pd.Series) -> str | None:
+def counts_reason(counts: pd.Series) -> str | None:
+    """Why a term cannot be estimated, from a row of :func:`term_counts` (None when it can)."""
     if counts["discordant_sets"] == 0:
         return "no discordant matched set"
     if counts["exposed_cases_discordant"] == 0:
@@ -166,16 +214,29 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     -------
     RiskModelResult
     """
-    rows = comparison_rows(table, spec.comparison)
+    rows, n_alone = informative_rows(comparison_rows(table, spec.comparison))
     case = rows["case"].to_numpy().astype(bool)
     strata = rows["set_id"].to_numpy()
     X_exp = exposure_matrix(rows, spec)
     X_cov = covariate_matrix(rows, spec.covariates())
-    counts = _term_counts(X_exp, case, strata)
-    reasons = {term: _reason(counts.loc[term]) for term in X_exp.columns}
+    counts = term_counts(X_exp, case, strata)
+    if rows.empty:
+        reasons = {term: f"no matched set with {spec.comparison} controls" for term in X_exp.columns}
+    else:
+        reasons = {term: counts_reason(counts.loc[term]) for term in X_exp.columns}
     keep = [t for t, r in reasons.items() if r is None]
-    cov_counts = _term_counts(X_cov, case, strata) if len(X_cov.columns) else pd.DataFrame()
+    cov_counts = term_counts(X_cov, case, strata) if len(X_cov.columns) else pd.DataFrame()
     cov_keep = [c for c in X_cov.columns if cov_counts.loc[c, "discordant_sets"] > 0]
+    dropped = {c: "does not vary within any matched set" for c in X_cov.columns if c not in cov_keep}
+    if keep:
+        # Covariates first: an exposure aliased with a covariate is reported, not the covariate dropped.
+        for term, why in non_identifiable_terms(pd.concat([X_cov[cov_keep], X_exp[keep]], axis=1), strata).items():
+            if term in reasons:
+                reasons[term] = f"not identifiable: {why}"
+            else:
+                dropped[term] = why
+        keep = [t for t in keep if reasons[t] is None]
+        cov_keep = [c for c in cov_keep if c not in dropped]
     X = pd.concat([X_exp[keep], X_cov[cov_keep]], axis=1)
 
     fit = None
@@ -225,7 +286,22 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
         covariate_estimates=cov_frame,
         n_sets=int(pd.unique(strata).size),
         n_rows=int(len(rows)),
+        n_sets_without_controls=n_alone,
+        dropped_covariates=dropped,
     )
+
+
+def informative_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Rows of the matched sets that have at least one control, and the number of sets of a case alone.
+
+    A set without controls contributes a factor of 1 to the conditional likelihood: it
+    is dropped (and counted) rather than passed to the solver.
+    """
+    if rows.empty:
+        return rows, 0
+    size = rows.groupby("set_id")["set_id"].transform("size")
+    alone = size.to_numpy() < 2
+    return rows[~alone], int(rows.loc[alone, "set_id"].nunique())
 
 
 RESULT_COLUMNS = [

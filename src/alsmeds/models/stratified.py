@@ -21,6 +21,19 @@ Two complementary analyses:
   term, and a likelihood-ratio test per class (all of the class's interaction terms).
   "Significant in one stratum but not the other" is not evidence of a difference;
   these tests are.
+
+Cells that cannot be estimated
+------------------------------
+A stratum without matched sets (no case aged 65 or more in a small extract), a
+comparison without sets (no siblings), or a term with no discordant set, exposed case
+or exposed control *within a stratum* is reported with ``estimable=False`` and the
+reason (e.g. "no exposed case in stratum <65"), as in :mod:`alsmeds.models.risk`; the
+other terms are still estimated.  Covariates the data cannot estimate are dropped from
+the interaction model (:func:`alsmeds.models.design.non_identifiable_terms`, exposures
+checked last so that they are reported, not the covariates dropped).  Solver failures
+(:class:`alsmeds.models.clogit.ClogitError`) make the affected model's terms not
+estimable with the solver's message; a failed reduced model leaves only its
+likelihood-ratio test missing.
 """
 
 from __future__ import annotations
@@ -31,8 +44,16 @@ from scipy import stats
 
 from ..constants import CLASSES
 from .clogit import ClogitError, fit_clogit
-from .design import covariate_matrix, drop_constant_within_sets
-from .risk import RiskModelSpec, comparison_rows, exposure_matrix, fit_risk_model
+from .design import covariate_matrix, drop_constant_within_sets, non_identifiable_terms
+from .risk import (
+    RiskModelSpec,
+    comparison_rows,
+    counts_reason,
+    exposure_matrix,
+    fit_risk_model,
+    informative_rows,
+    term_counts,
+)
 
 STRATIFIERS = ("age", "sex")
 
@@ -101,9 +122,10 @@ def interaction_design(
     Columns: the exposure terms (effects in the reference stratum), the same terms with
     suffix ``:other`` (multiplied by the indicator of the other stratum: the case's for
     population sets, each member's own for relatives) and the covariates that vary
-    within some set.
+    within some set.  Sets without a control are left out
+    (:func:`alsmeds.models.risk.informative_rows`).
     """
-    rows = comparison_rows(table, spec.comparison)
+    rows, _ = informative_rows(comparison_rows(table, spec.comparison))
     _, other = stratum_levels(by, age_cutoff)
     level = modifier_level(spec.comparison)
     labels = stratum_of_set(rows, by, age_cutoff) if level == "set" else stratum_of_member(rows, by, age_cutoff)
@@ -113,7 +135,7 @@ def interaction_design(
     case = rows["case"].to_numpy().astype(bool)
     strata = rows["set_id"].to_numpy()
     X_cov = covariate_matrix(rows, spec.covariates())
-    if len(X_cov.columns):
+    if len(X_cov.columns) and len(rows):
         X_cov = drop_constant_within_sets(X_cov, strata)  # e.g. civil status, shared by spouses
     return pd.concat([X_exp, X_int, X_cov], axis=1), case, strata
 
@@ -148,55 +170,87 @@ def interaction_tests(
     ``other`` to the ``reference`` stratum, assuming covariate effects common to both.
     """
     full_X, case, strata = interaction_design(table, spec, by, age_cutoff)
-    X_exp = exposure_matrix(comparison_rows(table, spec.comparison), spec)
-    X_int = full_X[[c + ":other" for c in X_exp.columns]]
+    rows, _ = informative_rows(comparison_rows(table, spec.comparison))
+    X_exp = exposure_matrix(rows, spec)
+    terms = list(X_exp.columns)
     reference, other = stratum_levels(by, age_cutoff)
     level = modifier_level(spec.comparison)
     z = stats.norm.ppf(1 - alpha / 2)
-    try:
-        full = fit_clogit(full_X, case, strata)
-    except ClogitError as exc:
-        failed = []
-        for term in X_exp.columns:
-            drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
-            failed.append(
-                {
-                    "drug_class": drug_class,
-                    "window": term[len(drug_class) + 1 :],
-                    "term": term,
-                    "estimable": False,
-                    "reason": f"interaction model not estimable: {exc}",
-                }
-            )
-        return pd.DataFrame(failed).assign(comparison=spec.comparison, stratified_by=by, modifier_level=level)
 
-    lr = {}
-    for k in spec.classes:
-        dropped = [c for c in X_int.columns if c.startswith(k + "_")]
-        reduced = fit_clogit(full_X.drop(columns=dropped), case, strata)
-        statistic = 2 * (full.loglik - reduced.loglik)
-        lr[k] = (statistic, len(dropped), float(stats.chi2.sf(statistic, len(dropped))))
+    # Why a term cannot be estimated: counts within each stratum, then identifiability.
+    reasons: dict[str, str | None] = {}
+    if rows.empty:
+        reasons = {t: f"no matched set with {spec.comparison} controls" for t in terms}
+    else:
+        in_other = full_X[[t + ":other" for t in terms]].to_numpy() != 0
+        exposed = X_exp.to_numpy() != 0
+        for j, term in enumerate(terms):
+            reasons[term] = None
+            for label, mask in ((reference, exposed[:, j] & ~in_other[:, j]), (other, in_other[:, j])):
+                part = pd.DataFrame({term: mask.astype(float)}, index=rows.index)
+                why = counts_reason(term_counts(part, case, strata).loc[term])
+                if why:
+                    reasons[term] = f"{why} in stratum {label}"
+                    break
+    covariates = [c for c in full_X.columns if c not in terms and not c.endswith(":other")]
+    kept = [t for t in terms if reasons[t] is None]
+    if kept:
+        order = covariates + [c for t in kept for c in (t, t + ":other")]
+        for column, why in non_identifiable_terms(full_X[order], strata).items():
+            term = column.removesuffix(":other")
+            if term in reasons:
+                reasons[term] = reasons[term] or f"not identifiable: {column} {why}"
+            else:
+                covariates.remove(column)
+        kept = [t for t in terms if reasons[t] is None]
+    X = full_X[kept + [t + ":other" for t in kept] + covariates]
+
+    full = None
+    if kept:
+        try:
+            full = fit_clogit(X, case, strata)
+        except ClogitError as exc:
+            reasons.update({t: f"interaction model not estimable: {exc}" for t in kept})
+
+    lr: dict[str, tuple[float, int, float]] = {}
+    if full is not None:
+        for k in spec.classes:
+            dropped = [t + ":other" for t in kept if t.startswith(k + "_")]
+            if not dropped:
+                continue
+            try:
+                reduced = fit_clogit(X.drop(columns=dropped), case, strata)
+            except ClogitError:
+                continue
+            statistic = 2 * (full.loglik - reduced.loglik)
+            lr[k] = (statistic, len(dropped), float(stats.chi2.sf(statistic, len(dropped))))
 
     records = []
-    for term in X_exp.columns:
+    for term in terms:
+        drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
+        rec = {
+            "comparison": spec.comparison,
+            "exposure": spec.exposure,
+            "model": "mutual" if len(spec.classes) > 1 else "per_class",
+            "adjustment": spec.adjustment,
+            "stratified_by": by,
+            "modifier_level": level,
+            "reference_stratum": reference,
+            "other_stratum": other,
+            "drug_class": drug_class,
+            "window": term[len(drug_class) + 1 :],
+        }
+        if full is None or reasons[term] is not None:
+            records.append({**rec, "estimable": False, "reason": reasons[term] or "not estimable"})
+            continue
         inter = term + ":other"
         b, g = full.params[term], full.params[inter]
         var_b, var_g, cov_bg = full.cov.loc[term, term], full.cov.loc[inter, inter], full.cov.loc[term, inter]
         se_b, se_g, se_sum = np.sqrt(var_b), np.sqrt(var_g), np.sqrt(var_b + var_g + 2 * cov_bg)
-        drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
-        statistic, df, p = lr[drug_class]
+        statistic, df, p = lr.get(drug_class, (np.nan, 0, np.nan))
         records.append(
             {
-                "comparison": spec.comparison,
-                "exposure": spec.exposure,
-                "model": "mutual" if len(spec.classes) > 1 else "per_class",
-                "adjustment": spec.adjustment,
-                "stratified_by": by,
-                "modifier_level": level,
-                "reference_stratum": reference,
-                "other_stratum": other,
-                "drug_class": drug_class,
-                "window": term[len(drug_class) + 1 :],
+                **rec,
                 "or_reference": float(np.exp(b)),
                 "or_reference_lower": float(np.exp(b - z * se_b)),
                 "or_reference_upper": float(np.exp(b + z * se_b)),
@@ -216,7 +270,39 @@ def interaction_tests(
                 "reason": "",
             }
         )
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records(records, columns=INTERACTION_TEST_COLUMNS)
+
+
+#: Columns of :func:`interaction_tests` (documented in :data:`alsmeds.results.INTERACTION_COLUMNS`).
+INTERACTION_TEST_COLUMNS = [
+    "comparison",
+    "exposure",
+    "model",
+    "adjustment",
+    "stratified_by",
+    "modifier_level",
+    "reference_stratum",
+    "other_stratum",
+    "drug_class",
+    "window",
+    "or_reference",
+    "or_reference_lower",
+    "or_reference_upper",
+    "or_other",
+    "or_other_lower",
+    "or_other_upper",
+    "log_ratio_of_ors",
+    "se_log_ratio",
+    "ratio_of_ors",
+    "ratio_lower",
+    "ratio_upper",
+    "wald_p",
+    "lr_statistic",
+    "lr_df",
+    "lr_p",
+    "estimable",
+    "reason",
+]
 
 
 def effect_modification(
