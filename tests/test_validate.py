@@ -23,11 +23,13 @@ from alsmeds.io import read_csv_raw, read_registry
 from alsmeds.validate import (
     MAX_SHOWN,
     RULES,
+    WARNING_RULES,
     Problem,
     RegistryValidationError,
     ValidationReport,
     validate_registry,
     validate_tables,
+    warnings_frame,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -58,15 +60,18 @@ def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def write_typed_parquet(csv_path: Path, table: str) -> Path:
-    """Write a CSV table of the registry as a typed Parquet file next to it."""
+def write_typed_parquet(csv_path: Path, table: str, tz: str | None = None) -> Path:
+    """Write a CSV table of the registry as a typed Parquet file next to it.
+
+    With ``tz``, dates become time-zone-aware timestamps at local midnight in that zone.
+    """
     df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     for col in schema.TABLES[table].columns:
         if col.name not in df:
             continue
         s = df[col.name].replace("", np.nan)
         if col.kind == "date":
-            df[col.name] = pd.to_datetime(s)
+            df[col.name] = pd.to_datetime(s) if tz is None else pd.to_datetime(s).dt.tz_localize(tz)
         elif col.kind in ("id", "int"):
             df[col.name] = pd.to_numeric(s).astype("Int64")
         elif col.kind == "float":
@@ -97,7 +102,14 @@ def apply_patch(root: Path, patch: dict) -> None:
             meta[patch["key"]] = patch["value"]
         path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     elif op == "parquet_copy":
-        write_typed_parquet(root / f"{patch['table']}.csv", patch["table"])
+        write_typed_parquet(root / f"{patch['table']}.csv", patch["table"], patch.get("tz"))
+    elif op == "make_folder":
+        path = root / patch["file"]
+        path.unlink()
+        path.mkdir()
+        (path / "inside.csv").write_text("x\n")
+    elif op in _RAW_TEXT_OPS:
+        _apply_raw_text(root / patch["file"] if "file" in patch else root / f"{patch['table']}.csv", patch)
     else:
         path = root / f"{patch['table']}.csv"
         header, rows = _read_rows(path)
@@ -122,6 +134,36 @@ def apply_patch(root: Path, patch: dict) -> None:
         _write_rows(path, header, rows)
 
 
+_RAW_TEXT_OPS = {"insert_text", "replace_line", "append_text", "replace_text", "strip_final_newline", "quote_all"}
+
+
+def _apply_raw_text(path: Path, patch: dict) -> None:
+    """The raw-text operations of the corpus: on the file's text as it is (line 1 is the header)."""
+    op = patch["op"]
+    text = path.read_text(encoding="utf-8")
+    if op == "insert_text":
+        lines = text.split("\n")
+        lines[patch["line"] - 1] = patch["text"] + lines[patch["line"] - 1]
+        text = "\n".join(lines)
+    elif op == "replace_line":
+        lines = text.split("\n")
+        lines[patch["line"] - 1] = patch["text"]
+        text = "\n".join(lines)
+    elif op == "append_text":
+        text += patch["text"]
+    elif op == "replace_text":
+        assert patch["old"] in text, patch
+        text = text.replace(patch["old"], patch["new"], 1)
+    elif op == "strip_final_newline":
+        text = text.rstrip("\n")
+    elif op == "quote_all":
+        header, rows = _read_rows(path)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows([header, *rows])
+        return
+    path.write_bytes(text.encode(patch.get("encoding", "utf-8")))
+
+
 def patched_registry(tmp_path: Path, patches: list[dict]) -> Path:
     root = tmp_path / "registry"
     shutil.copytree(VALID, root)
@@ -135,6 +177,14 @@ def _key(p: Problem | dict) -> tuple:
     if isinstance(p, Problem):
         return (p.table, p.column, p.rule, tuple(p.rows))
     return (p["table"], p["column"], p["rule"], tuple(p["rows"]))
+
+
+def _check_lines(problems: list[Problem], expected: list[dict]) -> None:
+    """Where the corpus gives file lines, the problem reports exactly those lines."""
+    by_key = {_key(p): p for p in problems}
+    for e in expected:
+        if "lines" in e:
+            assert by_key[_key(e)].line_numbers == e["lines"], (by_key[_key(e)], e)
 
 
 # ----------------------------------------------------------------------------- the valid registry
@@ -168,7 +218,37 @@ def test_valid_minimal_has_the_documented_design() -> None:
 @pytest.mark.parametrize("variant", CORPUS["valid_variants"], ids=lambda v: v["id"])
 def test_valid_variants_pass(tmp_path: Path, variant: dict) -> None:
     root = patched_registry(tmp_path, variant["patches"])
-    validate_registry(root)
+    report = validate_registry(root)
+    assert report.warnings == []
+    # every row is read, with the same values as the unpatched registry where untouched
+    registry = read_registry(root)
+    assert registry.warnings == []
+    assert report.row_counts == {name: len(frame) for name, frame in registry.tables.items()}
+
+
+@pytest.mark.parametrize("case", CORPUS["warning_cases"], ids=lambda c: c["id"])
+def test_warning_case(tmp_path: Path, case: dict) -> None:
+    """Real register content: valid, every row kept, and a warning with its count of rows."""
+    root = patched_registry(tmp_path, case["patches"])
+    report = validate_registry(root)
+    expected = case["expect_warnings"]
+    assert sorted(map(_key, report.warnings), key=str) == sorted(map(_key, expected), key=str)
+    _check_lines(report.warnings, expected)
+    assert all(w.severity == "warning" and w.rule in WARNING_RULES for w in report.warnings)
+    text = str(report)
+    assert text.startswith(f"{root}: OK") and f"({len(expected)} warning" in text
+    body = text.split("\n")
+    first_warning = next(i for i, line in enumerate(body) if line.startswith("  - ["))
+    assert first_warning > max(i for i, line in enumerate(body) if line.endswith(" rows"))  # after the row counts
+    for w in report.warnings:
+        assert f"  - [{w.n_rows:,} row{'s' if w.n_rows != 1 else ''}] {w}" in body
+    # read_registry returns every row and the same warnings; it never raises on warnings
+    registry = read_registry(root)
+    assert sorted(map(_key, registry.warnings), key=str) == sorted(map(_key, expected), key=str)
+    assert report.row_counts == {name: len(frame) for name, frame in registry.tables.items()}
+    frame = warnings_frame(registry.warnings)
+    assert list(frame.columns) == ["table", "column", "rule", "rows", "first_lines", "message"]
+    assert frame["rows"].tolist() == [w.n_rows for w in registry.warnings]
 
 
 # ----------------------------------------------------------------------------- the broken corpus
@@ -176,8 +256,11 @@ def test_valid_variants_pass(tmp_path: Path, variant: dict) -> None:
 
 def test_corpus_covers_every_rule() -> None:
     covered = {e["rule"] for case in CORPUS["cases"] for e in case["expect"]}
-    # missing_folder needs no corpus entry: see test_missing_folder
-    assert covered | {"missing_folder", "pattern"} == set(RULES)
+    warned = {e["rule"] for case in CORPUS["warning_cases"] for e in case["expect_warnings"]}
+    # missing_folder and unreadable_folder need no corpus entry: see test_missing_folder and
+    # tests/test_validate_robustness.py
+    assert covered | warned | {"missing_folder", "unreadable_folder", "pattern"} == set(RULES)
+    assert warned == set(WARNING_RULES) and not covered & WARNING_RULES
 
 
 @pytest.mark.parametrize("case", CORPUS["cases"], ids=lambda c: c["id"])
@@ -187,6 +270,9 @@ def test_broken_case(tmp_path: Path, case: dict) -> None:
         validate_registry(root)
     err = info.value
     assert sorted(map(_key, err.problems), key=str) == sorted(map(_key, case["expect"]), key=str)
+    _check_lines(err.problems, case["expect"])
+    assert sorted(map(_key, err.warnings), key=str) == sorted(map(_key, case.get("expect_warnings", [])), key=str)
+    assert all(p.severity == "error" for p in err.problems)
     report = str(err)
     assert str(root) in report
     for problem in err.problems:
@@ -203,10 +289,13 @@ def test_broken_case(tmp_path: Path, case: dict) -> None:
         # ... the rows, as data rows and file lines ...
         if problem.rows:
             rows = ", ".join(map(str, problem.rows))
-            lines = ", ".join(str(r + 2) for r in problem.rows)
+            lines = ", ".join(map(str, problem.line_numbers))
+            assert len(problem.line_numbers) == len(problem.rows)
             assert re.search(rf"\brows? {re.escape(rows)} \(file lines? {re.escape(lines)}\)", text), text
         else:
             assert " row " not in text and " rows " not in text
+            if problem.lines:  # a problem of the header line
+                assert f", file line {problem.lines[0]}: " in text
         # ... and the rule.
         assert f"(rule {problem.rule}: " in text
         assert problem.message
@@ -227,8 +316,12 @@ def test_broken_case_in_memory_as_object_strings(tmp_path: Path, case: dict) -> 
     for frame in tables.values():
         assert all(ptypes.is_object_dtype(dtype) for dtype in frame.dtypes)
     metadata = json.loads((root / schema.EXTRACT_METADATA_FILE).read_text(encoding="utf-8"))
-    problems = validate_tables(tables, metadata)
-    assert sorted(map(_key, problems), key=str) == sorted(map(_key, case["expect"]), key=str)
+    problems = validate_tables(tables, metadata, include_warnings=True)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    assert sorted(map(_key, errors), key=str) == sorted(map(_key, case["expect"]), key=str)
+    assert sorted(map(_key, warnings), key=str) == sorted(map(_key, case.get("expect_warnings", [])), key=str)
+    assert validate_tables(tables, metadata) == errors
 
 
 def test_read_registry_raises_the_same_problems(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ newline; dates are written as ISO strings.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -44,7 +45,17 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from . import schema
-from .validate import Problem, RegistryValidationError, _file_problem, _order, check_tables
+from .validate import (
+    MAX_LINES_IN_QUOTED_VALUE,
+    MAX_ROWS_STORED,
+    MAX_SHOWN,
+    RULES,
+    Problem,
+    RegistryValidationError,
+    _file_problem,
+    _order,
+    check_tables,
+)
 
 #: printf-style format of every float written to CSV.
 FLOAT_FORMAT = "%.6g"
@@ -55,7 +66,18 @@ MANIFEST_FILE = "MANIFEST.sha256"
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _MANIFEST_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
-_FATAL_RULES = ("missing_folder", "missing_table", "duplicate_table_file", "unreadable_table", "missing_metadata")
+#: Problems that make a table or the folder unreadable: raised even by ``read_registry(validate=False)``.
+_FATAL_RULES = (
+    "missing_folder",
+    "unreadable_folder",
+    "missing_table",
+    "duplicate_table_file",
+    "unreadable_table",
+    "unbalanced_quote",
+    "wrong_field_count",
+    "not_utf8",
+    "missing_metadata",
+)
 
 
 @dataclass(frozen=True)
@@ -78,12 +100,17 @@ class Registry:
         The folder read.
     files : dict of str to str
         Table name -> the file it was read from.
+    warnings : list of alsmeds.validate.Problem
+        What the extract holds that real registers contain and the analysis handles by a
+        documented rule (severity ``"warning"``, each with its count of rows); see
+        :func:`alsmeds.validate.warnings_frame` for a table of them.
     """
 
     tables: dict[str, pd.DataFrame]
     metadata: dict[str, Any]
     data_dir: Path
     files: dict[str, str] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -98,6 +125,8 @@ class RawRegistry:
     files: dict[str, str]
     metadata: dict[str, Any] | None
     problems: list[Problem]
+    #: Table name -> 1-based file line of each row (None: row r is on line r + 2; Parquet).
+    lines: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     def display_files(self) -> dict[str, str]:
         """File name of every table for reports: the file read, or ``<name>.csv`` if none was found."""
@@ -106,13 +135,392 @@ class RawRegistry:
 
 # ----------------------------------------------------------------------------- reading
 
+#: A quoted field: a quote at the start of a field (first byte of the file or after a comma
+#: or line break), then anything but a lone quote (``""`` is an escaped quote), then the
+#: closing quote, which is absent when the quote is never closed.  A quote elsewhere in a
+#: field is a literal character, as in the CSV readers of pyarrow and Python.
+_QUOTED_FIELD = re.compile(rb'(?<![^,\r\n])"(?:[^"]+|"")*("?)')
+_BOM = b"\xef\xbb\xbf"
+
+
+class CsvFormatError(ValueError):
+    """A CSV file is not well-formed; :attr:`problems` name the rule and the file lines.
+
+    Attributes
+    ----------
+    problems : list of alsmeds.validate.Problem
+        One problem per rule broken (``unbalanced_quote``, ``wrong_field_count``,
+        ``not_utf8``, ``unreadable_table``), each with the data rows and file lines.
+    """
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+@dataclass
+class _CsvScan:
+    """The physical layout of a CSV file: where its records start, found by a byte scan.
+
+    A record ends at a line break outside quotes; a line break inside a quoted value
+    belongs to the value.  Empty lines are skipped (as pyarrow does); the first
+    non-empty record is the header.
+    """
+
+    data: bytes
+    table: str
+    file: str
+    breaks: np.ndarray  # byte offsets of line breaks ("\n", or a lone "\r")
+    span_start: np.ndarray  # byte offsets of opening quotes of quoted fields
+    span_end: np.ndarray  # end (exclusive) of each quoted field
+    span_closed: np.ndarray  # bool: the quote is closed
+    seg_start: np.ndarray  # byte range of each record (empty ones included)
+    seg_end: np.ndarray
+    seg_line: np.ndarray  # 1-based file line on which each record starts
+    header_seg: int  # index of the header record (-1: the file is empty)
+    record_segs: np.ndarray  # indices of the data records (non-empty, after the header)
+
+    @property
+    def record_lines(self) -> np.ndarray:
+        return self.seg_line[self.record_segs]
+
+    def locate(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Data row (-1 for the header) and file line of byte offsets."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        lines = np.searchsorted(self.breaks, offsets, side="left") + 1
+        starts = self.seg_start[self.record_segs]
+        rows = np.searchsorted(starts, offsets, side="right") - 1
+        return rows, lines
+
+    def field_counts(self) -> np.ndarray:
+        """Number of fields in each data record (commas outside quotes + 1)."""
+        b = np.frombuffer(self.data, dtype=np.uint8)
+        commas = np.flatnonzero(b == ord(","))
+        commas = commas[~_inside(commas, self.span_start, self.span_end)]
+        start = self.seg_start[self.record_segs]
+        end = self.seg_end[self.record_segs]
+        return np.searchsorted(commas, end) - np.searchsorted(commas, start) + 1
+
+
+def _inside(pos: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which byte offsets lie inside a quoted field (the spans are sorted and disjoint)."""
+    out = np.zeros(len(pos), dtype=bool)
+    if len(starts) == 0 or len(pos) == 0:
+        return out
+    i = np.searchsorted(starts, pos, side="right") - 1
+    ok = i >= 0
+    out[ok] = pos[ok] < ends[i[ok]]
+    return out
+
+
+def _scan_csv(data: bytes, table: str, file: str) -> _CsvScan:
+    b = np.frombuffer(data, dtype=np.uint8)
+    n = len(data)
+    breaks = np.flatnonzero(b == ord("\n"))
+    if data.find(b"\r") >= 0:  # a lone "\r" ends a line too (old Mac files); "\r\n" counts once
+        cr = np.flatnonzero(b == ord("\r"))
+        nxt = np.minimum(cr + 1, n - 1)
+        lone = cr[(cr + 1 >= n) | (b[nxt] != ord("\n"))]
+        if len(lone):
+            breaks = np.union1d(breaks, lone)
+    if data.find(b'"') >= 0:
+        found = [(m.start(), m.end(), bool(m.group(1))) for m in _QUOTED_FIELD.finditer(data)]
+        span_start = np.array([f[0] for f in found], dtype=np.int64)
+        span_end = np.array([f[1] for f in found], dtype=np.int64)
+        span_closed = np.array([f[2] for f in found], dtype=bool)
+    else:
+        span_start = span_end = np.zeros(0, dtype=np.int64)
+        span_closed = np.zeros(0, dtype=bool)
+    terminators = breaks[~_inside(breaks, span_start, span_end)]
+    seg_start = np.concatenate([[0], terminators + 1]).astype(np.int64)
+    seg_end = np.concatenate([terminators, [n]]).astype(np.int64)
+    length = seg_end - seg_start
+    first = b[np.minimum(seg_start, max(n - 1, 0))] if n else np.zeros(len(seg_start), dtype=np.uint8)
+    blank = (length == 0) | ((length == 1) & (first == ord("\r")))
+    seg_line = np.searchsorted(breaks, seg_start, side="left") + 1
+    nonblank = np.flatnonzero(~blank)
+    header = int(nonblank[0]) if len(nonblank) else -1
+    return _CsvScan(
+        data, table, file, breaks, span_start, span_end, span_closed, seg_start, seg_end, seg_line, header, nonblank[1:]
+    )
+
+
+def _structure_problem(
+    scan: _CsvScan, rule: str, message: str, rows: np.ndarray, lines: np.ndarray, values: list[str], n_values: int
+) -> Problem:
+    """A file-structure problem on data rows (``rows`` >= 0, ascending) with their file lines."""
+    rows, first = np.unique(np.asarray(rows, dtype=np.int64), return_index=True)
+    lines = np.asarray(lines, dtype=np.int64)[first]
+    return Problem(
+        table=scan.table,
+        column=None,
+        rule=rule,
+        rows=rows[:MAX_ROWS_STORED].tolist(),
+        message=message,
+        values=values[: MAX_SHOWN + 1],
+        n_rows=len(rows),
+        n_values=max(n_values, len(values)),
+        file=scan.file,
+        requirement=RULES[rule],
+        lines=lines[:MAX_ROWS_STORED].tolist(),
+    )
+
+
+def _header_problem(scan: _CsvScan, rule: str, message: str, on_line_1: bool = True) -> Problem:
+    """A problem of the file as a whole or of its header line (file line 1)."""
+    return Problem(
+        table=scan.table,
+        column=None,
+        rule=rule,
+        message=message,
+        file=scan.file,
+        requirement=RULES[rule],
+        lines=[1] if on_line_1 else [],
+    )
+
+
+def _quote_problems(scan: _CsvScan, header: list[str] | None) -> tuple[list[Problem], np.ndarray]:
+    """Quoted values that would merge or swallow records.
+
+    A quoted value is flagged when it is never closed, spans
+    :data:`MAX_LINES_IN_QUOTED_VALUE` lines or more, holds lines shaped like records of
+    the table (:func:`_holds_records`), or opens in the header and spans lines.  A
+    short line break in free text is allowed.  Returns the problems and the byte
+    offsets where the flagged quotes open.
+    """
+    none = np.zeros(0, dtype=np.int64)
+    if len(scan.span_start) == 0:
+        return [], none
+    n_breaks = np.searchsorted(scan.breaks, scan.span_end) - np.searchsorted(scan.breaks, scan.span_start)
+    candidates = np.flatnonzero((n_breaks > 0) | ~scan.span_closed)
+    if len(candidates) == 0:
+        return [], none
+    header_end = int(scan.seg_end[scan.header_seg])
+    ncols = len(header) if header else 0
+    id_column = header.index("person_id") if header and "person_id" in header else None
+    bad: list[int] = []
+    texts: list[str] = []
+    for i in candidates:
+        start, end = int(scan.span_start[i]), int(scan.span_end[i])
+        line = int(np.searchsorted(scan.breaks, start, side="left")) + 1
+        spanned = int(n_breaks[i]) + 1
+        if not scan.span_closed[i]:
+            texts.append(f"quote opened on line {line} is never closed ({spanned:,} lines to the end of the file)")
+        elif start < header_end:
+            texts.append(f"quoted header field on line {line} spans {spanned:,} lines")
+        elif spanned >= MAX_LINES_IN_QUOTED_VALUE:
+            texts.append(f"quoted value from line {line} spans {spanned:,} lines")
+        elif ncols >= 2 and _holds_records(scan.data[start + 1 : end], ncols, id_column):
+            texts.append(f"quoted value on lines {line}-{line + spanned - 1} holds lines shaped like records")
+        else:
+            continue  # a line break in free text: allowed, and the file lines stay exact
+        bad.append(start)
+    if not bad:
+        return [], none
+    offsets = np.asarray(bad, dtype=np.int64)
+    rows, lines = scan.locate(offsets)
+    message = "unbalanced quotes, a quoted value runs over line breaks and would merge or swallow records:"
+    problems = []
+    in_header = rows < 0
+    if in_header.any():
+        first = int(np.flatnonzero(in_header)[0])
+        problems.append(_header_problem(scan, "unbalanced_quote", f"{message} {texts[first]}"))
+    if (~in_header).any():
+        kept = [t for t, h in zip(texts, in_header, strict=True) if not h]
+        problems.append(
+            _structure_problem(scan, "unbalanced_quote", message, rows[~in_header], lines[~in_header], kept, len(kept))
+        )
+    return problems, offsets
+
+
+def _holds_records(content: bytes, ncols: int, id_column: int | None) -> bool:
+    """Whether a quoted value's continuation lines look like records of the table.
+
+    A line looks like a record when it has at least as many commas as the header and,
+    if the table has a ``person_id`` column, a whole number in that position.
+    """
+    for line in content.splitlines()[1:]:
+        if line.count(b",") < ncols - 1:
+            continue
+        if id_column is None or line.split(b",")[id_column].strip().strip(b'"').isdigit():
+            return True
+    return False
+
+
+def _utf8_problems(scan: _CsvScan) -> list[Problem]:
+    """Bytes that are not UTF-8, with their file lines (the contract's CSV files are UTF-8)."""
+    data = scan.data
+    if data.isascii():
+        return []
+    try:
+        data.decode("utf-8")
+        return []
+    except UnicodeDecodeError:
+        pass
+    offsets: list[int] = []
+    shown: dict[str, None] = {}
+    count = 0
+    view = memoryview(data)
+    pos = 0
+    while pos < len(data):  # one decoder call per bad byte sequence: linear in the file size
+        try:
+            codecs.utf_8_decode(view[pos:], "strict", True)
+            break
+        except UnicodeDecodeError as err:
+            at = pos + err.start
+            count += 1
+            if len(offsets) < MAX_ROWS_STORED:
+                offsets.append(at)
+            if len(shown) <= MAX_SHOWN:
+                shown[f"0x{data[at]:02X}"] = None
+            pos = pos + max(err.end, err.start + 1)
+    rows, lines = scan.locate(np.asarray(offsets, dtype=np.int64))
+    problems = []
+    if (rows < 0).any():
+        problems.append(_header_problem(scan, "not_utf8", "the header line holds bytes that are not UTF-8"))
+    if (rows >= 0).any():
+        message = f"{count:,} byte(s) that are not UTF-8 (re-save the file as UTF-8, e.g. from Latin-1):"
+        keep = rows >= 0
+        problems.append(_structure_problem(scan, "not_utf8", message, rows[keep], lines[keep], list(shown), len(shown)))
+    return problems
+
+
+def _field_count_problem(scan: _CsvScan, ncols: int, skip: np.ndarray) -> list[Problem]:
+    """Records with more or fewer fields than the header (``skip``: offsets of quotes already reported)."""
+    counts = scan.field_counts()
+    wrong = counts != ncols
+    if len(skip):  # a record holding an unbalanced quote is reported once, for the quote
+        rows, _ = scan.locate(skip)
+        wrong[rows[rows >= 0]] = False
+    if not wrong.any():
+        return []
+    rows = np.flatnonzero(wrong)
+    values = list(dict.fromkeys(f"{c} fields" for c in counts[rows]))
+    return [
+        _structure_problem(
+            scan,
+            "wrong_field_count",
+            f"records whose number of fields differs from the header's {ncols}:",
+            rows,
+            scan.record_lines[rows],
+            values,
+            len(values),
+        )
+    ]
+
+
+def _parse_header(scan: _CsvScan) -> list[str]:
+    start, end = int(scan.seg_start[scan.header_seg]), int(scan.seg_end[scan.header_seg])
+    text = scan.data[start:end].decode("utf-8").rstrip("\r")
+    return next(csv.reader([text]), [])
+
+
+def read_csv_checked(path: str | Path, table: str | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Read a CSV file as text, after checking its structure; return the frame and the file line of each row.
+
+    The structure is checked with a byte scan before the values are read (with
+    pyarrow): line breaks outside quotes end records, empty lines are skipped, and each
+    data row's starting file line is recorded, so that reports give exact file lines
+    even after empty lines or a quoted value holding a line break.  The scan rejects:
+
+    * a quoted value that is never closed, spans :data:`MAX_LINES_IN_QUOTED_VALUE`
+      lines or more, or holds lines shaped like records (rule ``unbalanced_quote``):
+      the reader would silently merge or swallow records;
+    * a record with more or fewer fields than the header (``wrong_field_count``);
+    * bytes that are not UTF-8 (``not_utf8``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    table : str, optional
+        Table name for the problems (default: the file name without its suffix).
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        All columns of dtype ``string[pyarrow]``, empty fields as empty strings.
+    record_lines : numpy.ndarray or None
+        1-based file line on which each row starts (line 1 is the header), or None when
+        row ``r`` is simply on line ``r + 2``.
+
+    Raises
+    ------
+    CsvFormatError
+        With every structural problem found.
+    OSError
+        If the file cannot be read.
+    """
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    path = Path(path)
+    table = table or path.stem
+    data = path.read_bytes()
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    scan = _scan_csv(data, table, path.name)
+    if scan.header_seg < 0:
+        raise CsvFormatError([_header_problem(scan, "unreadable_table", "the file is empty (no header line)", False)])
+    problems = _utf8_problems(scan)
+    header: list[str] | None = None
+    h_start, h_end = scan.seg_start[scan.header_seg], scan.seg_end[scan.header_seg]
+    # a line break inside the header record can only be inside a quote that opened in the header
+    header_spans = np.searchsorted(scan.breaks, h_end) > np.searchsorted(scan.breaks, h_start)
+    if not any(p.lines == [1] for p in problems) and not header_spans:
+        try:
+            header = _parse_header(scan)
+        except (csv.Error, UnicodeDecodeError) as err:
+            problems.append(_header_problem(scan, "unreadable_table", f"cannot read the header line: {err}"))
+    quote_problems, quote_offsets = _quote_problems(scan, header)
+    problems += quote_problems
+    if header and (problems or len(scan.span_start)):
+        problems += _field_count_problem(scan, len(header), quote_offsets)
+    if problems:
+        raise CsvFormatError(problems)
+    if not header:
+        raise CsvFormatError([_header_problem(scan, "unreadable_table", "the header line is empty")])
+
+    record_lines = scan.record_lines
+    longest = int((scan.seg_end - scan.seg_start).max())
+    multiline = len(scan.span_start) > 0 and bool(
+        (np.searchsorted(scan.breaks, scan.span_end) > np.searchsorted(scan.breaks, scan.span_start)).any()
+    )
+    try:
+        arrow = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data)),
+            read_options=pacsv.ReadOptions(block_size=min(max(1 << 20, 2 * longest + 2), (1 << 31) - 1)),
+            parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        located = _field_count_problem(scan, len(header), np.zeros(0, dtype=np.int64))
+        if located:
+            raise CsvFormatError(located) from err
+        raise CsvFormatError([_header_problem(scan, "unreadable_table", str(err).splitlines()[0])]) from err
+    if arrow.num_rows != len(record_lines):
+        message = (
+            f"the file holds {len(record_lines):,} records but the CSV reader returned {arrow.num_rows:,} rows; "
+            "check its quotes and line ends"
+        )
+        raise CsvFormatError([_header_problem(scan, "unreadable_table", message)])
+    dtype = pd.StringDtype("pyarrow")
+    frame = arrow.to_pandas(types_mapper=lambda t: dtype if t == pa.string() else None)
+    n = len(record_lines)
+    trivial = n == 0 or (int(record_lines[0]) == 2 and int(record_lines[-1]) == n + 1)
+    return frame, (None if trivial else record_lines)
+
 
 def read_csv_raw(path: str | Path) -> pd.DataFrame:
     """Read a CSV file with every column as text, exactly as written.
 
     Empty fields become empty strings; nothing else (``NA``, ``NULL``) is treated as
     missing.  Columns are Arrow-backed strings (``string[pyarrow]``), which keeps
-    long tables compact and fast to check.
+    long tables compact and fast to check.  The file's structure is checked first
+    (see :func:`read_csv_checked`).
 
     Parameters
     ----------
@@ -126,29 +534,10 @@ def read_csv_raw(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     ValueError
-        If the file is empty or is not valid CSV.
+        If the file is empty or is not valid CSV (a :class:`CsvFormatError` naming the
+        rule and file lines).
     """
-    import pyarrow as pa
-    from pyarrow import csv as pacsv
-
-    path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(fh), None)
-    if not header:
-        raise ValueError("the file is empty (no header line)")
-    try:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as err:
-        raise ValueError(str(err).splitlines()[0]) from err
-    dtype = pd.StringDtype("pyarrow")
-    return table.to_pandas(types_mapper=lambda t: dtype if t == pa.string() else None)
+    return read_csv_checked(path)[0]
 
 
 def read_table_raw(path: str | Path) -> pd.DataFrame:
@@ -159,11 +548,37 @@ def read_table_raw(path: str | Path) -> pd.DataFrame:
     return read_csv_raw(path)
 
 
+def _list_folder(data_dir: Path) -> set[str]:
+    """Names in the folder; raises RegistryValidationError if it is missing or cannot be read."""
+    try:
+        is_dir = data_dir.is_dir()
+        names = set(os.listdir(data_dir)) if is_dir else set()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        problem = _file_problem("extract", str(data_dir), "unreadable_folder", f"cannot read the folder: {reason}")
+        raise RegistryValidationError([problem], data_dir) from None
+    if not is_dir:
+        problem = _file_problem("extract", str(data_dir), "missing_folder", "no such folder")
+        raise RegistryValidationError([problem], data_dir)
+    return names
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a folder, a broken link...), or None."""
+    try:
+        if path.is_file():
+            return None
+        return "it is a folder, not a file" if path.is_dir() else "it is not a regular file"
+    except OSError as err:
+        return f"cannot read the file: {err.strerror or type(err).__name__}"
+
+
 def load_raw(data_dir: str | Path) -> RawRegistry:
     """Find and read the table files and ``extract.json`` of a folder, without parsing.
 
-    File-level problems (missing or doubled table files, unreadable files, missing
-    ``extract.json``) are collected in :attr:`RawRegistry.problems`, not raised.
+    File-level problems (missing or doubled table files, unreadable or malformed files,
+    missing ``extract.json``) are collected in :attr:`RawRegistry.problems`, not
+    raised; a table whose file cannot be read is left out of :attr:`RawRegistry.tables`.
 
     Parameters
     ----------
@@ -176,18 +591,16 @@ def load_raw(data_dir: str | Path) -> RawRegistry:
     Raises
     ------
     alsmeds.validate.RegistryValidationError
-        If ``data_dir`` is not a folder.
+        If ``data_dir`` is not a folder or cannot be listed.
     """
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        problem = _file_problem("extract", str(data_dir), "missing_folder", "no such folder")
-        raise RegistryValidationError([problem], data_dir)
+    names = _list_folder(data_dir)
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
+    lines: dict[str, np.ndarray | None] = {}
     problems: list[Problem] = []
     for name in schema.TABLES:
-        found = [data_dir / f"{name}{suffix}" for suffix in (".csv", ".parquet")]
-        found = [p for p in found if p.is_file()]
+        found = [data_dir / f"{name}{suffix}" for suffix in (".csv", ".parquet") if f"{name}{suffix}" in names]
         if len(found) > 1:
             files[name] = f"{name}.csv"
             problems.append(
@@ -198,30 +611,44 @@ def load_raw(data_dir: str | Path) -> RawRegistry:
             continue
         if not found:
             continue  # reported as missing_table by the validator
-        files[name] = found[0].name
+        path = found[0]
+        files[name] = path.name
+        why = _not_a_file(path)
+        if why is not None:
+            problems.append(_file_problem(name, files[name], "unreadable_table", why))
+            continue
         try:
-            tables[name] = read_table_raw(found[0])
-        except (OSError, ValueError, UnicodeDecodeError) as err:
-            problems.append(_file_problem(name, files[name], "unreadable_table", f"cannot read the file: {err}"))
+            if path.suffix == ".parquet":
+                tables[name] = pd.read_parquet(path)
+            else:
+                tables[name], lines[name] = read_csv_checked(path, name)
+        except CsvFormatError as err:
+            problems += err.problems
+        except Exception as err:  # noqa: BLE001 - any failure to read a file is reported, never a traceback
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+            problems.append(_file_problem(name, files[name], "unreadable_table", f"cannot read the file: {reason}"))
     metadata: dict[str, Any] | None = None
-    meta_path = data_dir / schema.EXTRACT_METADATA_FILE
-    if not meta_path.is_file():
-        problems.append(
-            _file_problem("extract", schema.EXTRACT_METADATA_FILE, "missing_metadata", "the file is missing")
-        )
+    meta_file = schema.EXTRACT_METADATA_FILE
+    if meta_file not in names:
+        problems.append(_file_problem("extract", meta_file, "missing_metadata", "the file is missing"))
     else:
-        try:
-            loaded = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            loaded = err
-        if isinstance(loaded, dict):
+        why = _not_a_file(data_dir / meta_file)
+        loaded: Any
+        if why is not None:
+            loaded = None
+        else:
+            try:
+                loaded = json.loads((data_dir / meta_file).read_bytes().decode("utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                why = f"the file is not valid JSON ({err})"
+            except (OSError, RecursionError) as err:
+                why = f"cannot read the file: {getattr(err, 'strerror', None) or err}"
+        if why is None and isinstance(loaded, dict):
             metadata = loaded
         else:
-            what = f"not valid JSON ({loaded})" if isinstance(loaded, Exception) else "not a JSON object"
-            problems.append(
-                _file_problem("extract", schema.EXTRACT_METADATA_FILE, "missing_metadata", f"the file is {what}")
-            )
-    return RawRegistry(data_dir, tables, files, metadata, problems)
+            why = why or "the file is not a JSON object"
+            problems.append(_file_problem("extract", meta_file, "missing_metadata", why))
+    return RawRegistry(data_dir, tables, files, metadata, problems, lines)
 
 
 def read_registry(data_dir: str | Path, validate: bool = True) -> Registry:
@@ -233,29 +660,33 @@ def read_registry(data_dir: str | Path, validate: bool = True) -> Registry:
         Folder with one ``<name>.csv`` or ``<name>.parquet`` per table of the
         contract, and ``extract.json``.
     validate : bool, default True
-        Check the whole data contract first and raise on any problem.  With False,
+        Check the whole data contract first and raise on any error.  With False,
         only missing or unreadable files raise; unparseable values are read as
         missing (which may make an id column nullable Int64) and no rule is checked.
 
     Returns
     -------
     Registry
+        With :attr:`Registry.warnings`: what the extract holds that real registers
+        contain and the analysis handles by a documented rule (never raised).
 
     Raises
     ------
     alsmeds.validate.RegistryValidationError
-        If the extract breaks the contract (all problems listed), or ``data_dir``
-        is not a folder.
+        If the extract breaks the contract (all errors listed, and the warnings), or
+        ``data_dir`` is not a folder.
     """
     raw = load_raw(data_dir)
     problems, parsed, dates = check_tables(
-        raw.tables, raw.metadata, raw.display_files(), rules=validate, already_reported=raw.files
+        raw.tables, raw.metadata, raw.display_files(), rules=validate, already_reported=raw.files, lines=raw.lines
     )
     problems = _order(raw.problems + problems)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings_found = [p for p in problems if p.severity == "warning"]
     if not validate:
-        problems = [p for p in problems if p.rule in _FATAL_RULES]
-    if problems:
-        raise RegistryValidationError(problems, raw.data_dir)
+        errors = [p for p in errors if p.rule in _FATAL_RULES]
+    if errors:
+        raise RegistryValidationError(errors, raw.data_dir, warnings=warnings_found)
     metadata: dict[str, Any] = dict(dates)
     metadata.update({k: v for k, v in (raw.metadata or {}).items() if k not in dates})
     return Registry(
@@ -263,6 +694,7 @@ def read_registry(data_dir: str | Path, validate: bool = True) -> Registry:
         metadata=metadata,
         data_dir=raw.data_dir,
         files={name: raw.files[name] for name in parsed},
+        warnings=warnings_found,
     )
 
 

@@ -45,6 +45,19 @@ ATC_PATTERN = r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$"
 #: An ICD-10 code as the National Patient Register writes it, with or without a dot,
 #: e.g. ``F32``, ``F321``, ``F32.1``.
 ICD10_PATTERN = r"^[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?$"
+#: An ICD-9 code as the Swedish registers wrote it in 1987-1996 (ICD-8 codes of
+#: 1969-1986 have the same shape): three digits, then optionally a dot, one or two
+#: digits and/or the Swedish letter subdivision, e.g. ``296``, ``2962``, ``300.4``,
+#: ``296B``.  ICD-9's supplementary E and V codes begin with a letter and already
+#: match :data:`ICD10_PATTERN`.
+ICD9_PATTERN = r"^[0-9]{3}(\.?([0-9]{1,2}[A-Z]?|[A-Z]))?$"
+#: A diagnosis code of the ``diagnoses`` table: ICD-10, or ICD-9 for diagnoses before
+#: 1997.  The version is read from the shape: an ICD-10 code begins with a letter, an
+#: ICD-9 code with a digit (see :data:`ICD9_LAST_DATE` and ``data/README.md``).
+ICD_PATTERN = r"^(?:[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?|[0-9]{3}(\.?([0-9]{1,2}[A-Z]?|[A-Z]))?)$"
+#: Sweden replaced ICD-9 by ICD-10 on 1997-01-01 (Skane a year later, on 1998-01-01), so
+#: no register holds an ICD-9 code dated after 1997-12-31.
+ICD9_LAST_DATE = date(1997, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -152,15 +165,25 @@ DIAGNOSES = Table(
     columns=(
         Column("person_id", "id", "The patient."),
         Column("diagnosis_date", "date", "Date of the visit or admission."),
-        Column("icd10", "str", "ICD-10 code (with or without a dot).", pattern=ICD10_PATTERN),
+        Column(
+            "icd10",
+            "str",
+            "Diagnosis code, with or without a dot: ICD-10 from 1997; a code that starts with a digit is read as "
+            "ICD-9 (1987-1996; ICD-8 before 1987), allowed up to 1997-12-31.",
+            pattern=ICD_PATTERN,
+        ),
     ),
 )
 
 ALSFRS = Table(
     name="alsfrs",
-    description="ALS Functional Rating Scale-Revised at registry visits (higher is better).",
+    description=(
+        "ALS Functional Rating Scale-Revised at registry visits (higher is better).  Two or more "
+        "assessments of one case on the same day are allowed (the validator counts them in a "
+        "warning); how the analysis combines them is documented in ``alsmeds.trajectories``."
+    ),
     register="Swedish Motor Neuron Disease Quality Registry",
-    key=("person_id", "visit_date"),
+    # No key: same-day assessments are real register content (rule same_day_alsfrs).
     columns=(
         Column("person_id", "id", "The case."),
         Column("visit_date", "date", "Date of the visit."),
@@ -200,7 +223,10 @@ EXTRACT_METADATA_DESCRIPTIONS: dict[str, str] = {
     "register_start": "First day covered by the Prescribed Drug Register in the extract; no dispensing may be earlier.",
     "recruitment_start": "First possible ALS diagnosis (index) date of a case.",
     "recruitment_end": "Last possible ALS diagnosis (index) date of a case.",
-    "end_of_follow_up": "End of follow-up for prognosis; no dispensing may be later.",
+    "end_of_follow_up": (
+        "End of follow-up for prognosis.  Dispensings after it are kept, with a warning "
+        "(the drug register's coverage may run longer; exposure is counted before the index date only)."
+    ),
 }
 EXTRACT_METADATA_DEFAULTS: dict[str, date] = {
     "register_start": REGISTER_START,
@@ -220,6 +246,7 @@ _KIND_LABELS = {
 _PATTERN_LABELS = {
     ATC_PATTERN: "ATC code such as `N05BA01`",
     ICD10_PATTERN: "ICD-10 code such as `F32`, `F321` or `F32.1`",
+    ICD_PATTERN: "ICD-10 code such as `F32`, `F321` or `F32.1`, or ICD-9 code such as `296`, `2962`, `300.4` or `296B`",
 }
 
 

@@ -6,6 +6,17 @@ that are already in memory, as raw strings (what a CSV holds) or as typed column
 (what Parquet or a simulation produces).  Both collect *every* problem before they
 report, so one run lists everything that needs fixing.
 
+Errors and warnings
+-------------------
+Every rule has a severity (:data:`WARNING_RULES`).  An *error* is what would make an
+analysis wrong (a malformed code, a control who died before the index date, a file
+whose quotes swallow records); any error makes validation fail.  A *warning* is what
+real registers contain and the analysis handles by a documented rule (a dispensing
+after the end of follow-up, an ICD-9 code from before 1997, two ALSFRS-R assessments
+on one day, a case without controls): the rows are kept, and the warning says how
+many there are.  Warnings never make :func:`validate_registry` or
+:func:`alsmeds.io.read_registry` raise.
+
 How values are read
 -------------------
 Values are parsed by the column kind declared in the schema:
@@ -13,7 +24,8 @@ Values are parsed by the column kind declared in the schema:
 ``id``
     a whole number written with digits only (``123``, not ``123.0``).
 ``date``
-    an ISO date ``YYYY-MM-DD``.
+    an ISO date ``YYYY-MM-DD``; a Parquet timestamp gives its calendar date in the
+    time zone it is stored in (a time of day is dropped), never shifted to UTC.
 ``int``
     a whole number; ``3.0`` is accepted as 3, ``3.5`` is not.
 ``float``
@@ -21,7 +33,7 @@ Values are parsed by the column kind declared in the schema:
 ``category``
     one of the allowed values, after trimming surrounding whitespace (case matters).
 ``str``
-    text, trimmed.  Coded columns (ATC, ICD-10) are normalised by ``strip()`` and
+    text, trimmed.  Coded columns (ATC, ICD) are normalised by ``strip()`` and
     ``upper()`` before they are matched, so ``n05ba01`` is accepted as ``N05BA01``
     while ``N05B1`` is malformed however it is written.
 
@@ -31,8 +43,11 @@ A missing value is an empty field (or a null in Parquet).  Markers such as ``NA`
 Row numbers
 -----------
 Each :class:`Problem` carries 0-based data row numbers (the first row after the
-header is row 0).  Its text also gives the file line numbers for CSV files
-(row + 2: line 1 is the header), assuming one line per record.
+header is row 0).  For CSV files it also carries the file line on which each row
+starts (line 1 is the header), found by the reader's byte scan
+(:func:`alsmeds.io.read_csv_checked`), so empty lines and quoted values holding a
+line break do not shift them.  Tables checked in memory have no file lines; given a
+``.csv`` file name, their rows are assumed to be on line row + 2.
 
 Speed
 -----
@@ -60,14 +75,26 @@ from .schema import Column, Table
 MAX_SHOWN = 10
 #: Offending row numbers kept in :attr:`Problem.rows` (the total is in ``n_rows``).
 MAX_ROWS_STORED = 1000
+#: A quoted CSV value may hold a line break (free text in an extra column), but one that
+#: spans this many lines or more is taken for an unbalanced quote (rule ``unbalanced_quote``).
+MAX_LINES_IN_QUOTED_VALUE = 10
+#: Characters of a value shown in a report; a longer value is cut (its length is given).
+MAX_VALUE_CHARS = 60
 
 #: Every rule the validator applies: rule id -> what the rule requires.
 RULES: dict[str, str] = {
     # files and metadata
     "missing_folder": "the register extract folder exists",
+    "unreadable_folder": "the register extract folder can be listed and read",
     "missing_table": "every table of the contract is present as <name>.csv or <name>.parquet",
     "duplicate_table_file": "each table is given once, as either CSV or Parquet, not both",
     "unreadable_table": "the file is a readable UTF-8 CSV with a header line, or a Parquet file",
+    "unbalanced_quote": (
+        "quotes are balanced: a quoted value is closed on its own record and holds no line shaped like a record "
+        f"(nor {MAX_LINES_IN_QUOTED_VALUE} lines or more)"
+    ),
+    "wrong_field_count": "every record has as many fields as the header",
+    "not_utf8": "the file is encoded in UTF-8",
     "duplicate_column": "column names in a table are unique",
     "missing_metadata": "extract.json is present and holds a JSON object",
     "missing_metadata_key": "extract.json gives " + ", ".join(schema.EXTRACT_METADATA_KEYS),
@@ -82,30 +109,65 @@ RULES: dict[str, str] = {
     "missing_value": "a non-nullable column has a value in every row",
     "allowed_values": "a category column holds one of its allowed values",
     "atc_code": "a 7-character ATC code like N05BA01",
-    "icd10_code": "an ICD-10 code like F32, F321 or F32.1",
+    "icd10_code": "an ICD-10 code like F32, F321 or F32.1, or an ICD-9 code like 296, 2962, 300.4 or 296B",
+    "icd9_code": (
+        "ICD-9 codes (starting with a digit) are read as ICD-9; chapter 290-319 counts as psychiatric history"
+    ),
+    "icd9_code_after_1997": f"an ICD-9 code (starting with a digit) is dated on or before {schema.ICD9_LAST_DATE}",
     "pattern": "text matches the column's pattern",
     "out_of_range": "a number lies within the column's range",
     "duplicate_key": "the table's key identifies one row",
+    "same_day_alsfrs": (
+        "several ALSFRS-R assessments of a case on one day are kept; the analysis combines them "
+        "(documented in alsmeds.trajectories)"
+    ),
     # dates against the study period
     "before_register_start": "dispensings are on or after register_start (extract.json)",
-    "after_end_of_follow_up": "dispensings are on or before end_of_follow_up (extract.json)",
+    "after_end_of_follow_up": (
+        "dispensings after end_of_follow_up (extract.json) are kept; exposure counts only before the index date"
+    ),
     "index_date_outside_recruitment": "index dates lie within recruitment_start..recruitment_end (extract.json)",
     # referential integrity
     "unknown_person": "every person_id is in the persons table",
     "set_without_case": "every matched set (case_id) has a row with role 'case'",
-    "case_without_controls": "every case has at least one control (population control, sibling or spouse)",
+    "case_without_controls": (
+        "a case without any control (population control, sibling or spouse) is kept for the prognosis analyses "
+        "and is uninformative for the risk models"
+    ),
     "case_id_mismatch": "a case's row has case_id equal to its person_id",
     "case_not_in_als_cases": "every case in study_population has a row in als_cases",
     "als_case_not_in_study_population": "every row of als_cases is a case (role 'case') in study_population",
     "index_date_mismatch": "every member's index_date equals the diagnosis_date of the set's case",
     "not_an_als_case": "the person is in als_cases",
+    # who may be a control at the index date (incidence-density sampling)
+    "control_with_als_before_index": "a control (any role) has no ALS diagnosis before the index date",
+    "control_dead_before_index": "a control (any role) is alive at the index date (no death_date before it)",
+    "control_emigrated_before_index": (
+        "a control who emigrated before the index date is kept (a single emigration date cannot show a return)"
+    ),
+    "born_after_index_date": "a control is born on or before the index date",
     # date order
     "death_before_birth": "death_date is on or after birth_date",
     "emigration_before_birth": "emigration_date is on or after birth_date",
     "diagnosis_before_birth": "the ALS diagnosis is on or after the case's birth_date",
+    "death_before_diagnosis": "a case's death_date is on or after the ALS diagnosis_date",
+    "dispensing_after_death": "dispensings are on or before the person's death_date",
+    "death_date_conflict": "an outcome 'death' has the event_date of the person's death_date in persons",
     "visit_before_diagnosis": "ALSFRS-R visits are on or after the case's diagnosis_date",
     "event_before_diagnosis": "outcome events are on or after the case's diagnosis_date",
 }
+
+#: Rules whose problems are warnings: real register content that the analysis handles
+#: by a documented rule.  The rows are kept and counted; every other rule is an error.
+WARNING_RULES: frozenset[str] = frozenset(
+    {
+        "after_end_of_follow_up",  # drug-register coverage and prognosis follow-up end on different dates
+        "case_without_controls",  # part of the prognosis cohort; no matched set for the risk models
+        "icd9_code",  # the registers used ICD-9 in 1987-1996
+        "same_day_alsfrs",  # two assessments on one day; alsmeds.trajectories averages them
+        "control_emigrated_before_index",  # an emigration date without a return date
+    }
+)
 
 _PARSE_RULES = {
     "id": ("not_an_id", "not an integer person id"),
@@ -118,6 +180,7 @@ _PARSE_RULES = {
 _PATTERN_RULES = {
     schema.ATC_PATTERN: ("atc_code", "malformed ATC code"),
     schema.ICD10_PATTERN: ("icd10_code", "malformed ICD-10 code"),
+    schema.ICD_PATTERN: ("icd10_code", "malformed ICD code"),
 }
 
 _DIGITS = r"[+-]?[0-9]{1,18}"
@@ -156,6 +219,12 @@ class Problem:
         File name shown in the report (``dispensings.csv``).
     requirement : str
         The rule in words, for this column (``"one of male, female"``).
+    lines : list of int
+        1-based file lines of :attr:`rows` (line 1 is the header), as found when the CSV
+        file was read; for a problem of the header line, ``[1]`` with no rows.  Empty
+        when not known (see :attr:`line_numbers`).
+    severity : {"error", "warning"}
+        ``"warning"`` for the rules of :data:`WARNING_RULES`: the rows are kept.
     """
 
     table: str
@@ -168,31 +237,52 @@ class Problem:
     n_values: int = 0
     file: str = ""
     requirement: str = ""
+    lines: list[int] = field(default_factory=list)
+    severity: str = "error"
 
     @property
     def line_numbers(self) -> list[int] | None:
-        """File line numbers of :attr:`rows` for a CSV file (header is line 1), else None."""
+        """File line numbers of the problem for a CSV file (header is line 1), else None.
+
+        The lines found by the reader (:attr:`lines`) when there are any; otherwise, for
+        a ``.csv`` file name, row + 2 (one line per record, as for tables in memory).
+        """
         if not self.file.endswith(".csv"):
             return None
+        if self.lines:
+            return list(self.lines)
         return [r + 2 for r in self.rows]
 
-    def __str__(self) -> str:
+    @property
+    def is_warning(self) -> bool:
+        """True for a warning (rows kept, handled by a documented rule)."""
+        return self.severity == "warning"
+
+    def location(self) -> str:
+        """Where: the file, the column(s), the rows and their file lines."""
         parts = [self.file or self.table]
         if self.column is not None:
             names = self.column.split(", ")
             label = "key" if self.file.endswith(".json") else "column"
             label += "s" if len(names) > 1 else ""
             parts.append(f"{label} " + ", ".join(f"'{n}'" for n in names))
+        lines = self.line_numbers
         if self.n_rows:
             shown = self.rows[:MAX_SHOWN]
             more = f" and {self.n_rows - len(shown)} more" if self.n_rows > len(shown) else ""
             text = ("row " if self.n_rows == 1 else "rows ") + ", ".join(map(str, shown)) + more
-            lines = self.line_numbers
             if lines is not None:
                 label = "file line" if self.n_rows == 1 else "file lines"
                 text += f" ({label} {', '.join(map(str, lines[:MAX_SHOWN]))}{more})"
             parts.append(text)
-        text = f"{', '.join(parts)}: {self.message}"
+        elif lines:  # a problem of the header line
+            label = "file line" if len(lines) == 1 else "file lines"
+            parts.append(f"{label} {', '.join(map(str, lines[:MAX_SHOWN]))}")
+        return ", ".join(parts)
+
+    def description(self) -> str:
+        """What: the message, the offending values and the rule."""
+        text = self.message
         if self.values:
             shown_values = self.values[:MAX_SHOWN]
             n_values = max(self.n_values, len(self.values))
@@ -201,6 +291,9 @@ class Problem:
                 text += f" and {n_values - len(shown_values)} more"
         requirement = self.requirement or RULES.get(self.rule, "")
         return f"{text} (rule {self.rule}: {requirement})"
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.description()}"
 
 
 class RegistryValidationError(ValueError):
@@ -214,8 +307,11 @@ class RegistryValidationError(ValueError):
         The folder checked, if any.
     """
 
-    def __init__(self, problems: list[Problem], data_dir: Path | str | None = None) -> None:
+    def __init__(
+        self, problems: list[Problem], data_dir: Path | str | None = None, warnings: Iterable[Problem] = ()
+    ) -> None:
         self.problems = list(problems)
+        self.warnings = list(warnings)
         self.data_dir = Path(data_dir) if data_dir is not None else None
         super().__init__(self._report())
 
@@ -223,7 +319,11 @@ class RegistryValidationError(ValueError):
         n = len(self.problems)
         where = f"The register extract in {self.data_dir} does" if self.data_dir is not None else "The tables do"
         head = f"{where} not meet the input data contract ({n} problem{'s' if n != 1 else ''}):"
-        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+        lines = [head, *(f"  - {p}" for p in self.problems)]
+        if self.warnings:
+            lines.append(_warnings_heading(self.warnings))
+            lines += [_warning_line(w) for w in self.warnings]
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return self._report()
@@ -243,21 +343,74 @@ class ValidationReport:
         Table name -> number of data rows.
     metadata : dict of str to datetime.date
         The study dates from ``extract.json``.
+    warnings : list of Problem
+        Real register content handled by a documented rule (rows kept), each with its
+        count of rows; listed after the row counts by ``str(report)``.
     """
 
     data_dir: Path | None
     files: dict[str, str]
     row_counts: dict[str, int]
     metadata: dict[str, date]
+    warnings: list[Problem] = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [f"{self.data_dir or 'tables'}: OK, meets the input data contract"]
+        n = len(self.warnings)
+        note = f" ({n} warning{'s' if n != 1 else ''})" if n else ""
+        lines = [f"{self.data_dir or 'tables'}: OK, meets the input data contract{note}"]
         width = max((len(f) for f in self.files.values()), default=0)
-        for name, n in self.row_counts.items():
-            lines.append(f"  {self.files.get(name, name):<{width}}  {n:>12,} rows")
+        for name, count in self.row_counts.items():
+            lines.append(f"  {self.files.get(name, name):<{width}}  {count:>12,} rows")
         for key, value in self.metadata.items():
             lines.append(f"  {key} = {value.isoformat()}")
+        if self.warnings:
+            lines.append(_warnings_heading(self.warnings))
+            lines += [_warning_line(w) for w in self.warnings]
         return "\n".join(lines)
+
+
+def _warnings_heading(warnings: list[Problem]) -> str:
+    n = len(warnings)
+    return f"{n} warning{'s' if n != 1 else ''} (real register content, kept and handled by the documented rule):"
+
+
+def _warning_line(problem: Problem) -> str:
+    count = f"{problem.n_rows:,} row{'s' if problem.n_rows != 1 else ''}" if problem.n_rows else "file"
+    return f"  - [{count}] {problem}"
+
+
+#: Columns of :func:`warnings_frame`.
+WARNINGS_COLUMNS = ("table", "column", "rule", "rows", "first_lines", "message")
+#: File lines listed in the ``first_lines`` column of :func:`warnings_frame`.
+FIRST_LINES_SHOWN = 5
+
+
+def warnings_frame(warnings: list[Problem]) -> pd.DataFrame:
+    """The warnings of a validation as a table, one row per warning (for display in a notebook).
+
+    Parameters
+    ----------
+    warnings : list of Problem
+        E.g. :attr:`alsmeds.io.Registry.warnings` or :attr:`ValidationReport.warnings`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``table``, ``column`` (empty for a whole file), ``rule`` (the rule id),
+        ``rows`` (the number of rows concerned), ``first_lines`` (the first few file
+        lines, e.g. ``"5, 19, 23"`` followed by ``", ..."`` when there are more; empty for
+        Parquet files) and ``message`` (what was found, with example values, and the
+        rule).  Empty, with these columns, when there are no warnings.
+    """
+    records = []
+    for w in warnings:
+        lines = w.line_numbers or []
+        first = ", ".join(map(str, lines[:FIRST_LINES_SHOWN]))
+        if max(w.n_rows, len(lines)) > FIRST_LINES_SHOWN:
+            first += ", ..."
+        records.append((w.table, w.column or "", w.rule, int(w.n_rows), first, w.description()))
+    frame = pd.DataFrame.from_records(records, columns=list(WARNINGS_COLUMNS))
+    return frame.astype({"rows": "int64"})
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -281,6 +434,8 @@ class ParsedTable:
     frame: pd.DataFrame
     missing: dict[str, np.ndarray]
     flags: dict[str, list[_Flag]]
+    #: 1-based file line of each row (CSV files read with a byte scan), or None.
+    record_lines: np.ndarray | None = None
 
     def has(self, *columns: str) -> bool:
         return all(c in self.frame.columns for c in columns)
@@ -344,17 +499,27 @@ def _parse_floats(u: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, missing, bad
 
 
+def _wall_clock(value: Any) -> Any:
+    """A timestamp's local date and time in its own time zone, without the zone."""
+    tz = getattr(value, "tzinfo", None)
+    return value.replace(tzinfo=None) if tz is not None else value
+
+
 def _parse_dates(u: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # A timestamp stands for its calendar date in the time zone it is stored in: local
+    # midnight in Europe/Stockholm is that day, not the day before (as it would be in UTC).
+    # A time of day is dropped.
     n = len(u)
     missing = np.zeros(n, dtype=bool)
     if ptypes.is_datetime64_any_dtype(u.dtype):
         d = pd.DatetimeIndex(u)
         if d.tz is not None:
-            d = d.tz_convert(None)
-        x = d.as_unit("ns").to_numpy()
+            d = d.tz_localize(None)  # wall-clock time in the stored zone
+        x = d.as_unit("ns").normalize().to_numpy()
         return x, missing, np.isnat(x)
     if n and ptypes.infer_dtype(u, skipna=True) in ("date", "datetime", "datetime64"):
-        x = pd.to_datetime(pd.Series(np.asarray(u, dtype=object)), errors="coerce").to_numpy("datetime64[ns]")
+        local = pd.Series([_wall_clock(v) for v in u], dtype=object)
+        x = pd.to_datetime(local, errors="coerce").dt.normalize().to_numpy("datetime64[ns]")
         return x, missing, np.isnat(x)
     text = _text(u)
     missing = np.asarray(text == "", dtype=bool)
@@ -545,7 +710,9 @@ def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, li
     return typed, missing_rows, flags
 
 
-def parse_table(raw: pd.DataFrame, table: Table, file: str | None = None) -> ParsedTable:
+def parse_table(
+    raw: pd.DataFrame, table: Table, file: str | None = None, record_lines: np.ndarray | None = None
+) -> ParsedTable:
     """Parse the schema columns of a raw table (other columns are kept as they are).
 
     Parameters
@@ -556,6 +723,9 @@ def parse_table(raw: pd.DataFrame, table: Table, file: str | None = None) -> Par
         Its declaration.
     file : str, optional
         File name for reports; the table name by default.
+    record_lines : numpy.ndarray, optional
+        The file line on which each row starts (from :func:`alsmeds.io.read_csv_checked`),
+        given in reports; None for row + 2.
 
     Returns
     -------
@@ -573,7 +743,12 @@ def parse_table(raw: pd.DataFrame, table: Table, file: str | None = None) -> Par
     for col in table.columns:
         if col.name not in raw.columns:
             continue
-        typed, miss, col_flags = parse_column(raw[col.name], col)
+        try:
+            typed, miss, col_flags = parse_column(raw[col.name], col)
+        except (TypeError, ValueError):
+            # Values of an unexpected type (lists or mappings in a Parquet column): check
+            # their text, so that they are reported as invalid values, never as a traceback.
+            typed, miss, col_flags = parse_column(_as_text(raw[col.name]), col)
         columns[col.name] = typed
         missing[col.name] = miss
         flags[col.name] = [_Flag(*f) for f in col_flags]
@@ -582,7 +757,14 @@ def parse_table(raw: pd.DataFrame, table: Table, file: str | None = None) -> Par
             extra = raw[name]
             columns[name] = extra.astype(object) if _arrow_strings(extra) is not None else extra
     frame = pd.DataFrame(columns, index=raw.index, copy=False) if columns else pd.DataFrame(index=raw.index)
-    return ParsedTable(table.name, file or table.name, raw, frame, missing, flags)
+    return ParsedTable(table.name, file or table.name, raw, frame, missing, flags, record_lines)
+
+
+def _as_text(raw: pd.Series) -> pd.Series:
+    """Every non-missing value as its text (for values that cannot be parsed as they are)."""
+    values = raw.to_numpy(dtype=object)
+    text = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+    return pd.Series(text, index=raw.index, dtype=object, name=raw.name)
 
 
 # ----------------------------------------------------------------------------- reporting helpers
@@ -592,8 +774,10 @@ def _format_value(v: Any) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
         return "(empty)"
     if isinstance(v, pd.Timestamp | datetime | np.datetime64):
-        return pd.Timestamp(v).strftime("%Y-%m-%d")
+        return "(empty)" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
     if isinstance(v, str):
+        if len(v) > MAX_VALUE_CHARS:  # a runaway field (megabytes of text) is shown cut
+            return repr(v[:MAX_VALUE_CHARS]) + f"... ({len(v):,} characters)"
         return repr(v)
     if isinstance(v, np.generic):
         v = v.item()
@@ -633,25 +817,38 @@ def _row_problem(
     rows = np.flatnonzero(mask)
     if values is None:
         values, n_values = [], 0
+    stored = rows[:MAX_ROWS_STORED]
     return Problem(
         table=pt.name,
         column=column,
         rule=rule,
-        rows=rows[:MAX_ROWS_STORED].tolist(),
+        rows=stored.tolist(),
         message=message,
         values=values,
         n_rows=len(rows),
         n_values=n_values if n_values is not None else len(values),
         file=pt.file,
         requirement=requirement if requirement is not None else RULES[rule],
+        lines=pt.record_lines[stored].tolist() if pt.record_lines is not None else [],
+        severity=_severity(rule),
     )
+
+
+def _severity(rule: str) -> str:
+    return "warning" if rule in WARNING_RULES else "error"
 
 
 def _file_problem(
     table: str, file: str, rule: str, message: str, column: str | None = None, requirement: str = ""
 ) -> Problem:
     return Problem(
-        table=table, column=column, rule=rule, message=message, file=file, requirement=requirement or RULES[rule]
+        table=table,
+        column=column,
+        rule=rule,
+        message=message,
+        file=file,
+        requirement=requirement or RULES[rule],
+        severity=_severity(rule),
     )
 
 
@@ -781,6 +978,15 @@ DATE_ORDER_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("persons", "death_date", "persons", "birth_date", "death_before_birth", "death before birth:"),
     ("persons", "emigration_date", "persons", "birth_date", "emigration_before_birth", "emigration before birth:"),
     ("als_cases", "diagnosis_date", "persons", "birth_date", "diagnosis_before_birth", "ALS diagnosis before birth:"),
+    # a case cannot die before being diagnosed (persons rows; non-cases have no diagnosis date)
+    (
+        "persons",
+        "death_date",
+        "als_cases",
+        "diagnosis_date",
+        "death_before_diagnosis",
+        "case died before the ALS diagnosis:",
+    ),
     (
         "alsfrs",
         "visit_date",
@@ -815,7 +1021,7 @@ PERIOD_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
         "end_of_follow_up",
         "max",
         "after_end_of_follow_up",
-        "dispensing after the end of follow-up:",
+        "dispensings after the end of follow-up, kept (the drug register may cover more):",
     ),
     (
         "study_population",
@@ -893,7 +1099,10 @@ def _period_problems(parsed: Mapping[str, ParsedTable], dates: Mapping[str, date
         mask = ~np.isnat(value) & ((value < bound) if side == "min" else (value > bound))
         if mask.any():
             values, n_values = _examples(pt.frame[column], mask)
-            requirement = f"{'on or after' if side == 'min' else 'on or before'} {key} {dates[key].isoformat()}"
+            if rule in WARNING_RULES:  # the rows are kept: say so, and give the date
+                requirement = f"{RULES[rule]}; {key} is {dates[key].isoformat()}"
+            else:
+                requirement = f"{'on or after' if side == 'min' else 'on or before'} {key} {dates[key].isoformat()}"
             problems.append(_row_problem(pt, column, rule, message, mask, values, n_values, requirement=requirement))
     return problems
 
@@ -953,7 +1162,13 @@ def _study_population_problems(parsed: Mapping[str, ParsedTable]) -> list[Proble
         values, n_values = _examples(case_id, mask)
         problems.append(
             _row_problem(
-                sp, "case_id", "case_without_controls", "case with no controls: case_id", mask, values, n_values
+                sp,
+                "case_id",
+                "case_without_controls",
+                "cases with no controls, kept for the prognosis analyses: case_id",
+                mask,
+                values,
+                n_values,
             )
         )
 
@@ -1017,12 +1232,188 @@ def _study_population_problems(parsed: Mapping[str, ParsedTable]) -> list[Proble
     return problems
 
 
+def _same_day_alsfrs(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    """Several ALSFRS-R assessments of one case on one day: real register content, a warning."""
+    pt = parsed.get("alsfrs")
+    if pt is None or not pt.has("person_id", "visit_date") or len(pt) == 0:
+        return []
+    frame = pt.frame[["person_id", "visit_date"]]
+    mask = frame.duplicated(keep=False).to_numpy() & frame.notna().all(axis=1).to_numpy()
+    if not mask.any():
+        return []
+    values, n_values = _examples(frame, mask)
+    message = "several assessments of one case on the same day, kept (the analysis combines them):"
+    return [_row_problem(pt, "person_id, visit_date", "same_day_alsfrs", message, mask, values, n_values)]
+
+
+def _diagnosis_code_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    """ICD-9 codes: accepted up to 1997 with a counted warning, an error when dated later.
+
+    The code version is read from its shape (no ICD-version column): ICD-10 codes
+    start with a letter, ICD-9 (and ICD-8) codes with a digit.  ICD-9's supplementary
+    E and V codes start with a letter; they pass as ICD-10-shaped codes and are not
+    psychiatric in either version.
+    """
+    pt = parsed.get("diagnoses")
+    if pt is None or not pt.has("icd10"):
+        return []
+    codes = pt.frame["icd10"]
+    valid = codes.notna().to_numpy()
+    for flag in pt.flags.get("icd10", []):
+        valid &= ~flag.mask
+    if not valid.any():
+        return []
+    first = codes.str[:1]
+    icd9 = valid & first.str.isdigit().fillna(False).to_numpy(dtype=bool)
+    if not icd9.any():
+        return []
+    problems: list[Problem] = []
+    late = np.zeros(len(pt), dtype=bool)
+    if pt.has("diagnosis_date"):
+        when = _dates(pt.frame["diagnosis_date"])
+        late = icd9 & ~np.isnat(when) & (when > np.datetime64(schema.ICD9_LAST_DATE, "ns"))
+    if late.any():
+        values, n_values = _distinct(
+            f"{c!r} on {_format_value(d)}" for c, d in zip(codes[late], pt.frame["diagnosis_date"][late], strict=True)
+        )
+        message = "ICD-9 codes dated after ICD-9 went out of use in Sweden (1997):"
+        problems.append(_row_problem(pt, "icd10", "icd9_code_after_1997", message, late, values, n_values))
+    kept = icd9 & ~late
+    if kept.any():
+        values, n_values = _examples(codes, kept)
+        message = "ICD-9 codes (before 1997), read as ICD-9:"
+        problems.append(_row_problem(pt, "icd10", "icd9_code", message, kept, values, n_values))
+    return problems
+
+
+def _trusted_person_dates(persons: ParsedTable) -> pd.DataFrame:
+    """The person dates, with a death or emigration date before the birth date set to missing.
+
+    Such a date is reported once (``death_before_birth``, ``emigration_before_birth``) and
+    not used by the checks that depend on it.
+    """
+    columns = [c for c in ("person_id", "birth_date", "death_date", "emigration_date") if persons.has(c)]
+    frame = persons.frame[columns].copy()
+    if "birth_date" in frame:
+        birth = _dates(frame["birth_date"])
+        for column in ("death_date", "emigration_date"):
+            if column in frame:
+                value = _dates(frame[column])
+                frame[column] = frame[column].mask(~np.isnat(value) & ~np.isnat(birth) & (value < birth))
+    return frame
+
+
+#: Roles of the controls of a matched set.
+_CONTROL_ROLES = tuple(r for r in schema.ROLES if r != "case")
+
+
+def _cohort_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    """Who may be a control at the index date, and dates that contradict each other across tables.
+
+    Incidence-density sampling: a control of any role (population control, sibling,
+    spouse) must be alive, free of ALS and born at the case's index date.  Errors: a
+    control with an ALS diagnosis before the index date, a control who died before it,
+    a control born after it.  A control who emigrated before the index date is a
+    warning only: ``persons`` holds one emigration date and no return, and
+    :mod:`alsmeds.survival` also reads an emigration before the diagnosis as followed
+    by a return.  Dying on the index date, or being diagnosed with ALS on or after it,
+    is allowed (a control may later become a case).
+
+    Also errors: a dispensing dated after the person's death, and an outcome ``death``
+    whose date differs from ``persons.death_date`` (or without one).
+    """
+    problems: list[Problem] = []
+    persons = parsed.get("persons")
+    sp = parsed.get("study_population")
+    als = parsed.get("als_cases")
+    have_persons = persons is not None and persons.has("person_id")
+    if have_persons:
+        pf = _trusted_person_dates(persons)
+
+    if sp is not None and sp.has("person_id", "case_id", "role", "index_date"):
+        f = sp.frame
+        control = f["role"].isin(_CONTROL_ROLES).to_numpy()
+        index = _dates(f["index_date"])
+        known = control & ~np.isnat(index)
+
+        def check(reference: pd.Series, rule: str, message: str, label: str, before: bool = True) -> None:
+            ref = _dates(reference)
+            mask = known & ~np.isnat(ref) & ((ref < index) if before else (ref > index))
+            if mask.any():
+                values, n_values = _distinct(
+                    f"person_id {_format_value(pid)} ({role} of case {_format_value(cid)}: {label} {_format_value(r)}, "
+                    f"index date {_format_value(i)})"
+                    for pid, role, cid, r, i in zip(
+                        f["person_id"][mask], f["role"][mask], f["case_id"][mask], ref[mask], index[mask], strict=True
+                    )
+                )
+                problems.append(_row_problem(sp, "person_id", rule, message, mask, values, n_values))
+
+        if als is not None and als.has("person_id", "diagnosis_date"):
+            diagnosed = _lookup(f["person_id"], als.frame["person_id"], als.frame["diagnosis_date"])
+            check(
+                diagnosed,
+                "control_with_als_before_index",
+                "controls already diagnosed with ALS before the index date:",
+                "ALS diagnosed",
+            )
+        if have_persons:
+            for column, rule, message, label, before in (
+                ("death_date", "control_dead_before_index", "controls who died before the index date:", "died", True),
+                ("birth_date", "born_after_index_date", "controls born after the index date:", "born", False),
+                (
+                    "emigration_date",
+                    "control_emigrated_before_index",
+                    "controls who emigrated before the index date, kept:",
+                    "emigrated",
+                    True,
+                ),
+            ):
+                if column in pf:
+                    check(_lookup(f["person_id"], pf["person_id"], pf[column]), rule, message, label, before)
+
+    disp = parsed.get("dispensings")
+    if have_persons and "death_date" in pf and disp is not None and disp.has("person_id", "dispensing_date"):
+        death = _dates(_lookup(disp.frame["person_id"], pf["person_id"], pf["death_date"]))
+        when = _dates(disp.frame["dispensing_date"])
+        mask = ~np.isnat(death) & ~np.isnat(when) & (when > death)
+        if mask.any():
+            values, n_values = _distinct(
+                f"person_id {_format_value(pid)}: dispensed {_format_value(a)}, died {_format_value(b)}"
+                for pid, a, b in zip(disp.frame["person_id"][mask], when[mask], death[mask], strict=True)
+            )
+            message = "dispensings dated after the person's death:"
+            problems.append(
+                _row_problem(disp, "dispensing_date", "dispensing_after_death", message, mask, values, n_values)
+            )
+
+    out = parsed.get("outcomes")
+    if have_persons and "death_date" in pf and out is not None and out.has("person_id", "event", "event_date"):
+        of = out.frame
+        death = _dates(_lookup(of["person_id"], pf["person_id"], pf["death_date"]))
+        # an invalid death_date is reported as such (not_a_date, death_before_birth), not again as a conflict
+        invalid = pd.Series(pf["death_date"].isna().to_numpy() & ~persons.missing["death_date"], index=pf.index)
+        skip = _lookup(of["person_id"], pf["person_id"], invalid).fillna(True).astype(bool).to_numpy()
+        when = _dates(of["event_date"])
+        mask = (of["event"] == "death").to_numpy() & ~skip & ~np.isnat(when) & (np.isnat(death) | (when != death))
+        if mask.any():
+            values, n_values = _distinct(
+                f"person_id {_format_value(pid)}: outcome death {_format_value(a)}, "
+                f"persons death_date {_format_value(b)}"
+                for pid, a, b in zip(of["person_id"][mask], when[mask], death[mask], strict=True)
+            )
+            message = "outcome deaths that disagree with persons.death_date:"
+            problems.append(_row_problem(out, "event_date", "death_date_conflict", message, mask, values, n_values))
+    return problems
+
+
 def check_tables(
     tables: Mapping[str, pd.DataFrame],
     metadata: Mapping[str, Any] | None,
     files: Mapping[str, str] | None = None,
     rules: bool = True,
     already_reported: Iterable[str] = (),
+    lines: Mapping[str, np.ndarray | None] | None = None,
 ) -> tuple[list[Problem], dict[str, ParsedTable], dict[str, date]]:
     """Parse the tables and (optionally) check every rule; the engine behind the public functions.
 
@@ -1040,14 +1431,18 @@ def check_tables(
     already_reported : iterable of str
         Tables absent from ``tables`` whose file problem is already reported
         (doubled or unreadable files), so that they are not reported missing.
+    lines : mapping of str to numpy.ndarray or None, optional
+        The file line of each row, by table (:attr:`alsmeds.io.RawRegistry.lines`).
 
     Returns
     -------
     problems : list of Problem
+        Errors and warnings (:attr:`Problem.severity`).
     parsed : dict of str to ParsedTable
     dates : dict of str to datetime.date
     """
     files = dict(files or {})
+    lines = dict(lines or {})
     already_reported = set(already_reported)
     dates, problems = parse_metadata(metadata)
     parsed: dict[str, ParsedTable] = {}
@@ -1065,7 +1460,7 @@ def check_tables(
                 )
             continue
         raw = tables[name]
-        pt = parse_table(raw, table, file)
+        pt = parse_table(raw, table, file, lines.get(name))
         parsed[name] = pt
         if not rules:
             continue
@@ -1081,6 +1476,9 @@ def check_tables(
         problems += _membership_problems(parsed)
         problems += _study_population_problems(parsed)
         problems += _date_order_problems(parsed)
+        problems += _cohort_problems(parsed)
+        problems += _same_day_alsfrs(parsed)
+        problems += _diagnosis_code_problems(parsed)
     return problems, parsed, dates
 
 
@@ -1094,6 +1492,7 @@ def validate_tables(
     tables: Mapping[str, pd.DataFrame],
     metadata: Mapping[str, Any] | None,
     files: Mapping[str, str] | None = None,
+    include_warnings: bool = False,
 ) -> list[Problem]:
     """Check in-memory tables against the data contract.
 
@@ -1105,15 +1504,21 @@ def validate_tables(
         The ``extract.json`` object: the study dates as ISO strings or dates.
     files : mapping of str to str, optional
         File name of each table, used in the reports (default: the table name).  A
-        name ending in ``.csv`` makes reports give file line numbers too.
+        name ending in ``.csv`` makes reports give file line numbers too (row + 2).
+    include_warnings : bool, default False
+        Also return the warnings (:attr:`Problem.severity` ``"warning"``), after the
+        errors.
 
     Returns
     -------
     list of Problem
-        Every problem found, grouped by table; empty if the tables are valid.
+        Every error found, grouped by table; empty if the tables are valid.
     """
     problems, _, _ = check_tables(tables, metadata if metadata is not None else {}, files)
-    return _order(problems)
+    errors = _order(p for p in problems if not p.is_warning)
+    if include_warnings:
+        return errors + _order(p for p in problems if p.is_warning)
+    return errors
 
 
 def validate_registry(data_dir: str | Path) -> ValidationReport:
@@ -1128,23 +1533,28 @@ def validate_registry(data_dir: str | Path) -> ValidationReport:
     Returns
     -------
     ValidationReport
-        Files read, row counts and study dates.
+        Files read, row counts, study dates and warnings.
 
     Raises
     ------
     RegistryValidationError
-        With every problem found, if there is any.
+        With every error found, if there is any (and the warnings).
     """
     from .io import load_raw  # io imports this module
 
     raw = load_raw(data_dir)
-    problems, parsed, dates = check_tables(raw.tables, raw.metadata, raw.display_files(), already_reported=raw.files)
+    problems, parsed, dates = check_tables(
+        raw.tables, raw.metadata, raw.display_files(), already_reported=raw.files, lines=raw.lines
+    )
     problems = _order(raw.problems + problems)
-    if problems:
-        raise RegistryValidationError(problems, raw.data_dir)
+    errors = [p for p in problems if not p.is_warning]
+    warnings_found = [p for p in problems if p.is_warning]
+    if errors:
+        raise RegistryValidationError(errors, raw.data_dir, warnings=warnings_found)
     return ValidationReport(
         data_dir=raw.data_dir,
         files={name: raw.files[name] for name in parsed},
         row_counts={name: len(pt) for name, pt in parsed.items()},
         metadata=dates,
+        warnings=warnings_found,
     )
