@@ -75,16 +75,35 @@ def cmd_validate(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        0 when valid, 2 with the report on stderr when not.
+        0 when valid, with the summary and any warnings on stdout (warnings alone never
+        fail); 2 with the errors (and warnings) on stderr when not.  A closed output pipe
+        (``alsmeds validate DIR | head -1``) ends the command quietly with the same code.
     """
+    import os
+
     from alsmeds import validate
+
+    def print_quietly(text: str, stream) -> None:
+        """Print and flush; if the reader has gone (a closed pipe), stop writing without a traceback."""
+        try:
+            print(text, file=stream)
+            stream.flush()
+        except BrokenPipeError:
+            # Point the stream's descriptor at /dev/null so that the interpreter's final flush
+            # does not fail again (the recipe of the Python documentation, "Note on SIGPIPE").
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError, AttributeError):  # a stream without a descriptor
+                pass
 
     try:
         report = validate.validate_registry(Path(args.data_dir))
     except validate.RegistryValidationError as exc:
-        print(str(exc), file=sys.stderr)
+        print_quietly(str(exc), sys.stderr)
         return EXIT_USAGE
-    print(str(report))
+    print_quietly(str(report), sys.stdout)
     return EXIT_OK
 
 

@@ -305,7 +305,8 @@ def _quote_problems(scan: _CsvScan, header: list[str] | None) -> tuple[list[Prob
         line = int(np.searchsorted(scan.breaks, start, side="left")) + 1
         spanned = int(n_breaks[i]) + 1
         if not scan.span_closed[i]:
-            texts.append(f"quote opened on line {line} is never closed ({spanned:,} lines to the end of the file)")
+            after = spanned - 1 - (1 if scan.data.endswith((b"\n", b"\r")) else 0)  # lines after the opening one
+            texts.append(f"quote opened on line {line} is never closed: the {after:,} lines after it would be lost")
         elif start < header_end:
             texts.append(f"quoted header field on line {line} spans {spanned:,} lines")
         elif spanned >= MAX_LINES_IN_QUOTED_VALUE:

@@ -748,7 +748,8 @@ def parse_table(
         except (TypeError, ValueError):
             # Values of an unexpected type (lists or mappings in a Parquet column): check
             # their text, so that they are reported as invalid values, never as a traceback.
-            typed, miss, col_flags = parse_column(_as_text(raw[col.name]), col)
+            raw = raw.assign(**{col.name: _as_text(raw[col.name])})
+            typed, miss, col_flags = parse_column(raw[col.name], col)
         columns[col.name] = typed
         missing[col.name] = miss
         flags[col.name] = [_Flag(*f) for f in col_flags]
