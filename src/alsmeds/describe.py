@@ -62,6 +62,29 @@ def demographics_by_role(members_frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def composition_sentence(composition: pd.DataFrame) -> str:
+    """One sentence on how complete the matched sets of :func:`set_composition` are.
+
+    Counts the sets with the most population controls any set has, with fewer and with
+    none; the share of cases with at least one full sibling and with a spouse; and the
+    cases with no control at all (uninformative for the risk models).
+    """
+    n = len(composition)
+    if n == 0:
+        return "no matched sets"
+    pc = composition["population_controls"]
+    most = int(pc.max())
+    alone = int(((pc == 0) & (composition["siblings"] == 0) & ~composition["has_spouse"]).sum())
+    parts = [
+        f"{n:,} matched sets: {int((pc == most).sum()):,} with {most} population controls, "
+        f"{int(((pc > 0) & (pc < most)).sum()):,} with fewer and {int((pc == 0).sum()):,} with none",
+        f"{(composition['siblings'] > 0).mean():.0%} of the cases have at least one full sibling in the set "
+        f"and {composition['has_spouse'].mean():.0%} a spouse",
+        f"{alone:,} case{'s have' if alone != 1 else ' has'} no control at all",
+    ]
+    return "; ".join(parts) + "."
+
+
 def set_composition(members_frame: pd.DataFrame) -> pd.DataFrame:
     """One row per matched set: how many population controls and siblings, and whether a spouse."""
     counts = pd.crosstab(members_frame["case_id"], members_frame["role"]).reindex(columns=ROLE_ORDER, fill_value=0)
@@ -74,13 +97,70 @@ def set_composition(members_frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def rounded(values, decimals: int = 2):
+    """Numbers rounded for display, with no negative zero.
+
+    Rounding a tiny negative number (a residual mean of ``-1e-15``) gives ``-0.0``, which
+    prints as ``-0.000`` on one machine and ``0.000`` on another; adding ``0.0`` turns
+    ``-0.0`` into ``0.0`` and leaves every other value as it is.  Text checked by nbval
+    should print numbers through this (or format them with the same care).
+
+    Parameters
+    ----------
+    values : float, Series or DataFrame
+        Non-numeric columns of a DataFrame are left as they are.
+    decimals : int
+
+    Returns
+    -------
+    The same kind of object, rounded.
+    """
+    if isinstance(values, pd.DataFrame):
+        out = values.copy()
+        for col in out.columns:
+            if pd.api.types.is_float_dtype(out[col]):
+                out[col] = out[col].round(decimals) + 0.0
+        return out
+    if isinstance(values, pd.Series):
+        return values.round(decimals) + 0.0 if pd.api.types.is_float_dtype(values) else values
+    return round(float(values), decimals) + 0.0
+
+
+def format_p(p: float) -> str:
+    """A p-value as stable text: ``<0.001``, three decimals below 0.01, else two; ``n.a.`` when missing."""
+    if p is None or not np.isfinite(p):
+        return "n.a."
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+
+
+def format_ratio(estimate: float, lower: float, upper: float, reason: str = "", decimals: int = 2) -> str:
+    """``1.52 (1.28-1.82)``, or ``not estimable: <reason>`` when the estimate is missing."""
+    if estimate is None or not np.isfinite(estimate):
+        return f"not estimable: {reason}" if reason else "not estimable"
+    return f"{estimate:.{decimals}f} ({lower:.{decimals}f}-{upper:.{decimals}f})"
+
+
+def _require_truth(truth: dict | None) -> dict:
+    if truth is None:
+        raise ValueError("no planted truth: this extract has no truth.json (a real register extract)")
+    return truth
+
+
 def truth_table(truth: dict) -> pd.DataFrame:
     """The planted odds ratios beside the estimands they imply, one row per class and window.
 
     Columns: within-family ORs by age group (planted), and the odds ratios a
     population, sibling and spouse comparison estimates on true exposures
     (computed numerically by the generator), mutually adjusted for the other classes.
+
+    Raises
+    ------
+    ValueError
+        When ``truth`` is None (an extract without ``truth.json``).
     """
+    truth = _require_truth(truth)
     structural = truth["estimands"]["within_family_log_or"]
     implied = truth["estimands"]["implied"]
     rows = []
@@ -102,7 +182,14 @@ def truth_table(truth: dict) -> pd.DataFrame:
 
 
 def published_table(truth: dict) -> pd.DataFrame:
-    """The six published odds ratios beside the population estimand planted for them."""
+    """The six published odds ratios beside the population estimand planted for them.
+
+    Raises
+    ------
+    ValueError
+        When ``truth`` is None (an extract without ``truth.json``).
+    """
+    truth = _require_truth(truth)
     frame = pd.DataFrame(truth["estimands"]["published_vs_implied"])
     frame[["class", "window"]] = frame["term"].str.split("_", n=1, expand=True)
     frame["window"] = frame["window"].map({**WINDOW_LABELS, "gt1": ">1 y (last year excluded)"})
@@ -116,8 +203,9 @@ def implied_estimands(truth: dict, model: str) -> pd.DataFrame:
     """A numerically computed estimand of ``truth.json`` as drug_class, window, log_or, odds_ratio.
 
     ``model`` is a key of ``truth["estimands"]["implied"]``, e.g. ``"population_mutual_windows"``
-    or ``"population_per_class"``.
+    or ``"population_per_class"``.  Raises ``ValueError`` when ``truth`` is None.
     """
+    truth = _require_truth(truth)
     rows = []
     for term, value in truth["estimands"]["implied"][model].items():
         drug_class = next(k for k in CLASSES if term.startswith(k + "_"))

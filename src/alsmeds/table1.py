@@ -14,6 +14,9 @@ would weight cases with relatives more.  Everything is assessed at the case's in
   ``exposure_prevalence.csv``, written atomically.
 * :func:`classification_agreement` -- the exposure classification against the planted
   truth of a synthetic data set (``truth_people.csv``).
+* :func:`threshold_sentence`, :func:`prevalence_sentence`, :func:`smd_sentence` -- what
+  the tables show, as one sentence computed from them, so a notebook's narrative holds
+  for whatever extract it runs on.
 
 About tableone's SMDs
 ---------------------
@@ -411,3 +414,94 @@ def users_by_threshold(
         out[f">= {t} dispensing{'s' if t > 1 else ''} (%)"] = 100.0 * np.array(n) / out["people"].to_numpy()
     out.index = out.index.set_levels([ROLE_LABELS.get(r, r) for r in out.index.levels[1]], level=1)
     return out
+
+
+def threshold_sentence(thresholds: pd.DataFrame) -> str:
+    """What requiring two (and three) dispensings does, from :func:`users_by_threshold`.
+
+    Returns
+    -------
+    str
+        The range over classes and roles of the share of people with one dispensing or
+        more who never fill a second one, and of those with two who never fill a third.
+    """
+    cols = [c for c in thresholds.columns if c.startswith(">=")]
+    if len(cols) < 3:
+        raise ValueError("needs the shares for 1, 2 and 3 dispensings")
+    one, two, three = (thresholds[c].astype(float) for c in cols[:3])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lost_second = (1 - two / one).where(one > 0)
+        lost_third = (1 - three / two).where(two > 0)
+    if lost_second.isna().all():
+        return "No one in these roles has a dispensing of the study's classes before the index date."
+    text = (
+        f"Of the people with at least one dispensing of a class, {lost_second.min():.0%} to {lost_second.max():.0%} "
+        "(by class and role) never fill a second one"
+    )
+    if lost_third.notna().any():
+        text += f"; of those with two, {lost_third.min():.0%} to {lost_third.max():.0%} never fill a third"
+    empty = [f"{k} ({r})" for (k, r), v in one.items() if not v > 0]
+    if empty:
+        text += f". No dispensing at all: {', '.join(empty)}"
+    return text + "."
+
+
+def prevalence_sentence(prevalence: pd.DataFrame, control_role: str = "population_control") -> str:
+    """Cases against one control group in :func:`exposure_prevalence`, per class and window, in one sentence.
+
+    Counts the class-window cells (0-1, 1-5, >5 years) in which a larger share of cases
+    than of controls first used the class (cells where nobody did are left out and their
+    classes named), and names the largest crude ratio of shares.
+    """
+    windows = list(WINDOWS)
+    sel = prevalence[prevalence["window"].isin(windows)]
+    cases = sel[sel["role"] == "case"].set_index(["drug_class", "window"])["percent"]
+    controls = sel[sel["role"] == control_role].set_index(["drug_class", "window"])["percent"]
+    label = ROLE_LABELS.get(control_role, control_role).lower()
+    if cases.empty or controls.empty:
+        return f"No comparison of ALS cases with {label}: one of the groups is absent."
+    both = pd.concat({"cases": cases, "controls": controls}, axis=1).dropna()
+    used = (both["cases"] > 0) | (both["controls"] > 0)
+    unused = [k for k in CLASSES if k in both.index.get_level_values(0) and not used.loc[k].any()]
+    both = both[used]
+    higher = int((both["cases"] > both["controls"]).sum())
+    text = f"ALS cases first used a class more often than {label} in {higher} of {len(both)} class-window cells"
+    if unused:
+        text += f" with any use (nobody used {' or '.join(unused)})"
+    ratio = (both["cases"] / both["controls"]).where(both["controls"] > 0)
+    if ratio.notna().any():
+        k, w = ratio.idxmax()
+        text += (
+            f"; the largest crude ratio is {ratio.max():.1f} ({k}, {WINDOW_LABELS[w]}: "
+            f"{both.loc[(k, w), 'cases']:.1f}% against {both.loc[(k, w), 'controls']:.1f}%)"
+        )
+    return text + "."
+
+
+def smd_sentence(smd: pd.DataFrame, flag: float = 0.1) -> str:
+    """Which variables of Table 1 are imbalanced (absolute SMD above ``flag``) against each control group.
+
+    Parameters
+    ----------
+    smd : DataFrame
+        :attr:`BaselineTable.smd` (variables by control group).
+    flag : float
+        The usual threshold of imbalance.
+    """
+    parts = []
+    for group in smd.columns:
+        values = smd[group].dropna()
+        if values.empty:
+            continue
+        over = values[values > flag].sort_values(ascending=False)
+        if over.empty:
+            parts.append(
+                f"against {group.lower()}, no SMD above {flag:g} (largest: {values.idxmax()}, {values.max():.2f})"
+            )
+        else:
+            listed = ", ".join(f"{v} {x:.2f}" for v, x in over.items())
+            parts.append(f"against {group.lower()}: {listed}")
+    if not parts:
+        return "No control group to compare the cases with."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."

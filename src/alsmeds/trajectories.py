@@ -381,6 +381,44 @@ def person_ols_slopes(data: pd.DataFrame, min_visits: int = 3) -> pd.DataFrame:
     return out[["person_id", "n_visits", "slope"] + [c for c in keep if c != "n_visits"]]
 
 
+def followup_groups(slopes: pd.DataFrame) -> dict[str, pd.Series]:
+    """Patients of :func:`person_ols_slopes` grouped by how and when their follow-up ended.
+
+    Returns
+    -------
+    dict of str to boolean Series
+        ``event within 12 months``, ``event at 12-24 months``, ``event after 24 months``
+        (death or invasive ventilation) and ``no event (censored)``.
+    """
+    event = slopes["event"] != "none"
+    months = slopes["followup_months"]
+    return {
+        "event within 12 months": event & (months <= 12),
+        "event at 12-24 months": event & (months > 12) & (months <= 24),
+        "event after 24 months": event & (months > 24),
+        "no event (censored)": ~event,
+    }
+
+
+def slopes_by_followup(slopes: pd.DataFrame) -> pd.DataFrame:
+    """Number, mean and median of the patients' own slopes in each :func:`followup_groups` group.
+
+    Returns
+    -------
+    DataFrame
+        Index: the group; columns ``patients``, ``mean_slope``, ``median_slope`` (points/month).
+    """
+    rows = {
+        name: {
+            "patients": int(mask.sum()),
+            "mean_slope": float(slopes.loc[mask, "slope"].mean()) if mask.any() else np.nan,
+            "median_slope": float(slopes.loc[mask, "slope"].median()) if mask.any() else np.nan,
+        }
+        for name, mask in followup_groups(slopes).items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("follow-up")
+
+
 # --------------------------------------------------------------------------- mixed model
 
 
@@ -1125,6 +1163,34 @@ def compare_random_effects(data: pd.DataFrame, model: AlsfrsMixedModel | None = 
     out["p_chi2"] = [np.nan, float(stats.chi2.sf(lr, 2)) if np.isfinite(lr) else np.nan]
     out["p_mixture"] = [np.nan, boundary_lr_pvalue(lr) if np.isfinite(lr) else np.nan]
     return out
+
+
+def not_estimable_rows(reason: str, n_obs: int, n_patients: int) -> pd.DataFrame:
+    """The results rows of a mixed model that could not be fitted (:class:`MixedModelError`), with the reason.
+
+    One ``fixed_effect`` row per term of the default model, ``estimable=False``, in the
+    layout of :data:`MIXED_MODEL_RESULT_COLUMNS`, so the results file exists and says why
+    it holds no estimates.
+    """
+    model = AlsfrsMixedModel()
+    terms = ["Intercept", "months", *model.exposures, *[f"{k}:months" for k in model.slope_terms], *model.covariates]
+    rows = [
+        {
+            "model": model.name,
+            "method": "REML",
+            "kind": "fixed_effect",
+            "term": term,
+            "drug_class": next((k for k in model.exposures if term in (k, f"{k}:months")), ""),
+            "group": "",
+            "unit": "points/month" if term.endswith("months") else "points",
+            "n_obs": n_obs,
+            "n_patients": n_patients,
+            "estimable": False,
+            "reason": reason,
+        }
+        for term in terms
+    ]
+    return pd.DataFrame(rows, columns=list(MIXED_MODEL_RESULT_COLUMNS))
 
 
 def comparison_rows(comparison: pd.DataFrame, n_obs: int, n_patients: int) -> pd.DataFrame:

@@ -173,7 +173,7 @@ def term_counts(X: pd.DataFrame, case: np.ndarray, strata: np.ndarray) -> pd.Dat
         }
     )
     # Among discordant sets: is the case ever exposed, is a control ever exposed?
-    disc = frame[frame["_set"].map(spread.any(axis=1))]
+    disc = frame[frame["_set"].map(spread.any(axis=1)).fillna(False).to_numpy(dtype=bool)]
     out["exposed_cases_discordant"] = [int(((disc[c] > 0) & disc["_case"]).sum()) for c in X.columns]
     out["exposed_controls_discordant"] = [int(((disc[c] > 0) & ~disc["_case"]).sum()) for c in X.columns]
     return out

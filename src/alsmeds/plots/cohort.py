@@ -78,13 +78,20 @@ def plot_age_by_role(members: pd.DataFrame, ax: plt.Axes | None = None) -> plt.A
     """Distribution of age at the index date per role (violins with quartiles)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    data = [members.loc[members["role"] == r, "age"].to_numpy() for r in ROLE_ORDER]
-    parts = ax.violinplot(data, showextrema=False, widths=0.8)
-    for body, role in zip(parts["bodies"], ROLE_ORDER, strict=True):
-        body.set_facecolor(ROLE_COLOURS[role])
-        body.set_edgecolor(ROLE_COLOURS[role])
-        body.set_alpha(0.45)
+    data = [members.loc[members["role"] == r, "age"].dropna().to_numpy() for r in ROLE_ORDER]
+    present = [i for i, values in enumerate(data) if len(values) > 1]  # a violin needs two values
+    if present:
+        parts = ax.violinplot(
+            [data[i] for i in present], positions=[i + 1 for i in present], showextrema=False, widths=0.8
+        )
+        for body, i in zip(parts["bodies"], present, strict=True):
+            body.set_facecolor(ROLE_COLOURS[ROLE_ORDER[i]])
+            body.set_edgecolor(ROLE_COLOURS[ROLE_ORDER[i]])
+            body.set_alpha(0.45)
     for i, values in enumerate(data, start=1):
+        if len(values) == 0:
+            ax.text(i, 65, "none", ha="center", va="center", color="0.4", fontsize=9)
+            continue
         q1, med, q3 = np.percentile(values, [25, 50, 75])
         ax.vlines(i, q1, q3, color="black", linewidth=3)
         ax.scatter([i], [med], color="white", zorder=3, s=18, edgecolor="black")
@@ -106,7 +113,10 @@ def plot_sex_by_role(members: pd.DataFrame, ax: plt.Axes | None = None) -> plt.A
     ax.barh(y, men, color=[ROLE_COLOURS[r] for r in ROLE_ORDER], alpha=0.85)
     ax.barh(y, 100 - men, left=men, color="0.85")
     for yi, m in zip(y, men, strict=True):
-        ax.text(m / 2, yi, f"{m:.0f}% men", ha="center", va="center", color="white", fontsize=9)
+        if np.isnan(m):
+            ax.text(50, yi, "none in this extract", ha="center", va="center", color="0.3", fontsize=9)
+        else:
+            ax.text(m / 2, yi, f"{m:.0f}% men", ha="center", va="center", color="white", fontsize=9)
     ax.set_yticks(y, [ROLE_LABELS[r] for r in ROLE_ORDER])
     ax.set_xlim(0, 100)
     ax.set_xlabel("Percent")

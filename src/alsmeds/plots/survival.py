@@ -20,7 +20,14 @@ GROUP_NAMES = {"non-users": "Non-users", "users": "Users"}
 
 
 def _format_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "p not available"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _not_estimable(ax: plt.Axes, text: str) -> None:
+    """Write why a panel is empty in its middle."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.35", wrap=True)
 
 
 def _at_risk_table(ax: plt.Axes, fits: dict, xticks: Sequence[float], colours: dict[str, str]) -> None:
@@ -134,15 +141,16 @@ def plot_km_by_use(
         ax.text(
             0.97,
             0.97,
-            f"Log-rank {_format_p(row['p_value'])}",
+            f"Log-rank {_format_p(row['p_value'])}" if not row.get("reason") else f"No log-rank test: {row['reason']}",
             transform=ax.transAxes,
             ha="right",
             va="top",
             fontsize=9,
         )
-        ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.92), fontsize=9, handlelength=1.5)
+        if fits:
+            ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.92), fontsize=9, handlelength=1.5)
         ax.grid(axis="y", color="0.92", linewidth=0.8)
-        if at_risk:
+        if at_risk and fits:
             _at_risk_table(ax, fits, xticks, colours)
     axes[0].set_ylabel("Free of death or invasive ventilation")
     return axes
@@ -196,6 +204,8 @@ def plot_schoenfeld(
     numpy.ndarray of Axes
     """
     terms = list(terms or result.exposures)
+    if not terms:
+        raise ValueError("no terms to draw")
     own_figure = axes is None
     if axes is None:
         ncols = min(2, len(terms))
@@ -205,29 +215,40 @@ def plot_schoenfeld(
             ax.set_visible(False)
         fig.subplots_adjust(hspace=0.55, wspace=0.25, bottom=0.12)
     axes = np.asarray(axes, dtype=object).ravel()
-    resid = scaled_schoenfeld(result)
+    resid = scaled_schoenfeld(result) if result.estimable else pd.DataFrame({"time": []})
     ph = result.ph_test.set_index("term") if len(result.ph_test) else None
     time = resid["time"].to_numpy()
-    rank = pd.Series(time).rank(method="average").to_numpy() / len(time)
+    rank = pd.Series(time).rank(method="average").to_numpy() / max(len(time), 1)
     for ax, term in zip(axes, terms, strict=False):
+        label = TERM_LABELS.get(term, term)
+        title = label[0].upper() + label[1:]
+        if term not in resid.columns:
+            why = result.not_estimable.get(term) or result.reason or "not in the model"
+            ax.set_title(title, fontsize=10.5)
+            _not_estimable(ax, f"not estimable: {why}")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         y = resid[term].to_numpy()
         beta = float(result.params[term])
         colour = CLASS_COLOURS.get(term.removeprefix("use_"), "#762a83")
-        mean, lower, upper = _spline_trend(rank, y, df)
         ax.scatter(
             time, y, s=6, color="0.6", alpha=0.35, linewidths=0, rasterized=True, label="scaled Schoenfeld residual + β"
         )
-        ax.fill_between(time, lower, upper, color=colour, alpha=0.2, linewidth=0, label="pointwise 95% band")
-        ax.plot(time, mean, color=colour, linewidth=2.2, label="spline trend of β(t)")
+        lo, hi = min(beta, 0.0), max(beta, 0.0)
+        if len(time) > 2 * df:  # a spline trend needs a few events per degree of freedom
+            mean, lower, upper = _spline_trend(rank, y, df)
+            ax.fill_between(time, lower, upper, color=colour, alpha=0.2, linewidth=0, label="pointwise 95% band")
+            ax.plot(time, mean, color=colour, linewidth=2.2, label="spline trend of β(t)")
+            lo, hi = min(lower.min(), lo), max(upper.max(), hi)
+        else:
+            lo, hi = min(np.min(y), lo), max(np.max(y), hi)
         ax.axhline(beta, color="black", linestyle="--", linewidth=1.1, label="Cox estimate (constant β)")
         ax.text(0.98, 0.96, f"β = {beta:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=9)
         ax.axhline(0, color="0.6", linewidth=0.8)
-        lo, hi = min(lower.min(), beta, 0.0), max(upper.max(), beta, 0.0)
-        pad = 0.25 * (hi - lo)
+        pad = 0.25 * (hi - lo) if hi > lo else 1.0
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(0, max_years or float(time.max()))
-        label = TERM_LABELS.get(term, term)
-        title = label[0].upper() + label[1:]
         if ph is not None and term in ph.index:
             title += f"\nPH test ({result.ph_transform} time): χ² = {ph.loc[term, 'chisq']:.2f}, "
             title += _format_p(float(ph.loc[term, "p_value"]))
@@ -286,6 +307,7 @@ def plot_hazard_ratios(
     labels, ypos, headers = [], [], []
     y = 0.0
     shown = set()
+    drawn: list[float] = []
     for k in classes:
         colour = CLASS_COLOURS.get(k, "#b2182b")
         headers.append((y + 0.75, k, colour))
@@ -294,16 +316,21 @@ def plot_hazard_ratios(
             if sel.empty:
                 continue
             r = sel.iloc[0]
-            ax.errorbar(
-                r["hazard_ratio"],
-                y,
-                xerr=[[r["hazard_ratio"] - r["ci_lower"]], [r["ci_upper"] - r["hazard_ratio"]]],
-                fmt="o",
-                color=colour,
-                capsize=3,
-                markersize=6,
-            )
-            shown.add("estimate")
+            if np.isfinite(r["hazard_ratio"]):
+                ax.errorbar(
+                    r["hazard_ratio"],
+                    y,
+                    xerr=[[r["hazard_ratio"] - r["ci_lower"]], [r["ci_upper"] - r["hazard_ratio"]]],
+                    fmt="o",
+                    color=colour,
+                    capsize=3,
+                    markersize=6,
+                )
+                shown.add("estimate")
+                drawn += [r["ci_lower"], r["ci_upper"]]
+            else:
+                why = r.get("reason", "") or "not estimable"
+                ax.text(1.0, y, f"  not estimable: {why}", color=colour, fontsize=8, va="center")
             if "implied_log_hr" in r and np.isfinite(r["implied_log_hr"]):
                 ax.scatter(
                     np.exp(r["implied_log_hr"]),
@@ -349,10 +376,14 @@ def plot_hazard_ratios(
         y -= 0.7
     ax.axvline(1.0, color="0.5", linewidth=1)
     ax.set_xscale("log")
-    ticks = [0.8, 1, 1.25, 1.5, 2, 2.5, 3]
+    # The usual range (0.8-3.2), widened for estimates of a small extract (within 0.1-30).
+    finite = [v for v in drawn if np.isfinite(v)]
+    lo = max(0.1, min([0.8 / 0.9, *finite]) * 0.9)
+    hi = min(30.0, max([3.2 / 1.1, *finite]) * 1.1)
+    ticks = [t for t in (0.1, 0.2, 0.5, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 5, 10, 20) if lo <= t <= hi]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlim(0.8, 3.2)
+    ax.set_xlim(lo, hi)
     ax.set_yticks(ypos, labels, fontsize=9)
     ax.tick_params(axis="y", length=0)
     for hy, k, colour in headers:

@@ -147,14 +147,16 @@ def plot_fitted_trajectories(
         _, ax = plt.subplots(figsize=(8, 5))
     months = np.linspace(0, max_months, 61)
     labels = _group_labels(exposure)
+    slopes = result.group_slopes().set_index(["drug_class", "group"])
     for group in (0, 1):
         colour = EXPOSURE_COLOURS[group]
+        key = (exposure, "users" if group else "reference")
+        if key not in slopes.index or not bool(slopes.loc[key, "estimable"]):
+            why = slopes.loc[key, "reason"] if key in slopes.index else f"{exposure} is not in the model"
+            ax.plot([], [], color=colour, lw=2.5, label=f"{labels[group]}: not estimable ({why})")
+            continue
         pred = result.predict_mean(months, exposures={exposure: float(group)})
-        slope = (
-            result.group_slopes()
-            .set_index(["drug_class", "group"])
-            .loc[(exposure, "users" if group else "reference"), "estimate"]
-        )
+        slope = slopes.loc[key, "estimate"]
         ax.plot(pred["months"], pred["mean"], color=colour, lw=2.5, label=f"{labels[group]}: {slope:.2f} points/month")
         ax.fill_between(pred["months"], pred["ci_lower"], pred["ci_upper"], color=colour, alpha=0.2, lw=0)
         if data is not None:
@@ -275,16 +277,11 @@ def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) ->
     slopes : DataFrame
         From :func:`alsmeds.trajectories.person_ols_slopes`.
     """
+    from ..trajectories import followup_groups
+
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
-    event = slopes["event"] != "none"
-    months = slopes["followup_months"]
-    groups = {
-        "event within 12 months": event & (months <= 12),
-        "event at 12-24 months": event & (months > 12) & (months <= 24),
-        "event after 24 months": event & (months > 24),
-        "no event (censored)": ~event,
-    }
+    groups = followup_groups(slopes)
     values = [slopes.loc[mask, "slope"].to_numpy() for mask in groups.values()]
     labels = [f"{name}\n(n = {mask.sum():,})" for name, mask in groups.items()]
     box = ax.boxplot(values, showfliers=False, widths=0.55, patch_artist=True, medianprops={"color": "black"})
@@ -296,7 +293,7 @@ def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) ->
             ax.plot(i, np.mean(v), marker="D", color="#b2182b", ms=6)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel("patient's own slope (points/month)")
-    ax.set_title("Faster decliners leave the registry sooner")
+    ax.set_title("Patients' own slopes by how their follow-up ended")
     ax.legend(handles=[Line2D([], [], marker="D", color="#b2182b", ls="none", label="mean")], loc="lower right")
     return ax
 
