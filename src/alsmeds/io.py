@@ -237,7 +237,10 @@ def _scan_csv(data: bytes, table: str, file: str) -> _CsvScan:
     length = seg_end - seg_start
     first = b[np.minimum(seg_start, max(n - 1, 0))] if n else np.zeros(len(seg_start), dtype=np.uint8)
     blank = (length == 0) | ((length == 1) & (first == ord("\r")))
-    seg_line = np.searchsorted(breaks, seg_start, side="left") + 1
+    if len(terminators) == len(breaks):  # no line break inside quotes: record k starts on line k + 1
+        seg_line = np.arange(1, len(seg_start) + 1, dtype=np.int64)
+    else:
+        seg_line = np.searchsorted(breaks, seg_start, side="left") + 1
     nonblank = np.flatnonzero(~blank)
     header = int(nonblank[0]) if len(nonblank) else -1
     return _CsvScan(
@@ -306,7 +309,8 @@ def _quote_problems(scan: _CsvScan, header: list[str] | None) -> tuple[list[Prob
         spanned = int(n_breaks[i]) + 1
         if not scan.span_closed[i]:
             after = spanned - 1 - (1 if scan.data.endswith((b"\n", b"\r")) else 0)  # lines after the opening one
-            texts.append(f"quote opened on line {line} is never closed: the {after:,} lines after it would be lost")
+            lost = f": the {after:,} lines after it would be lost" if after > 0 else ""
+            texts.append(f"quote opened on line {line} is never closed{lost}")
         elif start < header_end:
             texts.append(f"quoted header field on line {line} spans {spanned:,} lines")
         elif spanned >= MAX_LINES_IN_QUOTED_VALUE:

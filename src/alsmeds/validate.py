@@ -973,6 +973,26 @@ def _lookup(keys: pd.Series, ref_keys: pd.Series, ref_values: pd.Series) -> pd.S
     return keys.map(ref)
 
 
+def _positions(keys: pd.Series, ref_keys: pd.Series) -> np.ndarray:
+    """Row of each key's first match among ``ref_keys`` (-1 if absent), for several lookups at once."""
+    ok = ref_keys.notna().to_numpy()
+    rows = np.flatnonzero(ok)
+    ref = pd.Index(ref_keys.to_numpy()[ok] if not ok.all() else ref_keys.to_numpy())
+    if not ref.is_unique:
+        first = ~ref.duplicated(keep="first")
+        ref, rows = ref[first], rows[first]
+    found = ref.get_indexer(keys.to_numpy())
+    return np.where(found >= 0, rows[np.maximum(found, 0)] if len(rows) else -1, -1)
+
+
+def _take_dates(values: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """Dates at ``positions`` (NaT where the position is -1)."""
+    dates = _dates(values)
+    if len(dates) == 0:
+        return np.full(len(positions), np.datetime64("NaT", "ns"))
+    return np.where(positions >= 0, dates[np.maximum(positions, 0)], np.datetime64("NaT", "ns"))
+
+
 #: Date order rules: (table, column, reference table, reference column, rule, message).
 #: Rows are joined on person_id; a value strictly before the reference is a problem.
 DATE_ORDER_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
@@ -1264,8 +1284,9 @@ def _diagnosis_code_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]
         valid &= ~flag.mask
     if not valid.any():
         return []
-    first = codes.str[:1]
-    icd9 = valid & first.str.isdigit().fillna(False).to_numpy(dtype=bool)
+    index, distinct = pd.factorize(codes)  # few distinct codes: test each once
+    starts_with_digit = np.array([str(c)[:1].isdigit() for c in distinct] + [False], dtype=bool)
+    icd9 = valid & starts_with_digit[index]
     if not icd9.any():
         return []
     problems: list[Problem] = []
@@ -1337,8 +1358,7 @@ def _cohort_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
         index = _dates(f["index_date"])
         known = control & ~np.isnat(index)
 
-        def check(reference: pd.Series, rule: str, message: str, label: str, before: bool = True) -> None:
-            ref = _dates(reference)
+        def check(ref: np.ndarray, rule: str, message: str, label: str, before: bool = True) -> None:
             mask = known & ~np.isnat(ref) & ((ref < index) if before else (ref > index))
             if mask.any():
                 values, n_values = _distinct(
@@ -1351,7 +1371,7 @@ def _cohort_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
                 problems.append(_row_problem(sp, "person_id", rule, message, mask, values, n_values))
 
         if als is not None and als.has("person_id", "diagnosis_date"):
-            diagnosed = _lookup(f["person_id"], als.frame["person_id"], als.frame["diagnosis_date"])
+            diagnosed = _take_dates(als.frame["diagnosis_date"], _positions(f["person_id"], als.frame["person_id"]))
             check(
                 diagnosed,
                 "control_with_als_before_index",
@@ -1359,6 +1379,7 @@ def _cohort_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
                 "ALS diagnosed",
             )
         if have_persons:
+            at = _positions(f["person_id"], pf["person_id"])
             for column, rule, message, label, before in (
                 ("death_date", "control_dead_before_index", "controls who died before the index date:", "died", True),
                 ("birth_date", "born_after_index_date", "controls born after the index date:", "born", False),
@@ -1371,11 +1392,11 @@ def _cohort_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
                 ),
             ):
                 if column in pf:
-                    check(_lookup(f["person_id"], pf["person_id"], pf[column]), rule, message, label, before)
+                    check(_take_dates(pf[column], at), rule, message, label, before)
 
     disp = parsed.get("dispensings")
     if have_persons and "death_date" in pf and disp is not None and disp.has("person_id", "dispensing_date"):
-        death = _dates(_lookup(disp.frame["person_id"], pf["person_id"], pf["death_date"]))
+        death = _take_dates(pf["death_date"], _positions(disp.frame["person_id"], pf["person_id"]))
         when = _dates(disp.frame["dispensing_date"])
         mask = ~np.isnat(death) & ~np.isnat(when) & (when > death)
         if mask.any():
@@ -1391,10 +1412,12 @@ def _cohort_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
     out = parsed.get("outcomes")
     if have_persons and "death_date" in pf and out is not None and out.has("person_id", "event", "event_date"):
         of = out.frame
-        death = _dates(_lookup(of["person_id"], pf["person_id"], pf["death_date"]))
-        # an invalid death_date is reported as such (not_a_date, death_before_birth), not again as a conflict
-        invalid = pd.Series(pf["death_date"].isna().to_numpy() & ~persons.missing["death_date"], index=pf.index)
-        skip = _lookup(of["person_id"], pf["person_id"], invalid).fillna(True).astype(bool).to_numpy()
+        at = _positions(of["person_id"], pf["person_id"])
+        death = _take_dates(pf["death_date"], at)
+        # an invalid death_date is reported as such (not_a_date, death_before_birth), not again as a conflict;
+        # an unknown person as unknown_person
+        invalid = pf["death_date"].isna().to_numpy() & ~persons.missing["death_date"]
+        skip = (at < 0) | invalid[np.maximum(at, 0)] if len(invalid) else np.ones(len(at), dtype=bool)
         when = _dates(of["event_date"])
         mask = (of["event"] == "death").to_numpy() & ~skip & ~np.isnat(when) & (np.isnat(death) | (when != death))
         if mask.any():
