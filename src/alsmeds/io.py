@@ -177,6 +177,7 @@ class _CsvScan:
     seg_start: np.ndarray  # byte range of each record (empty ones included)
     seg_end: np.ndarray
     seg_line: np.ndarray  # 1-based file line on which each record starts
+    quoted_breaks: np.ndarray  # byte offsets of line breaks inside quoted fields
     header_seg: int  # index of the header record (-1: the file is empty)
     record_segs: np.ndarray  # indices of the data records (non-empty, after the header)
 
@@ -213,6 +214,33 @@ def _inside(pos: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return out
 
 
+def _quoted_spans_by_pairs(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Quoted fields found by pairing quotes, for files quoted by the rules (every field quoted, say).
+
+    When the quotes pair up so that each opening quote starts a field (or follows a
+    closing quote: an escaped ``""``) and each closing quote ends one (or precedes an
+    opening quote), the pairs are exactly what :data:`_QUOTED_FIELD` finds, at numpy
+    speed; adjacent pairs (escaped quotes) are merged into one field.  Otherwise None.
+    """
+    q = np.flatnonzero(b == ord('"'))
+    if len(q) % 2:
+        return None
+    opens, closes = q[0::2], q[1::2]
+    n = len(b)
+    ends_field = np.isin(b[np.minimum(closes + 1, n - 1)], (ord(","), ord("\n"), ord("\r"))) | (closes + 1 >= n)
+    starts_field = np.isin(b[np.maximum(opens - 1, 0)], (ord(","), ord("\n"), ord("\r"))) | (opens == 0)
+    escaped_open = np.zeros(len(opens), dtype=bool)
+    escaped_open[1:] = opens[1:] == closes[:-1] + 1
+    escaped_close = np.zeros(len(closes), dtype=bool)
+    escaped_close[:-1] = escaped_open[1:]
+    if not ((starts_field | escaped_open).all() and (ends_field | escaped_close).all()):
+        return None
+    new = ~escaped_open
+    last = np.ones(len(closes), dtype=bool)
+    last[:-1] = new[1:]
+    return opens[new].astype(np.int64), (closes[last] + 1).astype(np.int64), np.ones(int(new.sum()), dtype=bool)
+
+
 def _scan_csv(data: bytes, table: str, file: str) -> _CsvScan:
     b = np.frombuffer(data, dtype=np.uint8)
     n = len(data)
@@ -224,14 +252,20 @@ def _scan_csv(data: bytes, table: str, file: str) -> _CsvScan:
         if len(lone):
             breaks = np.union1d(breaks, lone)
     if data.find(b'"') >= 0:
-        found = [(m.start(), m.end(), bool(m.group(1))) for m in _QUOTED_FIELD.finditer(data)]
-        span_start = np.array([f[0] for f in found], dtype=np.int64)
-        span_end = np.array([f[1] for f in found], dtype=np.int64)
-        span_closed = np.array([f[2] for f in found], dtype=bool)
+        spans = _quoted_spans_by_pairs(b)
+        if spans is None:  # quotes inside fields, or a quote left open: the exact (slower) tokenizer
+            found = [(m.start(), m.end(), bool(m.group(1))) for m in _QUOTED_FIELD.finditer(data)]
+            spans = (
+                np.array([f[0] for f in found], dtype=np.int64),
+                np.array([f[1] for f in found], dtype=np.int64),
+                np.array([f[2] for f in found], dtype=bool),
+            )
+        span_start, span_end, span_closed = spans
     else:
         span_start = span_end = np.zeros(0, dtype=np.int64)
         span_closed = np.zeros(0, dtype=bool)
-    terminators = breaks[~_inside(breaks, span_start, span_end)]
+    in_quotes = _inside(breaks, span_start, span_end)
+    terminators = breaks[~in_quotes]
     seg_start = np.concatenate([[0], terminators + 1]).astype(np.int64)
     seg_end = np.concatenate([terminators, [n]]).astype(np.int64)
     length = seg_end - seg_start
@@ -244,7 +278,19 @@ def _scan_csv(data: bytes, table: str, file: str) -> _CsvScan:
     nonblank = np.flatnonzero(~blank)
     header = int(nonblank[0]) if len(nonblank) else -1
     return _CsvScan(
-        data, table, file, breaks, span_start, span_end, span_closed, seg_start, seg_end, seg_line, header, nonblank[1:]
+        data,
+        table,
+        file,
+        breaks,
+        span_start,
+        span_end,
+        span_closed,
+        seg_start,
+        seg_end,
+        seg_line,
+        breaks[in_quotes],
+        header,
+        nonblank[1:],
     )
 
 
@@ -294,8 +340,11 @@ def _quote_problems(scan: _CsvScan, header: list[str] | None) -> tuple[list[Prob
     none = np.zeros(0, dtype=np.int64)
     if len(scan.span_start) == 0:
         return [], none
-    n_breaks = np.searchsorted(scan.breaks, scan.span_end) - np.searchsorted(scan.breaks, scan.span_start)
-    candidates = np.flatnonzero((n_breaks > 0) | ~scan.span_closed)
+    # the quoted fields holding a line break, and how many each holds (few: free text)
+    holder = np.searchsorted(scan.span_start, scan.quoted_breaks, side="right") - 1
+    n_breaks = np.zeros(len(scan.span_start), dtype=np.int64)
+    np.add.at(n_breaks, holder, 1)
+    candidates = np.union1d(np.unique(holder), np.flatnonzero(~scan.span_closed)).astype(np.int64)
     if len(candidates) == 0:
         return [], none
     header_end = int(scan.seg_end[scan.header_seg])
@@ -478,7 +527,7 @@ def read_csv_checked(path: str | Path, table: str | None = None) -> tuple[pd.Dat
             problems.append(_header_problem(scan, "unreadable_table", f"cannot read the header line: {err}"))
     quote_problems, quote_offsets = _quote_problems(scan, header)
     problems += quote_problems
-    if header and (problems or len(scan.span_start)):
+    if header and problems:  # also list records of a wrong length (else pyarrow finds them, below)
         problems += _field_count_problem(scan, len(header), quote_offsets)
     if problems:
         raise CsvFormatError(problems)
@@ -487,9 +536,7 @@ def read_csv_checked(path: str | Path, table: str | None = None) -> tuple[pd.Dat
 
     record_lines = scan.record_lines
     longest = int((scan.seg_end - scan.seg_start).max())
-    multiline = len(scan.span_start) > 0 and bool(
-        (np.searchsorted(scan.breaks, scan.span_end) > np.searchsorted(scan.breaks, scan.span_start)).any()
-    )
+    multiline = len(scan.quoted_breaks) > 0
     try:
         arrow = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(data)),
@@ -505,13 +552,14 @@ def read_csv_checked(path: str | Path, table: str | None = None) -> tuple[pd.Dat
         located = _field_count_problem(scan, len(header), np.zeros(0, dtype=np.int64))
         if located:
             raise CsvFormatError(located) from err
-        raise CsvFormatError([_header_problem(scan, "unreadable_table", str(err).splitlines()[0])]) from err
+        message = f"cannot read the file: {str(err).splitlines()[0]}"
+        raise CsvFormatError([_header_problem(scan, "unreadable_table", message, on_line_1=False)]) from err
     if arrow.num_rows != len(record_lines):
         message = (
             f"the file holds {len(record_lines):,} records but the CSV reader returned {arrow.num_rows:,} rows; "
             "check its quotes and line ends"
         )
-        raise CsvFormatError([_header_problem(scan, "unreadable_table", message)])
+        raise CsvFormatError([_header_problem(scan, "unreadable_table", message, on_line_1=False)])
     dtype = pd.StringDtype("pyarrow")
     frame = arrow.to_pandas(types_mapper=lambda t: dtype if t == pa.string() else None)
     n = len(record_lines)
