@@ -90,8 +90,8 @@ RULES: dict[str, str] = {
     "duplicate_table_file": "each table is given once, as either CSV or Parquet, not both",
     "unreadable_table": "the file is a readable UTF-8 CSV with a header line, or a Parquet file",
     "unbalanced_quote": (
-        "quotes are balanced: a quoted value is closed on its own record and holds no line shaped like a record "
-        f"(nor {MAX_LINES_IN_QUOTED_VALUE} lines or more)"
+        "every quoted value is closed, spans fewer than "
+        f"{MAX_LINES_IN_QUOTED_VALUE} lines and holds no line shaped like a record of the table"
     ),
     "wrong_field_count": "every record has as many fields as the header",
     "not_utf8": "the file is encoded in UTF-8",
@@ -1089,6 +1089,7 @@ MEMBERSHIP_RULES: tuple[tuple[str, str, str, str, str, str], ...] = tuple(
 
 def _date_order_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
     problems: list[Problem] = []
+    flagged: dict[tuple[str, str], np.ndarray] = {}  # a date already reported is not reported again
     for name, column, ref_name, ref_column, rule, message in DATE_ORDER_RULES:
         pt, ref = parsed.get(name), parsed.get(ref_name)
         if pt is None or ref is None or not pt.has("person_id", column) or not ref.has("person_id", ref_column):
@@ -1100,6 +1101,11 @@ def _date_order_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
         value = _dates(pt.frame[column])
         refv = _dates(reference)
         mask = ~np.isnat(value) & ~np.isnat(refv) & (value < refv)
+        if (name, column) in flagged:
+            mask &= ~flagged[(name, column)]
+            flagged[(name, column)] |= mask
+        else:
+            flagged[(name, column)] = mask.copy()
         if mask.any():
             values, n_values = _distinct(
                 f"{column} {_format_value(a)}, {ref_column} {_format_value(b)}"
