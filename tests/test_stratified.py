@@ -113,3 +113,37 @@ def test_sibling_interaction_with_own_age_recovers_the_planted_age_difference(la
 def test_relative_sets_are_not_split_by_the_cases_stratum(paper_table):
     with pytest.raises(ValueError, match="selects on the outcome"):
         fit_stratified(paper_table, RiskModelSpec("sibling", "lagged", ("anxiolytics",), "adjusted"), by="sex")
+
+
+def test_committed_interaction_tests_shown_in_notebook_04(paper_table):
+    """Numbers notebook 04 shows to two decimals, at full precision."""
+    res = interaction_tests(paper_table, RiskModelSpec("spouse", "lagged", ("hypnotics",), "adjusted"))
+    row = res.iloc[0]
+    assert row["estimable"] and row["ratio_of_ors"] == pytest.approx(2.041, abs=5e-4)
+    assert row["wald_p"] == pytest.approx(0.0067, abs=5e-4)
+    res = interaction_tests(paper_table, RiskModelSpec("population", "lagged", ("anxiolytics",), "adjusted"), by="sex")
+    assert res.iloc[0]["ratio_of_ors"] == pytest.approx(1.347, abs=5e-4)
+
+
+def test_a_stratum_or_comparison_without_sets_is_reported_not_estimable(paper_table):
+    spec = RiskModelSpec("population", "lagged", ("hypnotics",), "adjusted")
+    old_only = paper_table[(paper_table["comparison"] == "population") & (paper_table["case_age_group"] == "65+")]
+    strata = fit_stratified(old_only, spec, by="age").set_index("stratum")
+    assert not strata.loc["<65", "estimable"] and strata.loc["<65", "reason"] == "no matched set in stratum <65"
+    assert strata.loc["65+", "estimable"]
+    test = interaction_tests(old_only, spec, by="age").iloc[0]
+    assert not test["estimable"] and test["reason"] == "no discordant matched set in stratum <65"
+    siblings = interaction_tests(old_only, RiskModelSpec("sibling", "lagged", ("hypnotics",), "adjusted"))
+    assert siblings.iloc[0]["reason"] == "no matched set with sibling controls"
+    assert list(siblings.columns) == list(test.index)
+
+
+def test_a_term_without_exposed_cases_in_one_stratum_is_reported_and_others_fitted(paper_table):
+    rows = paper_table[paper_table["comparison"] == "population"].copy()
+    young_cases = (rows["case"] == 1) & (rows["case_age_group"] == "<65")
+    rows.loc[young_cases, "cat_hypnotics"] = 0  # no young case used hypnotics
+    spec = RiskModelSpec("population", "lagged", CLASSES, "adjusted")
+    res = interaction_tests(rows, spec, by="age").set_index("drug_class")
+    assert res.loc["hypnotics", "reason"] == "no exposed case in stratum <65"
+    assert res.loc["anxiolytics", "estimable"] and res.loc["antidepressants", "estimable"]
+    assert np.isfinite(res.loc["anxiolytics", "lr_p"])

@@ -468,3 +468,22 @@ def test_followup_at_large_scale_matches_the_published(large_data):
     assert abs(observed["median"] - 1.33) < 0.06
     assert abs(observed["q3"] - 2.37) < 0.16
     assert fu["censored_emigration"] == 0  # cases do not emigrate in the generator
+
+
+def test_committed_numbers_of_notebook_05(committed, committed_fits):
+    """The numbers notebook 05 shows rounded (covariate HRs, PH tests, age-stratified HRs), at full precision."""
+    mutual = committed_fits[-1].to_frame().set_index("term")
+    expected = {"use_anxiolytics": 1.5236, "age_per_10y": 1.5164, "bulbar": 1.4041, "alsfrs_baseline": 0.9312}
+    for term, hr in expected.items():
+        assert mutual.loc[term, "hazard_ratio"] == pytest.approx(hr, abs=5e-4)
+    ph = committed_fits[-1].ph_test.set_index("term")
+    assert ph.loc["age_per_10y", "p_value"] < 0.001 and ph.loc["age_per_10y", "chisq"] == pytest.approx(11.83, abs=0.01)
+    assert (ph.drop(index="age_per_10y")["p_value"] > 0.05).all()  # only age breaks proportional hazards
+    stratified = sv.fit_cox(
+        committed,
+        [f"use_{k}" for k in CLASSES],
+        adjustment=["male", "bulbar", "diagnostic_delay_months", "alsfrs_baseline"],
+        strata=["age_band"],
+    )
+    assert stratified.warnings == [] and stratified.not_estimable == {}
+    assert np.exp(stratified.params["use_anxiolytics"]) == pytest.approx(1.441, abs=5e-4)

@@ -486,3 +486,39 @@ def test_slope_recovery_and_dropout_bias():
 
     bias = dropout.params["months"] - complete.params["months"]
     assert bias > 0, f"dropout should flatten the reference slope; shift {bias:.4f}"
+
+
+def test_committed_numbers_of_notebook_06(paper_data, paper_fit):
+    """The numbers notebook 06 shows at full precision (its checked cells round them or are not checked)."""
+    slopes = paper_fit.group_slopes().set_index(["drug_class", "group"])
+    assert slopes.loc[("antidepressants", "reference"), "estimate"] == pytest.approx(-0.9080, abs=5e-4)
+    assert slopes.loc[("antidepressants", "difference"), "estimate"] == pytest.approx(-0.1520, abs=5e-4)
+    assert slopes.loc[("antidepressants", "difference"), "se"] == pytest.approx(0.0523, abs=5e-4)
+    vc = paper_fit.variance_components()
+    assert vc["intercept_sd"] == pytest.approx(6.58, abs=0.005) and vc["slope_sd"] == pytest.approx(0.56, abs=0.005)
+    assert vc["residual_sd"] == pytest.approx(2.12, abs=0.005)
+    diagnostics = paper_fit.residual_diagnostics()
+    assert abs(diagnostics["residual mean"]) < 1e-9  # zero up to rounding: shown as 0.00, never -0.00
+    assert diagnostics["share of visits at 48"] * len(paper_data) == pytest.approx(591)
+    assert diagnostics["excess kurtosis"] == pytest.approx(0.645, abs=1e-3)
+    comparison = tj.compare_random_effects(paper_data).set_index("model")
+    assert comparison["converged"].all()
+    assert comparison.loc["random_intercept", "log_likelihood"] == pytest.approx(-25964.36, abs=0.05)
+    assert comparison.loc["random_intercept_slope", "log_likelihood"] == pytest.approx(-19838.02, abs=0.05)
+    assert comparison.loc["random_intercept_slope", "lr_statistic"] == pytest.approx(12252.67, abs=0.1)
+    assert comparison.loc["random_intercept_slope", "aic"] == pytest.approx(39706.04, abs=0.1)
+    # Dropout scenario 1 (complete latent trajectories) and this sample's true slopes.
+    effects = tj.true_person_effects(pd.read_csv(SYNTHETIC_DIR / "truth_people.csv"))
+    complete = tj.latent_complete_trajectories(paper_data, effects, horizon_months=36, every_months=3, seed=1)
+    fit = tj.AlsfrsMixedModel().fit(complete)
+    assert fit.n_obs == 13741 and fit.warnings == []
+    assert fit.params["months"] == pytest.approx(-0.9255, abs=5e-4)
+    assert fit.params["antidepressants:months"] == pytest.approx(-0.1783, abs=5e-4)
+    sample = tj.latent_slope_regression(paper_data, effects)
+    assert sample["months"] == pytest.approx(-0.9241, abs=5e-4)
+    assert sample["antidepressants:months"] == pytest.approx(-0.1779, abs=5e-4)
+    by_followup = tj.slopes_by_followup(tj.person_ols_slopes(paper_data))
+    ratio = (
+        by_followup.loc["event within 12 months", "mean_slope"] / by_followup.loc["no event (censored)", "mean_slope"]
+    )
+    assert 1.5 < ratio < 3.0  # "about twice as fast" in the notebook's text on the committed data

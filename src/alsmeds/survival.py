@@ -50,7 +50,8 @@ Rules for register data
   monotone and the hazard ratio infinite or zero), or one aliased with the covariates.
   A covariate that does not vary, or has no event at one of its two levels, is dropped
   from the adjustment set and reported the same way.  A model that cannot be fitted at
-  all (no events, no estimable exposure, lifelines failing to converge) has
+  all (no events, no estimable exposure, lifelines failing to converge, a covariate whose
+  coefficient runs off to infinity: separation) has
   ``CoxResult.reason`` set and every exposure row not estimable.  Kaplan-Meier curves,
   log-rank tests and restricted mean survival times leave out (or mark missing) a
   group without patients.
@@ -696,12 +697,14 @@ class CoxResult:
             }
             if t in self.params.index:
                 b, se = float(self.params[t]), float(self.bse[t])
+                with np.errstate(over="ignore"):  # a huge SE of a small extract gives an infinite upper limit
+                    upper = float(np.exp(b + Z_95 * se))
                 row.update(
                     log_hr=b,
                     se=se,
                     hazard_ratio=float(np.exp(b)),
                     ci_lower=float(np.exp(b - Z_95 * se)),
-                    ci_upper=float(np.exp(b + Z_95 * se)),
+                    ci_upper=upper,
                     p_value=float(2 * norm.sf(abs(b / se))),
                     ph_chisq=float(ph.loc[t, "chisq"]) if t in ph.index else np.nan,
                     ph_p_value=float(ph.loc[t, "p_value"]) if t in ph.index else np.nan,
@@ -872,6 +875,14 @@ def fit_cox(
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(bse))):
         result.reason = "the Cox model gave non-finite estimates"
         return result
+    result.warnings = caught
+    if any("failed to converge" in w for w in caught):
+        result.reason = "the Cox model did not converge (Newton-Raphson failed; separation?)"
+        return result
+    separated = [t for t in params.index if t not in exposures and abs(params[t]) > MAX_ABS_LOG_HR]
+    if separated:
+        result.reason = f"separation: the coefficient of {', '.join(separated)} is not finite"
+        return result
     for t in exposures:
         if t in params.index and abs(params[t]) > MAX_ABS_LOG_HR:
             result.not_estimable[t] = "monotone likelihood: the hazard ratio is not finite"
@@ -879,7 +890,6 @@ def fit_cox(
     result.params, result.bse = params[keep], bse[keep]
     result.loglik = float(cph.log_likelihood_)
     result.fitter = cph
-    result.warnings = caught
     if run_ph_test:
         try:
             result.ph_test = ph_test(cph, design, ph_transform)

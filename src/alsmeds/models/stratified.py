@@ -109,7 +109,10 @@ def fit_stratified(table: pd.DataFrame, spec: RiskModelSpec, by: str = "age", ag
     strata = stratum_of_set(rows, by, age_cutoff)
     frames = []
     for level in stratum_levels(by, age_cutoff):
-        est = fit_risk_model(rows[strata == level], spec).to_frame()
+        part = rows[strata == level]
+        est = fit_risk_model(part, spec).to_frame()
+        if part.empty:
+            est["reason"] = f"no matched set in stratum {level}"
         frames.append(est.assign(stratum=level, stratified_by=by))
     return pd.concat(frames, ignore_index=True)
 
