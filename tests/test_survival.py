@@ -294,6 +294,15 @@ def test_cox_exposure_aliased_with_a_covariate_is_reported_not_the_covariate_dro
     assert fit.not_estimable == {"use_anxiolytics": "aliased with male"} and fit.reason
 
 
+def test_cox_model_with_a_separating_covariate_is_not_estimable():
+    data = _toy_survival()
+    data.loc[data["male"] == 1, "event"] = 0  # no man has an event ...
+    data.loc[data["male"] == 1, "time"] = data["time"].max() + 1  # ... and every man outlives every event
+    fit = sv.fit_cox(data.assign(male=data["male"]), ["use_anxiolytics"])
+    assert fit.not_estimable["male"].startswith("no event among male = 1")
+    assert fit.estimable and "male" not in fit.params.index
+
+
 def test_logrank_and_rmst_without_users():
     data = _toy_survival().assign(use_hypnotics=0)
     logrank = sv.logrank_by_use(data).set_index("drug_class")

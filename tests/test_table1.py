@@ -41,3 +41,29 @@ def test_write_table1_writes_csv_and_html(paper_table, tmp_path):
     names = {p.name for p in paths}
     assert {"table1.csv", "table1.html", "exposure_prevalence.csv"} <= names
     assert "Population controls" in pd.read_csv(tmp_path / "table1.csv").to_string()
+
+
+def test_sentences_computed_from_the_tables(paper_table):
+    from alsmeds.analysis_table import set_members
+    from alsmeds.io import read_registry
+    from alsmeds.paths import SYNTHETIC_DIR
+    from alsmeds.table1 import prevalence_sentence, smd_sentence, threshold_sentence, users_by_threshold
+
+    registry = read_registry(SYNTHETIC_DIR)
+    thresholds = users_by_threshold(registry["dispensings"], set_members(registry))
+    assert threshold_sentence(thresholds).startswith(
+        "Of the people with at least one dispensing of a class, 22% to 30%"
+    )
+    prevalence = exposure_prevalence(paper_table)
+    text = prevalence_sentence(prevalence)
+    assert "in 9 of 9 class-window cells" in text and "(hypnotics, 0-1 y" in text
+    # A class nobody used is left out of the count and named.
+    unused = prevalence.assign(exposed=prevalence["exposed"].where(prevalence["drug_class"] != "hypnotics", 0))
+    unused["percent"] = 100 * unused["exposed"] / unused["people"]
+    assert "of 6 class-window cells with any use (nobody used hypnotics)" in prevalence_sentence(unused)
+    assert prevalence_sentence(prevalence[prevalence["role"] == "case"]).startswith("No comparison")
+    smd = baseline_table(paper_table).smd
+    assert smd_sentence(smd) == (
+        "Against population controls, no SMD above 0.1 (largest: civil, 0.09); "
+        "against full siblings: country 0.11, civil 0.10; against spouses: sex 0.19."
+    )
