@@ -126,6 +126,11 @@ def rounded(values, decimals: int = 2):
     return round(float(values), decimals) + 0.0
 
 
+def fixed(value: float, decimals: int = 2) -> str:
+    """A number as text with ``decimals`` decimals and never a negative zero (``-0.004`` -> ``0.00``)."""
+    return f"{rounded(value, decimals):.{decimals}f}"
+
+
 def format_p(p: float) -> str:
     """A p-value as stable text: ``<0.001``, three decimals below 0.01, else two; ``n.a.`` when missing."""
     if p is None or not np.isfinite(p):
@@ -139,7 +144,7 @@ def format_ratio(estimate: float, lower: float, upper: float, reason: str = "", 
     """``1.52 (1.28-1.82)``, or ``not estimable: <reason>`` when the estimate is missing."""
     if estimate is None or not np.isfinite(estimate):
         return f"not estimable: {reason}" if reason else "not estimable"
-    return f"{estimate:.{decimals}f} ({lower:.{decimals}f}-{upper:.{decimals}f})"
+    return f"{fixed(estimate, decimals)} ({fixed(lower, decimals)}-{fixed(upper, decimals)})"
 
 
 def _require_truth(truth: dict | None) -> dict:
