@@ -1,0 +1,244 @@
+"""Results of a joint-model fit, in the vocabulary of statsmodels results objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .likelihood import Layout
+
+if TYPE_CHECKING:
+    from .fitting import JointModel
+
+#: Columns of :meth:`JointResult.to_frame`.
+JOINT_RESULT_COLUMNS: dict[str, str] = {
+    "term": "parameter name (long:<term>, log_sigma, log_chol_D.., surv:<covariate>, alpha, baseline:<...>)",
+    "component": "longitudinal, random_effects, survival, association or baseline",
+    "estimate": "maximum-likelihood estimate",
+    "se": "standard error from the inverse observed information (missing when it is not positive definite)",
+    "z": "estimate / se",
+    "p_value": "two-sided Wald p-value",
+    "ci_lower": "lower Wald limit (normal quantile)",
+    "ci_upper": "upper Wald limit",
+    "hazard_ratio": "exp(estimate) for survival covariates and alpha (per unit of the marker); else missing",
+    "hr_ci_lower": "exp(ci_lower) for the same rows",
+    "hr_ci_upper": "exp(ci_upper) for the same rows",
+}
+
+
+def _component(name: str) -> str:
+    if name.startswith("long:") or name == "log_sigma":
+        return "longitudinal"
+    if "chol_D" in name:
+        return "random_effects"
+    if name.startswith("surv:"):
+        return "survival"
+    if name == "alpha":
+        return "association"
+    return "baseline"
+
+
+def _variance_transform(theta: Any, i: int) -> Any:
+    """sigma, SD(b0), SD(b1), corr(b0, b1) and the entries of D from the parameter vector."""
+    log_sigma, l00, l10, l11 = theta[i], theta[i + 1], theta[i + 2], theta[i + 3]
+    L00, L11 = anp.exp(l00), anp.exp(l11)
+    d00 = L00**2
+    d01 = L00 * l10
+    d11 = l10**2 + L11**2
+    sd0, sd1 = anp.sqrt(d00), anp.sqrt(d11)
+    return anp.array([anp.exp(log_sigma), sd0, sd1, d01 / (sd0 * sd1), d00, d01, d11])
+
+
+@dataclass(frozen=True)
+class JointResult:
+    """A fitted joint model (:class:`.fitting.JointModel`).
+
+    Attributes
+    ----------
+    model : JointModel
+    layout : Layout
+        Parameter names and positions, the baseline hazard (with its knots).
+    theta : ndarray
+        The estimate as a plain vector (``params`` is the same with names).
+    llf : float
+        Maximised log-likelihood, with every constant (comparable with JM's and nlme's).
+    n_obs, n_groups, n_events : int
+        Measurements, patients, events.
+    converged : bool
+        Newton decrement within tolerance *and* positive-definite observed information.
+    max_abs_gradient : float
+        ``max |d llf / d theta_j|`` at the estimate.
+    relative_gradient : float
+        ``max_j |g_j| max(|theta_j|, 1) / max(|llf|, 1)``.
+    newton_decrement : float
+        ``g' I^-1 g`` at the estimate (half of it: the gain of one more Newton step).
+    min_hessian_eigenvalue : float
+        Smallest eigenvalue of the observed information ``-H`` (positive: positive definite).
+    iterations : int
+    message : str
+    quadrature : dict
+        Nodes per random effect, nodes in all, time points and rules.
+    fit_seconds : float
+        Wall time of the whole fit (data preparation, starting values, optimisation, Hessian).
+    start : dict
+        Log-likelihoods of the mixed model and of the two-stage survival fit, starting vector.
+    warnings : tuple of str
+    """
+
+    model: JointModel
+    layout: Layout
+    theta: np.ndarray
+    cov: np.ndarray | None
+    llf: float
+    n_obs: int
+    n_groups: int
+    n_events: int
+    converged: bool
+    max_abs_gradient: float
+    relative_gradient: float
+    newton_decrement: float
+    min_hessian_eigenvalue: float
+    iterations: int
+    message: str
+    quadrature: dict[str, Any]
+    fit_seconds: float
+    start: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+    # ----------------------------------------------------------------- statsmodels vocabulary
+
+    @property
+    def names(self) -> list[str]:
+        return self.layout.names
+
+    @property
+    def params(self) -> pd.Series:
+        """Estimates, named."""
+        return pd.Series(self.theta, index=self.names, name="estimate")
+
+    @property
+    def hessian_positive_definite(self) -> bool:
+        return bool(self.min_hessian_eigenvalue > 0)
+
+    def cov_params(self) -> pd.DataFrame:
+        """Inverse observed information (all missing when it is not positive definite)."""
+        cov = self.cov if self.cov is not None else np.full((len(self.theta),) * 2, np.nan)
+        return pd.DataFrame(cov, index=self.names, columns=self.names)
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors (missing when the observed information is not positive definite)."""
+        return pd.Series(np.sqrt(np.diag(self.cov_params().to_numpy())), index=self.names, name="se")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals with the normal quantile; columns ``lower``, ``upper``."""
+        z = stats.norm.ppf(1 - alpha / 2)
+        est, se = self.params, self.bse
+        return pd.DataFrame({"lower": est - z * se, "upper": est + z * se})
+
+    @property
+    def df_model(self) -> int:
+        """Number of estimated parameters."""
+        return len(self.theta)
+
+    @property
+    def aic(self) -> float:
+        return float(-2 * self.llf + 2 * self.df_model)
+
+    @property
+    def bic(self) -> float:
+        """``-2 llf + k log(n_groups)``: patients, not measurements, as the sample size (as JM)."""
+        return float(-2 * self.llf + self.df_model * np.log(self.n_groups))
+
+    # ----------------------------------------------------------------- derived quantities
+
+    def variance_components(self) -> pd.DataFrame:
+        """Residual SD, random-effect SDs and correlation, and ``D``, with delta-method SEs.
+
+        Returns
+        -------
+        DataFrame
+            Index ``sigma, sd_intercept, sd_slope, corr_intercept_slope, D11, D21, D22``;
+            columns ``estimate``, ``se``.
+        """
+        i = self.layout.p0 + self.layout.p1
+        est = np.asarray(_variance_transform(self.theta, i))
+        if self.cov is None:
+            se = np.full(est.shape, np.nan)
+        else:
+            J = autograd.jacobian(lambda th: _variance_transform(th, i))(self.theta)
+            se = np.sqrt(np.diag(J @ self.cov @ J.T))
+        index = ["sigma", "sd_intercept", "sd_slope", "corr_intercept_slope", "D11", "D21", "D22"]
+        return pd.DataFrame({"estimate": est, "se": se}, index=index)
+
+    def to_frame(self, exp: bool = True, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per parameter: :data:`JOINT_RESULT_COLUMNS`.
+
+        Parameters
+        ----------
+        exp : bool
+            Add hazard ratios (``exp``) with their limits for survival covariates and ``alpha``.
+        alpha : float
+            1 - confidence level.
+        """
+        est, se = self.params, self.bse
+        ci = self.conf_int(alpha)
+        z = est / se
+        out = pd.DataFrame(
+            {
+                "term": self.names,
+                "component": [_component(n) for n in self.names],
+                "estimate": est.to_numpy(),
+                "se": se.to_numpy(),
+                "z": z.to_numpy(),
+                "p_value": 2 * stats.norm.sf(np.abs(z.to_numpy())),
+                "ci_lower": ci["lower"].to_numpy(),
+                "ci_upper": ci["upper"].to_numpy(),
+            }
+        )
+        if exp:
+            hr = out["component"].isin(["survival", "association"]).to_numpy()
+            for col, src in (("hazard_ratio", "estimate"), ("hr_ci_lower", "ci_lower"), ("hr_ci_upper", "ci_upper")):
+                out[col] = np.where(hr, np.exp(out[src].to_numpy()), np.nan)
+        return out
+
+    def summary(self, digits: int = 4) -> str:
+        """Plain text, stable across runs (no dates or timings)."""
+        m = self.model
+        frame = self.to_frame(exp=True)
+        table = frame.set_index("term")[["estimate", "se", "z", "p_value", "ci_lower", "ci_upper", "hazard_ratio"]]
+        table = table.rename(columns={"p_value": "p", "hazard_ratio": "HR"})
+        vc = self.variance_components()
+        baseline = self.layout.baseline
+        if baseline.kind == "weibull":
+            base_text = "Weibull, h0(t) = exp(log_scale) shape t^(shape - 1), shape = exp(log_shape)"
+        else:
+            base_text = "piecewise constant on " + ", ".join(baseline.interval_labels())
+        q = self.quadrature
+        lines = [
+            "Joint model: linear mixed model (random intercept and slope) + proportional hazards in the current value",
+            f"marker: {m.y} over {m.time}   event: {m.event} at {m.surv_time}   baseline: {base_text}",
+            f"measurements: {self.n_obs:,}   patients: {self.n_groups:,}   events: {self.n_events:,}",
+            f"log-likelihood: {self.llf:.4f}   AIC: {self.aic:.2f}   BIC: {self.bic:.2f}   parameters: {self.df_model}",
+            f"quadrature: {q['nodes_per_random_effect']} x {q['nodes_per_random_effect']} "
+            f"{q['random_effect_rule']}; time: "
+            + (f"{q['time_points']}-point {q['time_rule']}" if q["time_points"] else q["time_rule"]),
+            f"convergence: {'yes' if self.converged else 'NO'} ({self.message.split(': ', 1)[-1]}); "
+            f"iterations {self.iterations}; "
+            f"max |gradient| {self.max_abs_gradient:.2e}; smallest eigenvalue of the information "
+            f"{self.min_hessian_eigenvalue:.3e}",
+            "",
+            table.to_string(float_format=lambda v: f"{v:.{digits}f}", na_rep=""),
+            "",
+            "Variance components (delta-method SEs)",
+            vc.to_string(float_format=lambda v: f"{v:.{digits}f}"),
+        ]
+        if self.warnings:
+            lines += ["", "Warnings"] + [f"  {w}" for w in self.warnings]
+        return "\n".join(lines)
