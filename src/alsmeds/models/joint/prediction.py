@@ -144,10 +144,12 @@ def dynamic_survival(
     times = np.asarray(times, dtype=float)
     if np.any(times < landmark):
         raise ValueError("prediction times must not precede the landmark time")
-    if landmark <= 0:
-        landmark = 1e-12
-    data = _patient_data(result, long_rows, covariates or {}, landmark)
     out = pd.DataFrame({"time": times})
+    # At s = 0 (prediction from diagnosis) the integrals start at a tiny positive time instead.
+    tiny = 1e-12 * max(1.0, float(np.max(times, initial=0.0)))
+    landmark = max(float(landmark), tiny)
+    times = np.maximum(times, landmark)
+    data = _patient_data(result, long_rows, covariates or {}, landmark)
     out["survival"], mode = _conditional_survival(result.theta, result.layout, data, times, n_nodes)
     if n_draws > 0:
         if result.cov is None:
