@@ -1,10 +1,10 @@
 """Benchmark: time and peak memory of exposure classification (``build_analysis_table``) at 1x, 10x and 100x.
 
 For each scale a preparation process generates the synthetic registry (``truth_scale=0``),
-writes it, reads it back with :func:`alsmeds.io.read_registry` (so the tables have the
-dtypes of a real run) and pickles the :class:`~alsmeds.io.Registry`.  Each timed run is a
+writes it, reads it back with :func:`alsmeds.data.registry.read_registry` (so the tables have the
+dtypes of a real run) and pickles the :class:`~alsmeds.data.registry.Registry`.  Each timed run is a
 fresh Python process that unpickles the registry and times only
-:func:`alsmeds.analysis_table.build_analysis_table`; peak RSS (``ru_maxrss``) is that
+:func:`alsmeds.derive.analysis_table.build_analysis_table`; peak RSS (``ru_maxrss``) is that
 process's, and the RSS after loading the registry is printed beside it so the cost of the
 classification itself can be read off.  Prints the median of several runs and the cost
 per 1,000 dispensing rows relative to 1x: linear growth keeps that ratio near 1.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 PREPARE = r"""
 import pickle, sys, tempfile
-from alsmeds.io import read_registry
+from alsmeds.data.registry import read_registry
 from alsmeds.simulate import generate
 scale, out = float(sys.argv[1]), sys.argv[2]
 with tempfile.TemporaryDirectory() as tmp:
@@ -39,7 +39,7 @@ with open(out, "wb") as fh:
 
 CHILD = r"""
 import json, pickle, resource, sys, time
-from alsmeds.analysis_table import build_analysis_table
+from alsmeds.derive.analysis_table import build_analysis_table
 with open(sys.argv[1], "rb") as fh:
     registry = pickle.load(fh)
 loaded_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

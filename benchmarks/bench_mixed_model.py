@@ -4,7 +4,7 @@ Paper-scale committed data (``data/synthetic``: 1,057 patients, 7,584 visits), t
 model of notebook 06: random intercept and slope in months, REML, 11 fixed effects
 (time, three exposures, three exposure x time, age, sex, onset site).  Prints
 
-* the median of several in-process fits of :class:`alsmeds.trajectories.AlsfrsMixedModel`
+* the median of several in-process fits of :class:`alsmeds.models.mixed.AlsfrsMixedModel`
   (statsmodels MixedLM, BFGS with gtol 1e-6, time in years inside the optimiser), with
   the optimiser's function and gradient calls;
 * the median of several fits of the same design timed inside one R session
@@ -28,11 +28,13 @@ import time
 
 import numpy as np
 
-from alsmeds import trajectories as tj
-from alsmeds.analysis_table import build_analysis_table
-from alsmeds.io import read_registry
+from alsmeds.data.registry import read_registry
+from alsmeds.derive.alsfrs import build_alsfrs_data
+from alsmeds.derive.cohort import case_exposures
+from alsmeds.models.mixed import AlsfrsMixedModel
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.reference import r_available
+from alsmeds.reference.lme import r_lme
 
 
 def timed(fn, runs: int):
@@ -54,13 +56,13 @@ def main() -> None:
         sys.exit("bench_mixed_model.py: R with nlme and jsonlite is not available (see alsmeds.reference.r)")
 
     registry = read_registry(SYNTHETIC_DIR)
-    data = tj.build_alsfrs_data(registry, tj.case_exposures(build_analysis_table(registry)))
-    model = tj.AlsfrsMixedModel()
+    data = build_alsfrs_data(registry, case_exposures(registry))
+    model = AlsfrsMixedModel()
 
     ours_t, ours_all, ours = timed(lambda: model.fit(data), args.runs)
-    reference = tj.r_lme(data, model, timing_runs=args.r_runs)
+    reference = r_lme(data, model, timing_runs=args.r_runs)
     start = time.perf_counter()
-    single = tj.r_lme(data, model)
+    single = r_lme(data, model)
     wall = time.perf_counter() - start
 
     print(f"{reference.r_version}, nlme {reference.nlme_version}")

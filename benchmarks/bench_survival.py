@@ -1,13 +1,13 @@
 """Benchmark: the paper-scale Cox model of notebook 05, lifelines against R ``survival::coxph``.
 
 The committed synthetic data (1,057 cases, 853 events): survival data built from the
-register rows (:func:`alsmeds.survival.build_survival_data`) and the mutually adjusted
+register rows (:func:`alsmeds.derive.survival_data.build_survival_data`) and the mutually adjusted
 Cox model (three prediagnostic-use indicators, age, sex, onset site, diagnostic delay,
 baseline ALSFRS-R: 8 covariates, Efron ties).  Prints
 
 * the median of several in-process fits of lifelines ``CoxPHFitter`` with the bundle's
-  tight convergence settings (:data:`alsmeds.survival.LIFELINES_FIT_OPTIONS`), with
-  lifelines' defaults, and of the whole :func:`alsmeds.survival.fit_cox` (fit plus the
+  tight convergence settings (:data:`alsmeds.models.cox.LIFELINES_FIT_OPTIONS`), with
+  lifelines' defaults, and of the whole :func:`alsmeds.models.cox.fit_cox` (fit plus the
   scaled Schoenfeld test);
 * the median of several ``coxph(..., ties = "efron")`` fits timed inside one R session
   (``system.time``), which leaves out R's start-up;
@@ -29,11 +29,14 @@ import time
 import numpy as np
 from timing import timed  # benchmarks/timing.py
 
-from alsmeds import survival as sv
-from alsmeds.analysis_table import build_analysis_table
-from alsmeds.io import read_registry
+from alsmeds.constants import CLASSES
+from alsmeds.data.registry import read_registry
+from alsmeds.derive.cohort import case_exposures
+from alsmeds.derive.survival_data import build_survival_data
+from alsmeds.models.cox import cox_design, fit_cox, fit_lifelines_cox
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.reference import r_available
+from alsmeds.reference.coxph import r_coxph
 
 
 def main() -> None:
@@ -45,17 +48,17 @@ def main() -> None:
         sys.exit("bench_survival.py: R with survival and jsonlite is not available (see alsmeds.reference.r)")
 
     registry = read_registry(SYNTHETIC_DIR)
-    data = sv.build_survival_data(registry, sv.case_exposures(build_analysis_table(registry)))
-    exposures = [f"use_{k}" for k in sv.CLASSES]
-    design, _ = sv.cox_design(data, exposures)
-    sv.fit_lifelines_cox(design)  # warm-up: imports lifelines and autograd
+    data = build_survival_data(registry, case_exposures(registry))
+    exposures = [f"use_{k}" for k in CLASSES]
+    design, _ = cox_design(data, exposures)
+    fit_lifelines_cox(design)  # warm-up: imports lifelines and autograd
 
-    tight_t, (tight, _) = timed(lambda: sv.fit_lifelines_cox(design), args.runs)
-    default_t, (default, _) = timed(lambda: sv.fit_lifelines_cox(design, fit_options={}), args.runs)
-    full_t, _ = timed(lambda: sv.fit_cox(data, exposures), max(1, args.runs // 2))
-    ref = sv.r_coxph({"mutual": design}, timing_runs=args.r_runs)
+    tight_t, (tight, _) = timed(lambda: fit_lifelines_cox(design), args.runs)
+    default_t, (default, _) = timed(lambda: fit_lifelines_cox(design, fit_options={}), args.runs)
+    full_t, _ = timed(lambda: fit_cox(data, exposures), max(1, args.runs // 2))
+    ref = r_coxph({"mutual": design}, timing_runs=args.r_runs)
     start = time.perf_counter()
-    sv.r_coxph({"mutual": design})
+    r_coxph({"mutual": design})
     wall = time.perf_counter() - start
 
     fit = ref["models"]["mutual"]
@@ -65,7 +68,7 @@ def main() -> None:
     rows = [
         ("lifelines CoxPHFitter, LIFELINES_FIT_OPTIONS", tight_t, f"{args.runs} runs, in process"),
         ("lifelines CoxPHFitter, default options", default_t, f"{args.runs} runs, in process"),
-        ("alsmeds.survival.fit_cox (fit + PH test)", full_t, f"{max(1, args.runs // 2)} runs, in process"),
+        ("alsmeds.models.cox.fit_cox (fit + PH test)", full_t, f"{max(1, args.runs // 2)} runs, in process"),
         ('R coxph(ties = "efron"), inside R', r_t, f"{args.r_runs} runs inside one R session"),
         ("R one whole call (start-up + 1 fit), wall", wall, "once"),
     ]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from alsmeds.analysis_table import build_analysis_table
-from alsmeds.io import read_registry
+from alsmeds.data.registry import read_registry
+from alsmeds.derive.analysis_table import build_analysis_table
 from alsmeds.paths import SYNTHETIC_DIR
 
 #: Scale of the recovery tests (20 x the paper's 1,057 cases).

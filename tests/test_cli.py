@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from alsmeds import __version__, cli, runner
+from alsmeds import __version__
+from alsmeds.pipeline import cli, runner
 
 
 def _write_notebook(path: Path, cells: list[tuple[str, str]], parameters: str | None = None) -> Path:
@@ -261,7 +262,7 @@ def _import_or_skip(name: str):
 def test_cli_validate_prints_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    validate = _import_or_skip("alsmeds.validate")
+    validate = _import_or_skip("alsmeds.data.validate")
     seen: list[Path] = []
 
     class Report:
@@ -281,7 +282,7 @@ def test_cli_validate_prints_report(
 def test_cli_validate_error_exit_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    validate = _import_or_skip("alsmeds.validate")
+    validate = _import_or_skip("alsmeds.data.validate")
 
     def fake_validate(data_dir: Path) -> None:
         raise validate.RegistryValidationError(["patients.csv: column 'sex' missing"])
@@ -293,8 +294,8 @@ def test_cli_validate_error_exit_code(
 
 
 def test_cli_validate_real_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _import_or_skip("alsmeds.validate")
-    _import_or_skip("alsmeds.io")
+    _import_or_skip("alsmeds.data.validate")
+    _import_or_skip("alsmeds.data.registry")
     assert cli.main(["validate", str(tmp_path)]) == 2
     captured = capsys.readouterr()
     assert captured.err.strip() and captured.out == ""  # the report goes to stderr

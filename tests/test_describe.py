@@ -1,4 +1,4 @@
-"""Display helpers of :mod:`alsmeds.describe`: stable text for nbval-checked cells, and the truth tables."""
+"""Display helpers of :mod:`alsmeds.reporting.describe`: stable text for nbval-checked cells, and the truth tables."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsmeds import describe
+from alsmeds.reporting import describe
 
 
 def test_rounded_and_fixed_never_show_a_negative_zero():

@@ -1,7 +1,7 @@
-"""Exposure classification (alsmeds.exposure) and the analysis table (alsmeds.analysis_table).
+"""Exposure classification (alsmeds.derive.exposure) and the analysis table (alsmeds.derive.analysis_table).
 
 Most tests build tiny registers by hand and state the expected classification by
-hand, from the rules in the docstring of :mod:`alsmeds.exposure`: exposed = at least
+hand, from the rules in the docstring of :mod:`alsmeds.derive.exposure`: exposed = at least
 two dispensings of a class on distinct dates strictly before the index date; the
 window is the timing of the second distinct date (0-1 y if on or after the date one
 calendar year before the index date, 1-5 y if on or after five years before, else
@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsmeds.analysis_table import ANALYSIS_TABLE_COLUMNS, build_analysis_table
 from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOWS
-from alsmeds.dates import years_before
-from alsmeds.exposure import ExposureRules, classify_exposures, psychiatric_history
-from alsmeds.io import Registry
+from alsmeds.data.registry import Registry
+from alsmeds.derive.analysis_table import ANALYSIS_TABLE_COLUMNS, build_analysis_table
+from alsmeds.derive.dates import years_before
+from alsmeds.derive.exposure import ExposureRules, classify_exposures, psychiatric_history
 
 KEY = ["person_id", "case_id"]
 SUBCLASSES = (

@@ -3,7 +3,7 @@
 The notebooks are taught on the committed synthetic data, but the bundle promises that
 they run on any extract in the input contract.  Three small foreign extracts, built from
 the generator and then altered the way real extracts differ, are run through all six
-notebooks with papermill (:func:`alsmeds.runner.run_notebooks`), every output going to
+notebooks with papermill (:func:`alsmeds.pipeline.runner.run_notebooks`), every output going to
 pytest's ``tmp_path``:
 
 * **without truth** (scale 0.08, seed 7): ``truth.json`` and ``truth_people.csv`` are not
@@ -36,18 +36,15 @@ import pandas as pd
 import pytest
 
 from alsmeds import paths
-from alsmeds import survival as sv
-from alsmeds import trajectories as tj
-from alsmeds.analysis_table import (
-    build_analysis_table,
-    case_exposures,
-    comparison_summary,
-    uninformative_cases,
-)
 from alsmeds.constants import CLASSES
-from alsmeds.io import Registry, read_registry, write_registry
+from alsmeds.data.registry import Registry, read_registry
+from alsmeds.data.write import write_registry
+from alsmeds.derive.alsfrs import build_alsfrs_data
+from alsmeds.derive.analysis_table import build_analysis_table
+from alsmeds.derive.cohort import case_exposures, comparison_summary, uninformative_cases
+from alsmeds.derive.survival_data import build_survival_data
 from alsmeds.models.risk import RiskModelSpec, fit_risk_model, fit_standard_models
-from alsmeds.runner import discover_notebooks, run_notebooks, standard_parameters
+from alsmeds.pipeline.runner import discover_notebooks, run_notebooks, standard_parameters
 from alsmeds.simulate import generate
 
 #: Cases altered in the extract without truth (by rank of person id among the cases).
@@ -271,9 +268,9 @@ def test_case_exposures_do_not_depend_on_the_controls(altered):
 def test_cases_without_controls_stay_in_the_prognosis_cohort(altered):
     registry, alone, siblings_only = altered
     exposures = case_exposures(registry)
-    survival = sv.build_survival_data(registry, exposures)
+    survival = build_survival_data(registry, exposures)
     assert len(survival) == 1057 and set(alone + siblings_only) <= set(survival["person_id"])
-    visits = tj.build_alsfrs_data(registry, exposures)
+    visits = build_alsfrs_data(registry, exposures)
     assert set(alone + siblings_only) <= set(visits["person_id"])
     assert visits.attrs["selection"]["no_exposure_row"] == 0
 
@@ -286,8 +283,8 @@ def test_same_day_assessments_are_averaged_in_both_prognosis_analyses():
     tables = dict(registry.tables, alsfrs=pd.concat([alsfrs, repeat], ignore_index=True))
     doubled = Registry(tables=tables, metadata=registry.metadata, data_dir=registry.data_dir)
     exposures = case_exposures(doubled)
-    survival = sv.build_survival_data(doubled, exposures).set_index("person_id")
-    visits = tj.build_alsfrs_data(doubled, exposures)
+    survival = build_survival_data(doubled, exposures).set_index("person_id")
+    visits = build_alsfrs_data(doubled, exposures)
     for pid, score in zip(first["person_id"], first["alsfrs_r_total"], strict=True):
         assert survival.loc[pid, "alsfrs_baseline"] == score - 1.5
         at_dx = visits[(visits["person_id"] == pid) & (visits["visit"] == 0)]

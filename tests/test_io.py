@@ -1,4 +1,4 @@
-"""Tests of reading and writing register extracts (alsmeds.io)."""
+"""Tests of reading and writing register extracts (alsmeds.data.registry)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import alsmeds.io as aio
-from alsmeds import schema
-from alsmeds.io import (
+import alsmeds.data.write as aio
+from alsmeds.data import schema
+from alsmeds.data.problems import RegistryValidationError
+from alsmeds.data.registry import Registry, read_registry
+from alsmeds.data.write import (
     FLOAT_FORMAT,
     MANIFEST_FILE,
-    Registry,
-    read_registry,
     verify_manifest,
     write_csv_atomic,
     write_json_atomic,
     write_registry,
 )
-from alsmeds.validate import RegistryValidationError
 
 DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid_minimal"
@@ -352,7 +351,7 @@ def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_pa
     import subprocess
     import sys
 
-    from alsmeds.io import remove_stale_temporaries, temporary_sibling
+    from alsmeds.data.write import remove_stale_temporaries, temporary_sibling
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)

@@ -60,10 +60,10 @@ def test_simulate_check_passes_under_both_thread_settings(small_synthetic: Path,
 
 _FIT_SCRIPT = """
 import sys
-from alsmeds.analysis_table import build_analysis_table
-from alsmeds.io import read_registry
+from alsmeds.derive.analysis_table import build_analysis_table
+from alsmeds.data.registry import read_registry
 from alsmeds.models.risk import fit_standard_models
-from alsmeds.results import RISK_MODEL_COLUMNS, write_estimates
+from alsmeds.reporting.results import RISK_MODEL_COLUMNS, write_estimates
 
 table = build_analysis_table(read_registry(sys.argv[1]))
 write_estimates(fit_standard_models(table), sys.argv[2], "risk_models", RISK_MODEL_COLUMNS)

@@ -88,7 +88,7 @@ def test_same_seed_gives_identical_data_and_another_seed_does_not(paper_scale):
 
 
 def test_every_table_passes_the_validator(paper_scale):
-    from alsmeds.validate import validate_tables
+    from alsmeds.data.validate import validate_tables
 
     problems = validate_tables(paper_scale.tables, paper_scale.metadata)
     assert problems == [], "\n".join(str(p) for p in problems)

@@ -1,6 +1,6 @@
 """Survival after diagnosis: data rules, agreement with R, and recovery of the implied Cox estimands.
 
-* Hand-made registries check each rule of :func:`alsmeds.survival.build_survival_data`
+* Hand-made registries check each rule of :func:`alsmeds.derive.survival_data.build_survival_data`
   (event, censoring at the end of follow-up and at emigration, ventilation before death,
   baseline ALSFRS-R) and the small helpers (quantiles, RMST).
 * On the committed data, lifelines' Cox fits must agree with R ``survival::coxph``
@@ -23,11 +23,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsmeds import survival as sv
 from alsmeds.constants import CLASSES
-from alsmeds.io import Registry, read_registry
+from alsmeds.data.registry import Registry, read_registry
+from alsmeds.derive.cohort import case_exposures
+from alsmeds.derive.survival_data import SURVIVAL_DATA_COLUMNS, build_survival_data
+from alsmeds.models.cox import cox_design, cox_table, fit_cox, fit_cox_models, scaled_schoenfeld
+from alsmeds.models.km import (
+    followup_summary,
+    km_by_use,
+    km_survival_at_event_times,
+    logrank_by_use,
+    median_survival,
+    rmst,
+    rmst_by_use,
+)
 from alsmeds.paths import SYNTHETIC_DIR
+from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS
 from alsmeds.reference import r_available
+from alsmeds.reference.coxph import r_coxph
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 R_OK = r_available()
@@ -127,7 +140,7 @@ def hand_made() -> pd.DataFrame:
         (9, "2020-10-10", 20),
     ]
     codes = {(1, "anxiolytics"): 3, (2, "hypnotics"): 1, (4, "antidepressants"): 2}
-    return sv.build_survival_data(_registry(cases, outcomes, visits), _exposures(list(range(1, 10)), codes))
+    return build_survival_data(_registry(cases, outcomes, visits), _exposures(list(range(1, 10)), codes))
 
 
 def test_event_before_end_of_follow_up(hand_made):
@@ -190,23 +203,19 @@ def test_covariates_and_exposure(hand_made):
     assert data.loc[1, "use_anxiolytics"] == 1 and data.loc[1, "cat_anxiolytics"] == 3
     assert data.loc[2, "use_hypnotics"] == 1 and data.loc[4, "use_antidepressants"] == 1
     assert int(data[[f"use_{k}" for k in CLASSES]].to_numpy().sum()) == 3
-    assert list(hand_made.columns) == list(sv.SURVIVAL_DATA_COLUMNS)
+    assert list(hand_made.columns) == list(SURVIVAL_DATA_COLUMNS)
     # The Cox design drops the case with no baseline ALSFRS-R.
-    design, dropped = sv.cox_design(hand_made, ["use_anxiolytics"])
+    design, dropped = cox_design(hand_made, ["use_anxiolytics"])
     assert dropped == 1 and len(design) == len(hand_made) - 1
 
 
 def test_missing_exposure_is_an_error():
     registry = _registry([{"id": 1, "diagnosis": "2020-01-01"}], [], [])
     with pytest.raises(ValueError, match="without exposure"):
-        sv.build_survival_data(registry, _exposures([2]))
+        build_survival_data(registry, _exposures([2]))
 
 
 def test_case_exposures_are_one_function_for_every_case_and_the_table_is_refused(paper_table):
-    from alsmeds import trajectories as tj
-    from alsmeds.analysis_table import case_exposures
-
-    assert sv.case_exposures is case_exposures and tj.case_exposures is case_exposures
     registry = read_registry(SYNTHETIC_DIR)
     exposures = case_exposures(registry)
     assert len(exposures) == len(registry["als_cases"]) and exposures["person_id"].is_unique
@@ -218,7 +227,7 @@ def test_case_exposures_are_one_function_for_every_case_and_the_table_is_refused
         for c in cats:
             assert (merged[c] == merged[f"{c}_all"]).all()
     with pytest.raises(ValueError, match="case_exposures"):
-        sv.build_survival_data(registry, paper_table)
+        build_survival_data(registry, paper_table)
 
 
 def test_same_day_assessments_are_averaged_for_the_baseline():
@@ -230,7 +239,7 @@ def test_same_day_assessments_are_averaged_for_the_baseline():
         (2, "2020-01-15", 35),
         (2, "2020-01-15", 35),
     ]
-    data = sv.build_survival_data(_registry(cases, [], visits), _exposures([1, 2])).set_index("person_id")
+    data = build_survival_data(_registry(cases, [], visits), _exposures([1, 2])).set_index("person_id")
     assert data.loc[1, "alsfrs_baseline"] == 38.5 and data.loc[1, "alsfrs_baseline_day"] == 0
     assert data.loc[2, "alsfrs_baseline"] == 35.0 and data.loc[2, "alsfrs_baseline_day"] == 5
 
@@ -260,8 +269,8 @@ def test_cox_reports_terms_it_cannot_estimate_and_fits_the_rest():
     data["bulbar"] = 1  # everyone had bulbar onset
     users = data["use_antidepressants"] == 1
     data.loc[users, "event"] = 0  # no event among antidepressant users: monotone likelihood
-    fits = sv.fit_cox_models(data)
-    table = sv.cox_table(fits)
+    fits = fit_cox_models(data)
+    table = cox_table(fits)
     per_class = table[(table["model"] == "per_class") & table["is_exposure"]].set_index("term")
     assert per_class.loc["use_anxiolytics", "estimable"]
     assert np.isfinite(per_class.loc["use_anxiolytics", "hazard_ratio"])
@@ -276,13 +285,13 @@ def test_cox_reports_terms_it_cannot_estimate_and_fits_the_rest():
 
 def test_cox_model_without_events_or_estimable_exposure_is_reported_with_its_reason():
     data = _toy_survival()
-    no_events = sv.fit_cox(data.assign(event=0), ["use_anxiolytics"])
+    no_events = fit_cox(data.assign(event=0), ["use_anxiolytics"])
     assert not no_events.estimable and no_events.reason == "no events"
     frame = no_events.to_frame()
     assert frame["term"].tolist()[0] == "use_anxiolytics" and not frame["estimable"].any()
     with pytest.raises(ValueError, match="no events"):
-        sv.scaled_schoenfeld(no_events)
-    nobody = sv.fit_cox(data.assign(use_anxiolytics=0), ["use_anxiolytics"])
+        scaled_schoenfeld(no_events)
+    nobody = fit_cox(data.assign(use_anxiolytics=0), ["use_anxiolytics"])
     assert nobody.reason == "no exposure term can be estimated"
     assert nobody.to_frame().set_index("term").loc["use_anxiolytics", "reason"] == "no users of anxiolytics"
 
@@ -290,7 +299,7 @@ def test_cox_model_without_events_or_estimable_exposure_is_reported_with_its_rea
 def test_cox_exposure_aliased_with_a_covariate_is_reported_not_the_covariate_dropped():
     data = _toy_survival()
     data["use_anxiolytics"] = data["male"]
-    fit = sv.fit_cox(data, ["use_anxiolytics"])
+    fit = fit_cox(data, ["use_anxiolytics"])
     assert fit.not_estimable == {"use_anxiolytics": "aliased with male"} and fit.reason
 
 
@@ -298,26 +307,26 @@ def test_cox_model_with_a_separating_covariate_is_not_estimable():
     data = _toy_survival()
     data.loc[data["male"] == 1, "event"] = 0  # no man has an event ...
     data.loc[data["male"] == 1, "time"] = data["time"].max() + 1  # ... and every man outlives every event
-    fit = sv.fit_cox(data.assign(male=data["male"]), ["use_anxiolytics"])
+    fit = fit_cox(data.assign(male=data["male"]), ["use_anxiolytics"])
     assert fit.not_estimable["male"].startswith("no event among male = 1")
     assert fit.estimable and "male" not in fit.params.index
 
 
 def test_logrank_and_rmst_without_users():
     data = _toy_survival().assign(use_hypnotics=0)
-    logrank = sv.logrank_by_use(data).set_index("drug_class")
+    logrank = logrank_by_use(data).set_index("drug_class")
     assert np.isnan(logrank.loc["hypnotics", "p_value"])
     assert logrank.loc["hypnotics", "reason"] == "no users of hypnotics"
     assert logrank.loc["anxiolytics", "reason"] == "" and np.isfinite(logrank.loc["anxiolytics", "chisq"])
-    rmst = sv.rmst_by_use(data, tau=3.0).set_index("drug_class")
+    rmst = rmst_by_use(data, tau=3.0).set_index("drug_class")
     assert np.isnan(rmst.loc["hypnotics", "rmst_users"]) and np.isfinite(rmst.loc["hypnotics", "rmst_non_users"])
-    medians = sv.median_survival(data)
+    medians = median_survival(data)
     assert set(medians.loc[medians["drug_class"] == "hypnotics", "group"]) == {"non-users"}
 
 
 def test_followup_summary_and_reverse_km():
     data = pd.DataFrame({"time": [1.0, 2.0, 3.0, 4.0, 5.0], "event": [1, 0, 1, 0, 0], "status": ["death"] + ["x"] * 4})
-    fu = sv.followup_summary(data)
+    fu = followup_summary(data)
     assert fu["observed_followup_years"] == {"median": 3.0, "q1": 2.0, "q3": 4.0}
     # Reverse Kaplan-Meier: "events" at 2, 4, 5 (n at risk 4, 2, 1): S = 3/4, 3/8, 0.  The q-th quantile is the
     # first time S <= 1 - q, an exact 0.75 included.
@@ -328,7 +337,7 @@ def test_followup_summary_and_reverse_km():
 def test_rmst_by_hand():
     # Events at 1 (n 4) and 3 (n 2); censored at 2 and 4.  S = 1, 0.75 from 1, 0.375 from 3.
     time, event = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1, 0, 1, 0])
-    value, se = sv.rmst(time, event, tau=4.0)
+    value, se = rmst(time, event, tau=4.0)
     assert value == pytest.approx(1 + 0.75 * 2 + 0.375 * 1)
     a1, a3 = 0.75 * 2 + 0.375, 0.375  # areas from each event time to tau
     assert se == pytest.approx(np.sqrt(a1**2 * 1 / (4 * 3) + a3**2 * 1 / (2 * 1)))
@@ -342,21 +351,21 @@ def test_rmst_by_hand():
 @pytest.fixture(scope="module")
 def committed():
     registry = read_registry(SYNTHETIC_DIR)
-    return sv.build_survival_data(registry, sv.case_exposures(registry))
+    return build_survival_data(registry, case_exposures(registry))
 
 
 @pytest.fixture(scope="module")
 def committed_fits(committed):
-    return sv.fit_cox_models(committed)
+    return fit_cox_models(committed)
 
 
 def test_followup_matches_the_generator_and_the_paper(committed, committed_truth):
-    fu = sv.followup_summary(committed)["observed_followup_years"]
+    fu = followup_summary(committed)["observed_followup_years"]
     planted = committed_truth["this_sample"]["followup_years_quartiles"]
     np.testing.assert_allclose([fu["q1"], fu["median"], fu["q3"]], planted, atol=1e-7)
     # Paper scale: 3 sampling SDs of each quartile at n = 1,057 (0.025, 0.045, 0.085 years, measured on 20
     # paper-size parts of a 20x sample) plus 0.10 year for the generator's calibration to the published values.
-    published = sv.PUBLISHED_FOLLOWUP_YEARS
+    published = PUBLISHED_FOLLOWUP_YEARS
     assert abs(fu["q1"] - published["q1"]) < 3 * 0.025 + 0.10
     assert abs(fu["median"] - published["median"]) < 3 * 0.045 + 0.10
     assert abs(fu["q3"] - published["q3"]) < 3 * 0.085 + 0.10
@@ -374,7 +383,7 @@ def test_cox_fits_are_clean(committed_fits):
 
 
 def _cox_columns():
-    from alsmeds.survival_results import SURVIVAL_COX_COLUMNS
+    from alsmeds.reporting.survival_results import SURVIVAL_COX_COLUMNS
 
     return list(SURVIVAL_COX_COLUMNS)
 
@@ -382,7 +391,7 @@ def _cox_columns():
 @pytest.fixture(scope="module")
 def r_reference(committed, committed_fits):
     groups = {k: (committed, f"use_{k}") for k in CLASSES}
-    return sv.r_coxph({f.label: f.design for f in committed_fits}, survfit=groups, rmean_tau=3.0)
+    return r_coxph({f.label: f.design for f in committed_fits}, survfit=groups, rmean_tau=3.0)
 
 
 @needs_r
@@ -400,9 +409,9 @@ def test_cox_agrees_with_r_coxph(committed_fits, r_reference):
 @needs_r
 def test_kaplan_meier_agrees_with_r_survfit(committed, r_reference):
     for k in CLASSES:
-        fits = sv.km_by_use(committed, k)
+        fits = km_by_use(committed, k)
         for group, name in ((0, "non-users"), (1, "users")):
-            ours = sv.km_survival_at_event_times(fits[name])
+            ours = km_survival_at_event_times(fits[name])
             ref = r_reference["survfit"][k][str(group)]
             np.testing.assert_array_equal(ours["time"], np.asarray(ref["time"], dtype=float))
             np.testing.assert_array_equal(ours["n_risk"], ref["n_risk"])
@@ -412,7 +421,7 @@ def test_kaplan_meier_agrees_with_r_survfit(committed, r_reference):
             lower = np.asarray([np.nan if v is None else v for v in ref["lower"]], dtype=float)
             ok = np.isfinite(lower)
             np.testing.assert_allclose(ours["lower"][ok], lower[ok], rtol=0, atol=KM_ATOL)
-        rmst = sv.rmst_by_use(committed, tau=3.0, classes=[k]).iloc[0]
+        rmst = rmst_by_use(committed, tau=3.0, classes=[k]).iloc[0]
         for group, col in ((0, "non_users"), (1, "users")):
             ref = r_reference["survfit"][k][str(group)]
             assert rmst[f"rmst_{col}"] == pytest.approx(ref["rmean"], abs=KM_ATOL)
@@ -432,7 +441,7 @@ def large_data():
     synthetic = generate(seed=LARGE_SEED, scale=LARGE_SCALE, truth_scale=0)
     metadata = {k: date.fromisoformat(v) for k, v in synthetic.metadata.items()}
     registry = Registry(tables=synthetic.tables, metadata=metadata, data_dir=SYNTHETIC_DIR)
-    return sv.build_survival_data(registry, sv.case_exposures(registry))
+    return build_survival_data(registry, case_exposures(registry))
 
 
 @pytest.fixture(scope="module")
@@ -445,7 +454,7 @@ def implied():
 @pytest.mark.slow
 def test_cox_recovers_the_implied_total_effects(large_data, implied):
     assert implied["_truth_sample"]["warnings"] == []
-    fits = sv.fit_cox_models(large_data, run_ph_test=False)
+    fits = fit_cox_models(large_data, run_ph_test=False)
     z_scores = {}
     for fit in fits:
         assert fit.warnings == []
@@ -471,7 +480,7 @@ def test_total_and_direct_effects_differ_as_planted(implied):
 @pytest.mark.slow
 def test_followup_at_large_scale_matches_the_published(large_data):
     """The generator is calibrated to the published follow-up: 0.64, 1.33, 2.37 years (quartiles)."""
-    fu = sv.followup_summary(large_data)
+    fu = followup_summary(large_data)
     observed = fu["observed_followup_years"]
     assert abs(observed["q1"] - 0.64) < 0.06
     assert abs(observed["median"] - 1.33) < 0.06
@@ -488,7 +497,7 @@ def test_committed_numbers_of_notebook_05(committed, committed_fits):
     ph = committed_fits[-1].ph_test.set_index("term")
     assert ph.loc["age_per_10y", "p_value"] < 0.001 and ph.loc["age_per_10y", "chisq"] == pytest.approx(11.83, abs=0.01)
     assert (ph.drop(index="age_per_10y")["p_value"] > 0.05).all()  # only age breaks proportional hazards
-    stratified = sv.fit_cox(
+    stratified = fit_cox(
         committed,
         [f"use_{k}" for k in CLASSES],
         adjustment=["male", "bulbar", "diagnostic_delay_months", "alsfrs_baseline"],

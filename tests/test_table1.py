@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from alsmeds.table1 import baseline_table, exposure_prevalence, one_row_per_person, write_table1
+from alsmeds.reporting.table1 import baseline_table, exposure_prevalence, one_row_per_person, write_table1
 
 
 def test_one_row_per_person_and_set(paper_table):
@@ -44,10 +44,10 @@ def test_write_table1_writes_csv_and_html(paper_table, tmp_path):
 
 
 def test_sentences_computed_from_the_tables(paper_table):
-    from alsmeds.analysis_table import set_members
-    from alsmeds.io import read_registry
+    from alsmeds.data.registry import read_registry
+    from alsmeds.derive.cohort import set_members
     from alsmeds.paths import SYNTHETIC_DIR
-    from alsmeds.table1 import prevalence_sentence, smd_sentence, threshold_sentence, users_by_threshold
+    from alsmeds.reporting.table1 import prevalence_sentence, smd_sentence, threshold_sentence, users_by_threshold
 
     registry = read_registry(SYNTHETIC_DIR)
     thresholds = users_by_threshold(registry["dispensings"], set_members(registry))

@@ -1,4 +1,4 @@
-"""ALSFRS-R visit data and the linear mixed model (:mod:`alsmeds.trajectories`).
+"""ALSFRS-R visit data and the linear mixed model (:mod:`alsmeds.models.mixed`).
 
 * :func:`build_alsfrs_data` on a hand-made registry: which visits are kept, months,
   exposures, covariates and follow-up.
@@ -22,11 +22,35 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsmeds import trajectories as tj
 from alsmeds.constants import CLASSES
-from alsmeds.io import Registry, read_registry
+from alsmeds.data.registry import Registry, read_registry
+from alsmeds.derive.alsfrs import (
+    ALSFRS_DATA_COLUMNS,
+    alsfrs_visits,
+    build_alsfrs_data,
+    describe_visits,
+    person_ols_slopes,
+    slopes_by_followup,
+)
+from alsmeds.derive.cohort import case_exposures
+from alsmeds.models.mixed import (
+    MIXED_MODEL_RESULT_COLUMNS,
+    AlsfrsMixedModel,
+    AlsfrsMixedResult,
+    MixedModelError,
+    boundary_lr_pvalue,
+    compare_random_effects,
+    comparison_rows,
+)
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.reference import r_available
+from alsmeds.reference.lme import RLmeResult, r_lme
+from alsmeds.simulate.dropout import (
+    cut_at_follow_up,
+    latent_complete_trajectories,
+    latent_slope_regression,
+    true_person_effects,
+)
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 R_OK = r_available()
@@ -124,8 +148,8 @@ def tiny_exposures() -> pd.DataFrame:
 
 
 def test_build_alsfrs_data_keeps_the_documented_visits(tiny_registry, tiny_exposures):
-    data = tj.build_alsfrs_data(tiny_registry, tiny_exposures)
-    assert list(data.columns) == list(tj.ALSFRS_DATA_COLUMNS)
+    data = build_alsfrs_data(tiny_registry, tiny_exposures)
+    assert list(data.columns) == list(ALSFRS_DATA_COLUMNS)
     kept = list(zip(data["person_id"], data["visit_date"].dt.strftime("%Y-%m-%d"), strict=True))
     assert kept == [
         (1, "2020-01-01"),
@@ -150,7 +174,7 @@ def test_build_alsfrs_data_keeps_the_documented_visits(tiny_registry, tiny_expos
 
 
 def test_build_alsfrs_data_columns(tiny_registry, tiny_exposures):
-    data = tj.build_alsfrs_data(tiny_registry, tiny_exposures).set_index(["person_id", "visit"])
+    data = build_alsfrs_data(tiny_registry, tiny_exposures).set_index(["person_id", "visit"])
     # months = days / (365.25 / 12): 2020-01-01 -> 2020-04-01 is 91 days.
     assert data.loc[(1, 1), "months"] == pytest.approx(91 / 30.4375, abs=1e-12)
     assert data.loc[(1, 0), "months"] == 0.0
@@ -181,9 +205,9 @@ def test_build_alsfrs_data_columns(tiny_registry, tiny_exposures):
 
 def test_build_alsfrs_data_rejects_bad_exposures(tiny_registry, tiny_exposures):
     with pytest.raises(ValueError, match="one row per person_id"):
-        tj.build_alsfrs_data(tiny_registry, pd.concat([tiny_exposures, tiny_exposures]))
+        build_alsfrs_data(tiny_registry, pd.concat([tiny_exposures, tiny_exposures]))
     with pytest.raises(ValueError, match="cat_hypnotics"):
-        tj.build_alsfrs_data(tiny_registry, tiny_exposures.drop(columns="cat_hypnotics"))
+        build_alsfrs_data(tiny_registry, tiny_exposures.drop(columns="cat_hypnotics"))
 
 
 def test_same_day_assessments_are_averaged_into_one_visit(tiny_registry, tiny_exposures):
@@ -196,10 +220,10 @@ def test_same_day_assessments_are_averaged_into_one_visit(tiny_registry, tiny_ex
         }
     )
     tiny_registry.tables["alsfrs"] = pd.concat([alsfrs, extra], ignore_index=True)
-    visits = tj.alsfrs_visits(tiny_registry.tables["alsfrs"]).set_index(["person_id", "visit_date"])
+    visits = alsfrs_visits(tiny_registry.tables["alsfrs"]).set_index(["person_id", "visit_date"])
     assert visits.loc[(1, _d("2020-04-01")), "alsfrs_r_total"] == 36.5  # (37 + 36) / 2
     assert visits.loc[(1, _d("2020-04-01")), "assessments"] == 2
-    data = tj.build_alsfrs_data(tiny_registry, tiny_exposures).set_index(["person_id", "visit"])
+    data = build_alsfrs_data(tiny_registry, tiny_exposures).set_index(["person_id", "visit"])
     assert data.loc[(1, 1), "score"] == 36.5 and data.loc[(2, 0), "score"] == 43.5
     assert data.loc[(1, 0), "n_visits"] == 3  # still three visits, one of them averaged
     selection = data.attrs["selection"]
@@ -214,8 +238,8 @@ def test_same_day_assessments_are_averaged_into_one_visit(tiny_registry, tiny_ex
 
 
 def test_describe_visits_by_hand(tiny_registry, tiny_exposures):
-    data = tj.build_alsfrs_data(tiny_registry, tiny_exposures)
-    table = tj.describe_visits(data, by="antidepressants")
+    data = build_alsfrs_data(tiny_registry, tiny_exposures)
+    table = describe_visits(data, by="antidepressants")
     assert table.loc["patients", "all"] == 4
     assert table.loc["visits", "all"] == 6
     assert table.loc["visits per patient, median", "all"] == 1.0
@@ -225,7 +249,7 @@ def test_describe_visits_by_hand(tiny_registry, tiny_exposures):
     assert table.loc["score at diagnosis, mean", "all"] == pytest.approx((40 + 44 + 38 + 30) / 4)
     assert table.loc["score at diagnosis, mean", "users"] == pytest.approx((40 + 38) / 2)
     assert table.loc["score at diagnosis, published mean", "all"] == 36.1
-    slopes = tj.person_ols_slopes(data)
+    slopes = person_ols_slopes(data)
     assert slopes["person_id"].tolist() == [1]
     t = np.array([0, 91, 182]) / 30.4375
     assert slopes["slope"].iloc[0] == pytest.approx(np.polyfit(t, [40, 37, 33], 1)[0])
@@ -237,14 +261,14 @@ def test_describe_visits_by_hand(tiny_registry, tiny_exposures):
 @pytest.fixture(scope="module")
 def paper_data() -> pd.DataFrame:
     registry = read_registry(SYNTHETIC_DIR)
-    return tj.build_alsfrs_data(registry, tj.case_exposures(registry))
+    return build_alsfrs_data(registry, case_exposures(registry))
 
 
 @pytest.fixture(scope="module")
-def paper_fit(paper_data) -> tj.AlsfrsMixedResult:
+def paper_fit(paper_data) -> AlsfrsMixedResult:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the fit must not warn (ConvergenceWarning, ...)
-        return tj.AlsfrsMixedModel().fit(paper_data)
+        return AlsfrsMixedModel().fit(paper_data)
 
 
 def test_committed_data_keeps_every_visit(paper_data):
@@ -283,7 +307,7 @@ def test_fit_is_consistent(paper_fit):
     assert abs(resid["residual"].mean()) < 0.05
     assert abs(result.random_effects["months"].mean()) < 0.01
     frame = result.to_frame()
-    assert list(frame.columns) == list(tj.MIXED_MODEL_RESULT_COLUMNS)
+    assert list(frame.columns) == list(MIXED_MODEL_RESULT_COLUMNS)
     assert set(frame["kind"]) == {"fixed_effect", "slope", "variance_component", "fit_statistic"}
     assert "converged: yes" in result.summary()
     assert result.warnings == [] and result.not_estimable == {} and frame["estimable"].all()
@@ -294,9 +318,9 @@ def test_fit_is_deterministic_and_unit_free(paper_data):
     small = paper_data[paper_data["person_id"].isin(ids)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        a = tj.AlsfrsMixedModel().fit(small)
-        b = tj.AlsfrsMixedModel().fit(small.sample(frac=1.0, random_state=1))  # row order must not matter
-        c = tj.AlsfrsMixedModel(time_unit_months=6.0).fit(small)
+        a = AlsfrsMixedModel().fit(small)
+        b = AlsfrsMixedModel().fit(small.sample(frac=1.0, random_state=1))  # row order must not matter
+        c = AlsfrsMixedModel(time_unit_months=6.0).fit(small)
     assert a.warnings == b.warnings == c.warnings == []
     pd.testing.assert_series_equal(a.params, b.params, check_exact=True)
     assert a.llf == b.llf
@@ -311,7 +335,7 @@ def test_random_slope_beats_random_intercept(paper_data):
     small = paper_data[paper_data["person_id"].isin(ids)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        comparison = tj.compare_random_effects(small).set_index("model")
+        comparison = compare_random_effects(small).set_index("model")
     full, reduced = comparison.loc["random_intercept_slope"], comparison.loc["random_intercept"]
     assert comparison["converged"].all() and comparison["estimable"].all()
     assert full["n_params"] == reduced["n_params"] + 2
@@ -319,10 +343,10 @@ def test_random_slope_beats_random_intercept(paper_data):
     assert full["aic"] < reduced["aic"]
     assert full["p_mixture"] <= full["p_chi2"] < 1e-6
     # The boundary mixture: half chi-square(1), half chi-square(2); smaller than the naive chi-square(2).
-    assert tj.boundary_lr_pvalue(3.0) == pytest.approx(0.5 * 0.08326451666355039 + 0.5 * 0.22313016014842982)
-    assert tj.boundary_lr_pvalue(5.99146) < 0.05 and tj.boundary_lr_pvalue(0.0) == 1.0
-    rows = tj.comparison_rows(comparison.reset_index(), 1, 1)
-    assert list(rows.columns) == list(tj.MIXED_MODEL_RESULT_COLUMNS)
+    assert boundary_lr_pvalue(3.0) == pytest.approx(0.5 * 0.08326451666355039 + 0.5 * 0.22313016014842982)
+    assert boundary_lr_pvalue(5.99146) < 0.05 and boundary_lr_pvalue(0.0) == 1.0
+    rows = comparison_rows(comparison.reset_index(), 1, 1)
+    assert list(rows.columns) == list(MIXED_MODEL_RESULT_COLUMNS)
 
 
 def test_terms_the_data_cannot_estimate_are_reported_and_the_rest_fitted(paper_data):
@@ -331,7 +355,7 @@ def test_terms_the_data_cannot_estimate_are_reported_and_the_rest_fitted(paper_d
     small["hypnotics"] = 0  # nobody used hypnotics
     small["male"] = 1  # everyone is a man
     small["antidepressants"] = small["anxiolytics"]  # aliased with anxiolytics
-    result = tj.AlsfrsMixedModel().fit(small)
+    result = AlsfrsMixedModel().fit(small)
     assert result.not_estimable == {
         "hypnotics": "no users of hypnotics among the patients with visits",
         "antidepressants": "aliased with anxiolytics",
@@ -348,7 +372,7 @@ def test_terms_the_data_cannot_estimate_are_reported_and_the_rest_fitted(paper_d
     row = slopes.loc[("hypnotics", "difference")]
     assert not row["estimable"] and np.isnan(row["estimate"]) and row["reason"].startswith("no users of hypnotics")
     frame = result.to_frame()
-    assert list(frame.columns) == list(tj.MIXED_MODEL_RESULT_COLUMNS)
+    assert list(frame.columns) == list(MIXED_MODEL_RESULT_COLUMNS)
     assert set(frame.loc[~frame["estimable"].astype(bool), "term"]) >= set(result.not_estimable)
     assert "Not estimable" in result.summary()
     line = result.predict_mean([0.0, 12.0], exposures={"anxiolytics": 1})
@@ -357,18 +381,18 @@ def test_terms_the_data_cannot_estimate_are_reported_and_the_rest_fitted(paper_d
 
 def test_a_model_that_cannot_be_fitted_says_why(paper_data):
     at_diagnosis = paper_data[paper_data["visit"] == 0]
-    with pytest.raises(tj.MixedModelError, match="no visit after diagnosis"):
-        tj.AlsfrsMixedModel().fit(at_diagnosis)
+    with pytest.raises(MixedModelError, match="no visit after diagnosis"):
+        AlsfrsMixedModel().fit(at_diagnosis)
     one = paper_data[paper_data["person_id"] == paper_data["person_id"].iloc[0]]
-    with pytest.raises(tj.MixedModelError, match="needs several"):
-        tj.AlsfrsMixedModel().fit(one)
+    with pytest.raises(MixedModelError, match="needs several"):
+        AlsfrsMixedModel().fit(one)
     few = paper_data[paper_data["person_id"].isin(np.sort(paper_data["person_id"].unique())[:2])]
     few = few[few["visit"] < 2]  # four visits
-    with pytest.raises(tj.MixedModelError, match="visits for"):
-        tj.AlsfrsMixedModel().fit(few)
-    comparison = tj.compare_random_effects(at_diagnosis)
+    with pytest.raises(MixedModelError, match="visits for"):
+        AlsfrsMixedModel().fit(few)
+    comparison = compare_random_effects(at_diagnosis)
     assert not comparison["estimable"].any() and comparison["lr_statistic"].isna().all()
-    rows = tj.comparison_rows(comparison, 0, 0)
+    rows = comparison_rows(comparison, 0, 0)
     assert not rows["estimable"].any() and rows["reason"].str.contains("no visit after diagnosis").all()
 
 
@@ -386,7 +410,7 @@ def _require_r():
         pytest.skip(f"R reference checks need Rscript with nlme and jsonlite ({INSTALL})")
 
 
-def _assert_agrees(ours: tj.AlsfrsMixedResult, ref: tj.RLmeResult) -> None:
+def _assert_agrees(ours: AlsfrsMixedResult, ref: RLmeResult) -> None:
     assert ref.warnings == []
     assert (ref.n_obs, ref.n_groups) == (ours.n_obs, ours.n_groups)
     pd.testing.assert_index_equal(ref.params.index, ours.params.index)
@@ -399,16 +423,16 @@ def _assert_agrees(ours: tj.AlsfrsMixedResult, ref: tj.RLmeResult) -> None:
 
 def test_agrees_with_nlme_reml(_require_r, paper_data, paper_fit):
     """Random intercept and slope, REML: the main model of notebook 06."""
-    _assert_agrees(paper_fit, tj.r_lme(paper_data))
+    _assert_agrees(paper_fit, r_lme(paper_data))
 
 
 def test_agrees_with_nlme_ml_random_intercept(_require_r, paper_data):
     """Random intercept only, ML: the comparison model (another code path: k = 1, no REML term)."""
-    model = tj.AlsfrsMixedModel(random_slope=False, reml=False)
+    model = AlsfrsMixedModel(random_slope=False, reml=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ours = model.fit(paper_data)
-    _assert_agrees(ours, tj.r_lme(paper_data, model))
+    _assert_agrees(ours, r_lme(paper_data, model))
 
 
 # --------------------------------------------------------------------------- planted truth
@@ -464,15 +488,15 @@ def test_slope_recovery_and_dropout_bias():
     cases = registry.people[registry.people["role"] == "case"]
     windows = {f"cat_{k}": (cases[f"window_{k}"] != "never").astype(int) for k in CLASSES}
     exposures = pd.DataFrame({"person_id": cases["person_id"], **windows})
-    data = tj.build_alsfrs_data(registry, exposures)
-    effects = tj.true_person_effects(registry.people)
-    sample = tj.latent_slope_regression(data, effects)
-    model = tj.AlsfrsMixedModel()
+    data = build_alsfrs_data(registry, exposures)
+    effects = true_person_effects(registry.people)
+    sample = latent_slope_regression(data, effects)
+    model = AlsfrsMixedModel()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        complete_data = tj.latent_complete_trajectories(data, effects, horizon_months=36, every_months=3, seed=1)
+        complete_data = latent_complete_trajectories(data, effects, horizon_months=36, every_months=3, seed=1)
         complete = model.fit(complete_data)
-        dropout = model.fit(tj.cut_at_follow_up(complete_data))
+        dropout = model.fit(cut_at_follow_up(complete_data))
 
     truth = {"months": planted["non_users_of_antidepressants"], "antidepressants:months": planted["difference"]}
     for term, value in truth.items():
@@ -501,23 +525,23 @@ def test_committed_numbers_of_notebook_06(paper_data, paper_fit):
     assert abs(diagnostics["residual mean"]) < 1e-9  # zero up to rounding: shown as 0.00, never -0.00
     assert diagnostics["share of visits at 48"] * len(paper_data) == pytest.approx(591)
     assert diagnostics["excess kurtosis"] == pytest.approx(0.645, abs=1e-3)
-    comparison = tj.compare_random_effects(paper_data).set_index("model")
+    comparison = compare_random_effects(paper_data).set_index("model")
     assert comparison["converged"].all()
     assert comparison.loc["random_intercept", "log_likelihood"] == pytest.approx(-25964.36, abs=0.05)
     assert comparison.loc["random_intercept_slope", "log_likelihood"] == pytest.approx(-19838.02, abs=0.05)
     assert comparison.loc["random_intercept_slope", "lr_statistic"] == pytest.approx(12252.67, abs=0.1)
     assert comparison.loc["random_intercept_slope", "aic"] == pytest.approx(39706.04, abs=0.1)
     # Dropout scenario 1 (complete latent trajectories) and this sample's true slopes.
-    effects = tj.true_person_effects(pd.read_csv(SYNTHETIC_DIR / "truth_people.csv"))
-    complete = tj.latent_complete_trajectories(paper_data, effects, horizon_months=36, every_months=3, seed=1)
-    fit = tj.AlsfrsMixedModel().fit(complete)
+    effects = true_person_effects(pd.read_csv(SYNTHETIC_DIR / "truth_people.csv"))
+    complete = latent_complete_trajectories(paper_data, effects, horizon_months=36, every_months=3, seed=1)
+    fit = AlsfrsMixedModel().fit(complete)
     assert fit.n_obs == 13741 and fit.warnings == []
     assert fit.params["months"] == pytest.approx(-0.9255, abs=5e-4)
     assert fit.params["antidepressants:months"] == pytest.approx(-0.1783, abs=5e-4)
-    sample = tj.latent_slope_regression(paper_data, effects)
+    sample = latent_slope_regression(paper_data, effects)
     assert sample["months"] == pytest.approx(-0.9241, abs=5e-4)
     assert sample["antidepressants:months"] == pytest.approx(-0.1779, abs=5e-4)
-    by_followup = tj.slopes_by_followup(tj.person_ols_slopes(paper_data))
+    by_followup = slopes_by_followup(person_ols_slopes(paper_data))
     ratio = (
         by_followup.loc["event within 12 months", "mean_slope"] / by_followup.loc["no event (censored)", "mean_slope"]
     )

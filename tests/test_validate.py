@@ -1,4 +1,4 @@
-"""Tests of the validator (alsmeds.validate) on the valid minimal registry and the broken corpus.
+"""Tests of the validator (alsmeds.data.validate) on the valid minimal registry and the broken corpus.
 
 The corpus (tests/data/broken/cases.json) describes each broken input as patches of
 tests/data/valid_minimal, applied to a copy in a temporary folder.
@@ -18,19 +18,19 @@ import pandas as pd
 import pytest
 from pandas.api import types as ptypes
 
-from alsmeds import schema
-from alsmeds.io import read_csv_raw, read_registry
-from alsmeds.validate import (
+from alsmeds.data import schema
+from alsmeds.data.problems import (
     MAX_SHOWN,
     RULES,
     WARNING_RULES,
     Problem,
     RegistryValidationError,
     ValidationReport,
-    validate_registry,
-    validate_tables,
     warnings_frame,
 )
+from alsmeds.data.read import read_csv_raw
+from alsmeds.data.registry import read_registry
+from alsmeds.data.validate import validate_registry, validate_tables
 
 DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid_minimal"
@@ -484,7 +484,7 @@ def test_data_readme_holds_the_generated_dictionary() -> None:
     expected = schema.data_dictionary_markdown()
     assert inside.strip("\n") == expected.strip("\n"), (
         "data/README.md is out of date with alsmeds/schema.py: paste the output of "
-        "`python -c \"from alsmeds.schema import data_dictionary_markdown as d; print(d(), end='')\"` "
+        "`python -c \"from alsmeds.data.schema import data_dictionary_markdown as d; print(d(), end='')\"` "
         "between the DATA DICTIONARY markers"
     )
 

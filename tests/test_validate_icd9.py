@@ -15,12 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from alsmeds import schema
-from alsmeds.analysis_table import psychiatric_groups
-from alsmeds.codelists import load_codelist, psychiatric_codelist
-from alsmeds.exposure import psychiatric_history
-from alsmeds.io import read_registry
-from alsmeds.validate import RegistryValidationError, validate_registry
+from alsmeds.data import schema
+from alsmeds.data.problems import RegistryValidationError
+from alsmeds.data.registry import read_registry
+from alsmeds.data.validate import validate_registry
+from alsmeds.derive.analysis_table import psychiatric_groups
+from alsmeds.derive.codelists import load_codelist, psychiatric_codelist
+from alsmeds.derive.exposure import psychiatric_history
 
 VALID = Path(__file__).parent / "data" / "valid_minimal"
 KEY = ["person_id", "case_id"]

@@ -19,18 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import alsmeds.io as aio
-from alsmeds import cli, schema
-from alsmeds.io import CsvFormatError, Registry, read_csv_checked, read_csv_raw, read_registry
+import alsmeds.data.read as aio
+from alsmeds.data import schema
+from alsmeds.data.problems import Problem, RegistryValidationError, ValidationReport, warnings_frame
+from alsmeds.data.read import CsvFormatError, read_csv_checked, read_csv_raw
+from alsmeds.data.registry import Registry, read_registry
+from alsmeds.data.validate import validate_registry, validate_tables
 from alsmeds.paths import SYNTHETIC_DIR
-from alsmeds.validate import (
-    Problem,
-    RegistryValidationError,
-    ValidationReport,
-    validate_registry,
-    validate_tables,
-    warnings_frame,
-)
+from alsmeds.pipeline import cli
 
 DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid_minimal"

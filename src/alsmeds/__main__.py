@@ -1,5 +1,5 @@
-"""``python -m alsmeds``: see :mod:`alsmeds.cli`."""
+"""``python -m alsmeds``: see :mod:`alsmeds.pipeline.cli`."""
 
-from alsmeds.cli import main
+from alsmeds.pipeline.cli import main
 
 raise SystemExit(main())

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..constants import CATEGORY_CODES, CLASSES, WINDOWS
+from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOWS
 
 #: Reference level first; the others become indicator columns.
 COVARIATE_LEVELS = {

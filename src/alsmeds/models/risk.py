@@ -34,7 +34,7 @@ Rules for register data
 * **A matched set with no control** (an ALS case with no control at all; the
   validator accepts it with a warning) contributes nothing to the conditional
   likelihood.  The analysis table already leaves such cases out
-  (:mod:`alsmeds.analysis_table`); a set of one row that reaches a model anyway is
+  (:mod:`alsmeds.derive.analysis_table`); a set of one row that reaches a model anyway is
   dropped before fitting and counted (``RiskModelResult.n_sets_without_controls``).
 * **A covariate that cannot be estimated** (it never varies within a set, or is a
   linear combination of the other covariates: e.g. one education level absent from a
@@ -57,9 +57,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..constants import CLASSES
-from .clogit import ClogitError, fit_clogit
-from .design import (
+from alsmeds.constants import CLASSES
+from alsmeds.models.clogit import ClogitError, fit_clogit
+from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
     RELATIVE_ADJUSTMENT,
     covariate_matrix,
@@ -203,7 +203,7 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     Parameters
     ----------
     table : DataFrame
-        The analysis table (:func:`alsmeds.analysis_table.build_analysis_table`), or
+        The analysis table (:func:`alsmeds.derive.analysis_table.build_analysis_table`), or
         any frame with ``comparison``, ``set_id``, ``case``, ``cat_<class>`` and the
         covariates.
     spec : RiskModelSpec
@@ -353,7 +353,7 @@ def compare_with_published(estimates: pd.DataFrame) -> pd.DataFrame:
     Adds ``published_in_our_ci`` (the published OR lies inside our 95% CI) and
     ``ours_in_published_ci`` (our OR lies inside the published 95% CI).
     """
-    from ..published import published_risk_frame
+    from alsmeds.published import published_risk_frame
 
     ours = estimates[
         (estimates["comparison"] == "population")
@@ -401,7 +401,7 @@ def compare_with_truth(estimates: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
     estimates : DataFrame
         Rows of one model (drug_class, window, log_or, se).
     truth : DataFrame
-        drug_class, window, log_or of the estimand (e.g. :func:`alsmeds.describe.implied_estimands`).
+        drug_class, window, log_or of the estimand (e.g. :func:`alsmeds.reporting.describe.implied_estimands`).
     """
     merged = estimates.merge(
         truth[["drug_class", "window", "log_or"]], on=["drug_class", "window"], suffixes=("", "_truth")

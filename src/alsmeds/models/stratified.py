@@ -42,10 +42,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..constants import CLASSES
-from .clogit import ClogitError, fit_clogit
-from .design import covariate_matrix, drop_constant_within_sets, non_identifiable_terms
-from .risk import (
+from alsmeds.constants import CLASSES
+from alsmeds.models.clogit import ClogitError, fit_clogit
+from alsmeds.models.design import covariate_matrix, drop_constant_within_sets, non_identifiable_terms
+from alsmeds.models.risk import (
     RiskModelSpec,
     comparison_rows,
     counts_reason,
@@ -276,7 +276,7 @@ def interaction_tests(
     return pd.DataFrame.from_records(records, columns=INTERACTION_TEST_COLUMNS)
 
 
-#: Columns of :func:`interaction_tests` (documented in :data:`alsmeds.results.INTERACTION_COLUMNS`).
+#: Columns of :func:`interaction_tests` (documented in :data:`alsmeds.reporting.results.INTERACTION_COLUMNS`).
 INTERACTION_TEST_COLUMNS = [
     "comparison",
     "exposure",

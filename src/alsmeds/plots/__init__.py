@@ -7,7 +7,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from ..io import temporary_sibling
+from alsmeds.data.write import temporary_sibling
 
 #: One palette for the roles, used by every figure.
 ROLE_COLOURS = {

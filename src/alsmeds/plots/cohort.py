@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
-from ..describe import ROLE_LABELS, ROLE_ORDER
-from . import ROLE_COLOURS, ROLE_MARKERS
+from alsmeds.plots import ROLE_COLOURS, ROLE_MARKERS
+from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
 
 
 def _box(ax, x, y, text, colour, width=0.28, height=0.16):
@@ -31,7 +31,7 @@ def plot_study_flow(counts: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
     Parameters
     ----------
     counts : DataFrame
-        From :func:`alsmeds.describe.role_counts` (columns people, matched_sets).
+        From :func:`alsmeds.reporting.describe.role_counts` (columns people, matched_sets).
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.2))

@@ -9,10 +9,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
-from ..constants import CLASSES, WINDOW_LABELS
-from ..describe import ROLE_LABELS
-from ..exposure import DEFAULT_RULES, ExposureRules, class_dispensings, first_qualifying_dates, window_category
-from . import ROLE_COLOURS, ROLE_MARKERS
+from alsmeds.constants import CLASSES, WINDOW_LABELS
+from alsmeds.derive.exposure import (
+    DEFAULT_RULES,
+    ExposureRules,
+    class_dispensings,
+    first_qualifying_dates,
+    window_category,
+)
+from alsmeds.plots import ROLE_COLOURS, ROLE_MARKERS
+from alsmeds.reporting.describe import ROLE_LABELS
 
 #: One colour per drug class, used by every exposure figure.
 CLASS_COLOURS = {"anxiolytics": "#e08214", "hypnotics": "#8073ac", "antidepressants": "#35978f"}
@@ -283,7 +289,7 @@ def plot_exposure_timelines(
 def _prevalence_from(data: pd.DataFrame) -> pd.DataFrame:
     if {"drug_class", "window", "role", "percent"} <= set(data.columns):
         return data
-    from ..table1 import exposure_prevalence
+    from alsmeds.reporting.table1 import exposure_prevalence
 
     return exposure_prevalence(data)
 
@@ -303,7 +309,7 @@ def plot_prevalence_by_window(
     Parameters
     ----------
     prevalence : DataFrame
-        :func:`alsmeds.table1.exposure_prevalence`, or the analysis table (then computed).
+        :func:`alsmeds.reporting.table1.exposure_prevalence`, or the analysis table (then computed).
     ax : matplotlib Axes, optional
     controls : str
         Control role to compare with (default population controls).

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..constants import CLASSES, WINDOW_LABELS
-from . import ROLE_COLOURS
+from alsmeds.constants import CLASSES, WINDOW_LABELS
+from alsmeds.plots import ROLE_COLOURS
 
 COMPARISON_COLOURS = {
     "population": ROLE_COLOURS["population_control"],

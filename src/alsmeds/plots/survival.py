@@ -8,8 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..constants import CLASSES
-from ..survival import TERM_LABELS, CoxResult, km_by_use, logrank_by_use, scaled_schoenfeld
+from alsmeds.constants import CLASSES
+from alsmeds.models.cox import TERM_LABELS, CoxResult, scaled_schoenfeld
+from alsmeds.models.km import km_by_use, logrank_by_use
 
 #: Readable class names (as in the forest plots).
 CLASS_NAMES = {"anxiolytics": "Anxiolytics", "hypnotics": "Hypnotics & sedatives", "antidepressants": "Antidepressants"}
@@ -89,7 +90,7 @@ def plot_km_by_use(
     Parameters
     ----------
     data : DataFrame
-        Survival data (:func:`alsmeds.survival.build_survival_data`).
+        Survival data (:func:`alsmeds.derive.survival_data.build_survival_data`).
     classes : sequence of str
         One panel per class.
     axes : sequence of Axes, optional
@@ -189,7 +190,7 @@ def plot_schoenfeld(
     Parameters
     ----------
     result : CoxResult
-        A fitted model (:func:`alsmeds.survival.fit_cox`).
+        A fitted model (:func:`alsmeds.models.cox.fit_cox`).
     terms : sequence of str, optional
         Terms to draw (default: the exposures).
     axes : sequence of Axes, optional
@@ -287,7 +288,7 @@ def plot_hazard_ratios(
     Parameters
     ----------
     cox : DataFrame
-        Exposure rows of :func:`alsmeds.survival_results.add_implied` (model, drug_class,
+        Exposure rows of :func:`alsmeds.reporting.survival_results.add_implied` (model, drug_class,
         hazard_ratio, ci_lower, ci_upper, implied_log_hr, direct_log_hr).
     published : dict, optional
         class -> (HR, lower, upper) of the joint model

@@ -61,7 +61,7 @@ def plot_spaghetti(
     Parameters
     ----------
     data : DataFrame
-        From :func:`alsmeds.trajectories.build_alsfrs_data`.
+        From :func:`alsmeds.derive.alsfrs.build_alsfrs_data`.
     exposure : str
         The 0/1 exposure column that splits the panels.
     """
@@ -134,7 +134,7 @@ def plot_fitted_trajectories(
 
     Parameters
     ----------
-    result : alsmeds.trajectories.AlsfrsMixedResult
+    result : alsmeds.models.mixed.AlsfrsMixedResult
     data : DataFrame, optional
         Visit data: adds the observed means per time window (patients still seen).
     exposure : str
@@ -275,9 +275,9 @@ def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) ->
     Parameters
     ----------
     slopes : DataFrame
-        From :func:`alsmeds.trajectories.person_ols_slopes`.
+        From :func:`alsmeds.derive.alsfrs.person_ols_slopes`.
     """
-    from ..trajectories import followup_groups
+    from alsmeds.derive.alsfrs import followup_groups
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))

@@ -1,6 +1,6 @@
 """Reference implementations in R, called through ``Rscript`` on CSV files (see :mod:`alsmeds.reference.r`)."""
 
-from .r import (
+from alsmeds.reference.r import (
     ClogitSpec,
     RClogitResult,
     RError,

@@ -5,7 +5,7 @@
 >>> registry.tables["dispensings"].head()              # doctest: +SKIP
 
 :func:`generate` returns the tables of the input data contract
-(:mod:`alsmeds.schema`), the study metadata and the truth; :func:`write_synthetic`
+(:mod:`alsmeds.data.schema`), the study metadata and the truth; :func:`write_synthetic`
 writes them atomically with a checksum manifest; :func:`check_synthetic`
 regenerates a folder and compares checksums.  The mechanism is described in
 :mod:`.population` (risk), :mod:`.prognosis` (ALSFRS-R and survival) and
@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..precision import Comparison, compare_values, round_floats
-from .parameters import CLASSES, WINDOW_LABELS, SimulationParameters
-from .population import rng_for, scaled_design, simulate_study_population
-from .prognosis import simulate_prognosis
-from .render import render_diagnoses, render_dispensings
-from .truth import implied_estimands, published_comparison, structural_truth
+from alsmeds.precision import Comparison, compare_values, round_floats
+from alsmeds.simulate.parameters import CLASSES, WINDOW_LABELS, SimulationParameters
+from alsmeds.simulate.population import rng_for, scaled_design, simulate_study_population
+from alsmeds.simulate.prognosis import simulate_prognosis
+from alsmeds.simulate.render import render_diagnoses, render_dispensings
+from alsmeds.simulate.truth import implied_estimands, published_comparison, structural_truth
 
 DEFAULT_SEED = 20250605
 #: Sample size of the numerical estimands, in multiples of the paper's sample.
@@ -47,7 +47,7 @@ class SyntheticRegistry:
 
     def write(self, out_dir: str | Path) -> Path:
         """Write atomically to ``out_dir`` (see :func:`write_synthetic`)."""
-        from ..io import write_registry
+        from alsmeds.data.write import write_registry
 
         extra = {TRUTH_FILE: self.truth}
         return write_registry(
@@ -321,7 +321,7 @@ def write_synthetic(
 
     Returns the folder written (default ``data/synthetic``).
     """
-    from ..paths import SYNTHETIC_DIR
+    from alsmeds.paths import SYNTHETIC_DIR
 
     registry = generate(seed=seed, scale=scale, truth_scale=truth_scale, progress=progress)
     return registry.write(Path(out_dir) if out_dir is not None else SYNTHETIC_DIR)
@@ -373,8 +373,8 @@ def check_synthetic(data_dir: str | Path | None = None, progress: bool = True) -
     -------
     SyntheticCheck
     """
-    from ..io import MANIFEST_FILE, sha256_file, verify_manifest
-    from ..paths import SYNTHETIC_DIR
+    from alsmeds.data.write import MANIFEST_FILE, sha256_file, verify_manifest
+    from alsmeds.paths import SYNTHETIC_DIR
 
     data_dir = Path(data_dir) if data_dir is not None else SYNTHETIC_DIR
     problems = verify_manifest(data_dir)

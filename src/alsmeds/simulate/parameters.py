@@ -16,8 +16,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from ..constants import CATEGORY_CODES, CLASS_ATC, CLASSES, WINDOW_LABELS, WINDOWS
-from ..precision import round_significant
+from alsmeds.constants import CATEGORY_CODES, CLASS_ATC, CLASSES, WINDOW_LABELS, WINDOWS
+from alsmeds.precision import round_significant
 
 #: Substances rendered per class, with their share of dispensings (A).
 SUBSTANCES = {

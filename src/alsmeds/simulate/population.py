@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ..dates import years_before
-from .parameters import CATEGORY_CODES, CLASSES, WINDOWS, SimulationParameters
+from alsmeds.derive.dates import years_before
+from alsmeds.simulate.parameters import CATEGORY_CODES, CLASSES, WINDOWS, SimulationParameters
 
 EDUCATION = ("compulsory", "upper_secondary", "post_secondary")
 COUNTRIES = ("sweden", "other_nordic", "other")

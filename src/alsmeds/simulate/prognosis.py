@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .parameters import CATEGORY_CODES, CLASSES, SimulationParameters
+from alsmeds.simulate.parameters import CATEGORY_CODES, CLASSES, SimulationParameters
 
 DAYS_PER_MONTH = 365.25 / 12
 

@@ -4,7 +4,7 @@ The generator plants a shared-parameter joint model (:mod:`.prognosis`): the haz
 death or invasive ventilation depends on prediagnostic use *given the current true
 ALSFRS-R* (the direct log hazard ratios ``log_hr_use``), and antidepressant users also
 decline faster.  A Cox model adjusted only for covariates at diagnosis
-(:func:`alsmeds.survival.fit_cox`) estimates something else:
+(:func:`alsmeds.models.cox.fit_cox`) estimates something else:
 
 * a **total** effect, which adds the pathway through faster decline (larger for
   antidepressants);
@@ -29,10 +29,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..constants import CATEGORY_CODES, CLASSES
-from .parameters import SimulationParameters
-from .population import rng_for, simulate_study_population
-from .prognosis import simulate_prognosis
+from alsmeds.constants import CATEGORY_CODES, CLASSES
+from alsmeds.simulate.parameters import SimulationParameters
+from alsmeds.simulate.population import rng_for, simulate_study_population
+from alsmeds.simulate.prognosis import simulate_prognosis
 
 #: Default size of the truth sample, in multiples of the paper's 1,057 cases (MC SE about 0.1 / sqrt(scale)).
 DEFAULT_PROGNOSIS_TRUTH_SCALE = 50.0
@@ -64,11 +64,11 @@ def simulate_survival_truth_sample(
     Returns
     -------
     DataFrame
-        The columns of :func:`alsmeds.survival.build_survival_data` that the Cox model
+        The columns of :func:`alsmeds.derive.survival_data.build_survival_data` that the Cox model
         uses (time, event, age, male, bulbar, diagnostic_delay_months, alsfrs_baseline,
         ``cat_<class>``, ``use_<class>``), plus the true ``b0`` and ``b1``.
     """
-    from . import DEFAULT_SEED
+    from alsmeds.simulate import DEFAULT_SEED
 
     params = params or SimulationParameters()
     seed = DEFAULT_SEED if seed is None else int(seed)
@@ -115,7 +115,7 @@ def implied_cox_estimands(
 ) -> dict:
     """Log hazard ratios the adjusted Cox models estimate under the planted joint model, with Monte Carlo SEs.
 
-    Fits the models of :func:`alsmeds.survival.fit_cox_models` (one per class, and the
+    Fits the models of :func:`alsmeds.models.cox.fit_cox_models` (one per class, and the
     three classes together), adjusted for age, sex, onset site, diagnostic delay and
     baseline ALSFRS-R, on :func:`simulate_survival_truth_sample`.
 
@@ -134,7 +134,7 @@ def implied_cox_estimands(
         ``direct`` (the planted joint-model log HRs); ``_truth_sample`` (seed, scale,
         cases, events, baseline, the warnings raised by the fits (none expected), note).
     """
-    from ..survival import fit_cox
+    from alsmeds.models.cox import fit_cox
 
     params = params or SimulationParameters()
     data = simulate_survival_truth_sample(params, seed, truth_scale, baseline)
@@ -150,7 +150,7 @@ def implied_cox_estimands(
     for k in CLASSES:
         out["mutual"][k] = {"log_hr": float(res.params[f"use_{k}"]), "mc_se": float(res.bse[f"use_{k}"])}
     out["direct"] = {k: float(params.prognosis.log_hr_use[k]) for k in CLASSES}
-    from . import DEFAULT_SEED
+    from alsmeds.simulate import DEFAULT_SEED
 
     out["_truth_sample"] = {
         "seed": DEFAULT_SEED if seed is None else int(seed),

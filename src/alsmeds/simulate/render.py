@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .parameters import CLASSES, OTHER_ATC, SUBSTANCES, SimulationParameters
+from alsmeds.simulate.parameters import CLASSES, OTHER_ATC, SUBSTANCES, SimulationParameters
 
 PSYCHIATRIC_ICD10 = ("F321", "F329", "F331", "F412", "F419", "F411", "F432", "F431", "F510", "F102", "F200", "F600")
 OTHER_ICD10 = ("I109", "E119", "J459", "M179", "K219")

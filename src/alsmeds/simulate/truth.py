@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..models.clogit import fit_clogit
-from ..models.design import (
+from alsmeds.models.clogit import fit_clogit
+from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
     RELATIVE_ADJUSTMENT,
     covariate_matrix,
@@ -31,9 +31,9 @@ from ..models.design import (
     lagged_indicators,
     window_indicators,
 )
-from ..published import PUBLISHED_RISK
-from .parameters import CLASSES, WINDOWS, SimulationParameters
-from .population import simulate_study_population
+from alsmeds.published import PUBLISHED_RISK
+from alsmeds.simulate.parameters import CLASSES, WINDOWS, SimulationParameters
+from alsmeds.simulate.population import simulate_study_population
 
 
 def comparison_sets(people: pd.DataFrame, comparison: str) -> pd.DataFrame:

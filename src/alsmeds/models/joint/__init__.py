@@ -19,12 +19,12 @@ Examples
 >>> print(result.summary())                                                      # doctest: +SKIP
 """
 
-from .data import JointData, JointSpec, prepare_joint_data
-from .fitting import JM_SETTINGS, JointModel, default_nodes, fit_joint_model
-from .likelihood import Layout, PiecewiseBaseline, WeibullBaseline, joint_loglik, joint_loglik_terms
-from .mixed import MixedFit, fit_mixed
-from .prediction import dynamic_survival
-from .results import JOINT_RESULT_COLUMNS, JointResult
+from alsmeds.models.joint.data import JointData, JointSpec, prepare_joint_data
+from alsmeds.models.joint.fitting import JM_SETTINGS, JointModel, default_nodes, fit_joint_model
+from alsmeds.models.joint.likelihood import Layout, PiecewiseBaseline, WeibullBaseline, joint_loglik, joint_loglik_terms
+from alsmeds.models.joint.mixed import MixedFit, fit_mixed
+from alsmeds.models.joint.prediction import dynamic_survival
+from alsmeds.models.joint.results import JOINT_RESULT_COLUMNS, JointResult
 
 __all__ = [
     "JM_SETTINGS",

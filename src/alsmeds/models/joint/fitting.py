@@ -9,12 +9,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .data import JointData, JointSpec, prepare_joint_data
-from .likelihood import Layout, joint_loglik, make_baseline, random_effect_posterior, survival_plugin_loglik
-from .mixed import MixedFit, fit_mixed
-from .optimise import DEFAULT_TOL, maximise
-from .quadrature import CENTRINGS, TIME_RULES, random_effect_nodes
-from .results import JointResult
+from alsmeds.models.joint.data import JointData, JointSpec, prepare_joint_data
+from alsmeds.models.joint.likelihood import (
+    Layout,
+    joint_loglik,
+    make_baseline,
+    random_effect_posterior,
+    survival_plugin_loglik,
+)
+from alsmeds.models.joint.mixed import MixedFit, fit_mixed
+from alsmeds.models.joint.optimise import DEFAULT_TOL, maximise
+from alsmeds.models.joint.quadrature import CENTRINGS, TIME_RULES, random_effect_nodes
+from alsmeds.models.joint.results import JointResult
 
 #: Convergence tolerance of the starting fits and of the fits before the last adaptive round.
 START_TOL = 1e-7

@@ -54,8 +54,8 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.scipy.special import logsumexp
 
-from .data import JointData, JointSpec
-from .quadrature import RandomEffectNodes, time_grid, time_rule
+from alsmeds.models.joint.data import JointData, JointSpec
+from alsmeds.models.joint.quadrature import RandomEffectNodes, time_grid, time_rule
 
 LOG_2PI = float(np.log(2 * np.pi))
 #: A numpy array or an autograd box wrapping one (every likelihood function is differentiated by autograd).

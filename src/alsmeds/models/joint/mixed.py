@@ -27,8 +27,8 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from .data import JointData
-from .optimise import MaximiseResult, maximise
+from alsmeds.models.joint.data import JointData
+from alsmeds.models.joint.optimise import MaximiseResult, maximise
 
 LOG_2PI = float(np.log(2 * np.pi))
 

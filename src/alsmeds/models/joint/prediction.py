@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from .data import JointData, visit_sums
-from .likelihood import Layout, lines_at_nodes, node_terms, random_effect_posterior, survival_terms
-from .quadrature import random_effect_nodes
-from .results import JointResult
+from alsmeds.models.joint.data import JointData, visit_sums
+from alsmeds.models.joint.likelihood import Layout, lines_at_nodes, node_terms, random_effect_posterior, survival_terms
+from alsmeds.models.joint.quadrature import random_effect_nodes
+from alsmeds.models.joint.results import JointResult
 
 
 def _patient_data(

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .likelihood import Layout
+from alsmeds.models.joint.likelihood import Layout
 
 if TYPE_CHECKING:
-    from .fitting import JointModel
+    from alsmeds.models.joint.fitting import JointModel
 
 #: Columns of :meth:`JointResult.to_frame`.
 JOINT_RESULT_COLUMNS: dict[str, str] = {

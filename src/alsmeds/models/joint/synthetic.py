@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...constants import CLASSES
+from alsmeds.constants import CLASSES
 
 #: Days per month (365.25 / 12): the generator's unit of time for the prognosis model.
 DAYS_PER_MONTH = 365.25 / 12

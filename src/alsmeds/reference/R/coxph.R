@@ -2,7 +2,7 @@
 #
 # Usage: Rscript coxph.R <dir>
 #
-# Called by alsmeds.survival.r_coxph (through alsmeds.reference.r.run_r_script("coxph", ...)),
+# Called by alsmeds.reference.coxph.r_coxph (through alsmeds.reference.r.run_r_script("coxph", ...)),
 # which writes the inputs as CSV into <dir> and reads <dir>/out.json back.
 #
 # <dir>/args.json:

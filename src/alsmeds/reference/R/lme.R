@@ -2,7 +2,7 @@
 #
 # Usage: Rscript lme.R <dir>
 #
-# Called by alsmeds.reference.r.run_r_script("lme", ...) (see alsmeds.trajectories.r_lme), which
+# Called by alsmeds.reference.r.run_r_script("lme", ...) (see alsmeds.reference.lme.r_lme), which
 # writes the inputs as CSV into <dir> and reads <dir>/out.json back.
 #
 # <dir>/data.csv: one row per visit with the columns named below (a numeric design: the fixed-effect

@@ -81,7 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """
     import os
 
-    from alsmeds import validate
+    from alsmeds.data import problems, validate
 
     def print_quietly(text: str, stream) -> None:
         """Print and flush; if the reader has gone (a closed pipe), stop writing without a traceback."""
@@ -100,7 +100,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     try:
         report = validate.validate_registry(Path(args.data_dir))
-    except validate.RegistryValidationError as exc:
+    except problems.RegistryValidationError as exc:
         print_quietly(str(exc), sys.stderr)
         return EXIT_USAGE
     print_quietly(str(report), sys.stdout)
@@ -108,7 +108,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Execute the notebooks (see :func:`alsmeds.runner.run_notebooks`).
+    """Execute the notebooks (see :func:`alsmeds.pipeline.runner.run_notebooks`).
 
     Parameters
     ----------
@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     int
         0 when every notebook ran, 1 at the first failure, 2 for an unknown ``--only``.
     """
-    from alsmeds import runner
+    from alsmeds.pipeline import runner
 
     params = runner.standard_parameters(
         data_dir=args.data_dir,

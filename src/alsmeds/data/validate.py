@@ -1,6 +1,6 @@
 """The validator: checks a register extract against the input data contract.
 
-The contract is :mod:`alsmeds.schema`.  :func:`validate_registry` checks a folder of
+The contract is :mod:`alsmeds.data.schema`.  :func:`validate_registry` checks a folder of
 tables (CSV or Parquet) plus ``extract.json``; :func:`validate_tables` checks tables
 that are already in memory, as raw strings (what a CSV holds) or as typed columns
 (what Parquet or a simulation produces).  Both collect *every* problem before they
@@ -15,7 +15,7 @@ real registers contain and the analysis handles by a documented rule (a dispensi
 after the end of follow-up, an ICD-9 code from before 1997, two ALSFRS-R assessments
 on one day, a case without controls): the rows are kept, and the warning says how
 many there are.  Warnings never make :func:`validate_registry` or
-:func:`alsmeds.io.read_registry` raise.
+:func:`alsmeds.data.registry.read_registry` raise.
 
 How values are read
 -------------------
@@ -45,7 +45,7 @@ Row numbers
 Each :class:`Problem` carries 0-based data row numbers (the first row after the
 header is row 0).  For CSV files it also carries the file line on which each row
 starts (line 1 is the header), found by the reader's byte scan
-(:func:`alsmeds.io.read_csv_checked`), so empty lines and quoted values holding a
+(:func:`alsmeds.data.read.read_csv_checked`), so empty lines and quoted values holding a
 line break do not shift them.  Tables checked in memory have no file lines; given a
 ``.csv`` file name, their rows are assumed to be on line row + 2.
 
@@ -59,7 +59,7 @@ distinct dates, codes and package counts however many rows it has.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -68,106 +68,21 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from . import schema
-from .schema import Column, Table
-
-#: Offending rows and values shown in a problem's text; the rest are counted.
-MAX_SHOWN = 10
-#: Offending row numbers kept in :attr:`Problem.rows` (the total is in ``n_rows``).
-MAX_ROWS_STORED = 1000
-#: A quoted CSV value may hold a line break (free text in an extra column), but one that
-#: spans this many lines or more is taken for an unbalanced quote (rule ``unbalanced_quote``).
-MAX_LINES_IN_QUOTED_VALUE = 10
-#: Characters of a value shown in a report; a longer value is cut (its length is given).
-MAX_VALUE_CHARS = 60
-
-#: Every rule the validator applies: rule id -> what the rule requires.
-RULES: dict[str, str] = {
-    # files and metadata
-    "missing_folder": "the register extract folder exists",
-    "unreadable_folder": "the register extract folder can be listed and read",
-    "missing_table": "every table of the contract is present as <name>.csv or <name>.parquet",
-    "duplicate_table_file": "each table is given once, as either CSV or Parquet, not both",
-    "unreadable_table": "the file is a readable UTF-8 CSV with a header line, or a Parquet file",
-    "unbalanced_quote": (
-        "every quoted value is closed, spans fewer than "
-        f"{MAX_LINES_IN_QUOTED_VALUE} lines and holds no line shaped like a record of the table"
-    ),
-    "wrong_field_count": "every record has as many fields as the header",
-    "not_utf8": "the file is encoded in UTF-8",
-    "duplicate_column": "column names in a table are unique",
-    "missing_metadata": "extract.json is present and holds a JSON object",
-    "missing_metadata_key": "extract.json gives " + ", ".join(schema.EXTRACT_METADATA_KEYS),
-    "bad_metadata_date": "the study dates in extract.json are ISO dates YYYY-MM-DD",
-    "metadata_order": "register_start <= recruitment_start <= recruitment_end <= end_of_follow_up",
-    # columns and values
-    "missing_column": "every required column is present",
-    "not_an_id": "a person id is a whole number written with digits only",
-    "not_a_date": "an ISO date YYYY-MM-DD",
-    "not_an_integer": "a whole number",
-    "not_a_number": "a finite decimal number such as 12.5",
-    "missing_value": "a non-nullable column has a value in every row",
-    "allowed_values": "a category column holds one of its allowed values",
-    "atc_code": "a 7-character ATC code like N05BA01",
-    "icd10_code": "an ICD-10 code like F32, F321 or F32.1, or an ICD-9 code like 296, 2962, 300.4 or 296B",
-    "icd9_code": (
-        "ICD-9 codes (starting with a digit) are read as ICD-9; chapter 290-319 counts as psychiatric history"
-    ),
-    "icd9_code_after_1997": f"an ICD-9 code (starting with a digit) is dated on or before {schema.ICD9_LAST_DATE}",
-    "pattern": "text matches the column's pattern",
-    "out_of_range": "a number lies within the column's range",
-    "duplicate_key": "the table's key identifies one row",
-    "same_day_alsfrs": (
-        "several ALSFRS-R assessments of a case on one day are kept; the analysis combines them "
-        "(documented in alsmeds.trajectories)"
-    ),
-    # dates against the study period
-    "before_register_start": "dispensings are on or after register_start (extract.json)",
-    "after_end_of_follow_up": (
-        "dispensings after end_of_follow_up (extract.json) are kept; exposure counts only before the index date"
-    ),
-    "index_date_outside_recruitment": "index dates lie within recruitment_start..recruitment_end (extract.json)",
-    # referential integrity
-    "unknown_person": "every person_id is in the persons table",
-    "set_without_case": "every matched set (case_id) has a row with role 'case'",
-    "case_without_controls": (
-        "a case without any control (population control, sibling or spouse) is kept for the prognosis analyses "
-        "and is uninformative for the risk models"
-    ),
-    "case_id_mismatch": "a case's row has case_id equal to its person_id",
-    "case_not_in_als_cases": "every case in study_population has a row in als_cases",
-    "als_case_not_in_study_population": "every row of als_cases is a case (role 'case') in study_population",
-    "index_date_mismatch": "every member's index_date equals the diagnosis_date of the set's case",
-    "not_an_als_case": "the person is in als_cases",
-    # who may be a control at the index date (incidence-density sampling)
-    "control_with_als_before_index": "a control (any role) has no ALS diagnosis before the index date",
-    "control_dead_before_index": "a control (any role) is alive at the index date (no death_date before it)",
-    "control_emigrated_before_index": (
-        "a control who emigrated before the index date is kept (a single emigration date cannot show a return)"
-    ),
-    "born_after_index_date": "a control is born on or before the index date",
-    # date order
-    "death_before_birth": "death_date is on or after birth_date",
-    "emigration_before_birth": "emigration_date is on or after birth_date",
-    "diagnosis_before_birth": "the ALS diagnosis is on or after the case's birth_date",
-    "death_before_diagnosis": "a case's death_date is on or after the ALS diagnosis_date",
-    "dispensing_after_death": "dispensings are on or before the person's death_date",
-    "death_date_conflict": "an outcome 'death' has the event_date of the person's death_date in persons",
-    "visit_before_diagnosis": "ALSFRS-R visits are on or after the case's diagnosis_date",
-    "event_before_diagnosis": "outcome events are on or after the case's diagnosis_date",
-}
-
-#: Rules whose problems are warnings: real register content that the analysis handles
-#: by a documented rule.  The rows are kept and counted; every other rule is an error.
-WARNING_RULES: frozenset[str] = frozenset(
-    {
-        "after_end_of_follow_up",  # drug-register coverage and prognosis follow-up end on different dates
-        "case_without_controls",  # part of the prognosis cohort; no matched set for the risk models
-        "icd9_code",  # the registers used ICD-9 in 1987-1996
-        "same_day_alsfrs",  # two assessments on one day; alsmeds.trajectories averages them
-        "control_emigrated_before_index",  # an emigration date without a return date
-    }
+from alsmeds.data import schema
+from alsmeds.data.problems import (
+    MAX_ROWS_STORED,
+    MAX_SHOWN,
+    MAX_VALUE_CHARS,
+    RULES,
+    WARNING_RULES,
+    Problem,
+    RegistryValidationError,
+    ValidationReport,
+    _file_problem,
+    _order,
+    _severity,
 )
+from alsmeds.data.schema import Column, Table
 
 _PARSE_RULES = {
     "id": ("not_an_id", "not an integer person id"),
@@ -176,6 +91,7 @@ _PARSE_RULES = {
     "float": ("not_a_number", "not a number"),
 }
 
+
 #: Rule id and message for the coded-text patterns of the schema.
 _PATTERN_RULES = {
     schema.ATC_PATTERN: ("atc_code", "malformed ATC code"),
@@ -183,237 +99,11 @@ _PATTERN_RULES = {
     schema.ICD_PATTERN: ("icd10_code", "malformed ICD code"),
 }
 
+
 _DIGITS = r"[+-]?[0-9]{1,18}"
+
+
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-
-
-# ----------------------------------------------------------------------------- problems
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One violation of the data contract.
-
-    Parameters
-    ----------
-    table : str
-        Table name (``"persons"``), or ``"extract"`` for ``extract.json``.
-    column : str or None
-        The column concerned (several as ``"person_id, visit_date"``), or None for a
-        whole-file problem.  For ``extract.json`` it is the metadata key.
-    rule : str
-        The rule id, a key of :data:`RULES`.
-    rows : list of int
-        0-based data row numbers of the offending rows (at most
-        :data:`MAX_ROWS_STORED`; ``n_rows`` has the total).  Empty for file-level
-        problems.
-    message : str
-        What is wrong, e.g. ``"malformed ATC code"``.
-    values : list of str
-        Offending values, formatted for display, distinct, in order of appearance.
-    n_rows : int
-        Number of offending rows.
-    n_values : int
-        Number of distinct offending values (``values`` may hold fewer).
-    file : str
-        File name shown in the report (``dispensings.csv``).
-    requirement : str
-        The rule in words, for this column (``"one of male, female"``).
-    lines : list of int
-        1-based file lines of :attr:`rows` (line 1 is the header), as found when the CSV
-        file was read; for a problem of the header line, ``[1]`` with no rows.  Empty
-        when not known (see :attr:`line_numbers`).
-    severity : {"error", "warning"}
-        ``"warning"`` for the rules of :data:`WARNING_RULES`: the rows are kept.
-    """
-
-    table: str
-    column: str | None
-    rule: str
-    rows: list[int] = field(default_factory=list)
-    message: str = ""
-    values: list[str] = field(default_factory=list)
-    n_rows: int = 0
-    n_values: int = 0
-    file: str = ""
-    requirement: str = ""
-    lines: list[int] = field(default_factory=list)
-    severity: str = "error"
-
-    @property
-    def line_numbers(self) -> list[int] | None:
-        """File line numbers of the problem for a CSV file (header is line 1), else None.
-
-        The lines found by the reader (:attr:`lines`) when there are any; otherwise, for
-        a ``.csv`` file name, row + 2 (one line per record, as for tables in memory).
-        """
-        if not self.file.endswith(".csv"):
-            return None
-        if self.lines:
-            return list(self.lines)
-        return [r + 2 for r in self.rows]
-
-    @property
-    def is_warning(self) -> bool:
-        """True for a warning (rows kept, handled by a documented rule)."""
-        return self.severity == "warning"
-
-    def location(self) -> str:
-        """Where: the file, the column(s), the rows and their file lines."""
-        parts = [self.file or self.table]
-        if self.column is not None:
-            names = self.column.split(", ")
-            label = "key" if self.file.endswith(".json") else "column"
-            label += "s" if len(names) > 1 else ""
-            parts.append(f"{label} " + ", ".join(f"'{n}'" for n in names))
-        lines = self.line_numbers
-        if self.n_rows:
-            shown = self.rows[:MAX_SHOWN]
-            more = f" and {self.n_rows - len(shown)} more" if self.n_rows > len(shown) else ""
-            text = ("row " if self.n_rows == 1 else "rows ") + ", ".join(map(str, shown)) + more
-            if lines is not None:
-                label = "file line" if self.n_rows == 1 else "file lines"
-                text += f" ({label} {', '.join(map(str, lines[:MAX_SHOWN]))}{more})"
-            parts.append(text)
-        elif lines:  # a problem of the header line
-            label = "file line" if len(lines) == 1 else "file lines"
-            parts.append(f"{label} {', '.join(map(str, lines[:MAX_SHOWN]))}")
-        return ", ".join(parts)
-
-    def description(self) -> str:
-        """What: the message, the offending values and the rule."""
-        text = self.message
-        if self.values:
-            shown_values = self.values[:MAX_SHOWN]
-            n_values = max(self.n_values, len(self.values))
-            text += " " + ", ".join(shown_values)
-            if n_values > len(shown_values):
-                text += f" and {n_values - len(shown_values)} more"
-        requirement = self.requirement or RULES.get(self.rule, "")
-        return f"{text} (rule {self.rule}: {requirement})"
-
-    def __str__(self) -> str:
-        return f"{self.location()}: {self.description()}"
-
-
-class RegistryValidationError(ValueError):
-    """A register extract does not meet the data contract.
-
-    Attributes
-    ----------
-    problems : list of Problem
-        Every problem found.
-    data_dir : pathlib.Path or None
-        The folder checked, if any.
-    """
-
-    def __init__(
-        self, problems: list[Problem], data_dir: Path | str | None = None, warnings: Iterable[Problem] = ()
-    ) -> None:
-        self.problems = list(problems)
-        self.warnings = list(warnings)
-        self.data_dir = Path(data_dir) if data_dir is not None else None
-        super().__init__(self._report())
-
-    def _report(self) -> str:
-        n = len(self.problems)
-        where = f"The register extract in {self.data_dir} does" if self.data_dir is not None else "The tables do"
-        head = f"{where} not meet the input data contract ({n} problem{'s' if n != 1 else ''}):"
-        lines = [head, *(f"  - {p}" for p in self.problems)]
-        if self.warnings:
-            lines.append(_warnings_heading(self.warnings))
-            lines += [_warning_line(w) for w in self.warnings]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self._report()
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """The outcome of a successful validation.
-
-    Attributes
-    ----------
-    data_dir : pathlib.Path or None
-        The folder checked.
-    files : dict of str to str
-        Table name -> file name read (``persons.csv``).
-    row_counts : dict of str to int
-        Table name -> number of data rows.
-    metadata : dict of str to datetime.date
-        The study dates from ``extract.json``.
-    warnings : list of Problem
-        Real register content handled by a documented rule (rows kept), each with its
-        count of rows; listed after the row counts by ``str(report)``.
-    """
-
-    data_dir: Path | None
-    files: dict[str, str]
-    row_counts: dict[str, int]
-    metadata: dict[str, date]
-    warnings: list[Problem] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        n = len(self.warnings)
-        note = f" ({n} warning{'s' if n != 1 else ''})" if n else ""
-        lines = [f"{self.data_dir or 'tables'}: OK, meets the input data contract{note}"]
-        width = max((len(f) for f in self.files.values()), default=0)
-        for name, count in self.row_counts.items():
-            lines.append(f"  {self.files.get(name, name):<{width}}  {count:>12,} rows")
-        for key, value in self.metadata.items():
-            lines.append(f"  {key} = {value.isoformat()}")
-        if self.warnings:
-            lines.append(_warnings_heading(self.warnings))
-            lines += [_warning_line(w) for w in self.warnings]
-        return "\n".join(lines)
-
-
-def _warnings_heading(warnings: list[Problem]) -> str:
-    n = len(warnings)
-    return f"{n} warning{'s' if n != 1 else ''} (real register content, kept and handled by the documented rule):"
-
-
-def _warning_line(problem: Problem) -> str:
-    count = f"{problem.n_rows:,} row{'s' if problem.n_rows != 1 else ''}" if problem.n_rows else "file"
-    return f"  - [{count}] {problem}"
-
-
-#: Columns of :func:`warnings_frame`.
-WARNINGS_COLUMNS = ("table", "column", "rule", "rows", "first_lines", "message")
-#: File lines listed in the ``first_lines`` column of :func:`warnings_frame`.
-FIRST_LINES_SHOWN = 5
-
-
-def warnings_frame(warnings: list[Problem]) -> pd.DataFrame:
-    """The warnings of a validation as a table, one row per warning (for display in a notebook).
-
-    Parameters
-    ----------
-    warnings : list of Problem
-        E.g. :attr:`alsmeds.io.Registry.warnings` or :attr:`ValidationReport.warnings`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``table``, ``column`` (empty for a whole file), ``rule`` (the rule id),
-        ``rows`` (the number of rows concerned), ``first_lines`` (the first few file
-        lines, e.g. ``"5, 19, 23"`` followed by ``", ..."`` when there are more; empty for
-        Parquet files) and ``message`` (what was found, with example values, and the
-        rule).  Empty, with these columns, when there are no warnings.
-    """
-    records = []
-    for w in warnings:
-        lines = w.line_numbers or []
-        first = ", ".join(map(str, lines[:FIRST_LINES_SHOWN]))
-        if max(w.n_rows, len(lines)) > FIRST_LINES_SHOWN:
-            first += ", ..."
-        records.append((w.table, w.column or "", w.rule, int(w.n_rows), first, w.description()))
-    frame = pd.DataFrame.from_records(records, columns=list(WARNINGS_COLUMNS))
-    return frame.astype({"rows": "int64"})
-
-
-# ----------------------------------------------------------------------------- parsing
 
 
 @dataclass
@@ -604,7 +294,7 @@ def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, li
     ----------
     raw : pandas.Series
         The column as read: strings (CSV) or typed values (Parquet, memory).
-    col : alsmeds.schema.Column
+    col : alsmeds.data.schema.Column
         Its declaration.
 
     Returns
@@ -719,12 +409,12 @@ def parse_table(
     ----------
     raw : pandas.DataFrame
         The table as read.
-    table : alsmeds.schema.Table
+    table : alsmeds.data.schema.Table
         Its declaration.
     file : str, optional
         File name for reports; the table name by default.
     record_lines : numpy.ndarray, optional
-        The file line on which each row starts (from :func:`alsmeds.io.read_csv_checked`),
+        The file line on which each row starts (from :func:`alsmeds.data.read.read_csv_checked`),
         given in reports; None for row + 2.
 
     Returns
@@ -759,101 +449,6 @@ def parse_table(
             columns[name] = extra.astype(object) if _arrow_strings(extra) is not None else extra
     frame = pd.DataFrame(columns, index=raw.index, copy=False) if columns else pd.DataFrame(index=raw.index)
     return ParsedTable(table.name, file or table.name, raw, frame, missing, flags, record_lines)
-
-
-def _as_text(raw: pd.Series) -> pd.Series:
-    """Every non-missing value as its text (for values that cannot be parsed as they are)."""
-    values = raw.to_numpy(dtype=object)
-    text = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
-    return pd.Series(text, index=raw.index, dtype=object, name=raw.name)
-
-
-# ----------------------------------------------------------------------------- reporting helpers
-
-
-def _format_value(v: Any) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
-        return "(empty)"
-    if isinstance(v, pd.Timestamp | datetime | np.datetime64):
-        return "(empty)" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
-    if isinstance(v, str):
-        if len(v) > MAX_VALUE_CHARS:  # a runaway field (megabytes of text) is shown cut
-            return repr(v[:MAX_VALUE_CHARS]) + f"... ({len(v):,} characters)"
-        return repr(v)
-    if isinstance(v, np.generic):
-        v = v.item()
-    return str(v)
-
-
-def _examples(values: pd.Series | pd.DataFrame, mask: np.ndarray) -> tuple[list[str], int]:
-    """Distinct offending values (formatted, first MAX_SHOWN + 1) and how many there are."""
-    sub = values[mask]
-    if isinstance(sub, pd.DataFrame):
-        uniq = sub.drop_duplicates()
-        shown = [
-            ", ".join(f"{c}={_format_value(v)}" for c, v in zip(uniq.columns, row, strict=True))
-            for row in uniq.head(MAX_SHOWN + 1).itertuples(index=False)
-        ]
-        return [f"({s})" for s in shown], len(uniq)
-    uniq = pd.unique(sub.to_numpy(dtype=object) if sub.dtype == object else sub.to_numpy())
-    return [_format_value(v) for v in uniq[: MAX_SHOWN + 1]], len(uniq)
-
-
-def _distinct(texts: Iterable[str]) -> tuple[list[str], int]:
-    """Distinct preformatted values in order (first MAX_SHOWN + 1) and how many there are."""
-    uniq = list(dict.fromkeys(texts))
-    return uniq[: MAX_SHOWN + 1], len(uniq)
-
-
-def _row_problem(
-    pt: ParsedTable,
-    column: str | None,
-    rule: str,
-    message: str,
-    mask: np.ndarray,
-    values: list[str] | None = None,
-    n_values: int | None = None,
-    requirement: str | None = None,
-) -> Problem:
-    rows = np.flatnonzero(mask)
-    if values is None:
-        values, n_values = [], 0
-    stored = rows[:MAX_ROWS_STORED]
-    return Problem(
-        table=pt.name,
-        column=column,
-        rule=rule,
-        rows=stored.tolist(),
-        message=message,
-        values=values,
-        n_rows=len(rows),
-        n_values=n_values if n_values is not None else len(values),
-        file=pt.file,
-        requirement=requirement if requirement is not None else RULES[rule],
-        lines=pt.record_lines[stored].tolist() if pt.record_lines is not None else [],
-        severity=_severity(rule),
-    )
-
-
-def _severity(rule: str) -> str:
-    return "warning" if rule in WARNING_RULES else "error"
-
-
-def _file_problem(
-    table: str, file: str, rule: str, message: str, column: str | None = None, requirement: str = ""
-) -> Problem:
-    return Problem(
-        table=table,
-        column=column,
-        rule=rule,
-        message=message,
-        file=file,
-        requirement=requirement or RULES[rule],
-        severity=_severity(rule),
-    )
-
-
-# ----------------------------------------------------------------------------- metadata
 
 
 def parse_metadata(metadata: Mapping[str, Any] | None) -> tuple[dict[str, date], list[Problem]]:
@@ -908,9 +503,6 @@ def parse_metadata(metadata: Mapping[str, Any] | None) -> tuple[dict[str, date],
                 )
             )
     return dates, problems
-
-
-# ----------------------------------------------------------------------------- the checks
 
 
 def _column_problems(pt: ParsedTable, table: Table) -> list[Problem]:
@@ -1026,6 +618,7 @@ DATE_ORDER_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ),
 )
 
+
 #: Study-period rules: (table, column, metadata key, "min" or "max", rule, message).
 PERIOD_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
     (
@@ -1061,6 +654,7 @@ PERIOD_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
         "index date after the end of recruitment:",
     ),
 )
+
 
 #: Membership rules: (table, column, reference table, reference column, rule, message).
 MEMBERSHIP_RULES: tuple[tuple[str, str, str, str, str, str], ...] = tuple(
@@ -1343,7 +937,7 @@ def _cohort_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
     control with an ALS diagnosis before the index date, a control who died before it,
     a control born after it.  A control who emigrated before the index date is a
     warning only: ``persons`` holds one emigration date and no return, and
-    :mod:`alsmeds.survival` also reads an emigration before the diagnosis as followed
+    :mod:`alsmeds.models.cox` also reads an emigration before the diagnosis as followed
     by a return.  Dying on the index date, or being diagnosed with ALS on or after it,
     is allowed (a control may later become a case).
 
@@ -1457,12 +1051,12 @@ def check_tables(
         File name of each table for reports (default: the table name, without file
         line numbers).
     rules : bool
-        False parses only (for :func:`alsmeds.io.read_registry` with ``validate=False``).
+        False parses only (for :func:`alsmeds.data.registry.read_registry` with ``validate=False``).
     already_reported : iterable of str
         Tables absent from ``tables`` whose file problem is already reported
         (doubled or unreadable files), so that they are not reported missing.
     lines : mapping of str to numpy.ndarray or None, optional
-        The file line of each row, by table (:attr:`alsmeds.io.RawRegistry.lines`).
+        The file line of each row, by table (:attr:`alsmeds.data.read.RawRegistry.lines`).
 
     Returns
     -------
@@ -1512,12 +1106,6 @@ def check_tables(
     return problems, parsed, dates
 
 
-def _order(problems: Iterable[Problem]) -> list[Problem]:
-    """Problems grouped by table in schema order (stable within a table)."""
-    rank = {name: i for i, name in enumerate(["extract", *schema.TABLES])}
-    return sorted(problems, key=lambda p: rank.get(p.table, len(rank)))
-
-
 def validate_tables(
     tables: Mapping[str, pd.DataFrame],
     metadata: Mapping[str, Any] | None,
@@ -1558,7 +1146,7 @@ def validate_registry(data_dir: str | Path) -> ValidationReport:
     ----------
     data_dir : str or pathlib.Path
         Folder with one ``<name>.csv`` or ``<name>.parquet`` per table of
-        :data:`alsmeds.schema.TABLES` and ``extract.json``.
+        :data:`alsmeds.data.schema.TABLES` and ``extract.json``.
 
     Returns
     -------
@@ -1570,7 +1158,7 @@ def validate_registry(data_dir: str | Path) -> ValidationReport:
     RegistryValidationError
         With every error found, if there is any (and the warnings).
     """
-    from .io import load_raw  # io imports this module
+    from alsmeds.data.read import load_raw  # io imports this module
 
     raw = load_raw(data_dir)
     problems, parsed, dates = check_tables(
@@ -1587,4 +1175,75 @@ def validate_registry(data_dir: str | Path) -> ValidationReport:
         row_counts={name: len(pt) for name, pt in parsed.items()},
         metadata=dates,
         warnings=warnings_found,
+    )
+
+
+def _as_text(raw: pd.Series) -> pd.Series:
+    """Every non-missing value as its text (for values that cannot be parsed as they are)."""
+    values = raw.to_numpy(dtype=object)
+    text = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+    return pd.Series(text, index=raw.index, dtype=object, name=raw.name)
+
+
+def _format_value(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+        return "(empty)"
+    if isinstance(v, pd.Timestamp | datetime | np.datetime64):
+        return "(empty)" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+    if isinstance(v, str):
+        if len(v) > MAX_VALUE_CHARS:  # a runaway field (megabytes of text) is shown cut
+            return repr(v[:MAX_VALUE_CHARS]) + f"... ({len(v):,} characters)"
+        return repr(v)
+    if isinstance(v, np.generic):
+        v = v.item()
+    return str(v)
+
+
+def _examples(values: pd.Series | pd.DataFrame, mask: np.ndarray) -> tuple[list[str], int]:
+    """Distinct offending values (formatted, first MAX_SHOWN + 1) and how many there are."""
+    sub = values[mask]
+    if isinstance(sub, pd.DataFrame):
+        uniq = sub.drop_duplicates()
+        shown = [
+            ", ".join(f"{c}={_format_value(v)}" for c, v in zip(uniq.columns, row, strict=True))
+            for row in uniq.head(MAX_SHOWN + 1).itertuples(index=False)
+        ]
+        return [f"({s})" for s in shown], len(uniq)
+    uniq = pd.unique(sub.to_numpy(dtype=object) if sub.dtype == object else sub.to_numpy())
+    return [_format_value(v) for v in uniq[: MAX_SHOWN + 1]], len(uniq)
+
+
+def _distinct(texts: Iterable[str]) -> tuple[list[str], int]:
+    """Distinct preformatted values in order (first MAX_SHOWN + 1) and how many there are."""
+    uniq = list(dict.fromkeys(texts))
+    return uniq[: MAX_SHOWN + 1], len(uniq)
+
+
+def _row_problem(
+    pt: ParsedTable,  # noqa: F821 - alsmeds.data.validate.ParsedTable (annotation only)
+    column: str | None,
+    rule: str,
+    message: str,
+    mask: np.ndarray,
+    values: list[str] | None = None,
+    n_values: int | None = None,
+    requirement: str | None = None,
+) -> Problem:
+    rows = np.flatnonzero(mask)
+    if values is None:
+        values, n_values = [], 0
+    stored = rows[:MAX_ROWS_STORED]
+    return Problem(
+        table=pt.name,
+        column=column,
+        rule=rule,
+        rows=stored.tolist(),
+        message=message,
+        values=values,
+        n_rows=len(rows),
+        n_values=n_values if n_values is not None else len(values),
+        file=pt.file,
+        requirement=requirement if requirement is not None else RULES[rule],
+        lines=pt.record_lines[stored].tolist() if pt.record_lines is not None else [],
+        severity=_severity(rule),
     )

@@ -22,7 +22,7 @@ Rules (Chourpiliadis et al. 2025, with the choices this bundle documents)
   index date in 2015 the ">5 years" window spans only about 4.5 years, and use that
   began before July 2005 first shows in the register in 2005.
 * Calendar arithmetic: "one year before 2020-02-29" is 2019-02-28
-  (:func:`alsmeds.dates.years_before`).
+  (:func:`alsmeds.derive.dates.years_before`).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .codelists import class_codelist, match_prefixes, normalise_codes, psychiatric_codelist
-from .constants import CATEGORY_CODES, CLASSES, WINDOW_LABELS, WINDOWS
-from .dates import years_before
+from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOW_LABELS, WINDOWS
+from alsmeds.derive.codelists import class_codelist, match_prefixes, normalise_codes, psychiatric_codelist
+from alsmeds.derive.dates import years_before
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame) -> pd.Da
     Returns one row per member with 0/1 columns ``psych_<group>`` for each group of
     ``icd10_psychiatric.csv`` and ``psych_history``: any psychiatric diagnosis strictly
     before the index date, ICD-10 F00-F99 or ICD-9 290-319 (one definition, two code
-    versions: :func:`alsmeds.codelists.psychiatric_codelist`).  The version is read from
+    versions: :func:`alsmeds.derive.codelists.psychiatric_codelist`).  The version is read from
     the code: ICD-10 codes begin with a letter, ICD-9 codes with a digit; ICD-9's E and
     V codes begin with a letter and are not psychiatric.
     """

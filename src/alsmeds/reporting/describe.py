@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .constants import CLASSES, WINDOW_LABELS, WINDOWS
-from .io import Registry
+from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
+from alsmeds.data.registry import Registry
 
 ROLE_ORDER = ("case", "population_control", "sibling", "spouse")
 ROLE_LABELS = {

@@ -9,7 +9,7 @@ folder, to refresh the committed outputs without churning the diffs.
 
 Examples
 --------
->>> from alsmeds.runner import run_notebooks, standard_parameters
+>>> from alsmeds.pipeline.runner import run_notebooks, standard_parameters
 >>> results = run_notebooks(only=["01"], parameters=standard_parameters(seed=1))  # doctest: +SKIP
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 
 from alsmeds import paths
-from alsmeds.io import write_text_atomic
+from alsmeds.data.write import write_text_atomic
 
 __all__ = [
     "NOTEBOOK_PATTERN",
@@ -426,7 +426,7 @@ def remove_interrupted_writes(
     """Clear what interrupted earlier runs left in the folders a run writes to.
 
     A kernel that is killed mid-write leaves a hidden temporary file or folder (see
-    :func:`alsmeds.io.remove_stale_temporaries`); the next run removes them from the
+    :func:`alsmeds.data.write.remove_stale_temporaries`); the next run removes them from the
     notebooks and output folders, the default and given figure and result folders, and
     the simulated-data cache.
 
@@ -435,7 +435,7 @@ def remove_interrupted_writes(
     list of pathlib.Path
         What was removed.
     """
-    from alsmeds.io import remove_stale_temporaries
+    from alsmeds.data.write import remove_stale_temporaries
 
     folders = {Path(notebooks_dir), Path(output_dir), paths.FIGURES_DIR, paths.RESULTS_DIR, paths.BUILD_DIR / "data"}
     folders |= {Path(v) for k, v in (parameters or {}).items() if k.endswith("_dir") and v is not None}

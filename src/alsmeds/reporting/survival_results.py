@@ -1,7 +1,7 @@
 """Machine-readable results of the survival analysis (notebook 05) and their documented schemas.
 
 * ``results/survival_cox.csv`` and ``.json``: Cox model estimates, written by
-  :func:`alsmeds.results.write_estimates` with :data:`SURVIVAL_COX_COLUMNS` as the schema
+  :func:`alsmeds.reporting.results.write_estimates` with :data:`SURVIVAL_COX_COLUMNS` as the schema
   (``{"schema": ..., "estimates": [...]}``).
 * ``results/followup.json``: follow-up after diagnosis (:func:`write_followup`), with
   :data:`FOLLOWUP_FIELDS` as its ``schema`` key.
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .io import write_json_atomic
+from alsmeds.data.write import write_json_atomic
 
 SURVIVAL_COX_FILE = "survival_cox"
 FOLLOWUP_FILE = "followup.json"
@@ -89,7 +89,7 @@ def write_followup(summary: dict, results_dir: str | Path, extra: dict | None = 
     Parameters
     ----------
     summary : dict
-        :func:`alsmeds.survival.followup_summary`.
+        :func:`alsmeds.models.km.followup_summary`.
     results_dir : path-like
     extra : dict, optional
         Further keys (``planted_sample_followup_years``, ``data_dir``).
@@ -109,7 +109,7 @@ def add_implied(cox: pd.DataFrame, implied: dict | None) -> pd.DataFrame:
     Parameters
     ----------
     cox : DataFrame
-        :func:`alsmeds.survival.cox_table`.
+        :func:`alsmeds.models.cox.cox_table`.
     implied : dict or None
         :func:`alsmeds.simulate.prognosis_truth.implied_cox_estimands`.
     """

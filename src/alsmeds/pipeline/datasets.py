@@ -20,8 +20,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-from .io import Registry, read_registry
+from alsmeds import paths
+from alsmeds.data.registry import Registry, read_registry
 
 TRUTH_FILE = "truth.json"
 
@@ -62,7 +62,7 @@ def resolve_data_dir(data_dir: str | Path | None = None, seed: int | None = None
     if _matches(_read_truth(folder), seed, scale):
         return folder
     if folder == paths.SYNTHETIC_DIR.resolve() or (folder / TRUTH_FILE).is_file():
-        from .simulate import DEFAULT_SEED
+        from alsmeds.simulate import DEFAULT_SEED
 
         seed = DEFAULT_SEED if seed is None else int(seed)
         scale = 1.0 if scale is None else float(scale)
@@ -93,12 +93,12 @@ def load_study_data(
 
     Raises
     ------
-    alsmeds.validate.RegistryValidationError
+    alsmeds.data.problems.RegistryValidationError
         When the folder breaks the input data contract.
     """
     folder = resolve_data_dir(data_dir, seed, scale)
     if (seed is not None or scale is not None) and not _matches(_read_truth(folder), seed, scale):
-        from .simulate import write_synthetic
+        from alsmeds.simulate import write_synthetic
 
         write_synthetic(folder, seed=seed, scale=scale, progress=progress)
     registry = read_registry(folder)

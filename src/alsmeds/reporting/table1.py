@@ -1,6 +1,6 @@
 """Table 1 (baseline characteristics by role) and the prevalence of use per class and window.
 
-Both tables are built from the analysis table (:func:`alsmeds.analysis_table.build_analysis_table`)
+Both tables are built from the analysis table (:func:`alsmeds.derive.analysis_table.build_analysis_table`)
 after keeping **one row per person and matched set**: a case appears there once per
 comparison it takes part in (population, sibling, spouse), and counting it three times
 would weight cases with relatives more.  Everything is assessed at the case's index date.
@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 from tableone import TableOne
 
-from .constants import CLASSES, WINDOW_LABELS, WINDOWS
-from .describe import ROLE_LABELS, ROLE_ORDER
-from .io import write_csv_atomic, write_text_atomic
+from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
+from alsmeds.data.write import write_csv_atomic, write_text_atomic
+from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
 
 #: Control roles an SMD against the cases is reported for, in column order.
 CONTROL_ROLES = ("population_control", "sibling", "spouse")
@@ -253,7 +253,7 @@ def exposure_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
     Windows are those of the study: first qualifying use 0-1, 1-5 or more than 5 years
     before the index date (mutually exclusive), the lagged main exposure (first qualifying
     use more than 1 year before), and ever (any qualifying use before the index date).
-    Qualifying use = at least two dispensings on distinct dates (:mod:`alsmeds.exposure`).
+    Qualifying use = at least two dispensings on distinct dates (:mod:`alsmeds.derive.exposure`).
 
     Parameters
     ----------
@@ -377,7 +377,7 @@ def users_by_threshold(
 
     For each drug class and role, the percentage of people with at least ``t`` dispensings
     of the class on distinct dates before the index date, for each threshold ``t``.  The
-    study requires two (:data:`alsmeds.exposure.DEFAULT_RULES`); the difference between the
+    study requires two (:data:`alsmeds.derive.exposure.DEFAULT_RULES`); the difference between the
     columns for 1 and 2 is the people with a single dispensing, who are *not* users.
 
     Parameters
@@ -386,7 +386,7 @@ def users_by_threshold(
         The ``dispensings`` table.
     members : DataFrame
         One row per person and matched set: person_id, case_id, index_date, role (e.g.
-        :func:`alsmeds.analysis_table.set_members`).
+        :func:`alsmeds.derive.cohort.set_members`).
     thresholds : tuple of int
         Numbers of distinct dispensing dates.
     roles : tuple of str
@@ -397,7 +397,7 @@ def users_by_threshold(
     DataFrame
         Index (class, role); columns ``people`` and ``>= t dispensings (%)`` per threshold.
     """
-    from .exposure import ExposureRules, first_qualifying_dates
+    from alsmeds.derive.exposure import ExposureRules, first_qualifying_dates
 
     key = ["person_id", "case_id"]
     members = members[members["role"].isin(roles)]

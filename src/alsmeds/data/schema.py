@@ -4,7 +4,7 @@ Every table is a CSV (``<name>.csv``) or Parquet (``<name>.parquet``) file in on
 folder, plus a small ``extract.json`` with the study dates.  The synthetic data in
 ``data/synthetic/`` and a real extract use the same contract, so every notebook runs
 on either.  ``data/README.md`` is the human-readable data dictionary; this module is
-the machine-readable one that the validator (:mod:`alsmeds.validate`) enforces.
+the machine-readable one that the validator (:mod:`alsmeds.data.validate`) enforces.
 
 Column kinds
 ------------
@@ -180,7 +180,7 @@ ALSFRS = Table(
     description=(
         "ALS Functional Rating Scale-Revised at registry visits (higher is better).  Two or more "
         "assessments of one case on the same day are allowed (the validator counts them in a "
-        "warning); how the analysis combines them is documented in ``alsmeds.trajectories``."
+        "warning); how the analysis combines them is documented in ``alsmeds.models.mixed``."
     ),
     register="Swedish Motor Neuron Disease Quality Registry",
     # No key: same-day assessments are real register content (rule same_day_alsfrs).
@@ -276,7 +276,7 @@ def data_dictionary_markdown() -> str:
     ``data/README.md`` holds this text between the markers
     ``<!-- BEGIN DATA DICTIONARY -->`` and ``<!-- END DATA DICTIONARY -->``; a test
     checks that the two agree.  After changing the schema, paste the output of
-    ``python -c "from alsmeds.schema import data_dictionary_markdown as d; print(d(), end='')"``
+    ``python -c "from alsmeds.data.schema import data_dictionary_markdown as d; print(d(), end='')"``
     between the markers.
 
     Returns

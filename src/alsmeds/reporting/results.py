@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import write_csv_atomic, write_json_atomic
-from .precision import CSV_FLOAT_FORMAT
+from alsmeds.data.write import write_csv_atomic, write_json_atomic
+from alsmeds.precision import CSV_FLOAT_FORMAT
 
 #: Meaning of the columns of risk-model estimates (results/risk_models.csv and .json).
 RISK_MODEL_COLUMNS = {

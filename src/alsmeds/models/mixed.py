@@ -23,14 +23,14 @@ Rules for register data
 -----------------------
 * **Two assessments on the same day** (the validator accepts them with a counted
   warning) are averaged into one visit: :func:`alsfrs_visits` is the one place this
-  happens, used both here and by the baseline ALSFRS-R of :mod:`alsmeds.survival`.  The
+  happens, used both here and by the baseline ALSFRS-R of :mod:`alsmeds.models.cox`.  The
   averaged total may be a half point; the number merged is counted in the visit
   selection (``same_day_assessments_merged``).
 * **Every ALS case belongs to the prognosis cohort**, including a case with no control
-  at all (uninformative for the risk models, see :mod:`alsmeds.analysis_table`) and a
+  at all (uninformative for the risk models, see :mod:`alsmeds.derive.analysis_table`) and a
   case whose only controls are siblings or a spouse.
-* **Case exposures** come from :func:`alsmeds.analysis_table.case_exposures` (also
-  :func:`case_exposures` here and in :mod:`alsmeds.survival`: the same function), one
+* **Case exposures** come from :func:`alsmeds.derive.cohort.case_exposures` (also
+  :func:`case_exposures` here and in :mod:`alsmeds.models.cox`: the same function), one
   row per case classified at its diagnosis date, never from the rows of one comparison.
 * **Terms that cannot be estimated** are dropped from the model and reported with the
   reason (``AlsfrsMixedResult.not_estimable``; ``estimable=False`` rows in
@@ -53,7 +53,7 @@ Main entry points
 
 Examples
 --------
->>> from alsmeds.datasets import load_study_data
+>>> from alsmeds.pipeline.datasets import load_study_data
 >>> study = load_study_data()                                                  # doctest: +SKIP
 >>> data = build_alsfrs_data(study.registry, case_exposures(study.registry))    # doctest: +SKIP
 >>> result = AlsfrsMixedModel().fit(data)                                      # doctest: +SKIP
@@ -65,47 +65,21 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .analysis_table import case_exposures as case_exposures  # re-exported: one function for every case
-from .constants import CLASSES
+from alsmeds.constants import CLASSES
+from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
 
-#: Days per month (365.25 / 12), the unit of time of every model here.
-DAYS_PER_MONTH = 365.25 / 12
-#: Published mean ALSFRS-R at diagnosis (Chourpiliadis et al. 2025; P).
-PUBLISHED_SCORE_AT_DIAGNOSIS = 36.1
-#: Age the age covariate is centred at (years).
-REFERENCE_AGE = 65.0
-#: A visit within this many days of diagnosis gives the "score at diagnosis".
-DIAGNOSIS_VISIT_WINDOW_DAYS = 31
 #: Default covariates of the mixed model (columns of :func:`build_alsfrs_data`).
 DEFAULT_COVARIATES = ("age_per_decade", "male", "bulbar")
+
+
 #: Two-sided 95% normal quantile used for every confidence interval here.
 Z95 = float(stats.norm.ppf(0.975))
 
-#: Columns of :func:`build_alsfrs_data`: column -> meaning.
-ALSFRS_DATA_COLUMNS: dict[str, str] = {
-    "person_id": "the ALS case",
-    "visit_date": "date of the registry visit",
-    "diagnosis_date": "date of ALS diagnosis (the index date)",
-    "months": "months since diagnosis at the visit (days / 30.4375)",
-    "score": "ALSFRS-R total score, 0-48 (higher is better)",
-    "visit": "0-based number of the visit among the patient's kept visits",
-    "n_visits": "number of kept visits of the patient",
-    **{k: f"1 if prediagnostic use of {k} (any qualifying use before diagnosis: cat_{k} != 0)" for k in CLASSES},
-    "age": "age at diagnosis, years",
-    "age_per_decade": "(age - 65) / 10",
-    "male": "1 for men",
-    "onset_site": "bulbar or spinal",
-    "bulbar": "1 for bulbar onset",
-    "event": "first of death or invasive_ventilation during follow-up, else none",
-    "event_months": "months from diagnosis to that event (missing without an event)",
-    "followup_months": "months from diagnosis to the end of follow-up (event, death, emigration or end of study)",
-}
 
 #: Columns of the mixed-model results (``results/alsfrs_mixed_model.csv`` and ``.json``).
 MIXED_MODEL_RESULT_COLUMNS: dict[str, str] = {
@@ -129,297 +103,6 @@ MIXED_MODEL_RESULT_COLUMNS: dict[str, str] = {
     "estimable": "false for a term the data cannot estimate (left out of the model) or a model that failed",
     "reason": "why a row is not estimable (empty otherwise)",
 }
-
-
-# --------------------------------------------------------------------------- visit data
-
-
-def _tables(registry: Any) -> Mapping[str, pd.DataFrame]:
-    return registry.tables if hasattr(registry, "tables") else registry
-
-
-def alsfrs_visits(alsfrs: pd.DataFrame) -> pd.DataFrame:
-    """One ALSFRS-R total per person and visit day: assessments on the same day are averaged.
-
-    Real registry extracts can hold two assessments of one patient on one day (a
-    re-assessment, a second clinic).  They measure the same state, so they are averaged
-    into one visit rather than counted as two independent visits (which would give that
-    day double weight in a mixed model) or resolved by an arbitrary choice.  Used by
-    :func:`build_alsfrs_data` and by the baseline score of
-    :func:`alsmeds.survival.baseline_alsfrs`.
-
-    Parameters
-    ----------
-    alsfrs : DataFrame
-        The ``alsfrs`` table: ``person_id``, ``visit_date``, ``alsfrs_r_total``.
-
-    Returns
-    -------
-    DataFrame
-        ``person_id``, ``visit_date``, ``alsfrs_r_total`` (float: the mean of the day's
-        non-missing totals, missing when all are) and ``assessments`` (rows merged),
-        sorted by person and date.
-    """
-    rows = alsfrs[["person_id", "visit_date", "alsfrs_r_total"]].copy()
-    rows["visit_date"] = pd.to_datetime(rows["visit_date"])
-    rows["alsfrs_r_total"] = rows["alsfrs_r_total"].astype(float)
-    grouped = rows.groupby(["person_id", "visit_date"], sort=True)
-    out = grouped.agg(alsfrs_r_total=("alsfrs_r_total", "mean"), assessments=("alsfrs_r_total", "size"))
-    return out.reset_index()
-
-
-def _first_event(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """First prognostic event per case (death or invasive ventilation, whichever is first)."""
-    if outcomes.empty:
-        return pd.DataFrame(columns=["person_id", "event", "event_date"])
-    ordered = outcomes.assign(event_date=pd.to_datetime(outcomes["event_date"]))
-    ordered = ordered.sort_values(["person_id", "event_date", "event"], kind="stable")
-    return ordered.drop_duplicates("person_id", keep="first")[["person_id", "event", "event_date"]]
-
-
-def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
-    """One row per kept ALSFRS-R visit, with exposures, covariates and follow-up of the case.
-
-    Visits kept
-    -----------
-    0. Assessments of one patient on the same day are averaged into one visit
-       (:func:`alsfrs_visits`; counted as ``same_day_assessments_merged``).
-    1. Visits of ALS cases (``als_cases``) that have a row in ``exposures``; visits of
-       other cases are dropped (counted as ``no_exposure_row``; none with
-       :func:`case_exposures`, which covers every case).
-    2. Visits on or after the diagnosis date (``before_diagnosis``; the input
-       contract already forbids earlier visits).
-    3. Visits on or before the end of follow-up: the earliest of the first prognostic
-       event (death or invasive ventilation, ``outcomes``), death or emigration
-       (``persons``) and ``end_of_follow_up`` (``extract.json``) (``after_end_of_follow_up``).
-       A visit on that day is kept: its score is taken as measured before the event.
-    4. Visits with a missing total score are dropped (``missing_score``).
-
-    The counts of dropped visits are in ``frame.attrs["selection"]``.
-
-    Parameters
-    ----------
-    registry : alsmeds.io.Registry or mapping
-        A register extract (``tables`` with ``als_cases``, ``alsfrs``, ``outcomes`` and
-        ``persons``; ``metadata`` with ``end_of_follow_up``).
-    exposures : DataFrame
-        One row per case with ``person_id`` and ``cat_<class>``: :func:`case_exposures`
-        of the registry (every case, whatever its controls).
-        Prediagnostic use of a class is ``cat_<class> != 0``: at least two dispensings
-        before diagnosis, the last year included (the paper's prognosis exposure).
-    classes : sequence of str
-        Drug classes to carry.
-
-    Returns
-    -------
-    DataFrame
-        Columns :data:`ALSFRS_DATA_COLUMNS`, sorted by ``person_id`` and ``months``.
-    """
-    tables = _tables(registry)
-    metadata = getattr(registry, "metadata", {}) or {}
-    if exposures["person_id"].duplicated().any():
-        raise ValueError("exposures must have one row per person_id")
-    missing = [f"cat_{k}" for k in classes if f"cat_{k}" not in exposures]
-    if missing:
-        raise ValueError(f"exposures lacks column(s) {missing}")
-
-    cases = tables["als_cases"][["person_id", "diagnosis_date", "onset_site"]].copy()
-    cases["diagnosis_date"] = pd.to_datetime(cases["diagnosis_date"])
-    persons = tables["persons"].set_index("person_id")
-    birth = pd.to_datetime(cases["person_id"].map(persons["birth_date"]))
-    cases["age"] = (cases["diagnosis_date"] - birth).dt.days / 365.25
-    cases["male"] = (cases["person_id"].map(persons["sex"]) == "male").astype(np.int8)
-    cases["bulbar"] = (cases["onset_site"] == "bulbar").astype(np.int8)
-    cases["age_per_decade"] = (cases["age"] - REFERENCE_AGE) / 10
-
-    first = _first_event(tables["outcomes"]).set_index("person_id")
-    cases["event"] = cases["person_id"].map(first["event"])
-    cases["event_date"] = pd.to_datetime(cases["person_id"].map(first["event_date"]))
-    death = pd.to_datetime(cases["person_id"].map(persons["death_date"]))
-    emigration = pd.to_datetime(cases["person_id"].map(persons["emigration_date"]))
-    # A death in the persons table with no earlier outcome row is a death event too.
-    death_first = death.notna() & (cases["event_date"].isna() | (death < cases["event_date"]))
-    cases.loc[death_first, "event"] = "death"
-    cases.loc[death_first, "event_date"] = death[death_first]
-    end_of_study = pd.Timestamp(metadata["end_of_follow_up"]) if "end_of_follow_up" in metadata else pd.NaT
-    ends = pd.concat([cases["event_date"], emigration, pd.Series(end_of_study, index=cases.index)], axis=1)
-    cases["followup_end"] = ends.min(axis=1)
-    # An event after emigration or after the end of the study is not observed.
-    seen = cases["event_date"].notna() & (cases["event_date"] <= cases["followup_end"])
-    cases["event"] = cases["event"].where(seen, "none")
-    cases["event_date"] = cases["event_date"].where(seen)
-    cases["event_months"] = (cases["event_date"] - cases["diagnosis_date"]).dt.days / DAYS_PER_MONTH
-    cases["followup_months"] = (cases["followup_end"] - cases["diagnosis_date"]).dt.days / DAYS_PER_MONTH
-
-    exp = exposures[["person_id"] + [f"cat_{k}" for k in classes]].copy()
-    for k in classes:
-        exp[k] = (exp.pop(f"cat_{k}").to_numpy() != 0).astype(np.int8)
-
-    counts = {"visits_in_register": len(tables["alsfrs"])}
-    visits = alsfrs_visits(tables["alsfrs"]).drop(columns="assessments")
-    counts["same_day_assessments_merged"] = counts["visits_in_register"] - len(visits)
-    visits = visits[visits["person_id"].isin(cases["person_id"])]
-    counts["not_an_als_case"] = counts["visits_in_register"] - counts["same_day_assessments_merged"] - len(visits)
-    has_exposure = visits["person_id"].isin(exp["person_id"])
-    counts["no_exposure_row"] = int((~has_exposure).sum())
-    visits = visits[has_exposure].merge(cases, on="person_id", how="left").merge(exp, on="person_id", how="left")
-    before = visits["visit_date"] < visits["diagnosis_date"]
-    after = visits["followup_end"].notna() & (visits["visit_date"] > visits["followup_end"])
-    no_score = visits["alsfrs_r_total"].isna()
-    counts["before_diagnosis"] = int(before.sum())
-    counts["after_end_of_follow_up"] = int((after & ~before).sum())
-    counts["missing_score"] = int((no_score & ~before & ~after).sum())
-    visits = visits[~before & ~after & ~no_score].copy()
-    counts["visits_kept"] = len(visits)
-    counts["patients_kept"] = int(visits["person_id"].nunique())
-    counts["cases_without_kept_visits"] = int(exp["person_id"].isin(cases["person_id"]).sum()) - counts["patients_kept"]
-
-    visits["months"] = (visits["visit_date"] - visits["diagnosis_date"]).dt.days / DAYS_PER_MONTH
-    visits["score"] = visits["alsfrs_r_total"].astype(float)
-    visits = visits.sort_values(["person_id", "visit_date"], kind="stable").reset_index(drop=True)
-    visits["visit"] = visits.groupby("person_id").cumcount()
-    visits["n_visits"] = visits.groupby("person_id")["visit"].transform("size")
-    columns = [c for c in ALSFRS_DATA_COLUMNS if c not in CLASSES or c in classes]
-    out = visits[columns].reset_index(drop=True)
-    out.attrs["selection"] = counts
-    return out
-
-
-# --------------------------------------------------------------------------- descriptives
-
-
-def score_at_diagnosis(data: pd.DataFrame, window_days: int = DIAGNOSIS_VISIT_WINDOW_DAYS) -> pd.Series:
-    """Score of each patient's first visit, if it lies within ``window_days`` of diagnosis.
-
-    Returns
-    -------
-    Series
-        Indexed by ``person_id``.
-    """
-    first = data[data["visit"] == 0]
-    first = first[first["months"] * DAYS_PER_MONTH <= window_days + 1e-9]
-    return first.set_index("person_id")["score"]
-
-
-def _between_visits_days(data: pd.DataFrame) -> pd.Series:
-    gaps = data.groupby("person_id")["months"].diff().dropna()
-    return gaps * DAYS_PER_MONTH
-
-
-def describe_visits(data: pd.DataFrame, by: str | None = "antidepressants") -> pd.DataFrame:
-    """Visits per patient, time between visits, follow-up and the score at diagnosis.
-
-    Parameters
-    ----------
-    data : DataFrame
-        From :func:`build_alsfrs_data`.
-    by : str, optional
-        A 0/1 exposure column: adds columns for non-users and users.
-
-    Returns
-    -------
-    DataFrame
-        One row per measure, one column per group (``all``, and ``non-users`` /
-        ``users`` with ``by``).  The score at diagnosis is the first visit's score when
-        it lies within :data:`DIAGNOSIS_VISIT_WINDOW_DAYS` days of diagnosis; the
-        published mean is :data:`PUBLISHED_SCORE_AT_DIAGNOSIS`.
-    """
-    groups = {"all": data}
-    if by is not None:
-        groups["non-users"] = data[data[by] == 0]
-        groups["users"] = data[data[by] == 1]
-    out = {}
-    for name, d in groups.items():
-        per_patient = d.groupby("person_id").agg(
-            n=("visit", "size"), last=("months", "max"), event=("event", "first"), followup=("followup_months", "first")
-        )
-        gaps = _between_visits_days(d)
-        at_dx = score_at_diagnosis(d)
-        q = per_patient["n"].quantile([0.25, 0.5, 0.75]) if len(per_patient) else pd.Series([np.nan] * 3)
-        g = gaps.quantile([0.25, 0.5, 0.75]) if len(gaps) else pd.Series([np.nan] * 3)
-        out[name] = {
-            "patients": len(per_patient),
-            "visits": len(d),
-            "visits per patient, mean": per_patient["n"].mean(),
-            "visits per patient, median": q.iloc[1],
-            "visits per patient, Q1": q.iloc[0],
-            "visits per patient, Q3": q.iloc[2],
-            "patients with one visit, %": 100 * (per_patient["n"] == 1).mean(),
-            "days between visits, median": g.iloc[1],
-            "days between visits, Q1": g.iloc[0],
-            "days between visits, Q3": g.iloc[2],
-            "months from diagnosis to last visit, median": per_patient["last"].median(),
-            "months of follow-up, median": per_patient["followup"].median(),
-            "death or invasive ventilation, %": 100 * (per_patient["event"] != "none").mean(),
-            "patients with a visit at diagnosis": len(at_dx),
-            "score at diagnosis, mean": at_dx.mean(),
-            "score at diagnosis, SD": at_dx.std(),
-            "score at diagnosis, published mean": PUBLISHED_SCORE_AT_DIAGNOSIS,
-        }
-    return pd.DataFrame(out)
-
-
-def person_ols_slopes(data: pd.DataFrame, min_visits: int = 3) -> pd.DataFrame:
-    """Each patient's own least-squares slope (points/month), for patients with ``min_visits`` visits or more.
-
-    A descriptive of informative dropout: no pooling, no model for who leaves.
-
-    Returns
-    -------
-    DataFrame
-        ``person_id``, ``n_visits``, ``slope``, ``event``, ``followup_months`` and the
-        exposure columns present in ``data``.
-    """
-    d = data[data["n_visits"] >= min_visits]
-    t = d["months"] - d.groupby("person_id")["months"].transform("mean")
-    y = d["score"] - d.groupby("person_id")["score"].transform("mean")
-    parts = pd.DataFrame({"person_id": d["person_id"], "txy": t * y, "txx": t * t})
-    sums = parts.groupby("person_id")[["txy", "txx"]].sum()
-    keep = [c for c in ("n_visits", "event", "followup_months", *CLASSES) if c in d]
-    first = d.groupby("person_id")[keep].first()
-    out = first.assign(slope=sums["txy"] / sums["txx"]).reset_index()
-    return out[["person_id", "n_visits", "slope"] + [c for c in keep if c != "n_visits"]]
-
-
-def followup_groups(slopes: pd.DataFrame) -> dict[str, pd.Series]:
-    """Patients of :func:`person_ols_slopes` grouped by how and when their follow-up ended.
-
-    Returns
-    -------
-    dict of str to boolean Series
-        ``event within 12 months``, ``event at 12-24 months``, ``event after 24 months``
-        (death or invasive ventilation) and ``no event (censored)``.
-    """
-    event = slopes["event"] != "none"
-    months = slopes["followup_months"]
-    return {
-        "event within 12 months": event & (months <= 12),
-        "event at 12-24 months": event & (months > 12) & (months <= 24),
-        "event after 24 months": event & (months > 24),
-        "no event (censored)": ~event,
-    }
-
-
-def slopes_by_followup(slopes: pd.DataFrame) -> pd.DataFrame:
-    """Number, mean and median of the patients' own slopes in each :func:`followup_groups` group.
-
-    Returns
-    -------
-    DataFrame
-        Index: the group; columns ``patients``, ``mean_slope``, ``median_slope`` (points/month).
-    """
-    rows = {
-        name: {
-            "patients": int(mask.sum()),
-            "mean_slope": float(slopes.loc[mask, "slope"].mean()) if mask.any() else np.nan,
-            "median_slope": float(slopes.loc[mask, "slope"].median()) if mask.any() else np.nan,
-        }
-        for name, mask in followup_groups(slopes).items()
-    }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("follow-up")
-
-
-# --------------------------------------------------------------------------- mixed model
 
 
 class MixedModelError(ValueError):
@@ -555,7 +238,7 @@ class AlsfrsMixedModel:
             patients, no visit after diagnosis, no patient with two visits (random
             slope), or fewer visits than parameters.
         """
-        from .models.design import non_identifiable_terms
+        from alsmeds.models.design import non_identifiable_terms
 
         if len(data) == 0:
             raise MixedModelError("no ALSFRS-R visits")
@@ -1093,9 +776,6 @@ class AlsfrsMixedResult:
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- model comparison
-
-
 def boundary_lr_pvalue(lr: float) -> float:
     """p-value of a likelihood-ratio test that a random slope (variance and covariance) is zero.
 
@@ -1221,196 +901,3 @@ def comparison_rows(comparison: pd.DataFrame, n_obs: int, n_patients: int) -> pd
                 }
             )
     return pd.DataFrame(rows, columns=list(MIXED_MODEL_RESULT_COLUMNS))
-
-
-# --------------------------------------------------------------------------- planted-truth checks
-
-
-def true_person_effects(people: pd.DataFrame) -> pd.DataFrame:
-    """True ALSFRS-R intercept and slope of each case from ``truth_people.csv`` / ``SyntheticRegistry.people``.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by ``person_id``: ``b0`` (points at diagnosis), ``b1`` (points/month).
-    """
-    cases = people[people["role"] == "case"]
-    return pd.DataFrame(
-        {"b0": cases["alsfrs_intercept"].to_numpy(), "b1": cases["alsfrs_slope_per_month"].to_numpy()},
-        index=pd.Index(cases["person_id"].to_numpy(), name="person_id"),
-    )
-
-
-def _patients(data: pd.DataFrame) -> pd.DataFrame:
-    keep = [
-        c for c in ALSFRS_DATA_COLUMNS if c in data and c not in {"visit_date", "months", "score", "visit", "n_visits"}
-    ]
-    return data.groupby("person_id", sort=True)[[c for c in keep if c != "person_id"]].first().reset_index()
-
-
-def latent_complete_trajectories(
-    data: pd.DataFrame,
-    effects: pd.DataFrame,
-    *,
-    horizon_months: float = 36.0,
-    every_months: float = 3.0,
-    residual_sd: float = 2.0,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Every patient of ``data`` seen to a fixed horizon, with no dropout and no floor or ceiling.
-
-    Score = true intercept + true slope x months + normal noise (``residual_sd``), not
-    rounded or clipped, at months 0, ``every_months``, ..., ``horizon_months``.  The
-    mixed model is correctly specified for these data, so it must recover the
-    planted slopes: the check of the estimator.  :func:`cut_at_follow_up` removes the
-    visits after each patient's real end of follow-up from the same rows.
-
-    Returns
-    -------
-    DataFrame
-        In the format of :func:`build_alsfrs_data` (patients' covariates and follow-up copied).
-    """
-    patients = _patients(data)
-    times = np.arange(0.0, horizon_months + 1e-9, every_months)
-    out = patients.loc[np.repeat(patients.index.to_numpy(), len(times))].reset_index(drop=True)
-    out["months"] = np.tile(times, len(patients))
-    out["visit"] = np.tile(np.arange(len(times)), len(patients))
-    out["n_visits"] = len(times)
-    eff = effects.reindex(out["person_id"].to_numpy())
-    rng = np.random.default_rng(seed)
-    noise = residual_sd * rng.standard_normal(len(out))
-    out["score"] = eff["b0"].to_numpy() + eff["b1"].to_numpy() * out["months"].to_numpy() + noise
-    return out
-
-
-def cut_at_follow_up(complete: pd.DataFrame) -> pd.DataFrame:
-    """The visits of :func:`latent_complete_trajectories` up to each patient's end of follow-up.
-
-    Same patients, same times, same scores and noise; only the visits after death,
-    invasive ventilation or censoring are gone.  Fitting both isolates what
-    informative dropout does to the mixed model (common random numbers: the two fits
-    differ in nothing else).
-    """
-    out = complete[complete["months"] <= complete["followup_months"] + 1e-9].copy()
-    out["n_visits"] = out.groupby("person_id")["visit"].transform("size")
-    return out.reset_index(drop=True)
-
-
-def latent_at_observed_visits(
-    data: pd.DataFrame, effects: pd.DataFrame, *, residual_sd: float = 2.0, seed: int = 0
-) -> pd.DataFrame:
-    """The observed visits (same patients, same times, same dropout) with latent scores.
-
-    Score = true intercept + true slope x months + normal noise, not rounded or
-    clipped: only the 0-48 floor and ceiling and the rounding separate them from the
-    observed scores (the noise is drawn afresh).
-    """
-    out = data.copy()
-    eff = effects.reindex(out["person_id"].to_numpy())
-    rng = np.random.default_rng(seed)
-    noise = residual_sd * rng.standard_normal(len(out))
-    out["score"] = eff["b0"].to_numpy() + eff["b1"].to_numpy() * out["months"].to_numpy() + noise
-    return out
-
-
-def latent_slope_regression(data: pd.DataFrame, effects: pd.DataFrame, slope_exposures: Sequence[str] = CLASSES):
-    """The sample's own slope estimand: least squares of the true slopes on the slope terms.
-
-    Regressing each patient's true slope ``b1_i`` on an intercept and the exposures
-    gives, for *these* patients, the reference-group slope and the slope differences a
-    perfect longitudinal study would estimate.  It differs from the planted population
-    values only by sampling (the true slopes' spread, 0.6 points/month, over the
-    sample); comparing estimates with it removes that sampling error.
-
-    Returns
-    -------
-    Series
-        ``months`` and ``<class>:months``, in points/month.
-    """
-    patients = _patients(data).set_index("person_id")
-    X = np.column_stack([np.ones(len(patients))] + [patients[k].to_numpy(float) for k in slope_exposures])
-    b1 = effects["b1"].reindex(patients.index).to_numpy()
-    coef, *_ = np.linalg.lstsq(X, b1, rcond=None)
-    return pd.Series(coef, index=["months"] + [f"{k}:months" for k in slope_exposures])
-
-
-# --------------------------------------------------------------------------- R reference
-
-
-@dataclass(frozen=True)
-class RLmeResult:
-    """An ``nlme::lme`` fit read back from R (names as in :class:`AlsfrsMixedResult`)."""
-
-    params: pd.Series
-    bse: pd.Series
-    variance_components: pd.Series
-    llf: float
-    n_obs: int
-    n_groups: int
-    warnings: list[str]
-    median_seconds: float | None
-    r_version: str
-    nlme_version: str
-
-
-def r_lme(
-    data: pd.DataFrame,
-    model: AlsfrsMixedModel | None = None,
-    *,
-    timing_runs: int = 0,
-    tolerance: float = 1e-10,
-    timeout: float = 600.0,
-) -> RLmeResult:
-    """Fit the same model with R ``nlme::lme`` (``src/alsmeds/reference/R/lme.R``).
-
-    ``lme(score ~ <design>, random = ~ months | person_id, method = "REML")`` on the
-    design of ``model`` in months; needs R with nlme and jsonlite
-    (:func:`alsmeds.reference.r_available` checks R itself).
-
-    Parameters
-    ----------
-    timing_runs : int
-        Fit that many more times inside R and report the median seconds.
-    tolerance : float
-        ``lmeControl(tolerance =, msTol =)``.
-    """
-    from .reference import run_r_script
-
-    model = model or AlsfrsMixedModel()
-    d = data.sort_values(["person_id", "months"], kind="stable").reset_index(drop=True)
-    X = model.design(d).drop(columns="Intercept")
-    frame = pd.concat([d[["person_id"]], d[["score"]].astype(float), X], axis=1)
-    args = {
-        "response": "score",
-        "fixed": list(X.columns),
-        "time": "months",
-        "group": "person_id",
-        "random_slope": model.random_slope,
-        "method": "REML" if model.reml else "ML",
-        "tolerance": tolerance,
-        "timing_runs": int(timing_runs),
-    }
-    out = run_r_script("lme", {"data": frame}, args, timeout=timeout)
-
-    def series(values: Mapping[str, Any]) -> pd.Series:
-        s = pd.Series({("Intercept" if k == "(Intercept)" else k): v for k, v in values.items()}, dtype=float)
-        return s
-
-    vc = pd.Series({k: (np.nan if v is None else float(v)) for k, v in out["variance_components"].items()})
-    if not model.random_slope:
-        vc = vc.drop(["slope_sd", "correlation"])
-    timing = out.get("timing")
-    return RLmeResult(
-        params=series(out["fixed"]),
-        bse=series(out["se"]),
-        variance_components=vc[
-            ["intercept_sd", *(["slope_sd", "correlation"] if model.random_slope else []), "residual_sd"]
-        ],
-        llf=float(out["loglik"]),
-        n_obs=int(out["n_obs"]),
-        n_groups=int(out["n_groups"]),
-        warnings=list(out.get("warnings") or []),
-        median_seconds=None if not timing else float(timing["median_seconds"]),
-        r_version=str(out["r_version"]),
-        nlme_version=str(out["nlme_version"]),
-    )

@@ -1,0 +1,390 @@
+"""ALSFRS-R trajectories after diagnosis: visit data, descriptives and linear mixed models.
+
+The question: do patients who used a psychiatric drug class before diagnosis lose
+ALSFRS-R points faster afterwards?  The estimand is the difference in the mean
+rate of decline (points per month) between users and non-users of a class, from a
+linear mixed model with a random intercept and a random slope in time per patient
+(Laird and Ware 1982):
+
+``score_ij = x_ij' beta + b0_i + b1_i t_ij + e_ij``,  ``(b0_i, b1_i) ~ N(0, D)``,  ``e_ij ~ N(0, sigma^2)``
+
+with ``t`` in months since diagnosis and ``x_ij`` holding time, prediagnostic use
+of each class, use x time (the slope differences) and covariates (age, sex, onset
+site).  The model assumes a linear decline, normal random effects and errors, and
+visits missing at random: whether a visit happens may depend on the *observed*
+scores, not on the patient's unobserved rate of decline.  Death and invasive
+ventilation end the visits, and they are more likely in fast decliners (the
+simulated hazard depends on the current true score), so dropout is informative and
+the mixed model alone is biased; :func:`latent_complete_trajectories` and
+:func:`latent_at_observed_visits` measure that bias on synthetic data, and notebook
+07 fits the joint model the paper used.
+
+Rules for register data
+-----------------------
+* **Two assessments on the same day** (the validator accepts them with a counted
+  warning) are averaged into one visit: :func:`alsfrs_visits` is the one place this
+  happens, used both here and by the baseline ALSFRS-R of :mod:`alsmeds.models.cox`.  The
+  averaged total may be a half point; the number merged is counted in the visit
+  selection (``same_day_assessments_merged``).
+* **Every ALS case belongs to the prognosis cohort**, including a case with no control
+  at all (uninformative for the risk models, see :mod:`alsmeds.derive.analysis_table`) and a
+  case whose only controls are siblings or a spouse.
+* **Case exposures** come from :func:`alsmeds.derive.cohort.case_exposures` (also
+  :func:`case_exposures` here and in :mod:`alsmeds.models.cox`: the same function), one
+  row per case classified at its diagnosis date, never from the rows of one comparison.
+* **Terms that cannot be estimated** are dropped from the model and reported with the
+  reason (``AlsfrsMixedResult.not_estimable``; ``estimable=False`` rows in
+  :meth:`AlsfrsMixedResult.group_slopes` and :meth:`AlsfrsMixedResult.to_frame`): an
+  exposure nobody (or everybody) used, a slope difference whose users have no visit
+  after diagnosis, a covariate that is the same for everyone, a column aliased with
+  others.  When the model as a whole cannot be fitted (too few patients or visits, no
+  visit after diagnosis, a failing optimiser), :class:`MixedModelError` says why.
+
+Main entry points
+-----------------
+* :func:`alsfrs_visits` -- one ALSFRS-R total per person and visit day.
+* :func:`build_alsfrs_data` -- one row per kept visit, with exposures and covariates.
+* :func:`describe_visits` -- visits per patient, time between visits, score at diagnosis.
+* :class:`AlsfrsMixedModel` -- ``AlsfrsMixedModel().fit(data)`` returns an
+  :class:`AlsfrsMixedResult` with ``summary()``, ``to_frame()``, ``group_slopes()``,
+  ``predict_mean()``, ``residuals()``.
+* :func:`compare_random_effects` -- random intercept and slope against random intercept only.
+* :func:`r_lme` -- the same model fitted by R ``nlme::lme`` (the reference).
+
+Examples
+--------
+>>> from alsmeds.pipeline.datasets import load_study_data
+>>> study = load_study_data()                                                  # doctest: +SKIP
+>>> data = build_alsfrs_data(study.registry, case_exposures(study.registry))    # doctest: +SKIP
+>>> result = AlsfrsMixedModel().fit(data)                                      # doctest: +SKIP
+>>> print(result.summary())                                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alsmeds.constants import CLASSES
+from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
+
+#: Days per month (365.25 / 12), the unit of time of every model here.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+#: Published mean ALSFRS-R at diagnosis (Chourpiliadis et al. 2025; P).
+PUBLISHED_SCORE_AT_DIAGNOSIS = 36.1
+
+
+#: Age the age covariate is centred at (years).
+REFERENCE_AGE = 65.0
+
+
+#: A visit within this many days of diagnosis gives the "score at diagnosis".
+DIAGNOSIS_VISIT_WINDOW_DAYS = 31
+
+
+#: Columns of :func:`build_alsfrs_data`: column -> meaning.
+ALSFRS_DATA_COLUMNS: dict[str, str] = {
+    "person_id": "the ALS case",
+    "visit_date": "date of the registry visit",
+    "diagnosis_date": "date of ALS diagnosis (the index date)",
+    "months": "months since diagnosis at the visit (days / 30.4375)",
+    "score": "ALSFRS-R total score, 0-48 (higher is better)",
+    "visit": "0-based number of the visit among the patient's kept visits",
+    "n_visits": "number of kept visits of the patient",
+    **{k: f"1 if prediagnostic use of {k} (any qualifying use before diagnosis: cat_{k} != 0)" for k in CLASSES},
+    "age": "age at diagnosis, years",
+    "age_per_decade": "(age - 65) / 10",
+    "male": "1 for men",
+    "onset_site": "bulbar or spinal",
+    "bulbar": "1 for bulbar onset",
+    "event": "first of death or invasive_ventilation during follow-up, else none",
+    "event_months": "months from diagnosis to that event (missing without an event)",
+    "followup_months": "months from diagnosis to the end of follow-up (event, death, emigration or end of study)",
+}
+
+
+def _tables(registry: Any) -> Mapping[str, pd.DataFrame]:
+    return registry.tables if hasattr(registry, "tables") else registry
+
+
+def alsfrs_visits(alsfrs: pd.DataFrame) -> pd.DataFrame:
+    """One ALSFRS-R total per person and visit day: assessments on the same day are averaged.
+
+    Real registry extracts can hold two assessments of one patient on one day (a
+    re-assessment, a second clinic).  They measure the same state, so they are averaged
+    into one visit rather than counted as two independent visits (which would give that
+    day double weight in a mixed model) or resolved by an arbitrary choice.  Used by
+    :func:`build_alsfrs_data` and by the baseline score of
+    :func:`alsmeds.derive.survival_data.baseline_alsfrs`.
+
+    Parameters
+    ----------
+    alsfrs : DataFrame
+        The ``alsfrs`` table: ``person_id``, ``visit_date``, ``alsfrs_r_total``.
+
+    Returns
+    -------
+    DataFrame
+        ``person_id``, ``visit_date``, ``alsfrs_r_total`` (float: the mean of the day's
+        non-missing totals, missing when all are) and ``assessments`` (rows merged),
+        sorted by person and date.
+    """
+    rows = alsfrs[["person_id", "visit_date", "alsfrs_r_total"]].copy()
+    rows["visit_date"] = pd.to_datetime(rows["visit_date"])
+    rows["alsfrs_r_total"] = rows["alsfrs_r_total"].astype(float)
+    grouped = rows.groupby(["person_id", "visit_date"], sort=True)
+    out = grouped.agg(alsfrs_r_total=("alsfrs_r_total", "mean"), assessments=("alsfrs_r_total", "size"))
+    return out.reset_index()
+
+
+def _first_event(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """First prognostic event per case (death or invasive ventilation, whichever is first)."""
+    if outcomes.empty:
+        return pd.DataFrame(columns=["person_id", "event", "event_date"])
+    ordered = outcomes.assign(event_date=pd.to_datetime(outcomes["event_date"]))
+    ordered = ordered.sort_values(["person_id", "event_date", "event"], kind="stable")
+    return ordered.drop_duplicates("person_id", keep="first")[["person_id", "event", "event_date"]]
+
+
+def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
+    """One row per kept ALSFRS-R visit, with exposures, covariates and follow-up of the case.
+
+    Visits kept
+    -----------
+    0. Assessments of one patient on the same day are averaged into one visit
+       (:func:`alsfrs_visits`; counted as ``same_day_assessments_merged``).
+    1. Visits of ALS cases (``als_cases``) that have a row in ``exposures``; visits of
+       other cases are dropped (counted as ``no_exposure_row``; none with
+       :func:`case_exposures`, which covers every case).
+    2. Visits on or after the diagnosis date (``before_diagnosis``; the input
+       contract already forbids earlier visits).
+    3. Visits on or before the end of follow-up: the earliest of the first prognostic
+       event (death or invasive ventilation, ``outcomes``), death or emigration
+       (``persons``) and ``end_of_follow_up`` (``extract.json``) (``after_end_of_follow_up``).
+       A visit on that day is kept: its score is taken as measured before the event.
+    4. Visits with a missing total score are dropped (``missing_score``).
+
+    The counts of dropped visits are in ``frame.attrs["selection"]``.
+
+    Parameters
+    ----------
+    registry : alsmeds.data.registry.Registry or mapping
+        A register extract (``tables`` with ``als_cases``, ``alsfrs``, ``outcomes`` and
+        ``persons``; ``metadata`` with ``end_of_follow_up``).
+    exposures : DataFrame
+        One row per case with ``person_id`` and ``cat_<class>``: :func:`case_exposures`
+        of the registry (every case, whatever its controls).
+        Prediagnostic use of a class is ``cat_<class> != 0``: at least two dispensings
+        before diagnosis, the last year included (the paper's prognosis exposure).
+    classes : sequence of str
+        Drug classes to carry.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`ALSFRS_DATA_COLUMNS`, sorted by ``person_id`` and ``months``.
+    """
+    tables = _tables(registry)
+    metadata = getattr(registry, "metadata", {}) or {}
+    if exposures["person_id"].duplicated().any():
+        raise ValueError("exposures must have one row per person_id")
+    missing = [f"cat_{k}" for k in classes if f"cat_{k}" not in exposures]
+    if missing:
+        raise ValueError(f"exposures lacks column(s) {missing}")
+
+    cases = tables["als_cases"][["person_id", "diagnosis_date", "onset_site"]].copy()
+    cases["diagnosis_date"] = pd.to_datetime(cases["diagnosis_date"])
+    persons = tables["persons"].set_index("person_id")
+    birth = pd.to_datetime(cases["person_id"].map(persons["birth_date"]))
+    cases["age"] = (cases["diagnosis_date"] - birth).dt.days / 365.25
+    cases["male"] = (cases["person_id"].map(persons["sex"]) == "male").astype(np.int8)
+    cases["bulbar"] = (cases["onset_site"] == "bulbar").astype(np.int8)
+    cases["age_per_decade"] = (cases["age"] - REFERENCE_AGE) / 10
+
+    first = _first_event(tables["outcomes"]).set_index("person_id")
+    cases["event"] = cases["person_id"].map(first["event"])
+    cases["event_date"] = pd.to_datetime(cases["person_id"].map(first["event_date"]))
+    death = pd.to_datetime(cases["person_id"].map(persons["death_date"]))
+    emigration = pd.to_datetime(cases["person_id"].map(persons["emigration_date"]))
+    # A death in the persons table with no earlier outcome row is a death event too.
+    death_first = death.notna() & (cases["event_date"].isna() | (death < cases["event_date"]))
+    cases.loc[death_first, "event"] = "death"
+    cases.loc[death_first, "event_date"] = death[death_first]
+    end_of_study = pd.Timestamp(metadata["end_of_follow_up"]) if "end_of_follow_up" in metadata else pd.NaT
+    ends = pd.concat([cases["event_date"], emigration, pd.Series(end_of_study, index=cases.index)], axis=1)
+    cases["followup_end"] = ends.min(axis=1)
+    # An event after emigration or after the end of the study is not observed.
+    seen = cases["event_date"].notna() & (cases["event_date"] <= cases["followup_end"])
+    cases["event"] = cases["event"].where(seen, "none")
+    cases["event_date"] = cases["event_date"].where(seen)
+    cases["event_months"] = (cases["event_date"] - cases["diagnosis_date"]).dt.days / DAYS_PER_MONTH
+    cases["followup_months"] = (cases["followup_end"] - cases["diagnosis_date"]).dt.days / DAYS_PER_MONTH
+
+    exp = exposures[["person_id"] + [f"cat_{k}" for k in classes]].copy()
+    for k in classes:
+        exp[k] = (exp.pop(f"cat_{k}").to_numpy() != 0).astype(np.int8)
+
+    counts = {"visits_in_register": len(tables["alsfrs"])}
+    visits = alsfrs_visits(tables["alsfrs"]).drop(columns="assessments")
+    counts["same_day_assessments_merged"] = counts["visits_in_register"] - len(visits)
+    visits = visits[visits["person_id"].isin(cases["person_id"])]
+    counts["not_an_als_case"] = counts["visits_in_register"] - counts["same_day_assessments_merged"] - len(visits)
+    has_exposure = visits["person_id"].isin(exp["person_id"])
+    counts["no_exposure_row"] = int((~has_exposure).sum())
+    visits = visits[has_exposure].merge(cases, on="person_id", how="left").merge(exp, on="person_id", how="left")
+    before = visits["visit_date"] < visits["diagnosis_date"]
+    after = visits["followup_end"].notna() & (visits["visit_date"] > visits["followup_end"])
+    no_score = visits["alsfrs_r_total"].isna()
+    counts["before_diagnosis"] = int(before.sum())
+    counts["after_end_of_follow_up"] = int((after & ~before).sum())
+    counts["missing_score"] = int((no_score & ~before & ~after).sum())
+    visits = visits[~before & ~after & ~no_score].copy()
+    counts["visits_kept"] = len(visits)
+    counts["patients_kept"] = int(visits["person_id"].nunique())
+    counts["cases_without_kept_visits"] = int(exp["person_id"].isin(cases["person_id"]).sum()) - counts["patients_kept"]
+
+    visits["months"] = (visits["visit_date"] - visits["diagnosis_date"]).dt.days / DAYS_PER_MONTH
+    visits["score"] = visits["alsfrs_r_total"].astype(float)
+    visits = visits.sort_values(["person_id", "visit_date"], kind="stable").reset_index(drop=True)
+    visits["visit"] = visits.groupby("person_id").cumcount()
+    visits["n_visits"] = visits.groupby("person_id")["visit"].transform("size")
+    columns = [c for c in ALSFRS_DATA_COLUMNS if c not in CLASSES or c in classes]
+    out = visits[columns].reset_index(drop=True)
+    out.attrs["selection"] = counts
+    return out
+
+
+def score_at_diagnosis(data: pd.DataFrame, window_days: int = DIAGNOSIS_VISIT_WINDOW_DAYS) -> pd.Series:
+    """Score of each patient's first visit, if it lies within ``window_days`` of diagnosis.
+
+    Returns
+    -------
+    Series
+        Indexed by ``person_id``.
+    """
+    first = data[data["visit"] == 0]
+    first = first[first["months"] * DAYS_PER_MONTH <= window_days + 1e-9]
+    return first.set_index("person_id")["score"]
+
+
+def _between_visits_days(data: pd.DataFrame) -> pd.Series:
+    gaps = data.groupby("person_id")["months"].diff().dropna()
+    return gaps * DAYS_PER_MONTH
+
+
+def describe_visits(data: pd.DataFrame, by: str | None = "antidepressants") -> pd.DataFrame:
+    """Visits per patient, time between visits, follow-up and the score at diagnosis.
+
+    Parameters
+    ----------
+    data : DataFrame
+        From :func:`build_alsfrs_data`.
+    by : str, optional
+        A 0/1 exposure column: adds columns for non-users and users.
+
+    Returns
+    -------
+    DataFrame
+        One row per measure, one column per group (``all``, and ``non-users`` /
+        ``users`` with ``by``).  The score at diagnosis is the first visit's score when
+        it lies within :data:`DIAGNOSIS_VISIT_WINDOW_DAYS` days of diagnosis; the
+        published mean is :data:`PUBLISHED_SCORE_AT_DIAGNOSIS`.
+    """
+    groups = {"all": data}
+    if by is not None:
+        groups["non-users"] = data[data[by] == 0]
+        groups["users"] = data[data[by] == 1]
+    out = {}
+    for name, d in groups.items():
+        per_patient = d.groupby("person_id").agg(
+            n=("visit", "size"), last=("months", "max"), event=("event", "first"), followup=("followup_months", "first")
+        )
+        gaps = _between_visits_days(d)
+        at_dx = score_at_diagnosis(d)
+        q = per_patient["n"].quantile([0.25, 0.5, 0.75]) if len(per_patient) else pd.Series([np.nan] * 3)
+        g = gaps.quantile([0.25, 0.5, 0.75]) if len(gaps) else pd.Series([np.nan] * 3)
+        out[name] = {
+            "patients": len(per_patient),
+            "visits": len(d),
+            "visits per patient, mean": per_patient["n"].mean(),
+            "visits per patient, median": q.iloc[1],
+            "visits per patient, Q1": q.iloc[0],
+            "visits per patient, Q3": q.iloc[2],
+            "patients with one visit, %": 100 * (per_patient["n"] == 1).mean(),
+            "days between visits, median": g.iloc[1],
+            "days between visits, Q1": g.iloc[0],
+            "days between visits, Q3": g.iloc[2],
+            "months from diagnosis to last visit, median": per_patient["last"].median(),
+            "months of follow-up, median": per_patient["followup"].median(),
+            "death or invasive ventilation, %": 100 * (per_patient["event"] != "none").mean(),
+            "patients with a visit at diagnosis": len(at_dx),
+            "score at diagnosis, mean": at_dx.mean(),
+            "score at diagnosis, SD": at_dx.std(),
+            "score at diagnosis, published mean": PUBLISHED_SCORE_AT_DIAGNOSIS,
+        }
+    return pd.DataFrame(out)
+
+
+def person_ols_slopes(data: pd.DataFrame, min_visits: int = 3) -> pd.DataFrame:
+    """Each patient's own least-squares slope (points/month), for patients with ``min_visits`` visits or more.
+
+    A descriptive of informative dropout: no pooling, no model for who leaves.
+
+    Returns
+    -------
+    DataFrame
+        ``person_id``, ``n_visits``, ``slope``, ``event``, ``followup_months`` and the
+        exposure columns present in ``data``.
+    """
+    d = data[data["n_visits"] >= min_visits]
+    t = d["months"] - d.groupby("person_id")["months"].transform("mean")
+    y = d["score"] - d.groupby("person_id")["score"].transform("mean")
+    parts = pd.DataFrame({"person_id": d["person_id"], "txy": t * y, "txx": t * t})
+    sums = parts.groupby("person_id")[["txy", "txx"]].sum()
+    keep = [c for c in ("n_visits", "event", "followup_months", *CLASSES) if c in d]
+    first = d.groupby("person_id")[keep].first()
+    out = first.assign(slope=sums["txy"] / sums["txx"]).reset_index()
+    return out[["person_id", "n_visits", "slope"] + [c for c in keep if c != "n_visits"]]
+
+
+def followup_groups(slopes: pd.DataFrame) -> dict[str, pd.Series]:
+    """Patients of :func:`person_ols_slopes` grouped by how and when their follow-up ended.
+
+    Returns
+    -------
+    dict of str to boolean Series
+        ``event within 12 months``, ``event at 12-24 months``, ``event after 24 months``
+        (death or invasive ventilation) and ``no event (censored)``.
+    """
+    event = slopes["event"] != "none"
+    months = slopes["followup_months"]
+    return {
+        "event within 12 months": event & (months <= 12),
+        "event at 12-24 months": event & (months > 12) & (months <= 24),
+        "event after 24 months": event & (months > 24),
+        "no event (censored)": ~event,
+    }
+
+
+def slopes_by_followup(slopes: pd.DataFrame) -> pd.DataFrame:
+    """Number, mean and median of the patients' own slopes in each :func:`followup_groups` group.
+
+    Returns
+    -------
+    DataFrame
+        Index: the group; columns ``patients``, ``mean_slope``, ``median_slope`` (points/month).
+    """
+    rows = {
+        name: {
+            "patients": int(mask.sum()),
+            "mean_slope": float(slopes.loc[mask, "slope"].mean()) if mask.any() else np.nan,
+            "median_slope": float(slopes.loc[mask, "slope"].median()) if mask.any() else np.nan,
+        }
+        for name, mask in followup_groups(slopes).items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("follow-up")

@@ -1,0 +1,141 @@
+"""The analysis table: one row per person and comparison, ready for conditional logistic regression.
+
+Each ALS case appears once in every comparison it has controls for: with its
+population controls (``comparison="population"``), its full siblings (``"sibling"``)
+and its spouse (``"spouse"``).  Exposure and covariates are assessed at the case's
+index date for every member of the set.  :data:`ANALYSIS_TABLE_COLUMNS` documents
+each column; the table is written to ``results/analysis_table.parquet``.
+
+Rules for register data (what the analysis does with what the validator accepts)
+--------------------------------------------------------------------------------
+* **A case with no control at all** (no population control, sibling or spouse: the
+  validator accepts it with a counted warning) carries no information for the risk
+  models: a matched set of one case and no controls contributes a factor of 1 to the
+  conditional likelihood.  It is left out of every comparison of the analysis table
+  (a comparison holds only the sets with at least one control of its kind) and counted
+  by :func:`uninformative_cases` and :func:`comparison_summary`.  It stays in the
+  prognosis cohort: survival (:mod:`alsmeds.models.cox`) and ALSFRS-R trajectories
+  (:mod:`alsmeds.models.mixed`) are built from ``als_cases``, not from this table.
+* **A comparison without any sets** (an extract with no siblings or spouses) is absent
+  from the table; :func:`comparison_summary` shows it with zero sets, and the risk
+  models report each of its terms as not estimable, with the reason.
+* **Case exposures for the prognosis analyses** come from :func:`case_exposures`, one
+  row for *every* ALS case, classified from its dispensings at its own diagnosis date.
+  They never depend on which comparison a case has controls in (a case with only
+  sibling controls, or none, is classified like any other).  Within the analysis
+  table a case's exposure is the same in every comparison, since every member of a set
+  is assessed at the case's index date, which equals its diagnosis date.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from alsmeds.constants import CLASSES
+from alsmeds.data.registry import Registry
+from alsmeds.derive.codelists import class_codelist, load_codelist
+from alsmeds.derive.cohort import COMPARISON_ROLES, set_members
+from alsmeds.derive.exposure import (
+    DEFAULT_RULES,
+    ExposureRules,
+    classify_exposures,
+    lookback_years,
+    psychiatric_history,
+)
+
+#: Column -> meaning, in the order of the table (per-class and per-group columns expanded).
+ANALYSIS_TABLE_COLUMNS: dict[str, str] = {
+    "comparison": "population, sibling or spouse: which controls the set holds",
+    "set_id": "matched-set id = person_id of the case",
+    "person_id": "the member",
+    "role": "case, population_control, sibling or spouse",
+    "case": "1 for the ALS case of the set, else 0",
+    "index_date": "the case's diagnosis date; everything is assessed before it",
+    "age": "age at the index date, years",
+    "age_group": "<65 or 65+ by the member's own age at the index date",
+    "case_age_group": "<65 or 65+ by the case's age (stratifies whole sets)",
+    "male": "1 for men",
+    "education": "compulsory, upper_secondary or post_secondary",
+    "country": "country of birth: sweden, other_nordic or other",
+    "civil": "civil status: married, unmarried, divorced or widowed",
+    "lookback_years": "years of Prescribed Drug Register history before the index date",
+    "psych_history": "any ICD-10 F-chapter diagnosis before the index date",
+    **{
+        f"psych_{g}": f"ICD-10 group '{g}' before the index date"
+        for g in ("anxiety", "depression", "psychotic", "sleep", "stress", "substance_use")
+    },
+    **{f"cat_{k}": f"{k}: window code of first qualifying use (0 never, 1 0-1 y, 2 1-5 y, 3 >5 y)" for k in CLASSES},
+    **{f"window_{k}": f"{k}: window label (never, 0_1, 1_5, gt5)" for k in CLASSES},
+    **{
+        f"{k}_gt1": f"{k}: first qualifying use more than 1 year before the index date (lagged main exposure)"
+        for k in CLASSES
+    },
+    **{
+        f"first_qualifying_{k}": f"{k}: date of the second distinct dispensing date before the index date"
+        for k in CLASSES
+    },
+}
+
+
+def _subclass_columns() -> dict[str, str]:
+    groups = sorted(class_codelist("subclass")["group"].unique())
+    return {f"sub_{g}": f"qualifying use of subclass {g} before the index date" for g in groups}
+
+
+def build_analysis_table(registry: Registry, rules: ExposureRules = DEFAULT_RULES) -> pd.DataFrame:
+    """Build the analysis table (see the module docstring and :data:`ANALYSIS_TABLE_COLUMNS`).
+
+    Parameters
+    ----------
+    registry : Registry
+        A validated register extract.
+    rules : ExposureRules
+        The exposure definition.
+
+    Returns
+    -------
+    DataFrame
+    """
+    members = set_members(registry)
+    key = ["person_id", "case_id"]
+    exposures = classify_exposures(registry["dispensings"], members[key + ["index_date"]], rules)
+    psych = psychiatric_history(registry["diagnoses"], members[key + ["index_date"]])
+    base = members.merge(psych, on=key).merge(exposures, on=key)
+    base["lookback_years"] = lookback_years(base, registry.metadata["register_start"])
+    base["age_group"] = np.where(base["age"] < 65, "<65", "65+")
+    case_age = base.loc[base["role"] == "case"].set_index("case_id")["age"]
+    base["case_age_group"] = np.where(base["case_id"].map(case_age) < 65, "<65", "65+")
+    base["case"] = (base["role"] == "case").astype(np.int8)
+    base["set_id"] = base["case_id"]
+
+    parts = []
+    for comparison, role in COMPARISON_ROLES.items():
+        sets_with_control = base.loc[base["role"] == role, "set_id"].unique()
+        rows = base[base["set_id"].isin(sets_with_control) & base["role"].isin(["case", role])]
+        parts.append(rows.assign(comparison=comparison))
+    table = pd.concat(parts, ignore_index=True)
+    columns = list(ANALYSIS_TABLE_COLUMNS) + list(_subclass_columns())
+    for col in columns:
+        if col.startswith("psych_") and col not in table:
+            table[col] = np.int8(0)
+    table = table[columns + [c for c in table.columns if c.endswith(tuple(f"_in_{w}" for w in ("0_1", "1_5", "gt5")))]]
+    order = {c: i for i, c in enumerate(COMPARISON_ROLES)}
+    table = table.sort_values(
+        ["comparison", "set_id", "case", "person_id"],
+        key=lambda s: s.map(order) if s.name == "comparison" else s,
+        ascending=[True, True, False, True],
+        kind="stable",
+    )
+    return table.reset_index(drop=True)
+
+
+def analysis_table_schema() -> pd.DataFrame:
+    """The documented columns of the analysis table as a small DataFrame (column, meaning)."""
+    described = {**ANALYSIS_TABLE_COLUMNS, **_subclass_columns()}
+    return pd.DataFrame({"column": list(described), "meaning": list(described.values())})
+
+
+def psychiatric_groups() -> list[str]:
+    """ICD-10 groups of the psychiatric code list."""
+    return sorted(load_codelist("icd10_psychiatric")["group"].unique())

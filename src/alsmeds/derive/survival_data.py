@@ -1,0 +1,253 @@
+"""Survival after ALS diagnosis: follow-up, Kaplan-Meier curves, log-rank tests and Cox models.
+
+The prognosis half of Chourpiliadis et al. (2025) asks whether people who used
+anxiolytics, hypnotics or antidepressants *before* their ALS diagnosis reach death or
+invasive ventilation sooner after it.  This module builds the one-row-per-case
+survival data from a register extract and fits the classical models; the joint
+longitudinal-survival model of the paper lives elsewhere (notebook 07).
+
+Survival data rules (:func:`build_survival_data`)
+-------------------------------------------------
+* **Time origin**: the ALS diagnosis date (``als_cases.diagnosis_date``, the index date).
+* **Event**: the first of death or invasive ventilation.  The event date is the earliest
+  of the ``outcomes`` rows (``death``, ``invasive_ventilation``) and
+  ``persons.death_date`` (the Cause of Death Register, in case the outcomes table lacks a
+  death).  Invasive ventilation followed by death therefore counts at the ventilation
+  date; death is part of the composite event, not a competing risk.
+* **Censoring**: at ``end_of_follow_up`` of ``extract.json`` (administrative), or at
+  emigration (``persons.emigration_date``), whichever comes first, when no event
+  happened on or before it.  An event *on* the emigration date counts; an event after
+  emigration or after the end of follow-up does not (the registers cannot be trusted to
+  see it).  An emigration date *before* the diagnosis is ignored: a person diagnosed in
+  the Swedish registry has returned.
+* **Time scale**: years, ``days / 365.25``.  A case with an event or censoring on the
+  diagnosis day has time 0 (kept; it contributes to the risk set at time 0 only).
+* **Covariates at diagnosis**: age (years, from ``persons.birth_date``), male sex, bulbar
+  onset, diagnostic delay (months from first symptom), and the **baseline ALSFRS-R**:
+  the total score of the visit on the diagnosis date, or else of the first visit within
+  :data:`BASELINE_WINDOW_DAYS` (30) days after it; missing when there is none (the Cox
+  models then drop the case: a complete-case analysis, reported as ``n_dropped``).
+* **Exposure**: *prediagnostic use* of each class, ``use_<class>`` = any qualifying use
+  (at least two dispensings on distinct dates) before the diagnosis date, whatever the
+  window, i.e. ``cat_<class> != 0``.  This is the exposure of the paper's prognosis
+  analysis and of the generator's planted hazard.
+
+Rules for register data
+-----------------------
+* **Every ALS case is in the prognosis cohort**, including a case with no control at
+  all (uninformative for the risk models and absent from the analysis table, see
+  :mod:`alsmeds.derive.analysis_table`) and a case whose only controls are siblings or a spouse.
+* **Case exposures** come from :func:`case_exposures`
+  (:func:`alsmeds.derive.cohort.case_exposures`, the same function
+  :mod:`alsmeds.models.mixed` uses): every case classified from its dispensings at its
+  diagnosis date, never from the rows of one comparison of the analysis table.
+* **Two ALSFRS-R assessments on the same day** are averaged into one visit
+  (:func:`alsmeds.derive.alsfrs.alsfrs_visits`) before the baseline score is taken, so
+  the baseline may be a half point.
+* **A term that cannot be estimated** is left out of its Cox model and reported with
+  ``estimable=False`` and the reason (:meth:`CoxResult.to_frame`): an exposure with no
+  users, no non-users or no event in one of the two groups (the likelihood is then
+  monotone and the hazard ratio infinite or zero), or one aliased with the covariates.
+  A covariate that does not vary, or has no event at one of its two levels, is dropped
+  from the adjustment set and reported the same way.  A model that cannot be fitted at
+  all (no events, no estimable exposure, lifelines failing to converge, a covariate whose
+  coefficient runs off to infinity: separation) has
+  ``CoxResult.reason`` set and every exposure row not estimable.  Kaplan-Meier curves,
+  log-rank tests and restricted mean survival times leave out (or mark missing) a
+  group without patients.
+
+Estimands
+---------
+* Kaplan-Meier curves estimate the marginal survival function ``S(t) = P(T > t)`` of
+  event-free survival in users and non-users, assuming censoring independent of the
+  event time (within group); log-rank tests compare them without adjustment.
+* The Cox model ``h(t | x) = h0(t) exp(b'x)`` with exposure, age, sex, onset site,
+  diagnostic delay and baseline ALSFRS-R estimates a **total** conditional hazard ratio
+  of prediagnostic use given those baseline covariates, under proportional hazards and
+  independent censoring.  It includes every pathway from use to the event after
+  diagnosis, notably a faster ALSFRS-R decline; the joint model's hazard ratio, given the
+  current ALSFRS-R value, is a **direct** effect.  The total effect implied by the
+  generator is computed numerically by :mod:`alsmeds.simulate.prognosis_truth`.
+* The Cox estimates use Efron's approximation for tied event days and the inverse
+  observed information for standard errors, as R's ``survival::coxph``; Kaplan-Meier
+  95% bands use Greenwood's variance on the log(-log) scale
+  (R's ``conf.type = "log-log"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alsmeds.constants import CATEGORY_CODES, CLASSES
+from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
+
+#: Days per year of the time scale.
+DAYS_PER_YEAR = 365.25
+
+
+#: A visit up to this many days after the diagnosis date can give the baseline ALSFRS-R.
+BASELINE_WINDOW_DAYS = 30
+
+
+#: Columns of :func:`build_survival_data`, with their meaning.
+SURVIVAL_DATA_COLUMNS = {
+    "person_id": "the ALS case",
+    "diagnosis_date": "date of ALS diagnosis (time origin)",
+    "end_date": "date follow-up ended: the event, emigration or the end of follow-up",
+    "time": "years from diagnosis to end_date (days / 365.25)",
+    "event": "1 when follow-up ended with death or invasive ventilation, else 0",
+    "status": "death, invasive_ventilation, emigration or end_of_follow_up: how follow-up ended",
+    "age": "age at diagnosis, years",
+    "male": "1 for men",
+    "onset_site": "bulbar or spinal",
+    "bulbar": "1 for bulbar onset",
+    "diagnostic_delay_months": "months from first symptom to diagnosis",
+    "alsfrs_baseline": "ALSFRS-R total at diagnosis (visit on the diagnosis date or first within 30 days)",
+    "alsfrs_baseline_day": "days from diagnosis to the baseline visit",
+    **{f"cat_{k}": f"{k}: window code of first qualifying use (0 never, 1 0-1 y, 2 1-5 y, 3 >5 y)" for k in CLASSES},
+    **{f"use_{k}": f"1 for any qualifying use of {k} before diagnosis (prediagnostic use)" for k in CLASSES},
+}
+
+
+def _first_event(outcomes: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
+    """Per person, the date and kind of the first of death or invasive ventilation."""
+    rows = [outcomes[["person_id", "event", "event_date"]]]
+    deaths = persons.loc[persons["death_date"].notna(), ["person_id", "death_date"]]
+    rows.append(deaths.rename(columns={"death_date": "event_date"}).assign(event="death"))
+    events = pd.concat(rows, ignore_index=True)
+    # On a tie the ventilation is listed first: it is the event that ended invasive-ventilation-free survival.
+    events["_order"] = (events["event"] != "invasive_ventilation").astype(int)
+    events = events.sort_values(["person_id", "event_date", "_order"], kind="stable")
+    return events.drop_duplicates("person_id").drop(columns="_order").set_index("person_id")
+
+
+def baseline_alsfrs(
+    alsfrs: pd.DataFrame, diagnosis: pd.Series, window_days: int = BASELINE_WINDOW_DAYS
+) -> pd.DataFrame:
+    """The ALSFRS-R at diagnosis: the visit on the diagnosis date, else the first within ``window_days`` after it.
+
+    Assessments on the same day are averaged first (:func:`alsmeds.derive.alsfrs.alsfrs_visits`).
+
+    Parameters
+    ----------
+    alsfrs : DataFrame
+        person_id, visit_date, alsfrs_r_total.
+    diagnosis : Series
+        Diagnosis date indexed by person_id.
+    window_days : int
+        Latest visit day after diagnosis that still counts as baseline.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by person_id: ``alsfrs_baseline`` and ``alsfrs_baseline_day`` (days after
+        diagnosis); persons without such a visit are absent.
+    """
+    from alsmeds.derive.alsfrs import alsfrs_visits
+
+    visits = alsfrs_visits(alsfrs[alsfrs["person_id"].isin(diagnosis.index)])
+    day = (visits["visit_date"] - visits["person_id"].map(diagnosis)).dt.days
+    visits = visits.assign(day=day)[(day >= 0) & (day <= window_days)]
+    first = visits.sort_values(["person_id", "day"], kind="stable").drop_duplicates("person_id")
+    return pd.DataFrame(
+        {
+            "alsfrs_baseline": first["alsfrs_r_total"].astype(float).to_numpy(),
+            "alsfrs_baseline_day": first["day"].to_numpy(),
+        },
+        index=pd.Index(first["person_id"].to_numpy(), name="person_id"),
+    )
+
+
+def build_survival_data(
+    registry: Any,
+    exposures: pd.DataFrame,
+    *,
+    classes: Sequence[str] = CLASSES,
+    baseline_window_days: int = BASELINE_WINDOW_DAYS,
+) -> pd.DataFrame:
+    """One row per ALS case: time from diagnosis to death or invasive ventilation, with covariates and exposure.
+
+    The rules (event, censoring at the end of follow-up or emigration, baseline
+    ALSFRS-R, prediagnostic use) are given in the module docstring;
+    :data:`SURVIVAL_DATA_COLUMNS` lists the columns.
+
+    Parameters
+    ----------
+    registry : Registry
+        A register extract with ``als_cases``, ``persons``, ``outcomes`` and ``alsfrs``
+        tables and ``metadata["end_of_follow_up"]`` (anything indexable by table name
+        with a ``metadata`` mapping will do).
+    exposures : DataFrame
+        ``person_id`` and ``cat_<class>`` for every case: :func:`case_exposures` of the
+        registry.
+    classes : sequence of str
+        Drug classes to carry.
+    baseline_window_days : int
+        Latest day after diagnosis whose visit may give the baseline ALSFRS-R.
+
+    Returns
+    -------
+    DataFrame
+        Sorted by person_id.
+
+    Raises
+    ------
+    ValueError
+        When a case has no exposure row, or ``exposures`` is an analysis table (whose
+        case rows depend on the comparisons a case has controls in).
+    """
+    if "comparison" in exposures.columns:
+        raise ValueError(
+            "exposures must be one row per case from case_exposures(registry), not the analysis table: "
+            "a case with no control is not in the analysis table"
+        )
+    cases = registry["als_cases"][["person_id", "diagnosis_date", "onset_site", "diagnostic_delay_months"]]
+    cases = cases.sort_values("person_id", kind="stable").reset_index(drop=True)
+    persons = registry["persons"].set_index("person_id")
+    missing = sorted(set(cases["person_id"]) - set(exposures["person_id"]))
+    if missing:
+        raise ValueError(f"{len(missing)} case(s) without exposure data, e.g. person_id {missing[:5]}")
+
+    diagnosis = pd.to_datetime(cases["diagnosis_date"])
+    end_of_follow_up = pd.Timestamp(registry.metadata["end_of_follow_up"])
+    first = _first_event(registry["outcomes"], registry["persons"][["person_id", "death_date"]])
+    event_date = cases["person_id"].map(first["event_date"])
+    event_kind = cases["person_id"].map(first["event"])
+    emigration = pd.to_datetime(cases["person_id"].map(persons["emigration_date"]))
+    emigration = emigration.where(emigration >= diagnosis)  # emigration before diagnosis: returned, ignored
+
+    censor_date = emigration.where(emigration < end_of_follow_up, end_of_follow_up)
+    censor_reason = np.where(emigration < end_of_follow_up, "emigration", "end_of_follow_up")
+    has_event = event_date.notna() & (event_date <= censor_date)
+    end_date = event_date.where(has_event, censor_date)
+    status = np.where(has_event, event_kind.fillna(""), censor_reason)
+
+    birth = cases["person_id"].map(persons["birth_date"])
+    baseline = baseline_alsfrs(registry["alsfrs"], diagnosis.set_axis(cases["person_id"]), baseline_window_days)
+    out = pd.DataFrame(
+        {
+            "person_id": cases["person_id"].to_numpy(),
+            "diagnosis_date": diagnosis.to_numpy(),
+            "end_date": pd.to_datetime(end_date).to_numpy(),
+            "time": (pd.to_datetime(end_date) - diagnosis).dt.days.to_numpy() / DAYS_PER_YEAR,
+            "event": has_event.astype(np.int64).to_numpy(),
+            "status": status,
+            "age": (diagnosis - pd.to_datetime(birth)).dt.days.to_numpy() / DAYS_PER_YEAR,
+            "male": (cases["person_id"].map(persons["sex"]) == "male").astype(np.int64).to_numpy(),
+            "onset_site": cases["onset_site"].to_numpy(),
+            "bulbar": (cases["onset_site"] == "bulbar").astype(np.int64).to_numpy(),
+            "diagnostic_delay_months": cases["diagnostic_delay_months"].astype(float).to_numpy(),
+            "alsfrs_baseline": cases["person_id"].map(baseline["alsfrs_baseline"]).to_numpy(dtype=float),
+            "alsfrs_baseline_day": cases["person_id"].map(baseline["alsfrs_baseline_day"]).astype("Int64").to_numpy(),
+        }
+    )
+    exp = exposures.set_index("person_id")
+    for k in classes:
+        cat = out["person_id"].map(exp[f"cat_{k}"]).astype(np.int64)
+        out[f"cat_{k}"] = cat.to_numpy()
+        out[f"use_{k}"] = (cat != CATEGORY_CODES["never"]).astype(np.int64).to_numpy()
+    return out[[c for c in SURVIVAL_DATA_COLUMNS if c in out.columns]]

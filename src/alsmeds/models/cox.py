@@ -1,0 +1,530 @@
+"""Survival after ALS diagnosis: follow-up, Kaplan-Meier curves, log-rank tests and Cox models.
+
+The prognosis half of Chourpiliadis et al. (2025) asks whether people who used
+anxiolytics, hypnotics or antidepressants *before* their ALS diagnosis reach death or
+invasive ventilation sooner after it.  This module builds the one-row-per-case
+survival data from a register extract and fits the classical models; the joint
+longitudinal-survival model of the paper lives elsewhere (notebook 07).
+
+Survival data rules (:func:`build_survival_data`)
+-------------------------------------------------
+* **Time origin**: the ALS diagnosis date (``als_cases.diagnosis_date``, the index date).
+* **Event**: the first of death or invasive ventilation.  The event date is the earliest
+  of the ``outcomes`` rows (``death``, ``invasive_ventilation``) and
+  ``persons.death_date`` (the Cause of Death Register, in case the outcomes table lacks a
+  death).  Invasive ventilation followed by death therefore counts at the ventilation
+  date; death is part of the composite event, not a competing risk.
+* **Censoring**: at ``end_of_follow_up`` of ``extract.json`` (administrative), or at
+  emigration (``persons.emigration_date``), whichever comes first, when no event
+  happened on or before it.  An event *on* the emigration date counts; an event after
+  emigration or after the end of follow-up does not (the registers cannot be trusted to
+  see it).  An emigration date *before* the diagnosis is ignored: a person diagnosed in
+  the Swedish registry has returned.
+* **Time scale**: years, ``days / 365.25``.  A case with an event or censoring on the
+  diagnosis day has time 0 (kept; it contributes to the risk set at time 0 only).
+* **Covariates at diagnosis**: age (years, from ``persons.birth_date``), male sex, bulbar
+  onset, diagnostic delay (months from first symptom), and the **baseline ALSFRS-R**:
+  the total score of the visit on the diagnosis date, or else of the first visit within
+  :data:`BASELINE_WINDOW_DAYS` (30) days after it; missing when there is none (the Cox
+  models then drop the case: a complete-case analysis, reported as ``n_dropped``).
+* **Exposure**: *prediagnostic use* of each class, ``use_<class>`` = any qualifying use
+  (at least two dispensings on distinct dates) before the diagnosis date, whatever the
+  window, i.e. ``cat_<class> != 0``.  This is the exposure of the paper's prognosis
+  analysis and of the generator's planted hazard.
+
+Rules for register data
+-----------------------
+* **Every ALS case is in the prognosis cohort**, including a case with no control at
+  all (uninformative for the risk models and absent from the analysis table, see
+  :mod:`alsmeds.derive.analysis_table`) and a case whose only controls are siblings or a spouse.
+* **Case exposures** come from :func:`case_exposures`
+  (:func:`alsmeds.derive.cohort.case_exposures`, the same function
+  :mod:`alsmeds.models.mixed` uses): every case classified from its dispensings at its
+  diagnosis date, never from the rows of one comparison of the analysis table.
+* **Two ALSFRS-R assessments on the same day** are averaged into one visit
+  (:func:`alsmeds.derive.alsfrs.alsfrs_visits`) before the baseline score is taken, so
+  the baseline may be a half point.
+* **A term that cannot be estimated** is left out of its Cox model and reported with
+  ``estimable=False`` and the reason (:meth:`CoxResult.to_frame`): an exposure with no
+  users, no non-users or no event in one of the two groups (the likelihood is then
+  monotone and the hazard ratio infinite or zero), or one aliased with the covariates.
+  A covariate that does not vary, or has no event at one of its two levels, is dropped
+  from the adjustment set and reported the same way.  A model that cannot be fitted at
+  all (no events, no estimable exposure, lifelines failing to converge, a covariate whose
+  coefficient runs off to infinity: separation) has
+  ``CoxResult.reason`` set and every exposure row not estimable.  Kaplan-Meier curves,
+  log-rank tests and restricted mean survival times leave out (or mark missing) a
+  group without patients.
+
+Estimands
+---------
+* Kaplan-Meier curves estimate the marginal survival function ``S(t) = P(T > t)`` of
+  event-free survival in users and non-users, assuming censoring independent of the
+  event time (within group); log-rank tests compare them without adjustment.
+* The Cox model ``h(t | x) = h0(t) exp(b'x)`` with exposure, age, sex, onset site,
+  diagnostic delay and baseline ALSFRS-R estimates a **total** conditional hazard ratio
+  of prediagnostic use given those baseline covariates, under proportional hazards and
+  independent censoring.  It includes every pathway from use to the event after
+  diagnosis, notably a faster ALSFRS-R decline; the joint model's hazard ratio, given the
+  current ALSFRS-R value, is a **direct** effect.  The total effect implied by the
+  generator is computed numerically by :mod:`alsmeds.simulate.prognosis_truth`.
+* The Cox estimates use Efron's approximation for tied event days and the inverse
+  observed information for standard errors, as R's ``survival::coxph``; Kaplan-Meier
+  95% bands use Greenwood's variance on the log(-log) scale
+  (R's ``conf.type = "log-log"``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alsmeds.constants import CLASSES
+from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
+
+#: Adjustment set of the Cox models (columns made by :func:`cox_design`).
+ADJUSTMENT = ("age_per_10y", "male", "bulbar", "diagnostic_delay_months", "alsfrs_baseline")
+
+
+#: Readable names of the model terms.
+TERM_LABELS = {
+    **{f"use_{k}": f"prediagnostic use of {k}" for k in CLASSES},
+    "age_per_10y": "age at diagnosis, per 10 years",
+    "age_65_plus": "age at diagnosis 65 or more",
+    "age_band": "age band at diagnosis (<55, 55-64, 65-74, 75+)",
+    "male": "male sex",
+    "bulbar": "bulbar onset",
+    "diagnostic_delay_months": "diagnostic delay, per month",
+    "alsfrs_baseline": "ALSFRS-R at diagnosis, per point",
+}
+
+
+#: Tight Newton-Raphson settings for lifelines' CoxPHFitter.  Its defaults (precision 1e-7 on the step and on the
+#: Newton decrement, or a relative change of the log-likelihood below 1e-9) left coefficients 3e-7 to 2e-6 from R's
+#: coxph on paper-scale data; with these (no log-likelihood rule, 1e-12 on the step and the decrement) the largest
+#: difference is 2e-10 from R's default fit and 3e-14 from R with eps = 1e-12, at the cost of one or two more
+#: iterations.  With precision 1e-10 the decrement rule still stopped one iteration early (3e-7).
+LIFELINES_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0, "step_size": 0.95, "max_steps": 200}
+
+
+Z_95 = 1.959963984540054
+
+
+#: Largest |log hazard ratio| of an exposure reported as estimable: beyond it the partial likelihood is flat.
+MAX_ABS_LOG_HR = 10.0
+
+
+def _short_reason(exc: BaseException) -> str:
+    """The first sentence of an exception message (lifelines' messages go on with tips and links)."""
+    text = str(exc).strip().split("\n")[0].split(". ")[0].rstrip(".")
+    return text or type(exc).__name__
+
+
+def cox_design(
+    data: pd.DataFrame,
+    exposures: Sequence[str],
+    adjustment: Sequence[str] = ADJUSTMENT,
+    strata: Sequence[str] = (),
+) -> tuple[pd.DataFrame, int]:
+    """Columns ``time``, ``event``, the model terms and any strata columns, complete cases only.
+
+    Derived columns: ``age_per_10y`` = ``(age - 65) / 10``; ``age_65_plus`` = 1 from age
+    65; ``age_band`` = 0 (<55), 1 (55-64), 2 (65-74), 3 (75+) years.  Other terms are
+    columns of ``data`` as they are.
+
+    Returns
+    -------
+    (DataFrame, int)
+        The design and the number of cases dropped for a missing term.
+    """
+    age = data["age"].astype(float)
+    derived = {
+        "age_per_10y": (age - 65) / 10,
+        "age_65_plus": (age >= 65).astype(float),
+        "age_band": pd.Series(np.searchsorted([55.0, 65.0, 75.0], age.to_numpy(), side="right"), index=data.index)
+        .astype(float)
+        .where(age.notna()),
+    }
+    names = [*exposures, *adjustment, *strata]
+    cols = {t: derived[t] if t in derived else data[t] for t in names}
+    design = pd.DataFrame({"time": data["time"], "event": data["event"], **cols}).astype(float)
+    complete = design.notna().all(axis=1)
+    return design[complete].reset_index(drop=True), int((~complete).sum())
+
+
+@dataclass
+class CoxResult:
+    """A fitted Cox model of death or invasive ventilation.
+
+    Attributes
+    ----------
+    model : str
+        ``per_class`` (one class with the adjustment set) or ``mutual`` (all classes).
+    exposures : list of str
+        The exposure terms (``use_<class>``).
+    params, bse : Series
+        Log hazard ratios and standard errors (inverse observed information), by term.
+    loglik : float
+        Partial log-likelihood (Efron) at the estimate.
+    n, events, n_dropped : int
+        Cases and events in the fit; cases dropped for a missing covariate.
+    exposed, exposed_events : dict
+        Users and events among users, per exposure term.
+    ph_test : DataFrame
+        Scaled Schoenfeld residual test per term (``term``, ``chisq``, ``p_value``), time
+        transform ``ph_transform``.
+    fitter : lifelines.CoxPHFitter
+        The fitted lifelines object.
+    design : DataFrame
+        The complete-case design the model was fitted on (terms left out removed).
+    warnings : list of str
+        Warnings raised while fitting (none expected).
+    not_estimable : dict of str to str
+        Terms asked for but left out of the model (exposures and covariates), with the
+        reason (see the module docstring).
+    reason : str
+        Why the model as a whole could not be fitted (empty when it was); ``fitter`` is
+        then None and ``params`` empty.
+    """
+
+    model: str
+    exposures: list[str]
+    params: pd.Series
+    bse: pd.Series
+    loglik: float
+    n: int
+    events: int
+    n_dropped: int
+    exposed: dict[str, int]
+    exposed_events: dict[str, int]
+    ph_test: pd.DataFrame
+    ph_transform: str
+    fitter: Any = field(repr=False)
+    design: pd.DataFrame = field(repr=False)
+    warnings: list[str] = field(default_factory=list)
+    not_estimable: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        """``per_class:<class>`` or ``mutual``."""
+        return self.model if self.model == "mutual" else f"{self.model}:{self.exposures[0].removeprefix('use_')}"
+
+    @property
+    def estimable(self) -> bool:
+        """True when the model was fitted (some of its terms may still be in :attr:`not_estimable`)."""
+        return self.fitter is not None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per term, with the columns of :data:`alsmeds.reporting.survival_results.SURVIVAL_COX_COLUMNS`.
+
+        Exposures come first, in the order asked for, then the covariates; a term left
+        out of the model has ``estimable=False``, its ``reason`` and missing estimates.
+        """
+        from scipy.stats import norm
+
+        ph = self.ph_test.set_index("term")
+        terms = [*self.exposures, *[t for t in self.params.index if t not in self.exposures]]
+        terms += [t for t in self.not_estimable if t not in terms]
+        rows = []
+        for t in terms:
+            is_exposure = t in self.exposures
+            row = {
+                "model": self.model,
+                "drug_class": t.removeprefix("use_") if is_exposure else "",
+                "term": t,
+                "term_label": TERM_LABELS.get(t, t),
+                "is_exposure": bool(is_exposure),
+                "n": self.n,
+                "events": self.events,
+                "exposed": self.exposed.get(t),
+                "exposed_events": self.exposed_events.get(t),
+            }
+            if t in self.params.index:
+                b, se = float(self.params[t]), float(self.bse[t])
+                with np.errstate(over="ignore"):  # a huge SE of a small extract gives an infinite upper limit
+                    upper = float(np.exp(b + Z_95 * se))
+                row.update(
+                    log_hr=b,
+                    se=se,
+                    hazard_ratio=float(np.exp(b)),
+                    ci_lower=float(np.exp(b - Z_95 * se)),
+                    ci_upper=upper,
+                    p_value=float(2 * norm.sf(abs(b / se))),
+                    ph_chisq=float(ph.loc[t, "chisq"]) if t in ph.index else np.nan,
+                    ph_p_value=float(ph.loc[t, "p_value"]) if t in ph.index else np.nan,
+                    estimable=True,
+                    reason="",
+                )
+            else:
+                row.update(estimable=False, reason=self.not_estimable.get(t) or self.reason or "not in the model")
+            rows.append(row)
+        columns = [
+            "model", "drug_class", "term", "term_label", "is_exposure", "log_hr", "se", "hazard_ratio", "ci_lower",
+            "ci_upper", "p_value", "n", "events", "exposed", "exposed_events", "ph_chisq", "ph_p_value", "estimable",
+            "reason",
+        ]  # fmt: skip
+        out = pd.DataFrame(rows, columns=columns)
+        for col in ("exposed", "exposed_events"):
+            out[col] = out[col].astype("Int64")
+        for col in ("log_hr", "se", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "ph_chisq", "ph_p_value"):
+            out[col] = out[col].astype(float)
+        out["estimable"] = out["estimable"].astype(bool)
+        return out
+
+
+def fit_lifelines_cox(
+    design: pd.DataFrame, fit_options: Mapping[str, Any] | None = None, strata: Sequence[str] = ()
+) -> tuple[Any, list[str]]:
+    """Fit ``lifelines.CoxPHFitter`` (Efron ties, no penalty) on a design from :func:`cox_design`.
+
+    Every warning raised while fitting (lifelines' ``ConvergenceWarning`` on a failed or
+    doubtful Newton-Raphson, numpy's on overflow) is recorded, not shown: the caller gets
+    the messages and decides (``CoxResult.warnings``; the tests require none).
+
+    Returns
+    -------
+    (lifelines.CoxPHFitter, list of str)
+        The fitted model and the warning messages.
+    """
+    from lifelines import CoxPHFitter
+
+    cph = CoxPHFitter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cph.fit(
+            design,
+            duration_col="time",
+            event_col="event",
+            show_progress=False,
+            strata=list(strata) or None,
+            fit_options=dict(LIFELINES_FIT_OPTIONS if fit_options is None else fit_options),
+        )
+    return cph, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def ph_test(cph: Any, design: pd.DataFrame, time_transform: str = "km") -> pd.DataFrame:
+    """Grambsch-Therneau test of proportional hazards from scaled Schoenfeld residuals, per term.
+
+    Regresses each term's scaled Schoenfeld residual on a transform of event time
+    (``"km"``: 1 - Kaplan-Meier, as R's ``cox.zph`` default; ``"rank"``, ``"identity"``,
+    ``"log"``); a slope means the log hazard ratio changes with time.  lifelines uses
+    the approximation R's ``cox.zph`` used before survival 3.0, so its statistics differ
+    slightly from current R.
+
+    Returns
+    -------
+    DataFrame
+        term, chisq (1 df), p_value.
+    """
+    from lifelines.statistics import proportional_hazard_test
+
+    res = proportional_hazard_test(cph, design, time_transform=time_transform)
+    summary = res.summary.reindex([t for t in cph.params_.index if t in res.summary.index])  # model order
+    return pd.DataFrame(
+        {
+            "term": list(summary.index),
+            "chisq": summary["test_statistic"].to_numpy(dtype=float),
+            "p_value": summary["p"].to_numpy(dtype=float),
+        }
+    )
+
+
+def fit_cox(
+    data: pd.DataFrame,
+    exposures: Sequence[str],
+    adjustment: Sequence[str] = ADJUSTMENT,
+    *,
+    model: str | None = None,
+    strata: Sequence[str] = (),
+    ph_transform: str = "km",
+    run_ph_test: bool = True,
+    fit_options: Mapping[str, Any] | None = None,
+) -> CoxResult:
+    """Fit an adjusted Cox model of death or invasive ventilation after diagnosis.
+
+    Estimand: the conditional hazard ratio of prediagnostic use given the adjustment
+    set, a *total* effect of use through every pathway after diagnosis (see the
+    module docstring), assuming proportional hazards and independent censoring.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Survival data (:func:`build_survival_data`).
+    exposures : sequence of str
+        Exposure terms, e.g. ``["use_antidepressants"]``.
+    adjustment : sequence of str
+        Adjustment terms (default :data:`ADJUSTMENT`: age per 10 years, male sex,
+        bulbar onset, diagnostic delay in months, baseline ALSFRS-R).
+    model : str, optional
+        Label (default ``per_class`` for one exposure, ``mutual`` for several).
+    strata : sequence of str
+        Stratify the baseline hazard by these columns (e.g. ``["age_65_plus"]``), a
+        remedy when a covariate breaks proportional hazards: each stratum gets its own
+        baseline hazard and the covariate no longer needs a hazard ratio.
+    ph_transform : str
+        Time transform of the proportional-hazards test.
+    run_ph_test : bool
+        Compute the scaled Schoenfeld test (skip for speed).
+    fit_options : mapping, optional
+        lifelines Newton-Raphson options (default :data:`LIFELINES_FIT_OPTIONS`).
+
+    Returns
+    -------
+    CoxResult
+        Terms the data cannot estimate are left out and listed in ``not_estimable``
+        with the reason; when the model cannot be fitted at all, ``reason`` says why
+        (see the module docstring).
+    """
+    exposures = list(exposures)
+    design, dropped = cox_design(data, exposures, adjustment, strata)
+    events = design["event"].to_numpy() == 1
+    exposed = {t: int((design[t] == 1).sum()) for t in exposures}
+    exposed_events = {t: int(((design[t] == 1) & events).sum()) for t in exposures}
+    not_estimable = estimability_of_cox_terms(design, exposures, adjustment, strata)
+    kept = [t for t in [*exposures, *adjustment] if t not in not_estimable]
+    design = design.drop(columns=[t for t in not_estimable if t in design.columns])
+    empty_ph = pd.DataFrame(columns=["term", "chisq", "p_value"])
+    result = CoxResult(
+        model=model or ("per_class" if len(exposures) == 1 else "mutual"),
+        exposures=exposures,
+        params=pd.Series(dtype=float),
+        bse=pd.Series(dtype=float),
+        loglik=float("nan"),
+        n=int(len(design)),
+        events=int(events.sum()),
+        n_dropped=dropped,
+        exposed=exposed,
+        exposed_events=exposed_events,
+        ph_test=empty_ph,
+        ph_transform=ph_transform,
+        fitter=None,
+        design=design,
+        not_estimable=not_estimable,
+    )
+    if len(design) == 0:
+        result.reason = "no case with complete data"
+    elif not events.any():
+        result.reason = "no events"
+    elif not any(t in kept for t in exposures):
+        result.reason = "no exposure term can be estimated"
+    if result.reason:
+        return result
+    try:
+        cph, caught = fit_lifelines_cox(design, fit_options, strata)
+    except Exception as exc:  # lifelines' ConvergenceError, LinAlgError, ... on degenerate data
+        result.reason = f"the Cox model did not converge: {_short_reason(exc)}"
+        return result
+    params = cph.params_.astype(float).rename(None)
+    bse = cph.standard_errors_.astype(float).rename(None)
+    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(bse))):
+        result.reason = "the Cox model gave non-finite estimates"
+        return result
+    result.warnings = caught
+    if any("failed to converge" in w for w in caught):
+        result.reason = "the Cox model did not converge (Newton-Raphson failed; separation?)"
+        return result
+    separated = [t for t in params.index if t not in exposures and abs(params[t]) > MAX_ABS_LOG_HR]
+    if separated:
+        result.reason = f"separation: the coefficient of {', '.join(separated)} is not finite"
+        return result
+    for t in exposures:
+        if t in params.index and abs(params[t]) > MAX_ABS_LOG_HR:
+            result.not_estimable[t] = "monotone likelihood: the hazard ratio is not finite"
+    keep = [t for t in params.index if t not in result.not_estimable]
+    result.params, result.bse = params[keep], bse[keep]
+    result.loglik = float(cph.log_likelihood_)
+    result.fitter = cph
+    if run_ph_test:
+        try:
+            result.ph_test = ph_test(cph, design, ph_transform)
+        except Exception as exc:  # too few events for the residual regression
+            result.warnings.append(f"proportional-hazards test failed: {_short_reason(exc)}")
+    return result
+
+
+def estimability_of_cox_terms(
+    design: pd.DataFrame, exposures: Sequence[str], adjustment: Sequence[str], strata: Sequence[str] = ()
+) -> dict[str, str]:
+    """The terms of a Cox design that cannot be estimated, with the reason (module docstring, rules).
+
+    A 0/1 term needs patients at both values and an event at both (else the partial
+    likelihood is monotone); then no term may be a linear combination of the others
+    within the strata (:func:`alsmeds.models.design.non_identifiable_terms`, covariates
+    checked before exposures, so that an exposure aliased with a covariate is reported).
+
+    Returns
+    -------
+    dict of str to str
+        Term -> reason, exposures and covariates alike.
+    """
+    from alsmeds.models.design import non_identifiable_terms
+
+    reasons: dict[str, str] = {}
+    events = design["event"].to_numpy() == 1
+    for t in [*exposures, *adjustment]:
+        values = design[t].to_numpy()
+        label = t.removeprefix("use_")
+        if np.unique(values).size < 2:
+            reasons[t] = (
+                f"no users of {label}"
+                if t in exposures and not values.any()
+                else (f"no non-users of {label}" if t in exposures else f"{t} is the same for every case")
+            )
+        elif np.isin(values, (0.0, 1.0)).all():
+            group = "users" if t in exposures else f"{t} = 1"
+            other = "non-users" if t in exposures else f"{t} = 0"
+            if not events[values == 1].any():
+                reasons[t] = f"no event among {group}: the hazard ratio is not finite"
+            elif not events[values == 0].any():
+                reasons[t] = f"no event among {other}: the hazard ratio is not finite"
+    candidates = [t for t in [*adjustment, *exposures] if t not in reasons]
+    if candidates and len(design):
+        groups = design[list(strata)].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
+        reasons.update(non_identifiable_terms(design[candidates], groups))
+    return {t: reasons[t] for t in [*exposures, *adjustment] if t in reasons}
+
+
+def fit_cox_models(data: pd.DataFrame, classes: Sequence[str] = CLASSES, **kwargs: Any) -> list[CoxResult]:
+    """The per-class models (one class at a time, as the paper) and the mutually adjusted model.
+
+    Keyword arguments go to :func:`fit_cox`.
+    """
+    results = [fit_cox(data, [f"use_{k}"], model="per_class", **kwargs) for k in classes]
+    results.append(fit_cox(data, [f"use_{k}" for k in classes], model="mutual", **kwargs))
+    return results
+
+
+def cox_table(results: Sequence[CoxResult]) -> pd.DataFrame:
+    """Stack :meth:`CoxResult.to_frame` of several models."""
+    return pd.concat([r.to_frame() for r in results], ignore_index=True)
+
+
+def scaled_schoenfeld(result: CoxResult) -> pd.DataFrame:
+    """Scaled Schoenfeld residuals plus the coefficient: pointwise estimates of ``beta(t)`` at each event time.
+
+    Under proportional hazards they scatter around the constant ``beta`` (Grambsch &
+    Therneau 1994).  lifelines omits the ``+ beta`` that R's ``residuals(fit,
+    "scaledsch")`` adds; it is added here.
+
+    Returns
+    -------
+    DataFrame
+        ``time`` and one column per term, one row per event.
+
+    Raises
+    ------
+    ValueError
+        When the model could not be fitted (``result.reason``).
+    """
+    if result.fitter is None:
+        raise ValueError(f"no fitted model: {result.reason}")
+    resid = result.fitter.compute_residuals(result.design, kind="scaled_schoenfeld")
+    out = resid + result.params[resid.columns].to_numpy()[None, :]
+    out.insert(0, "time", result.design.loc[resid.index, "time"].to_numpy())
+    return out.sort_values("time", kind="stable").reset_index(drop=True)
