@@ -8,15 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from alsmeds.data.write import temporary_sibling
-
-#: One palette for the roles, used by every figure.
-ROLE_COLOURS = {
-    "case": "#b2182b",
-    "population_control": "#4d4d4d",
-    "sibling": "#2166ac",
-    "spouse": "#1b7837",
-}
-ROLE_MARKERS = {"case": "o", "population_control": "s", "sibling": "^", "spouse": "D"}
+from alsmeds.plots.palette import ROLE_COLOURS, ROLE_MARKERS  # noqa: F401 - re-exported
 
 
 def use_style() -> None:

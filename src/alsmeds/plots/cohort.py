@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
-from alsmeds.plots import ROLE_COLOURS, ROLE_MARKERS
+from alsmeds.plots.palette import ROLE_COLOURS, ROLE_MARKERS
 from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
 
 

@@ -17,18 +17,16 @@ from alsmeds.derive.exposure import (
     first_qualifying_dates,
     window_category,
 )
-from alsmeds.plots import ROLE_COLOURS, ROLE_MARKERS
+from alsmeds.plots.palette import (
+    CLASS_COLOURS,
+    CLASS_LABELS,
+    NEUTRAL_COLOUR,
+    ROLE_COLOURS,
+    ROLE_MARKERS,
+    WINDOW_COLOURS,
+)
 from alsmeds.reporting.describe import ROLE_LABELS
 
-#: One colour per drug class, used by every exposure figure.
-CLASS_COLOURS = {"anxiolytics": "#e08214", "hypnotics": "#8073ac", "antidepressants": "#35978f"}
-CLASS_LABELS = {
-    "anxiolytics": "Anxiolytics (N05B)",
-    "hypnotics": "Hypnotics and sedatives (N05C)",
-    "antidepressants": "Antidepressants (N06A)",
-}
-#: Background shading of the windows before the index date.
-WINDOW_COLOURS = {"0_1": "#fcbba1", "1_5": "#c6dbef", "gt5": "#e5e5e5"}
 WINDOW_TEXT = {"0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y"}
 DEFAULT_REGISTER_START = "2005-07-01"
 
@@ -80,7 +78,7 @@ def plot_atc_hierarchy(ax: plt.Axes | None = None) -> plt.Axes:
     ]
     for x, level in zip(xs, levels, strict=True):
         ax.text(x, 0.97, level, ha="center", va="top", fontsize=9, color="0.35")
-    grey = "#4d4d4d"
+    grey = NEUTRAL_COLOUR
     anx, hyp, adp = (CLASS_COLOURS[k] for k in CLASSES)
     nodes = {
         "N": (xs[0], 0.5, "Nervous system", grey, False),

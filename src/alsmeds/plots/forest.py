@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS
-from alsmeds.plots import ROLE_COLOURS
+from alsmeds.plots.palette import PUBLISHED_COLOUR, ROLE_COLOURS, TRUTH_COLOUR
 
 COMPARISON_COLOURS = {
     "population": ROLE_COLOURS["population_control"],
@@ -88,7 +88,7 @@ def plot_forest(
             y,
             xerr=[pub["published_or"] - pub["published_lower"], pub["published_upper"] - pub["published_or"]],
             fmt="D",
-            color="#d6604d",
+            color=PUBLISHED_COLOUR,
             markerfacecolor="white",
             capsize=2,
             markersize=6,
@@ -103,7 +103,7 @@ def plot_forest(
             y,
             marker="*",
             s=90,
-            color="#fdb863",
+            color=TRUTH_COLOUR,
             edgecolor="black",
             linewidth=0.5,
             zorder=3,

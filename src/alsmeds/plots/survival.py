@@ -11,12 +11,18 @@ import pandas as pd
 from alsmeds.constants import CLASSES
 from alsmeds.models.cox import TERM_LABELS, CoxResult, scaled_schoenfeld
 from alsmeds.models.km import km_by_use, logrank_by_use
+from alsmeds.plots.palette import (
+    CLASS_COLOURS,
+    EMPHASIS_COLOUR,
+    NEUTRAL_COLOUR,
+    NON_USER_COLOUR,
+    PUBLISHED_COLOUR,
+    TRUTH_COLOUR,
+)
 
 #: Readable class names (as in the forest plots).
 CLASS_NAMES = {"anxiolytics": "Anxiolytics", "hypnotics": "Hypnotics & sedatives", "antidepressants": "Antidepressants"}
 #: Colour of the users' curve per class; non-users are grey.
-CLASS_COLOURS = {"anxiolytics": "#b2182b", "hypnotics": "#2166ac", "antidepressants": "#1b7837"}
-NON_USER_COLOUR = "#4d4d4d"
 GROUP_NAMES = {"non-users": "Non-users", "users": "Users"}
 
 
@@ -112,7 +118,7 @@ def plot_km_by_use(
     xticks = np.arange(0, max_years + 1e-9, 1.0)
     for ax, k in zip(axes, classes, strict=True):
         fits = km_by_use(data, k)
-        colours = {"non-users": NON_USER_COLOUR, "users": CLASS_COLOURS.get(k, "#b2182b")}
+        colours = {"non-users": NON_USER_COLOUR, "users": CLASS_COLOURS.get(k, EMPHASIS_COLOUR)}
         for name, kmf in fits.items():
             n = int((data[f"use_{k}"] == (name == "users")).sum())
             sf = kmf.survival_function_.iloc[:, 0]
@@ -232,7 +238,7 @@ def plot_schoenfeld(
             continue
         y = resid[term].to_numpy()
         beta = float(result.params[term])
-        colour = CLASS_COLOURS.get(term.removeprefix("use_"), "#762a83")
+        colour = CLASS_COLOURS.get(term.removeprefix("use_"), NEUTRAL_COLOUR)
         ax.scatter(
             time, y, s=6, color="0.6", alpha=0.35, linewidths=0, rasterized=True, label="scaled Schoenfeld residual + β"
         )
@@ -310,7 +316,7 @@ def plot_hazard_ratios(
     shown = set()
     drawn: list[float] = []
     for k in classes:
-        colour = CLASS_COLOURS.get(k, "#b2182b")
+        colour = CLASS_COLOURS.get(k, EMPHASIS_COLOUR)
         headers.append((y + 0.75, k, colour))
         for model, name in (("per_class", "Cox, this class alone"), ("mutual", "Cox, three classes together")):
             sel = rows[(rows["drug_class"] == k) & (rows["model"] == model)]
@@ -338,7 +344,7 @@ def plot_hazard_ratios(
                     y,
                     marker="*",
                     s=160,
-                    color="#fdb863",
+                    color=TRUTH_COLOUR,
                     edgecolor="black",
                     linewidth=0.6,
                     zorder=4,
@@ -356,7 +362,14 @@ def plot_hazard_ratios(
                 err = None if lo is None or hi is None else [[hr - lo], [hi - hr]]
                 # Drawn a little above the row, so that a planted value equal to the published one stays visible.
                 ax.errorbar(
-                    hr, y + 0.14, xerr=err, fmt="s", color="#d6604d", markerfacecolor="white", capsize=3, markersize=6
+                    hr,
+                    y + 0.14,
+                    xerr=err,
+                    fmt="s",
+                    color=PUBLISHED_COLOUR,
+                    markerfacecolor="white",
+                    capsize=3,
+                    markersize=6,
                 )
                 shown.add("published")
             if has_direct:
@@ -410,12 +423,12 @@ def plot_hazard_ratios(
             marker="*",
             linestyle="",
             markersize=12,
-            markerfacecolor="#fdb863",
+            markerfacecolor=TRUTH_COLOUR,
             markeredgecolor="black",
             label="implied total effect (planted)",
         ),
         "published": Line2D(
-            [], [], marker="s", color="#d6604d", markerfacecolor="white", label="published joint model (95% CI)"
+            [], [], marker="s", color=PUBLISHED_COLOUR, markerfacecolor="white", label="published joint model (95% CI)"
         ),
         "direct": Line2D(
             [],
@@ -436,4 +449,4 @@ def plot_hazard_ratios(
     return ax
 
 
-__all__ = ["CLASS_COLOURS", "CLASS_NAMES", "plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld"]
+__all__ = ["CLASS_NAMES", "plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld"]

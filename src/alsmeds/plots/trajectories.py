@@ -10,10 +10,15 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from scipy import stats
 
+from alsmeds.plots.palette import EMPHASIS_COLOUR, EVENT_COLOURS, NEUTRAL_COLOUR, NON_USER_COLOUR
+
 #: Colours of non-users (0) and users (1) of a drug class.
-EXPOSURE_COLOURS = {0: "#2166ac", 1: "#b2182b"}
+EXPOSURE_COLOURS = {0: NON_USER_COLOUR, 1: EMPHASIS_COLOUR}
 #: Markers of the end of a patient's visits.
-EVENT_MARKERS = {"death": ("X", "black"), "invasive_ventilation": ("^", "#7b3294")}
+EVENT_MARKERS = {
+    "death": ("X", EVENT_COLOURS["death"]),
+    "invasive_ventilation": ("^", EVENT_COLOURS["invasive_ventilation"]),
+}
 EVENT_LABELS = {"death": "death", "invasive_ventilation": "invasive ventilation"}
 
 
@@ -217,17 +222,17 @@ def plot_residuals(result, fig: plt.Figure | None = None, seed: int = 0, max_poi
     rng = np.random.default_rng(seed)
     shown = r.iloc[np.sort(rng.choice(len(r), size=min(max_points, len(r)), replace=False))]
     ax = axes[0, 0]
-    ax.scatter(shown["fitted"], shown["residual"], s=5, alpha=0.3, color="#4d4d4d", lw=0)
+    ax.scatter(shown["fitted"], shown["residual"], s=5, alpha=0.3, color=NEUTRAL_COLOUR, lw=0)
     _binned_line(ax, r["fitted"], r["residual"], bins=20)
     ax.axhline(0, color="black", lw=0.8)
     for edge, label in ((0, "floor"), (48, "ceiling")):
-        ax.axvline(edge, color="#7b3294", lw=1, ls="--")
-        ax.text(edge, ax.get_ylim()[1], f" {label}", color="#7b3294", fontsize=8, va="top")
+        ax.axvline(edge, color=EVENT_COLOURS["invasive_ventilation"], lw=1, ls="--")
+        ax.text(edge, ax.get_ylim()[1], f" {label}", color=EVENT_COLOURS["invasive_ventilation"], fontsize=8, va="top")
     ax.set_xlabel("fitted value (patient's own line)")
     ax.set_ylabel("residual (points)")
     ax.set_title("Residuals vs fitted")
     ax = axes[0, 1]
-    ax.scatter(shown["months"], shown["residual"], s=5, alpha=0.3, color="#4d4d4d", lw=0)
+    ax.scatter(shown["months"], shown["residual"], s=5, alpha=0.3, color=NEUTRAL_COLOUR, lw=0)
     _binned_line(ax, r["months"], r["residual"], bins=np.arange(0, r["months"].max() + 3, 3))
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("months since diagnosis")
@@ -242,7 +247,7 @@ def plot_residuals(result, fig: plt.Figure | None = None, seed: int = 0, max_poi
     else:
         intercepts = re["Intercept"].to_numpy()
         _qq(axes[1, 1], intercepts / intercepts.std(), "patients' predicted intercepts (BLUP)", rng, max_points)
-    line = Line2D([], [], color="#b2182b", lw=2, label="mean residual per bin")
+    line = Line2D([], [], color=EMPHASIS_COLOUR, lw=2, label="mean residual per bin")
     fig.legend(handles=[line], loc="upper center", ncol=1, fontsize=9, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
@@ -253,7 +258,7 @@ def _binned_line(ax: plt.Axes, x: pd.Series, y: pd.Series, bins) -> None:
     g = pd.DataFrame({"x": x, "y": y, "bin": cut}).groupby("bin", observed=True)
     means = g.agg(x=("x", "mean"), y=("y", "mean"), n=("y", "size"))
     means = means[means["n"] >= 20]
-    ax.plot(means["x"], means["y"], color="#b2182b", lw=2)
+    ax.plot(means["x"], means["y"], color=EMPHASIS_COLOUR, lw=2)
 
 
 def _qq(ax: plt.Axes, values: np.ndarray, title: str, rng: np.random.Generator, max_points: int) -> None:
@@ -261,9 +266,9 @@ def _qq(ax: plt.Axes, values: np.ndarray, title: str, rng: np.random.Generator, 
     n = len(values)
     theoretical = stats.norm.ppf((np.arange(1, n + 1) - 0.5) / n)
     keep = np.sort(rng.choice(n, size=min(max_points, n), replace=False))
-    ax.scatter(theoretical[keep], values[keep], s=6, alpha=0.4, color="#4d4d4d", lw=0)
+    ax.scatter(theoretical[keep], values[keep], s=6, alpha=0.4, color=NEUTRAL_COLOUR, lw=0)
     lim = max(np.abs(theoretical).max(), 1)
-    ax.plot([-lim, lim], [-lim, lim], color="#b2182b", lw=1.2)
+    ax.plot([-lim, lim], [-lim, lim], color=EMPHASIS_COLOUR, lw=1.2)
     ax.set_xlabel("normal quantile")
     ax.set_ylabel("observed quantile (in SDs)")
     ax.set_title(f"Normal QQ: {title}")
@@ -290,11 +295,11 @@ def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) ->
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=9)
     for i, v in enumerate(values, start=1):
         if len(v):
-            ax.plot(i, np.mean(v), marker="D", color="#b2182b", ms=6)
+            ax.plot(i, np.mean(v), marker="D", color=EMPHASIS_COLOUR, ms=6)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel("patient's own slope (points/month)")
     ax.set_title("Patients' own slopes by how their follow-up ended")
-    ax.legend(handles=[Line2D([], [], marker="D", color="#b2182b", ls="none", label="mean")], loc="lower right")
+    ax.legend(handles=[Line2D([], [], marker="D", color=EMPHASIS_COLOUR, ls="none", label="mean")], loc="lower right")
     return ax
 
 
@@ -329,13 +334,13 @@ def plot_slope_scenarios(
             y,
             xerr=[e["estimate"] - e["ci_lower"], e["ci_upper"] - e["estimate"]],
             fmt="o",
-            color="#2166ac",
+            color=NON_USER_COLOUR,
             capsize=3,
         )
         if truth is not None and term in truth:
-            ax.axvline(truth[term], color="#b2182b", lw=1.5, label="planted value")
+            ax.axvline(truth[term], color=EMPHASIS_COLOUR, lw=1.5, label="planted value")
         if sample is not None and term in sample:
-            ax.axvline(sample[term], color="#b2182b", lw=1.2, ls=":", label="this sample's true slopes")
+            ax.axvline(sample[term], color=EMPHASIS_COLOUR, lw=1.2, ls=":", label="this sample's true slopes")
         ax.set_yticks(y, scenarios)
         ax.set_title((titles or {}).get(term, term), fontsize=11)
         ax.set_xlabel("points/month")
