@@ -14,8 +14,6 @@ from alsmeds.derive.exposure import (
     DEFAULT_RULES,
     ExposureRules,
     class_dispensings,
-    first_qualifying_dates,
-    window_category,
 )
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
@@ -184,8 +182,9 @@ def plot_exposure_timelines(
     dispensings : DataFrame
         The ``dispensings`` table (person_id, dispensing_date, atc).
     members : DataFrame
-        Rows with person_id, case_id (or set_id), index_date and role, e.g. the analysis
-        table or ``study_population``; the first row of each person is used.
+        Rows of the analysis table (person_id, set_id, index_date, role, and the
+        classification ``first_qualifying_<class>`` and ``cat_<class>`` made by the derive
+        layer with ``rules``); the first row of each person is used.
     person_ids : sequence of int
         The people to draw, top to bottom.
     ax : matplotlib Axes, optional
@@ -212,7 +211,6 @@ def plot_exposure_timelines(
     disp = class_dispensings(dispensings[dispensings["person_id"].isin(people["person_id"])])
     disp = disp.merge(key, on="person_id")
     disp = disp[disp["dispensing_date"] < disp["index_date"]]
-    first = first_qualifying_dates(dispensings, key, rules)
     near, far_edge = rules.window_edges_years
 
     lane = 0.26
@@ -233,11 +231,12 @@ def plot_exposure_timelines(
             rows = disp[(disp["person_id"] == person["person_id"]) & (disp["group"] == k)]
             x = _years_before(rows["dispensing_date"], rows["index_date"])
             ax.scatter(x, np.full(x.shape, y), marker="|", s=160, linewidths=2, color=CLASS_COLOURS[k], zorder=3)
-            q = first[(first["person_id"] == person["person_id"]) & (first["group"] == k)]
-            if not q.empty:
-                xq = _years_before(q["first_qualifying"], q["index_date"])
+            # The classification is the analysis table's (derive layer); the figure only draws it.
+            first_use = pd.to_datetime(pd.Series([person.get(f"first_qualifying_{k}")]))
+            if first_use.notna().iloc[0]:
+                xq = _years_before(first_use, pd.Series([person["index_date"]]))
                 ax.scatter(xq, [y], s=150, facecolor="none", edgecolor="black", linewidth=1.6, zorder=4, marker="o")
-                code = window_category(q["first_qualifying"], q["index_date"], rules)[0]
+                code = int(person[f"cat_{k}"])
                 labels.append(f"{k} {WINDOW_LABELS[list(WINDOW_LABELS)[code]]}")
             elif len(rows):
                 n_dates = rows["dispensing_date"].nunique()
