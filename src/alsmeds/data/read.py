@@ -1,26 +1,18 @@
-"""Reading and writing a register extract folder, and atomic writes of result files.
+"""Reading a register extract folder as found on disk, before any rule is applied.
 
 A register extract is one folder holding a ``<name>.csv`` or ``<name>.parquet`` file
 for every table of :data:`alsmeds.data.schema.TABLES`, plus ``extract.json`` with the
-study dates (see ``data/README.md``).  :func:`read_registry` reads and validates one;
-:func:`write_registry` writes one, deterministically and atomically, with a
-``MANIFEST.sha256`` of every file it wrote.
+study dates (see ``data/README.md``).  :func:`load_raw` finds and reads the files:
+CSV as text, every value exactly as written, with the file line of every record
+(a byte scan before the CSV parser, so that blank lines and quoted line breaks never
+shift a reported line); Parquet as stored.  Problems of the files themselves (a quote
+that is never closed, a record with too many or too few fields, a byte that is not
+UTF-8, an unreadable file) are collected as :class:`~alsmeds.data.problems.Problem`
+with their rule and line, never raised as a traceback, and no row is silently lost:
+the number of records parsed is checked against the records found in the bytes.
 
-Deterministic CSV format
-------------------------
-Files written by this module (:func:`write_registry`, :func:`write_csv_atomic`) are
-byte-identical for identical inputs:
-
-* UTF-8, comma-separated, a header line, ``"\n"`` line endings, no index column,
-  fields quoted only when needed;
-* dates (``datetime64`` columns) as ``YYYY-MM-DD`` (a time of day is dropped);
-* floats with the C format ``%.6g`` (:data:`FLOAT_FORMAT`): six significant
-  digits, whole numbers without a decimal point (``3``, ``12.5``, ``0.000123``,
-  ``1.23457e+06``); no column of the contract needs more precision;
-* integers as they are; a missing value of any type as an empty field.
-
-JSON files have sorted keys, two-space indentation, ASCII only and a trailing
-newline; dates are written as ISO strings.
+Typing and validation are the next steps (:mod:`alsmeds.data.validate`,
+:func:`alsmeds.data.registry.read_registry`).
 """
 
 from __future__ import annotations

@@ -1,26 +1,27 @@
-"""Reading and writing a register extract folder, and atomic writes of result files.
+"""Writing files atomically and deterministically: register extracts, results, manifests.
 
-A register extract is one folder holding a ``<name>.csv`` or ``<name>.parquet`` file
-for every table of :data:`alsmeds.data.schema.TABLES`, plus ``extract.json`` with the
-study dates (see ``data/README.md``).  :func:`read_registry` reads and validates one;
-:func:`write_registry` writes one, deterministically and atomically, with a
-``MANIFEST.sha256`` of every file it wrote.
+Every file the bundle writes goes through here.  A file is written to a hidden
+temporary sibling (``.<name>.tmp-<pid>-<hex>``) and renamed into place, so a reader
+never sees a half-written file; a folder (:func:`write_registry`) is built beside its
+target and swapped in.  :func:`remove_stale_temporaries` clears what a killed process
+left behind.
 
 Deterministic CSV format
 ------------------------
-Files written by this module (:func:`write_registry`, :func:`write_csv_atomic`) are
-byte-identical for identical inputs:
+Files written by :func:`write_registry` and :func:`write_csv_atomic` are byte-identical
+for identical inputs:
 
 * UTF-8, comma-separated, a header line, ``"\n"`` line endings, no index column,
   fields quoted only when needed;
 * dates (``datetime64`` columns) as ``YYYY-MM-DD`` (a time of day is dropped);
-* floats with the C format ``%.6g`` (:data:`FLOAT_FORMAT`): six significant
-  digits, whole numbers without a decimal point (``3``, ``12.5``, ``0.000123``,
-  ``1.23457e+06``); no column of the contract needs more precision;
+* floats with the C format ``%.6g`` (:data:`FLOAT_FORMAT`) for register tables;
+  results use :data:`alsmeds.precision.CSV_FLOAT_FORMAT` (8 significant digits);
 * integers as they are; a missing value of any type as an empty field.
 
 JSON files have sorted keys, two-space indentation, ASCII only and a trailing
-newline; dates are written as ISO strings.
+newline; dates are written as ISO strings and floats with 8 significant digits
+(:func:`json_text`).  :func:`write_registry` adds a ``MANIFEST.sha256`` of every file
+it wrote; :func:`verify_manifest` checks one.
 """
 
 from __future__ import annotations
