@@ -345,3 +345,24 @@ def test_ctrl_c_ends_in_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch
     assert cli.main(["validate", "somewhere"]) == cli.EXIT_INTERRUPTED
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["alsmeds validate: interrupted; nothing was half-written"]
+
+
+def test_a_closed_output_pipe_ends_any_command_quietly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from alsmeds.pipeline import cli\n"
+        "def noisy(args):\n"
+        "    for _ in range(100000):\n"
+        "        print('x' * 100)\n"
+        "    return 0\n"
+        "cli.cmd_compare = noisy\n"
+        "sys.exit(cli.main(['compare', '.']))\n"
+    )
+    proc = subprocess.run(
+        f"'{sys.executable}' -c \"{script}\" | head -1", shell=True, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.stdout == "x" * 100 + "\n"
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -19,6 +19,7 @@ Exit codes: 0 success, 1 a failed check or notebook, 2 invalid usage or invalid 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,28 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: The shell's convention for a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
+
+
+def _silence(stream) -> None:
+    """Point a stream's descriptor at /dev/null, so the interpreter's final flush cannot fail again.
+
+    The recipe of the Python documentation ("Note on SIGPIPE") for a reader that has gone.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stream without a descriptor
+        pass
+
+
+def _print_quietly(text: str, stream) -> None:
+    """Print and flush; if the reader has gone (a closed pipe), stop writing without a traceback."""
+    try:
+        print(text, file=stream)
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -79,31 +102,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         fail); 2 with the errors (and warnings) on stderr when not.  A closed output pipe
         (``alsmeds validate DIR | head -1``) ends the command quietly with the same code.
     """
-    import os
-
     from alsmeds.data import problems, validate
-
-    def print_quietly(text: str, stream) -> None:
-        """Print and flush; if the reader has gone (a closed pipe), stop writing without a traceback."""
-        try:
-            print(text, file=stream)
-            stream.flush()
-        except BrokenPipeError:
-            # Point the stream's descriptor at /dev/null so that the interpreter's final flush
-            # does not fail again (the recipe of the Python documentation, "Note on SIGPIPE").
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, stream.fileno())
-                os.close(devnull)
-            except (OSError, ValueError, AttributeError):  # a stream without a descriptor
-                pass
 
     try:
         report = validate.validate_registry(Path(args.data_dir))
     except problems.RegistryValidationError as exc:
-        print_quietly(str(exc), sys.stderr)
+        _print_quietly(str(exc), sys.stderr)
         return EXIT_USAGE
-    print_quietly(str(report), sys.stdout)
+    _print_quietly(str(report), sys.stdout)
     return EXIT_OK
 
 
@@ -290,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # temporary files; anything a killed kernel left is cleared by the next run.
         print(f"alsmeds {args.command}: interrupted; nothing was half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of the output has gone (``alsmeds ... | head -1``): stop quietly.
+        _silence(sys.stdout)
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
