@@ -70,10 +70,10 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
-
-#: Days per month (365.25 / 12), the unit of time of every model here.
-DAYS_PER_MONTH = 365.25 / 12
-
+from alsmeds.derive.dates import DAYS_PER_MONTH as DAYS_PER_MONTH  # re-exported: the unit of time of every model here
+from alsmeds.derive.dates import age_in_years, days_between, months_between
+from alsmeds.derive.exposure import ever_used
+from alsmeds.derive.followup import BASELINE_WINDOW_DAYS, baseline_scores, case_follow_up, visit_period
 
 #: Published mean ALSFRS-R at diagnosis (Chourpiliadis et al. 2025; P).
 PUBLISHED_SCORE_AT_DIAGNOSIS = 36.1
@@ -81,10 +81,6 @@ PUBLISHED_SCORE_AT_DIAGNOSIS = 36.1
 
 #: Age the age covariate is centred at (years).
 REFERENCE_AGE = 65.0
-
-
-#: A visit within this many days of diagnosis gives the "score at diagnosis".
-DIAGNOSIS_VISIT_WINDOW_DAYS = 31
 
 
 #: Columns of :func:`build_alsfrs_data`: column -> meaning.
@@ -104,7 +100,7 @@ ALSFRS_DATA_COLUMNS: dict[str, str] = {
     "bulbar": "1 for bulbar onset",
     "event": "first of death or invasive_ventilation during follow-up, else none",
     "event_months": "months from diagnosis to that event (missing without an event)",
-    "followup_months": "months from diagnosis to the end of follow-up (event, death, emigration or end of study)",
+    "followup_months": "months from diagnosis to the end of follow-up (the event, emigration or the end of follow-up)",
 }
 
 
@@ -121,6 +117,9 @@ def alsfrs_visits(alsfrs: pd.DataFrame) -> pd.DataFrame:
     day double weight in a mixed model) or resolved by an arbitrary choice.  Used by
     :func:`build_alsfrs_data` and by the baseline score of
     :func:`alsmeds.derive.survival_data.baseline_alsfrs`.
+
+    The visits kept for the analyses, and the score at diagnosis, follow the shared
+    follow-up rules of :mod:`alsmeds.derive.followup`.
 
     Parameters
     ----------
@@ -142,15 +141,6 @@ def alsfrs_visits(alsfrs: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _first_event(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """First prognostic event per case (death or invasive ventilation, whichever is first)."""
-    if outcomes.empty:
-        return pd.DataFrame(columns=["person_id", "event", "event_date"])
-    ordered = outcomes.assign(event_date=pd.to_datetime(outcomes["event_date"]))
-    ordered = ordered.sort_values(["person_id", "event_date", "event"], kind="stable")
-    return ordered.drop_duplicates("person_id", keep="first")[["person_id", "event", "event_date"]]
-
-
 def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
     """One row per kept ALSFRS-R visit, with exposures, covariates and follow-up of the case.
 
@@ -163,10 +153,13 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
        :func:`case_exposures`, which covers every case).
     2. Visits on or after the diagnosis date (``before_diagnosis``; the input
        contract already forbids earlier visits).
-    3. Visits on or before the end of follow-up: the earliest of the first prognostic
-       event (death or invasive ventilation, ``outcomes``), death or emigration
-       (``persons``) and ``end_of_follow_up`` (``extract.json``) (``after_end_of_follow_up``).
-       A visit on that day is kept: its score is taken as measured before the event.
+    3. Visits on or before the end of follow-up (``after_end_of_follow_up``): the
+       earliest of the first event (death or invasive ventilation, from ``outcomes`` and
+       ``persons.death_date``; invasive ventilation on a same-day tie), emigration on or
+       after the diagnosis date (an earlier emigration is ignored) and
+       ``end_of_follow_up`` (``extract.json``), as in the survival data: both take it
+       from :func:`alsmeds.derive.followup.follow_up`.  A visit on that day is kept: its
+       score is taken as measured before the event.
     4. Visits with a missing total score are dropped (``missing_score``).
 
     The counts of dropped visits are in ``frame.attrs["selection"]``.
@@ -179,8 +172,9 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
     exposures : DataFrame
         One row per case with ``person_id`` and ``cat_<class>``: :func:`case_exposures`
         of the registry (every case, whatever its controls).
-        Prediagnostic use of a class is ``cat_<class> != 0``: at least two dispensings
-        before diagnosis, the last year included (the paper's prognosis exposure).
+        Prediagnostic use of a class is ``cat_<class> != 0``
+        (:func:`alsmeds.derive.exposure.ever_used`): at least two dispensings before
+        diagnosis, the last year included (the paper's prognosis exposure).
     classes : sequence of str
         Drug classes to carry.
 
@@ -190,7 +184,6 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
         Columns :data:`ALSFRS_DATA_COLUMNS`, sorted by ``person_id`` and ``months``.
     """
     tables = _tables(registry)
-    metadata = getattr(registry, "metadata", {}) or {}
     if exposures["person_id"].duplicated().any():
         raise ValueError("exposures must have one row per person_id")
     missing = [f"cat_{k}" for k in classes if f"cat_{k}" not in exposures]
@@ -200,34 +193,22 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
     cases = tables["als_cases"][["person_id", "diagnosis_date", "onset_site"]].copy()
     cases["diagnosis_date"] = pd.to_datetime(cases["diagnosis_date"])
     persons = tables["persons"].set_index("person_id")
-    birth = pd.to_datetime(cases["person_id"].map(persons["birth_date"]))
-    cases["age"] = (cases["diagnosis_date"] - birth).dt.days / 365.25
+    birth = cases["person_id"].map(persons["birth_date"])
+    cases["age"] = age_in_years(birth, cases["diagnosis_date"])
     cases["male"] = (cases["person_id"].map(persons["sex"]) == "male").astype(np.int8)
     cases["bulbar"] = (cases["onset_site"] == "bulbar").astype(np.int8)
     cases["age_per_decade"] = (cases["age"] - REFERENCE_AGE) / 10
 
-    first = _first_event(tables["outcomes"]).set_index("person_id")
-    cases["event"] = cases["person_id"].map(first["event"])
-    cases["event_date"] = pd.to_datetime(cases["person_id"].map(first["event_date"]))
-    death = pd.to_datetime(cases["person_id"].map(persons["death_date"]))
-    emigration = pd.to_datetime(cases["person_id"].map(persons["emigration_date"]))
-    # A death in the persons table with no earlier outcome row is a death event too.
-    death_first = death.notna() & (cases["event_date"].isna() | (death < cases["event_date"]))
-    cases.loc[death_first, "event"] = "death"
-    cases.loc[death_first, "event_date"] = death[death_first]
-    end_of_study = pd.Timestamp(metadata["end_of_follow_up"]) if "end_of_follow_up" in metadata else pd.NaT
-    ends = pd.concat([cases["event_date"], emigration, pd.Series(end_of_study, index=cases.index)], axis=1)
-    cases["followup_end"] = ends.min(axis=1)
-    # An event after emigration or after the end of the study is not observed.
-    seen = cases["event_date"].notna() & (cases["event_date"] <= cases["followup_end"])
-    cases["event"] = cases["event"].where(seen, "none")
-    cases["event_date"] = cases["event_date"].where(seen)
-    cases["event_months"] = (cases["event_date"] - cases["diagnosis_date"]).dt.days / DAYS_PER_MONTH
-    cases["followup_months"] = (cases["followup_end"] - cases["diagnosis_date"]).dt.days / DAYS_PER_MONTH
+    followup = case_follow_up(registry).set_index("person_id")
+    fu = followup.reindex(cases["person_id"])
+    cases["event"] = np.where(fu["event"].to_numpy() == 1, fu["status"].to_numpy(), "none")
+    cases["followup_end"] = fu["end_date"].to_numpy()
+    cases["event_months"] = months_between(cases["diagnosis_date"], fu["event_date"])
+    cases["followup_months"] = months_between(cases["diagnosis_date"], fu["end_date"])
 
     exp = exposures[["person_id"] + [f"cat_{k}" for k in classes]].copy()
     for k in classes:
-        exp[k] = (exp.pop(f"cat_{k}").to_numpy() != 0).astype(np.int8)
+        exp[k] = ever_used(exp.pop(f"cat_{k}").to_numpy())
 
     counts = {"visits_in_register": len(tables["alsfrs"])}
     visits = alsfrs_visits(tables["alsfrs"]).drop(columns="assessments")
@@ -237,8 +218,9 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
     has_exposure = visits["person_id"].isin(exp["person_id"])
     counts["no_exposure_row"] = int((~has_exposure).sum())
     visits = visits[has_exposure].merge(cases, on="person_id", how="left").merge(exp, on="person_id", how="left")
-    before = visits["visit_date"] < visits["diagnosis_date"]
-    after = visits["followup_end"].notna() & (visits["visit_date"] > visits["followup_end"])
+    period = visit_period(visits["visit_date"], visits["diagnosis_date"], visits["followup_end"])
+    before = pd.Series(period == "before_diagnosis", index=visits.index)
+    after = pd.Series(period == "after_end_of_follow_up", index=visits.index)
     no_score = visits["alsfrs_r_total"].isna()
     counts["before_diagnosis"] = int(before.sum())
     counts["after_end_of_follow_up"] = int((after & ~before).sum())
@@ -248,7 +230,7 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
     counts["patients_kept"] = int(visits["person_id"].nunique())
     counts["cases_without_kept_visits"] = int(exp["person_id"].isin(cases["person_id"]).sum()) - counts["patients_kept"]
 
-    visits["months"] = (visits["visit_date"] - visits["diagnosis_date"]).dt.days / DAYS_PER_MONTH
+    visits["months"] = months_between(visits["diagnosis_date"], visits["visit_date"])
     visits["score"] = visits["alsfrs_r_total"].astype(float)
     visits = visits.sort_values(["person_id", "visit_date"], kind="stable").reset_index(drop=True)
     visits["visit"] = visits.groupby("person_id").cumcount()
@@ -259,17 +241,33 @@ def build_alsfrs_data(registry: Any, exposures: pd.DataFrame, classes: Sequence[
     return out
 
 
-def score_at_diagnosis(data: pd.DataFrame, window_days: int = DIAGNOSIS_VISIT_WINDOW_DAYS) -> pd.Series:
-    """Score of each patient's first visit, if it lies within ``window_days`` of diagnosis.
+def score_at_diagnosis(data: pd.DataFrame, window_days: int = BASELINE_WINDOW_DAYS) -> pd.Series:
+    """Score at diagnosis of each patient: the baseline ALSFRS-R of the survival data, from the kept visits.
+
+    The rule is :func:`alsmeds.derive.followup.baseline_scores`: the first visit with a
+    score within ``window_days`` (:data:`~alsmeds.derive.followup.BASELINE_WINDOW_DAYS`,
+    30) days of diagnosis, the same rule and window as ``alsfrs_baseline`` of
+    :func:`alsmeds.derive.survival_data.build_survival_data`.
+
+    Parameters
+    ----------
+    data : DataFrame
+        From :func:`build_alsfrs_data` (``person_id``, ``visit_date``, ``diagnosis_date``
+        and ``score``; without dates, the day is recovered from ``months``).
+    window_days : int
+        Latest day after diagnosis that still counts.
 
     Returns
     -------
     Series
-        Indexed by ``person_id``.
+        Indexed by ``person_id``; patients without such a visit are absent.
     """
-    first = data[data["visit"] == 0]
-    first = first[first["months"] * DAYS_PER_MONTH <= window_days + 1e-9]
-    return first.set_index("person_id")["score"]
+    if {"visit_date", "diagnosis_date"} <= set(data.columns):
+        day = days_between(data["diagnosis_date"], data["visit_date"])
+    else:
+        day = np.rint(data["months"].to_numpy(dtype=float) * DAYS_PER_MONTH)
+    visits = pd.DataFrame({"person_id": data["person_id"].to_numpy(), "day": day, "score": data["score"].to_numpy()})
+    return baseline_scores(visits, window_days)["alsfrs_baseline"].rename("score")
 
 
 def _between_visits_days(data: pd.DataFrame) -> pd.Series:
@@ -291,9 +289,10 @@ def describe_visits(data: pd.DataFrame, by: str | None = "antidepressants") -> p
     -------
     DataFrame
         One row per measure, one column per group (``all``, and ``non-users`` /
-        ``users`` with ``by``).  The score at diagnosis is the first visit's score when
-        it lies within :data:`DIAGNOSIS_VISIT_WINDOW_DAYS` days of diagnosis; the
-        published mean is :data:`PUBLISHED_SCORE_AT_DIAGNOSIS`.
+        ``users`` with ``by``).  The score at diagnosis is :func:`score_at_diagnosis`
+        (first visit within :data:`~alsmeds.derive.followup.BASELINE_WINDOW_DAYS` days of
+        diagnosis, the survival data's baseline rule); the published mean is
+        :data:`PUBLISHED_SCORE_AT_DIAGNOSIS`.
     """
     groups = {"all": data}
     if by is not None:

@@ -1,24 +1,22 @@
-"""The analysis table: one row per person and comparison, ready for conditional logistic regression.
+"""The study's cohorts: matched sets and their comparisons, and the prognosis cohort of every ALS case.
 
-Each ALS case appears once in every comparison it has controls for: with its
-population controls (``comparison="population"``), its full siblings (``"sibling"``)
-and its spouse (``"spouse"``).  Exposure and covariates are assessed at the case's
-index date for every member of the set.  :data:`ANALYSIS_TABLE_COLUMNS` documents
-each column; the table is written to ``results/analysis_table.parquet``.
-
-Rules for register data (what the analysis does with what the validator accepts)
---------------------------------------------------------------------------------
+Rules
+-----
+* **Comparisons and roles** (:data:`COMPARISON_ROLES`, the one definition): each ALS
+  case is compared with its population controls (``comparison="population"``,
+  role ``population_control``), its full siblings (``"sibling"``, role ``sibling``)
+  and its spouse (``"spouse"``, role ``spouse``).  The analysis table
+  (:mod:`alsmeds.derive.analysis_table`), the risk models
+  (:data:`alsmeds.models.risk.COMPARISONS`) and the truth computation of the generator
+  (:func:`alsmeds.simulate.truth.comparison_sets`) import it.
+* **Covariates of a set member** (:func:`set_members`) are assessed at the case's
+  index date: age in years by :func:`alsmeds.derive.dates.age_in_years`
+  (days / 365.25), sex, education, country of birth, civil status.
 * **A case with no control at all** (no population control, sibling or spouse: the
   validator accepts it with a counted warning) carries no information for the risk
-  models: a matched set of one case and no controls contributes a factor of 1 to the
-  conditional likelihood.  It is left out of every comparison of the analysis table
-  (a comparison holds only the sets with at least one control of its kind) and counted
-  by :func:`uninformative_cases` and :func:`comparison_summary`.  It stays in the
-  prognosis cohort: survival (:mod:`alsmeds.models.cox`) and ALSFRS-R trajectories
-  (:mod:`alsmeds.models.mixed`) are built from ``als_cases``, not from this table.
-* **A comparison without any sets** (an extract with no siblings or spouses) is absent
-  from the table; :func:`comparison_summary` shows it with zero sets, and the risk
-  models report each of its terms as not estimable, with the reason.
+  models and is in no comparison (:func:`uninformative_cases`,
+  :func:`comparison_summary`).  It stays in the prognosis cohort: survival and
+  ALSFRS-R data are built from ``als_cases``, not from the analysis table.
 * **Case exposures for the prognosis analyses** come from :func:`case_exposures`, one
   row for *every* ALS case, classified from its dispensings at its own diagnosis date.
   They never depend on which comparison a case has controls in (a case with only
@@ -34,21 +32,36 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.data.registry import Registry
+from alsmeds.derive.dates import age_in_years
 from alsmeds.derive.exposure import (
     DEFAULT_RULES,
     ExposureRules,
     classify_exposures,
 )
 
+#: Comparison -> the role of its controls in ``study_population`` (the one map; the order is the report order).
 COMPARISON_ROLES = {"population": "population_control", "sibling": "sibling", "spouse": "spouse"}
 
 
 def set_members(registry: Registry) -> pd.DataFrame:
-    """Study population members with covariates at the index date (one row per person and set)."""
+    """Study population members with covariates at the index date (one row per person and set).
+
+    Parameters
+    ----------
+    registry : Registry
+        With ``study_population`` and ``persons``.
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``study_population`` joined with ``persons``, plus ``age`` (years at
+        the index date, :func:`alsmeds.derive.dates.age_in_years`) and ``male`` (0/1);
+        ``country_of_birth`` and ``civil_status`` renamed ``country`` and ``civil``.
+    """
     sp = registry["study_population"]
     persons = registry["persons"].set_index("person_id")
     out = sp.join(persons, on="person_id")
-    out["age"] = (out["index_date"] - out["birth_date"]).dt.days / 365.25
+    out["age"] = age_in_years(out["birth_date"], out["index_date"])
     out["male"] = (out["sex"] == "male").astype(np.int8)
     return out.rename(columns={"country_of_birth": "country", "civil_status": "civil"})
 

@@ -1,23 +1,26 @@
-"""Calendar arithmetic shared by the generator and the exposure classification.
+"""Calendar arithmetic shared by the generator and the analysis.
 
 Dates are handled as ``datetime64[D]`` arrays.  "k years before a date" is calendar
 subtraction (``2020-03-15`` minus 1 year is ``2019-03-15``); from a leap day it
 falls back to 28 February, as :class:`pandas.DateOffset` does.
+
+Durations in years and months
+-----------------------------
+Every age, follow-up time and look-back of the analysis is a number of whole days
+divided by :data:`DAYS_PER_YEAR` (365.25, the mean Julian year) or
+:data:`DAYS_PER_MONTH` (365.25 / 12): :func:`years_between` and
+:func:`months_between` are the one place this is written (:func:`age_in_years` is
+:func:`years_between` from the birth date).
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
-import pandas as pd
 
-
-def to_days(values) -> np.ndarray:
-    """Convert dates (strings, ``date``, datetime64, Series) to ``datetime64[D]``."""
-    if isinstance(values, date):
-        return np.datetime64(values, "D")
-    return pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]")
+#: Days per year of every time scale of the analysis (the mean Julian year).
+DAYS_PER_YEAR = 365.25
+#: Days per month (365.25 / 12), the time unit of the ALSFRS-R models.
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
 def years_before(dates: np.ndarray, years: int) -> np.ndarray:
@@ -42,6 +45,64 @@ def years_before(dates: np.ndarray, years: int) -> np.ndarray:
     return target_month.astype("datetime64[D]") + day.astype("timedelta64[D]")
 
 
-def age_in_years(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Exact age in years (days / 365.25) at a date."""
-    return (np.asarray(at, "datetime64[D]") - np.asarray(birth, "datetime64[D]")).astype(np.int64) / 365.25
+def days_between(start, end) -> np.ndarray:
+    """Whole days from ``start`` to ``end`` (float; NaN where either date is missing).
+
+    Parameters
+    ----------
+    start, end : array-like of dates
+        Anything numpy converts to ``datetime64[D]`` (a pandas Series of timestamps,
+        ``datetime64`` arrays, ``date`` objects); times of day are dropped.
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+    start = np.asarray(start, dtype="datetime64[D]")
+    end = np.asarray(end, dtype="datetime64[D]")
+    diff = end - start
+    missing = np.isnat(diff)
+    days = np.where(missing, 0, diff.astype(np.int64)).astype(float)
+    return np.where(missing, np.nan, days)
+
+
+def years_between(start, end) -> np.ndarray:
+    """Years from ``start`` to ``end``: whole days / :data:`DAYS_PER_YEAR` (NaN where a date is missing).
+
+    Parameters
+    ----------
+    start, end : array-like of dates
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+    return days_between(start, end) / DAYS_PER_YEAR
+
+
+def months_between(start, end) -> np.ndarray:
+    """Months from ``start`` to ``end``: whole days / :data:`DAYS_PER_MONTH` (NaN where a date is missing).
+
+    Parameters
+    ----------
+    start, end : array-like of dates
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+    return days_between(start, end) / DAYS_PER_MONTH
+
+
+def age_in_years(birth, at) -> np.ndarray:
+    """Exact age in years at a date: :func:`years_between` the birth date and ``at`` (days / 365.25).
+
+    Parameters
+    ----------
+    birth, at : array-like of dates
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+    return years_between(birth, at)

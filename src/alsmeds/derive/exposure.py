@@ -15,9 +15,17 @@ Rules (Chourpiliadis et al. 2025, with the choices this bundle documents)
   is what first-use timing gives (a long-term user counts once, in the window where
   use began).  The alternative, ``definition="use_in_window"``, flags every window
   in which a person has ``min_dispensings`` distinct dispensing dates (not exclusive).
-* **Lagged exposure ">1 year"** (the main analysis, which ignores the year before
-  diagnosis): first qualifying use more than one year before the index date, i.e.
-  ``min_dispensings`` distinct dates before the date one year before the index date.
+* **Lagged exposure** ``<class>_gt1`` (the main analysis, which ignores the year
+  before diagnosis): first qualifying use strictly before the date ``lag_years``
+  (default 1) calendar years before the index date, i.e. ``min_dispensings`` distinct
+  dates before that date (:func:`lagged_use`).  The column keeps the name ``_gt1``
+  whatever ``lag_years`` is; with the default rules it equals "window 1-5 or >5 years".
+  The risk models use this column of the analysis table as it is
+  (:func:`alsmeds.models.design.lagged_indicators`), so every rule reaches them.
+* **Ever use** (prediagnostic use): any qualifying use before the index date, the
+  last year included, i.e. ``cat_<class> != 0`` (:func:`ever_used`): the exposure of
+  the prognosis analyses (``use_<class>`` of the survival data, ``<class>`` of the
+  ALSFRS-R data) and of the risk models' ``exposure="ever"``.
 * **Look-back** starts at the Prescribed Drug Register's first day (2005-07-01); for an
   index date in 2015 the ">5 years" window spans only about 4.5 years, and use that
   began before July 2005 first shows in the register in 2005.
@@ -35,7 +43,7 @@ import pandas as pd
 
 from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.derive.codelists import class_codelist, match_prefixes, normalise_codes, psychiatric_codelist
-from alsmeds.derive.dates import years_before
+from alsmeds.derive.dates import years_before, years_between
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,54 @@ def window_category(first_qualifying: pd.Series, index_date: pd.Series, rules: E
     return code
 
 
+def lagged_use(first_qualifying, index_date, lag_years: int = DEFAULT_RULES.lag_years) -> np.ndarray:
+    """The lagged exposure: first qualifying use strictly before ``lag_years`` calendar years before the index date.
+
+    The one definition of ``<class>_gt1``: :func:`classify_exposures` applies it to the
+    dates of first qualifying use found in the dispensings, and
+    :mod:`alsmeds.simulate.truth` to the generator's true dates of first use.
+
+    Parameters
+    ----------
+    first_qualifying : array-like of dates
+        Date of first qualifying use (the ``min_dispensings``-th distinct dispensing
+        date before the index date); missing (NaT) for people who never qualify.
+    index_date : array-like of dates
+    lag_years : int
+        Years before the index date that the lagged exposure ignores
+        (:attr:`ExposureRules.lag_years`, 1 in the study).
+
+    Returns
+    -------
+    numpy.ndarray of int8
+        1 when exposed, 0 otherwise (never qualifying included).
+    """
+    first = np.asarray(first_qualifying, dtype="datetime64[D]")
+    cutoff = years_before(np.asarray(index_date, dtype="datetime64[D]"), lag_years)
+    return (~np.isnat(first) & (first < cutoff)).astype(np.int8)
+
+
+def ever_used(codes) -> np.ndarray:
+    """Ever (prediagnostic) use: any qualifying use before the index date, the last year included.
+
+    The one definition of the unlagged exposure: ``use_<class>`` of
+    :func:`alsmeds.derive.survival_data.build_survival_data`, ``<class>`` of
+    :func:`alsmeds.derive.alsfrs.build_alsfrs_data` and the risk models'
+    ``exposure="ever"`` (:func:`alsmeds.models.design.ever_indicators`).
+
+    Parameters
+    ----------
+    codes : array-like of int
+        Window codes ``cat_<class>`` (:data:`alsmeds.constants.CATEGORY_CODES`; 0 never).
+
+    Returns
+    -------
+    numpy.ndarray of int8
+        1 for a window code other than "never", else 0.
+    """
+    return (np.asarray(codes) != CATEGORY_CODES["never"]).astype(np.int8)
+
+
 def use_in_windows(
     dispensings: pd.DataFrame, members: pd.DataFrame, rules: ExposureRules = DEFAULT_RULES
 ) -> pd.DataFrame:
@@ -163,7 +219,8 @@ def classify_exposures(
     DataFrame
         One row per row of ``members`` (same order), with per class ``cat_<class>``
         (code), ``window_<class>`` (label), ``<class>_gt1`` (lagged exposure, 0/1),
-        ``first_qualifying_<class>``; subclass ever-use flags ``sub_<subclass>``; and
+        ``first_qualifying_<class>``: the window code by :func:`window_category`, the
+        lagged flag by :func:`lagged_use` with ``rules.lag_years``; subclass ever-use flags ``sub_<subclass>``; and
         with ``definition="use_in_window"`` also ``<class>_in_<window>``.
     """
     key = ["person_id", "case_id"]
@@ -172,13 +229,12 @@ def classify_exposures(
     wide = first.pivot(index=key, columns="group", values="first_qualifying")
     out = out.merge(wide.reset_index(), on=key, how="left")
     labels = np.array(list(WINDOW_LABELS))  # index = category code
-    lag_cutoff = years_before(out["index_date"].to_numpy().astype("datetime64[D]"), rules.lag_years)
     for k in CLASSES:
         when = out[k] if k in out else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
         code = window_category(when, out["index_date"], rules)
         out[f"cat_{k}"] = code
         out[f"window_{k}"] = labels[code]
-        out[f"{k}_gt1"] = (when.to_numpy().astype("datetime64[D]") < lag_cutoff).astype(np.int8)
+        out[f"{k}_gt1"] = lagged_use(when.to_numpy(), out["index_date"].to_numpy(), rules.lag_years)
         out[f"first_qualifying_{k}"] = when
         if k in out:
             out = out.drop(columns=k)
@@ -219,6 +275,19 @@ def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame) -> pd.Da
 
 
 def lookback_years(members: pd.DataFrame, register_start) -> pd.Series:
-    """Years of dispensing history available before each member's index date."""
-    start = pd.Timestamp(register_start)
-    return (members["index_date"] - start).dt.days / 365.25
+    """Years of dispensing history before each member's index date (:func:`~alsmeds.derive.dates.years_between`).
+
+    Parameters
+    ----------
+    members : DataFrame
+        With ``index_date``.
+    register_start : date
+        First day of the Prescribed Drug Register (``extract.json``).
+
+    Returns
+    -------
+    Series
+        Aligned with ``members``.
+    """
+    start = np.datetime64(pd.Timestamp(register_start).date(), "D")
+    return pd.Series(years_between(start, members["index_date"]), index=members.index)

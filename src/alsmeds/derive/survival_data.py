@@ -8,29 +8,36 @@ longitudinal-survival model of the paper lives elsewhere (notebook 07).
 
 Survival data rules (:func:`build_survival_data`)
 -------------------------------------------------
+The follow-up rules are shared with the ALSFRS-R data and defined once, in
+:mod:`alsmeds.derive.followup`:
+
 * **Time origin**: the ALS diagnosis date (``als_cases.diagnosis_date``, the index date).
-* **Event**: the first of death or invasive ventilation.  The event date is the earliest
-  of the ``outcomes`` rows (``death``, ``invasive_ventilation``) and
-  ``persons.death_date`` (the Cause of Death Register, in case the outcomes table lacks a
-  death).  Invasive ventilation followed by death therefore counts at the ventilation
-  date; death is part of the composite event, not a competing risk.
+* **Event**: the first of death or invasive ventilation, from the ``outcomes`` rows and
+  ``persons.death_date``; invasive ventilation followed by death counts at the
+  ventilation date, and on a same-day tie the event is invasive ventilation
+  (:func:`alsmeds.derive.followup.first_events`, which says why).
 * **Censoring**: at ``end_of_follow_up`` of ``extract.json`` (administrative), or at
   emigration (``persons.emigration_date``), whichever comes first, when no event
   happened on or before it.  An event *on* the emigration date counts; an event after
-  emigration or after the end of follow-up does not (the registers cannot be trusted to
-  see it).  An emigration date *before* the diagnosis is ignored: a person diagnosed in
-  the Swedish registry has returned.
-* **Time scale**: years, ``days / 365.25``.  A case with an event or censoring on the
-  diagnosis day has time 0 (kept; it contributes to the risk set at time 0 only).
-* **Covariates at diagnosis**: age (years, from ``persons.birth_date``), male sex, bulbar
-  onset, diagnostic delay (months from first symptom), and the **baseline ALSFRS-R**:
-  the total score of the visit on the diagnosis date, or else of the first visit within
-  :data:`BASELINE_WINDOW_DAYS` (30) days after it; missing when there is none (the Cox
-  models then drop the case: a complete-case analysis, reported as ``n_dropped``).
+  emigration or after the end of follow-up does not.  An emigration date *before* the
+  diagnosis is ignored: a person diagnosed in the Swedish registry has returned
+  (:func:`alsmeds.derive.followup.follow_up`).
+* **Time scale**: years, ``days / 365.25`` (:func:`alsmeds.derive.dates.years_between`).
+  A case with an event or censoring on the diagnosis day has time 0 (kept; it
+  contributes to the risk set at time 0 only).
+* **Covariates at diagnosis**: age (years, from ``persons.birth_date``,
+  :func:`alsmeds.derive.dates.age_in_years`), male sex, bulbar onset, diagnostic delay
+  (months from first symptom), and the **baseline ALSFRS-R**: the score at diagnosis
+  of :func:`alsmeds.derive.followup.baseline_scores`, i.e. of the first visit with a
+  score on the diagnosis date or within
+  :data:`~alsmeds.derive.followup.BASELINE_WINDOW_DAYS` (30) days after it, and not
+  after the end of follow-up; missing when there is none (the Cox models then drop the
+  case: a complete-case analysis, reported as ``n_dropped``).  It equals the first
+  score of the case's ALSFRS-R data (:func:`alsmeds.derive.alsfrs.score_at_diagnosis`).
 * **Exposure**: *prediagnostic use* of each class, ``use_<class>`` = any qualifying use
   (at least two dispensings on distinct dates) before the diagnosis date, whatever the
-  window, i.e. ``cat_<class> != 0``.  This is the exposure of the paper's prognosis
-  analysis and of the generator's planted hazard.
+  window, i.e. ``cat_<class> != 0`` (:func:`alsmeds.derive.exposure.ever_used`).  This
+  is the exposure of the paper's prognosis analysis and of the generator's planted hazard.
 
 Rules for register data
 -----------------------
@@ -82,16 +89,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import CATEGORY_CODES, CLASSES
+from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
-
-#: Days per year of the time scale.
-DAYS_PER_YEAR = 365.25
-
-
-#: A visit up to this many days after the diagnosis date can give the baseline ALSFRS-R.
-BASELINE_WINDOW_DAYS = 30
-
+from alsmeds.derive.dates import DAYS_PER_YEAR as DAYS_PER_YEAR  # re-exported: the time scale
+from alsmeds.derive.dates import age_in_years, days_between, years_between
+from alsmeds.derive.exposure import ever_used
+from alsmeds.derive.followup import BASELINE_WINDOW_DAYS as BASELINE_WINDOW_DAYS  # re-exported: the one window
+from alsmeds.derive.followup import baseline_scores, case_follow_up, visit_period
 
 #: Columns of :func:`build_survival_data`, with their meaning.
 SURVIVAL_DATA_COLUMNS = {
@@ -113,31 +117,22 @@ SURVIVAL_DATA_COLUMNS = {
 }
 
 
-def _first_event(outcomes: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
-    """Per person, the date and kind of the first of death or invasive ventilation."""
-    rows = [outcomes[["person_id", "event", "event_date"]]]
-    deaths = persons.loc[persons["death_date"].notna(), ["person_id", "death_date"]]
-    rows.append(deaths.rename(columns={"death_date": "event_date"}).assign(event="death"))
-    events = pd.concat(rows, ignore_index=True)
-    # On a tie the ventilation is listed first: it is the event that ended invasive-ventilation-free survival.
-    events["_order"] = (events["event"] != "invasive_ventilation").astype(int)
-    events = events.sort_values(["person_id", "event_date", "_order"], kind="stable")
-    return events.drop_duplicates("person_id").drop(columns="_order").set_index("person_id")
-
-
 def baseline_alsfrs(
-    alsfrs: pd.DataFrame, diagnosis: pd.Series, window_days: int = BASELINE_WINDOW_DAYS
+    alsfrs: pd.DataFrame, followup: pd.DataFrame, window_days: int = BASELINE_WINDOW_DAYS
 ) -> pd.DataFrame:
-    """The ALSFRS-R at diagnosis: the visit on the diagnosis date, else the first within ``window_days`` after it.
+    """The ALSFRS-R at diagnosis of each case (:func:`alsmeds.derive.followup.baseline_scores`).
 
-    Assessments on the same day are averaged first (:func:`alsmeds.derive.alsfrs.alsfrs_visits`).
+    Assessments on the same day are averaged first (:func:`alsmeds.derive.alsfrs.alsfrs_visits`);
+    of the visits in follow-up (:func:`alsmeds.derive.followup.visit_period`), the first
+    with a score within ``window_days`` of diagnosis gives the baseline.
 
     Parameters
     ----------
     alsfrs : DataFrame
         person_id, visit_date, alsfrs_r_total.
-    diagnosis : Series
-        Diagnosis date indexed by person_id.
+    followup : DataFrame
+        :func:`alsmeds.derive.followup.follow_up` of the cases (``person_id``,
+        ``diagnosis_date``, ``end_date``).
     window_days : int
         Latest visit day after diagnosis that still counts as baseline.
 
@@ -149,17 +144,12 @@ def baseline_alsfrs(
     """
     from alsmeds.derive.alsfrs import alsfrs_visits
 
-    visits = alsfrs_visits(alsfrs[alsfrs["person_id"].isin(diagnosis.index)])
-    day = (visits["visit_date"] - visits["person_id"].map(diagnosis)).dt.days
-    visits = visits.assign(day=day)[(day >= 0) & (day <= window_days)]
-    first = visits.sort_values(["person_id", "day"], kind="stable").drop_duplicates("person_id")
-    return pd.DataFrame(
-        {
-            "alsfrs_baseline": first["alsfrs_r_total"].astype(float).to_numpy(),
-            "alsfrs_baseline_day": first["day"].to_numpy(),
-        },
-        index=pd.Index(first["person_id"].to_numpy(), name="person_id"),
-    )
+    cases = followup.set_index("person_id")
+    visits = alsfrs_visits(alsfrs[alsfrs["person_id"].isin(cases.index)])
+    diagnosis = visits["person_id"].map(cases["diagnosis_date"])
+    period = visit_period(visits["visit_date"], diagnosis, visits["person_id"].map(cases["end_date"]))
+    visits = visits.assign(day=days_between(diagnosis, visits["visit_date"]), score=visits["alsfrs_r_total"])
+    return baseline_scores(visits[period == "in_follow_up"], window_days)
 
 
 def build_survival_data(
@@ -213,30 +203,19 @@ def build_survival_data(
         raise ValueError(f"{len(missing)} case(s) without exposure data, e.g. person_id {missing[:5]}")
 
     diagnosis = pd.to_datetime(cases["diagnosis_date"])
-    end_of_follow_up = pd.Timestamp(registry.metadata["end_of_follow_up"])
-    first = _first_event(registry["outcomes"], registry["persons"][["person_id", "death_date"]])
-    event_date = cases["person_id"].map(first["event_date"])
-    event_kind = cases["person_id"].map(first["event"])
-    emigration = pd.to_datetime(cases["person_id"].map(persons["emigration_date"]))
-    emigration = emigration.where(emigration >= diagnosis)  # emigration before diagnosis: returned, ignored
-
-    censor_date = emigration.where(emigration < end_of_follow_up, end_of_follow_up)
-    censor_reason = np.where(emigration < end_of_follow_up, "emigration", "end_of_follow_up")
-    has_event = event_date.notna() & (event_date <= censor_date)
-    end_date = event_date.where(has_event, censor_date)
-    status = np.where(has_event, event_kind.fillna(""), censor_reason)
-
+    followup = case_follow_up(registry)
+    fu = followup.set_index("person_id").reindex(cases["person_id"])
     birth = cases["person_id"].map(persons["birth_date"])
-    baseline = baseline_alsfrs(registry["alsfrs"], diagnosis.set_axis(cases["person_id"]), baseline_window_days)
+    baseline = baseline_alsfrs(registry["alsfrs"], followup, baseline_window_days)
     out = pd.DataFrame(
         {
             "person_id": cases["person_id"].to_numpy(),
             "diagnosis_date": diagnosis.to_numpy(),
-            "end_date": pd.to_datetime(end_date).to_numpy(),
-            "time": (pd.to_datetime(end_date) - diagnosis).dt.days.to_numpy() / DAYS_PER_YEAR,
-            "event": has_event.astype(np.int64).to_numpy(),
-            "status": status,
-            "age": (diagnosis - pd.to_datetime(birth)).dt.days.to_numpy() / DAYS_PER_YEAR,
+            "end_date": fu["end_date"].to_numpy(),
+            "time": years_between(diagnosis, fu["end_date"]),
+            "event": fu["event"].to_numpy(),
+            "status": fu["status"].to_numpy(),
+            "age": age_in_years(birth, diagnosis),
             "male": (cases["person_id"].map(persons["sex"]) == "male").astype(np.int64).to_numpy(),
             "onset_site": cases["onset_site"].to_numpy(),
             "bulbar": (cases["onset_site"] == "bulbar").astype(np.int64).to_numpy(),
@@ -249,5 +228,5 @@ def build_survival_data(
     for k in classes:
         cat = out["person_id"].map(exp[f"cat_{k}"]).astype(np.int64)
         out[f"cat_{k}"] = cat.to_numpy()
-        out[f"use_{k}"] = (cat != CATEGORY_CODES["never"]).astype(np.int64).to_numpy()
+        out[f"use_{k}"] = ever_used(cat).astype(np.int64)
     return out[[c for c in SURVIVAL_DATA_COLUMNS if c in out.columns]]
