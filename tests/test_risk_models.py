@@ -47,7 +47,10 @@ def _toy_table(exposed_case: bool, exposed_control: bool, n_sets: int = 30) -> p
                     "cat_antidepressants": int(rng.random() < 0.3) * 3,
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for k in CLASSES:  # first use more than 5 years before the index date: lagged users too
+        table[f"{k}_gt1"] = (table[f"cat_{k}"] == 3).astype(np.int8)
+    return table
 
 
 def test_term_without_exposed_case_is_reported_not_estimable():

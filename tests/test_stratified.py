@@ -141,7 +141,7 @@ def test_a_stratum_or_comparison_without_sets_is_reported_not_estimable(paper_ta
 def test_a_term_without_exposed_cases_in_one_stratum_is_reported_and_others_fitted(paper_table):
     rows = paper_table[paper_table["comparison"] == "population"].copy()
     young_cases = (rows["case"] == 1) & (rows["case_age_group"] == "<65")
-    rows.loc[young_cases, "cat_hypnotics"] = 0  # no young case used hypnotics
+    rows.loc[young_cases, ["cat_hypnotics", "hypnotics_gt1"]] = 0  # no young case used hypnotics
     spec = RiskModelSpec("population", "lagged", CLASSES, "adjusted")
     res = interaction_tests(rows, spec, by="age").set_index("drug_class")
     assert res.loc["hypnotics", "reason"] == "no exposed case in stratum <65"

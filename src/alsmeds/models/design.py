@@ -1,10 +1,17 @@
 """Design matrices for the risk models.
 
 An analysis frame holds one row per person and matched set, with the exposure
-category of each class coded as in :data:`alsmeds.simulate.parameters.CATEGORY_CODES`
-(``cat_<class>``: 0 never, 1 first qualifying use 0-1 y, 2 1-5 y, 3 >5 y before the
-index date) and the covariates ``psych_history``, ``education``, ``country``,
-``civil``, ``age`` and ``male``.
+variables the derive layer made (:func:`alsmeds.derive.exposure.classify_exposures`)
+and the covariates ``psych_history``, ``education``, ``country``, ``civil``, ``age``
+and ``male``.  The design only *codes* those variables; it never re-derives a study
+definition from another column, so every :class:`~alsmeds.derive.exposure.ExposureRules`
+parameter reaches the models:
+
+* windows: ``cat_<class>`` (:data:`alsmeds.constants.CATEGORY_CODES`: 0 never, 1 first
+  qualifying use 0-1 y, 2 1-5 y, 3 >5 y before the index date) -> three indicators;
+* lagged: the column ``<class>_gt1`` itself (first qualifying use more than
+  ``lag_years`` before the index date, :func:`alsmeds.derive.exposure.lagged_use`);
+* ever: :func:`alsmeds.derive.exposure.ever_used` of ``cat_<class>``.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOWS
+from alsmeds.derive.exposure import ever_used
 
 #: Reference level first; the others become indicator columns.
 COVARIATE_LEVELS = {
@@ -29,7 +37,19 @@ RELATIVE_ADJUSTMENT = POPULATION_ADJUSTMENT + ("age_decades", "male")
 
 
 def window_indicators(frame: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
-    """One 0/1 column ``<class>_<window>`` per class and window (reference: never used)."""
+    """One 0/1 column ``<class>_<window>`` per class and window, from the window codes ``cat_<class>``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        With ``cat_<class>`` (reference: 0, never used).
+    classes : sequence of str
+
+    Returns
+    -------
+    DataFrame
+        Float columns ``<class>_0_1``, ``<class>_1_5``, ``<class>_gt5`` per class.
+    """
     out = {}
     for k in classes:
         codes = frame[f"cat_{k}"].to_numpy()
@@ -39,26 +59,71 @@ def window_indicators(frame: pd.DataFrame, classes: Sequence[str] = CLASSES) -> 
 
 
 def lagged_indicators(frame: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
-    """One 0/1 column ``<class>_gt1`` per class: first qualifying use more than 1 year before the index date.
+    """The lagged exposure columns ``<class>_gt1`` of the frame, as floats (the study's main analysis).
 
-    Users whose first qualifying use falls in the last year count as unexposed, as in
-    the study's main analysis that excludes the year before diagnosis.
+    The column is taken as the derive layer made it
+    (:func:`alsmeds.derive.exposure.lagged_use`: first qualifying use more than
+    ``ExposureRules.lag_years`` before the index date, with ``min_dispensings``
+    dispensings), never rebuilt from the window codes, so a different lag or number of
+    dispensings changes the regressor exactly as it changes the table.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        With ``<class>_gt1`` (0/1); with ``cat_<class>`` too, the two are checked to agree
+        (a lagged user is a user).
+    classes : sequence of str
+
+    Returns
+    -------
+    DataFrame
+        Float columns ``<class>_gt1``.
+
+    Raises
+    ------
+    ValueError
+        When a ``<class>_gt1`` column is missing, or is 1 on a row whose ``cat_<class>`` says never used.
     """
-    lagged = {CATEGORY_CODES["1_5"], CATEGORY_CODES["gt5"]}
-    return pd.DataFrame(
-        {f"{k}_gt1": np.isin(frame[f"cat_{k}"].to_numpy(), list(lagged)).astype(float) for k in classes},
-        index=frame.index,
-    )
+    out = {}
+    for k in classes:
+        column = f"{k}_gt1"
+        if column not in frame:
+            raise ValueError(
+                f"the frame has no lagged exposure column {column!r}: build it with "
+                "alsmeds.derive.exposure.classify_exposures (the analysis table has it)"
+            )
+        values = frame[column].to_numpy(dtype=float)
+        if f"cat_{k}" in frame:
+            stray = (values != 0) & (ever_used(frame[f"cat_{k}"].to_numpy()) == 0)
+            if stray.any():
+                raise ValueError(
+                    f"{column} is 1 on {int(stray.sum())} row(s) whose cat_{k} is 0 (never used): "
+                    "the exposure columns are out of step; derive them together (classify_exposures)"
+                )
+        out[column] = values
+    return pd.DataFrame(out, index=frame.index)
 
 
 def ever_indicators(frame: pd.DataFrame, classes: Sequence[str] = CLASSES) -> pd.DataFrame:
     """One 0/1 column ``<class>_ever`` per class: any qualifying use before the index date, the last year included.
 
     The sensitivity analysis to the lagged exposure: it keeps prodromal prescriptions.
+    The definition is :func:`alsmeds.derive.exposure.ever_used` of ``cat_<class>``, the
+    prognosis analyses' prediagnostic use.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        With ``cat_<class>``.
+    classes : sequence of str
+
+    Returns
+    -------
+    DataFrame
+        Float columns ``<class>_ever``.
     """
-    never = CATEGORY_CODES["never"]
     return pd.DataFrame(
-        {f"{k}_ever": (frame[f"cat_{k}"].to_numpy() != never).astype(float) for k in classes}, index=frame.index
+        {f"{k}_ever": ever_used(frame[f"cat_{k}"].to_numpy()).astype(float) for k in classes}, index=frame.index
     )
 
 

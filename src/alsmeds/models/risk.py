@@ -10,11 +10,20 @@ of relatives add age and sex.
 Specifications
 --------------
 ``exposure="lagged"``
-    One indicator per class: first qualifying use more than 1 year before the index
-    date (the study's main analysis, which ignores the year before diagnosis).
+    One indicator per class: first qualifying use more than 1 year (``lag_years``)
+    before the index date (the study's main analysis, which ignores the year before
+    diagnosis): the analysis table's ``<class>_gt1`` column as the derive layer made it.
 ``exposure="windows"``
     Three indicators per class: first qualifying use 0-1, 1-5, >5 years before the
-    index date, against never used.
+    index date, against never used: the table's window codes ``cat_<class>``.
+``exposure="ever"``
+    One indicator per class: any qualifying use before the index date, the last year
+    included (:func:`alsmeds.derive.exposure.ever_used` of ``cat_<class>``).
+
+The exposures are the derive layer's (:mod:`alsmeds.derive.exposure`), coded by
+:mod:`alsmeds.models.design` and never re-derived here, so the parameters of
+:class:`~alsmeds.derive.exposure.ExposureRules` (``min_dispensings``, ``lag_years``,
+window edges) change the regressors exactly as they change the analysis table.
 ``classes``
     One class (the paper's models) or all three (mutually adjusted; the planted
     truth's estimand).
@@ -58,6 +67,7 @@ import pandas as pd
 from scipy import stats
 
 from alsmeds.constants import CLASSES
+from alsmeds.derive.cohort import COMPARISON_ROLES
 from alsmeds.models.clogit import ClogitError, fit_clogit
 from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
@@ -69,7 +79,8 @@ from alsmeds.models.design import (
     window_indicators,
 )
 
-COMPARISONS = ("population", "sibling", "spouse")
+#: The comparisons, in report order (:data:`alsmeds.derive.cohort.COMPARISON_ROLES`).
+COMPARISONS = tuple(COMPARISON_ROLES)
 #: Largest |log OR| reported as estimable: beyond it the likelihood is flat (separation).
 MAX_ABS_LOG_OR = 10.0
 
@@ -142,7 +153,20 @@ def comparison_rows(table: pd.DataFrame, comparison: str) -> pd.DataFrame:
 
 
 def exposure_matrix(rows: pd.DataFrame, spec: RiskModelSpec) -> pd.DataFrame:
-    """Exposure indicators of a model: lagged (one per class), windows (three per class) or ever (any use)."""
+    """Exposure indicators of a model: lagged (one per class), windows (three per class) or ever (any use).
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Rows of the analysis table: ``<class>_gt1`` for ``"lagged"``, ``cat_<class>``
+        for ``"windows"`` and ``"ever"`` (:mod:`alsmeds.models.design`).
+    spec : RiskModelSpec
+
+    Returns
+    -------
+    DataFrame
+        One float column per term.
+    """
     if spec.exposure == "lagged":
         return lagged_indicators(rows, spec.classes)
     if spec.exposure == "windows":
@@ -204,8 +228,8 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     ----------
     table : DataFrame
         The analysis table (:func:`alsmeds.derive.analysis_table.build_analysis_table`), or
-        any frame with ``comparison``, ``set_id``, ``case``, ``cat_<class>`` and the
-        covariates.
+        any frame with ``comparison``, ``set_id``, ``case``, ``cat_<class>``,
+        ``<class>_gt1`` (for the lagged exposure) and the covariates.
     spec : RiskModelSpec
     alpha : float
         1 - confidence level of the Wald intervals.

@@ -46,6 +46,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.models.clogit import ClogitError, fit_clogit
 from alsmeds.models.design import covariate_matrix, drop_constant_within_sets, non_identifiable_terms
 from alsmeds.models.risk import (
+    COMPARISONS,
     RiskModelSpec,
     comparison_rows,
     counts_reason,
@@ -312,7 +313,7 @@ def effect_modification(
     table: pd.DataFrame,
     exposure: str = "lagged",
     age_cutoff: float = 65.0,
-    comparisons: tuple[str, ...] = ("population", "sibling", "spouse"),
+    comparisons: tuple[str, ...] = COMPARISONS,
     stratifiers: tuple[str, ...] = STRATIFIERS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All per-class stratified fits and interaction tests of the study's subgroup analyses.

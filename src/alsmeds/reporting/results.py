@@ -57,12 +57,6 @@ def write_estimates(frame: pd.DataFrame, results_dir: str | Path, name: str, sch
     return [csv_path, json_path]
 
 
-def read_estimates(results_dir: str | Path, name: str) -> pd.DataFrame:
-    """Read estimates written by :func:`write_estimates` (from the JSON file)."""
-    payload = json.loads((Path(results_dir) / f"{name}.json").read_text())
-    return pd.DataFrame.from_records(payload["estimates"])
-
-
 #: Extra columns of stratified estimates (results/effect_modification.*), besides :data:`RISK_MODEL_COLUMNS`.
 STRATIFIED_COLUMNS = {
     **RISK_MODEL_COLUMNS,

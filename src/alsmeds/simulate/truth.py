@@ -11,8 +11,18 @@ Two kinds of truth are recorded in ``truth.json``:
   form (odds ratios are non-collapsible and the familial factor confounds), so they
   are computed numerically: the same generator simulates ``truth_scale`` times the
   paper's sample on its own random stream and the same conditional logistic model is
-  fitted on the true exposure categories.  Their Monte Carlo standard error is
-  recorded beside them so that tests can allow for it.
+  fitted on the true exposures.  Their Monte Carlo standard error is recorded beside
+  them so that tests can allow for it.
+
+True exposures
+--------------
+The generator draws each person's true date of first qualifying use
+(``first_use_<class>``) and window code (``cat_<class>``, the windows of
+:func:`alsmeds.derive.exposure.window_category`).  The lagged exposure of the truth
+models is the study's definition applied to the true date
+(:func:`true_lagged_exposures`, by :func:`alsmeds.derive.exposure.lagged_use` with the
+study's one-year lag), the column ``<class>_gt1`` the analysis table has; the design
+(:mod:`alsmeds.models.design`) then codes it exactly as for the register data.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from alsmeds.derive.cohort import COMPARISON_ROLES
+from alsmeds.derive.exposure import DEFAULT_RULES, lagged_use
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
@@ -36,12 +48,51 @@ from alsmeds.simulate.parameters import CLASSES, WINDOWS, SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
 
 
+def true_lagged_exposures(people: pd.DataFrame, lag_years: int = DEFAULT_RULES.lag_years) -> pd.DataFrame:
+    """The true lagged exposure ``<class>_gt1`` of every simulated person, by the study's definition.
+
+    Applies :func:`alsmeds.derive.exposure.lagged_use` (the definition the analysis
+    table uses) to the generator's true date of first qualifying use.
+
+    Parameters
+    ----------
+    people : DataFrame
+        From :func:`alsmeds.simulate.population.simulate_study_population`
+        (``index_date`` and ``first_use_<class>``).
+    lag_years : int
+        The lag (the study's: 1 year).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``people`` with ``<class>_gt1`` (int8) per class.
+    """
+    out = people.copy()
+    for k in CLASSES:
+        out[f"{k}_gt1"] = lagged_use(people[f"first_use_{k}"].to_numpy(), people["index_date"].to_numpy(), lag_years)
+    return out
+
+
 def comparison_sets(people: pd.DataFrame, comparison: str) -> pd.DataFrame:
-    """Rows of one comparison: the cases with their population controls, siblings or spouses."""
-    role = {"population": "population_control", "sibling": "sibling", "spouse": "spouse"}[comparison]
+    """Rows of one comparison, with the true lagged exposures: the cases with their controls of that comparison.
+
+    Parameters
+    ----------
+    people : DataFrame
+        From :func:`alsmeds.simulate.population.simulate_study_population`.
+    comparison : {"population", "sibling", "spouse"}
+        The controls' role is :data:`alsmeds.derive.cohort.COMPARISON_ROLES` ``[comparison]``.
+
+    Returns
+    -------
+    DataFrame
+        The rows of the sets with at least one such control, with ``<class>_gt1``
+        (:func:`true_lagged_exposures`).
+    """
+    role = COMPARISON_ROLES[comparison]
     rows = people[(people["role"] == "case") | (people["role"] == role)]
     has_control = rows.loc[rows["role"] == role, "set_id"].unique()
-    return rows[rows["set_id"].isin(has_control)]
+    return true_lagged_exposures(rows[rows["set_id"].isin(has_control)])
 
 
 def fit_risk_model(
@@ -51,14 +102,16 @@ def fit_risk_model(
     classes: Sequence[str] = CLASSES,
     interaction_with_young: bool = False,
 ):
-    """Fit one conditional logistic model on true exposure categories.
+    """Fit one conditional logistic model on the true exposures.
 
     Parameters
     ----------
     rows : DataFrame
         Members of matched sets (see :func:`comparison_sets`).
     exposure : {"windows", "lagged"}
-        Window indicators or the >1 year indicator.
+        Window indicators of the true ``cat_<class>``, or the true lagged exposure
+        ``<class>_gt1`` (:func:`true_lagged_exposures`), coded by
+        :mod:`alsmeds.models.design` as for the analysis table.
     adjustment : sequence of str
         Covariates (see :mod:`alsmeds.models.design`).
     classes : sequence of str
@@ -109,7 +162,7 @@ def implied_estimands(params: SimulationParameters, seed: int, truth_scale: floa
             res = fit_risk_model(stratum, "lagged", POPULATION_ADJUSTMENT, classes=[k])
             out.setdefault(f"population_per_class_{label}", {}).update(_estimates(res, [f"{k}_gt1"]))
 
-    for comparison in ("sibling", "spouse"):
+    for comparison in [c for c in COMPARISON_ROLES if c != "population"]:
         rows = comparison_sets(people, comparison)
         res = fit_risk_model(rows, "windows", RELATIVE_ADJUSTMENT)
         out[f"{comparison}_mutual_windows"] = _estimates(res, window_terms)
