@@ -10,6 +10,14 @@ writes them atomically with a checksum manifest; :func:`check_synthetic`
 regenerates a folder and compares checksums.  The mechanism is described in
 :mod:`.population` (risk), :mod:`.prognosis` (ALSFRS-R and survival) and
 :mod:`.render` (register rows); every parameter is in :mod:`.parameters`.
+
+``truth.json`` holds the parameters and, under ``estimands``: the planted within-family
+log odds ratios; ``implied``, the risk models' estimands computed numerically at
+``truth_scale`` (:data:`DEFAULT_TRUTH_SCALE`, 100) times the paper's sample
+(:mod:`.truth`, about 30 s); ``published_vs_implied``; ``prognosis``, the planted direct
+effects and ALSFRS-R slopes; and ``implied_cox``, the adjusted Cox models' total-effect
+estimands computed at 50 times the paper's cases (:mod:`.prognosis_truth`, about 4 s).
+Both numerical estimands draw from their own random streams, so they never change a table.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from alsmeds.precision import Comparison, compare_values, round_floats
 from alsmeds.simulate.parameters import CLASSES, WINDOW_LABELS, SimulationParameters
 from alsmeds.simulate.population import rng_for, scaled_design, simulate_study_population
 from alsmeds.simulate.prognosis import simulate_prognosis
+from alsmeds.simulate.prognosis_truth import DEFAULT_PROGNOSIS_TRUTH_SCALE, implied_cox_estimands
 from alsmeds.simulate.render import render_diagnoses, render_dispensings
 from alsmeds.simulate.truth import implied_estimands, published_comparison, structural_truth
 
@@ -67,6 +76,7 @@ def generate(
     params: SimulationParameters | None = None,
     truth_scale: float | None = None,
     progress: bool = False,
+    cox_truth_scale: float | None = None,
 ) -> SyntheticRegistry:
     """Simulate the study's registers with a planted truth.
 
@@ -81,10 +91,16 @@ def generate(
     params : SimulationParameters, optional
         Planted parameters (default: the documented, calibrated defaults).
     truth_scale : float, optional
-        Sample size, in multiples of the paper's, of the numerical estimands
-        (default :data:`DEFAULT_TRUTH_SCALE`); 0 skips them.
+        Sample size, in multiples of the paper's, of the numerical risk estimands
+        (:func:`.truth.implied_estimands`; default :data:`DEFAULT_TRUTH_SCALE`); 0 skips
+        them, and the Cox estimands too (unless ``cox_truth_scale`` is given).
     progress : bool
         Show progress bars.
+    cox_truth_scale : float, optional
+        Sample size, in multiples of the paper's cases, of the implied Cox estimands
+        (:func:`.prognosis_truth.implied_cox_estimands`, ``estimands["implied_cox"]``);
+        default the smaller of ``truth_scale`` and
+        :data:`.prognosis_truth.DEFAULT_PROGNOSIS_TRUTH_SCALE` (50); 0 skips them.
 
     Returns
     -------
@@ -133,8 +149,12 @@ def generate(
         "end_of_follow_up": d.end_of_follow_up.isoformat(),
     }
 
+    cox_truth_scale = min(truth_scale, DEFAULT_PROGNOSIS_TRUTH_SCALE) if cox_truth_scale is None else cox_truth_scale
+
     with _progress(round(params.design.n_cases * truth_scale), "computing estimands", progress) as bar:
         implied = implied_estimands(params, seed, truth_scale, progress=bar) if truth_scale > 0 else {}
+    # The Cox model's total-effect estimands: same parameters and seed, own random streams (prognosis_truth/...).
+    implied_cox = implied_cox_estimands(params, seed, float(cox_truth_scale)) if cox_truth_scale > 0 else {}
     truth = {
         "description": (
             "Planted truth of the synthetic registry. log_or values are natural-log odds ratios; "
@@ -149,6 +169,7 @@ def generate(
             "implied": implied,
             "published_vs_implied": published_comparison(implied) if implied else [],
             "prognosis": _prognosis_truth(params),
+            "implied_cox": implied_cox,
         },
         "this_sample": _sample_summary(people, per_case, prognosis["visits"]),
     }
@@ -259,7 +280,7 @@ def _prognosis_truth(params: SimulationParameters) -> dict:
         "note": (
             "Direct effects: hazard ratios given the current true ALSFRS-R (the joint model's estimand). "
             "A Cox model without the trajectory estimates a total effect, larger for antidepressants, "
-            "whose users also decline faster."
+            "whose users also decline faster: estimands['implied_cox']."
         ),
     }
 
@@ -316,14 +337,18 @@ def write_synthetic(
     scale: float | None = None,
     truth_scale: float | None = None,
     progress: bool = True,
+    cox_truth_scale: float | None = None,
 ) -> Path:
     """Generate and write a synthetic registry atomically, with ``truth.json`` and ``MANIFEST.sha256``.
 
-    Returns the folder written (default ``data/synthetic``).
+    Returns the folder written (default ``data/synthetic``).  The truth scales are those
+    of :func:`generate`.
     """
     from alsmeds.paths import SYNTHETIC_DIR
 
-    registry = generate(seed=seed, scale=scale, truth_scale=truth_scale, progress=progress)
+    registry = generate(
+        seed=seed, scale=scale, truth_scale=truth_scale, progress=progress, cox_truth_scale=cox_truth_scale
+    )
     return registry.write(Path(out_dir) if out_dir is not None else SYNTHETIC_DIR)
 
 
@@ -381,12 +406,19 @@ def check_synthetic(data_dir: str | Path | None = None, progress: bool = True) -
     if problems:
         return SyntheticCheck(problems)
     truth = json.loads((data_dir / TRUTH_FILE).read_text())
-    truth_scale = truth["estimands"]["implied"].get("_truth_sample", {}).get("truth_scale", 0.0)
+    estimands = truth["estimands"]
+    truth_scale = estimands["implied"].get("_truth_sample", {}).get("truth_scale", 0.0)
+    cox_truth_scale = estimands.get("implied_cox", {}).get("_truth_sample", {}).get("truth_scale", 0.0)
     committed = _manifest(data_dir / MANIFEST_FILE)
     truth_comparison = None
     with tempfile.TemporaryDirectory() as tmp:
         fresh = write_synthetic(
-            Path(tmp) / "fresh", seed=truth["seed"], scale=truth["scale"], truth_scale=truth_scale, progress=progress
+            Path(tmp) / "fresh",
+            seed=truth["seed"],
+            scale=truth["scale"],
+            truth_scale=truth_scale,
+            progress=progress,
+            cox_truth_scale=cox_truth_scale,
         )
         regenerated = _manifest(fresh / MANIFEST_FILE)
         for name in sorted(set(committed) | set(regenerated)):
