@@ -23,9 +23,14 @@ Rules for register data
 -----------------------
 * **Two assessments on the same day** (the validator accepts them with a counted
   warning) are averaged into one visit: :func:`alsfrs_visits` is the one place this
-  happens, used both here and by the baseline ALSFRS-R of :mod:`alsmeds.models.cox`.  The
-  averaged total may be a half point; the number merged is counted in the visit
-  selection (``same_day_assessments_merged``).
+  happens, used both here and by the baseline ALSFRS-R of
+  :mod:`alsmeds.derive.survival_data`.  The averaged total may be a half point; the
+  number merged is counted in the visit selection (``same_day_assessments_merged``).
+* **Follow-up and the score at diagnosis** follow the rules shared with the survival
+  data (:mod:`alsmeds.derive.followup`): the first event (invasive ventilation on a
+  same-day tie with death), the end of follow-up (an emigration before the diagnosis
+  is ignored) and the 30-day window of the score at diagnosis
+  (:func:`score_at_diagnosis`, the survival data's baseline ALSFRS-R).
 * **Every ALS case belongs to the prognosis cohort**, including a case with no control
   at all (uninformative for the risk models, see :mod:`alsmeds.derive.analysis_table`) and a
   case whose only controls are siblings or a spouse.
