@@ -366,3 +366,96 @@ def test_a_closed_output_pipe_ends_any_command_quietly(tmp_path: Path) -> None:
     )
     assert proc.stdout == "x" * 100 + "\n"
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- the data set of a run
+
+
+@pytest.fixture
+def build_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Point the run's data cache at tmp_path and simulate small data sets fast; returns the simulations made."""
+    from alsmeds import simulate
+    from alsmeds.pipeline import datasets
+
+    made: list[tuple] = []
+
+    def write_small(out, seed, scale, progress):
+        made.append((seed, scale))
+        return simulate.generate(seed=seed, scale=0.02, truth_scale=0).write(out)
+
+    monkeypatch.setattr(datasets, "BUILD_DATA_DIR", tmp_path / "build" / "data")
+    monkeypatch.setattr(simulate, "write_synthetic", write_small)
+    return made
+
+
+def _with_truth(folder: Path, seed: int, scale: float) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "truth.json").write_text(f'{{"seed": {seed}, "scale": {scale}}}')
+    return folder
+
+
+def test_a_run_simulates_its_data_set_once_into_build(build_data: list[tuple], tmp_path: Path) -> None:
+    from alsmeds.pipeline import datasets
+    from alsmeds.simulate import DEFAULT_SEED
+
+    prepared = datasets.prepare_run_parameters({"seed": 3, "results_dir": "/r"}, progress=False)
+    folder = tmp_path / "build" / "data" / "seed-3_scale-1"
+    assert prepared == {"seed": 3, "results_dir": "/r", "data_dir": str(folder)}
+    assert (folder / "truth.json").is_file() and (folder.parent / "seed-3_scale-1.source.json").is_file()
+    assert datasets.prepare_run_parameters({"seed": 3}, progress=False)["data_dir"] == str(folder)
+    assert build_data == [(3, 1.0)]  # the second run reused the folder
+    # nothing to simulate: no seed or scale, the committed seed and scale, a matching or real extract
+    extract = tmp_path / "extract"
+    extract.mkdir()
+    matching = _with_truth(tmp_path / "matching", 5, 2.0)
+    for parameters in (
+        {},
+        {"data_dir": "/x"},
+        {"seed": DEFAULT_SEED},
+        {"seed": DEFAULT_SEED, "scale": 1.0},
+        {"seed": 1, "data_dir": str(extract)},  # the notebooks say why a real extract has no seed
+        {"seed": 5, "scale": 2.0, "data_dir": str(matching)},
+    ):
+        assert datasets.prepare_run_parameters(parameters, progress=False) == parameters
+    # a synthetic folder of another seed: that seed is simulated
+    other = datasets.prepare_run_parameters({"seed": 6, "scale": 2.0, "data_dir": str(matching)}, progress=False)
+    assert other["data_dir"] == str(tmp_path / "build" / "data" / "seed-6_scale-2")
+    assert build_data == [(3, 1.0), (6, 2.0)]
+
+
+def test_a_run_simulates_again_when_the_code_changed(
+    build_data: list[tuple], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from alsmeds.pipeline import cache, datasets
+
+    folder = datasets.materialise_synthetic(4, 0.5, progress=False)
+    assert datasets.materialise_synthetic(4, 0.5, progress=False) == folder and len(build_data) == 1
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: "edited")
+    assert datasets.materialise_synthetic(4, 0.5, progress=False) == folder and len(build_data) == 2
+    (folder / "persons.csv").write_text("person_id\n")  # a damaged folder is not reused either
+    datasets.materialise_synthetic(4, 0.5, progress=False)
+    assert len(build_data) == 3
+
+
+def test_code_fingerprint_follows_the_sources(tmp_path: Path) -> None:
+    from alsmeds.pipeline.cache import code_fingerprint
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = code_fingerprint(tmp_path)
+    assert len(first) == 64 and code_fingerprint(tmp_path) == first
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert code_fingerprint(tmp_path) == first
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert code_fingerprint(tmp_path) != first
+
+
+def test_run_passes_the_simulated_folder_to_every_notebook(build_data: list[tuple], tmp_path: Path) -> None:
+    d = tmp_path / "nbs"
+    d.mkdir()
+    for name in ("01_a.ipynb", "02_b.ipynb"):
+        _write_notebook(d / name, [("code", "print(data_dir)")], parameters="seed = None\ndata_dir = None")
+    runner.run_notebooks(d, tmp_path / "out", parameters={"seed": 8}, progress=False)
+    folder = tmp_path / "build" / "data" / "seed-8_scale-1"
+    assert _stdout(tmp_path / "out" / "01_a.ipynb") == _stdout(tmp_path / "out" / "02_b.ipynb") == f"{folder}\n"
+    assert build_data == [(8, 1.0)]

@@ -3,6 +3,8 @@
 The notebooks in ``notebooks/`` are named ``NN_name.ipynb`` and run in that order.
 Each one declares its parameters in a cell tagged ``parameters``; the runner passes a
 notebook only the parameters it declares, so one command line serves every notebook.
+A run with a ``seed`` or ``scale`` simulates that data set once, into ``build/data/``
+(:mod:`alsmeds.pipeline.datasets`), and every notebook reads it.
 Executed copies go to ``build/notebooks`` by default; with ``inplace=True`` they are
 also cleaned of papermill's run-specific metadata and written back into the notebooks
 folder, to refresh the committed outputs without churning the diffs.
@@ -465,7 +467,10 @@ def run_notebooks(
         Folder receiving the executed notebooks (same file names).
     parameters : mapping, optional
         Candidate parameters (see :func:`standard_parameters`); each notebook receives
-        only those its ``parameters`` cell declares.
+        only those its ``parameters`` cell declares.  With a ``seed`` or ``scale`` of
+        synthetic data other than the committed, the data set is simulated once, before
+        the first notebook, into ``build/data/`` and passed as ``data_dir``
+        (:func:`alsmeds.pipeline.datasets.prepare_run_parameters`).
     only : iterable of str, optional
         Subset of notebooks to run (see :func:`select_notebooks`).
     inplace : bool
@@ -495,6 +500,10 @@ def run_notebooks(
     output_dir = Path(output_dir).resolve()
     selected = select_notebooks(discover_notebooks(notebooks_dir), only)
     remove_interrupted_writes(notebooks_dir, output_dir, parameters)
+    if selected:
+        from alsmeds.pipeline.datasets import prepare_run_parameters
+
+        parameters = prepare_run_parameters(parameters, progress=progress)
     results: list[RunResult] = []
     bar = tqdm(selected, unit="notebook", disable=not (progress and selected), dynamic_ncols=True)
     try:
