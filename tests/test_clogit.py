@@ -39,8 +39,12 @@ def test_recovers_planted_log_odds_ratios_within_three_standard_errors():
     res = fit_clogit(X, case, strata, names=["a", "b", "c"])
     assert (np.abs(res.params.to_numpy() - beta) < 3 * res.bse.to_numpy()).all()
     frame = res.to_frame()
-    assert list(frame.columns) == ["coef", "se", "z", "p", "or", "or_lower", "or_upper"]
-    assert (frame["or_lower"] < frame["or"]).all() and (frame["or"] < frame["or_upper"]).all()
+    assert list(frame.columns) == [
+        "estimate", "se", "z", "p_value", "ci_lower", "ci_upper", "odds_ratio", "odds_ratio_lower", "odds_ratio_upper"
+    ]  # fmt: skip
+    assert list(frame.index) == ["a", "b", "c"]
+    assert (frame["odds_ratio_lower"] < frame["odds_ratio"]).all()
+    assert (frame["odds_ratio"] < frame["odds_ratio_upper"]).all()
 
 
 def test_row_order_does_not_matter():
@@ -73,14 +77,15 @@ def test_covariate_constant_within_every_set_is_rejected():
 
 
 def test_constant_and_aliased_covariates_are_named_before_fitting():
-    from alsmeds.models.clogit import NotIdentifiableError, non_identifiable_columns
+    from alsmeds.models.clogit import NotIdentifiableError
+    from alsmeds.models.identifiability import non_identifiable_terms
 
     X, case, strata = _matched_sets(np.random.default_rng(10), 300, np.array([0.3, 0.2, 0.1]))
     between = (strata % 4).astype(float)  # varies between sets only
     aliased = X[:, 0] + 2 * X[:, 2]
     design = np.column_stack([X, between, aliased])
     names = ["a", "b", "c", "between_sets", "a_plus_2c"]
-    reasons = non_identifiable_columns(design, strata, names)
+    reasons = non_identifiable_terms(design, strata, names=names, within="matched set")
     assert reasons == {"between_sets": "constant within every matched set", "a_plus_2c": "aliased with a, c"}
     with pytest.raises(NotIdentifiableError) as info:
         fit_clogit(design, case, strata, names=names)

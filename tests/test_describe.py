@@ -36,7 +36,7 @@ def test_truth_tables_need_a_truth(committed_truth):
             table(None)
     assert describe.truth_table(committed_truth).shape == (9, 5)
     with pytest.raises(ValueError, match="no planted truth"):
-        describe.implied_estimands(None, "population_mutual_windows")
+        describe.implied_estimand_table(None, "population_mutual_windows")
 
 
 def test_composition_sentence_counts_cases_without_controls():

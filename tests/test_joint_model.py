@@ -639,9 +639,14 @@ def test_results_api(pbc_fit):
     assert list(frame.columns) == list(JOINT_RESULT_COLUMNS)
     row = frame.set_index("term").loc["surv:drug"]
     assert row["hazard_ratio"] == pytest.approx(np.exp(row["estimate"]))
-    assert row["hr_ci_lower"] == pytest.approx(np.exp(row["ci_lower"]))
+    assert row["hazard_ratio_lower"] == pytest.approx(np.exp(row["ci_lower"]))
+    assert row["hazard_ratio_upper"] == pytest.approx(np.exp(row["ci_upper"]))
     assert np.isnan(frame.set_index("term").loc["long:year", "hazard_ratio"])
     assert "hazard_ratio" not in r.to_frame(exp=False)
+    wald = r.wald_table()  # the shared vocabulary: no ratio columns, as most parameters are not log hazard ratios
+    assert list(wald.columns) == ["estimate", "se", "z", "p_value", "ci_lower", "ci_upper"]
+    np.testing.assert_array_equal(r.pvalues.to_numpy(), frame["p_value"].to_numpy())
+    np.testing.assert_array_equal(wald["ci_lower"].to_numpy(), frame["ci_lower"].to_numpy())
     assert r.quadrature["nodes_per_random_effect"] == 5 and r.quadrature["time_points"] == 15
     assert r.fit_seconds > 0 and r.iterations >= 1
     text = r.summary()

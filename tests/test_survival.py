@@ -378,6 +378,14 @@ def test_cox_fits_are_clean(committed_fits):
         frame = fit.to_frame()
         assert list(frame.columns) == [c for c in _cox_columns() if c in frame.columns]
         assert np.all(frame["ci_lower"] < frame["hazard_ratio"]) and np.all(frame["hazard_ratio"] < frame["ci_upper"])
+        # The shared vocabulary (alsmeds.models.base): the results rows are the model's Wald table.
+        wald = fit.wald_table()
+        rows = frame.set_index("term").loc[wald.index]
+        for ours, shared in (("log_hr", "estimate"), ("hazard_ratio", "hazard_ratio"),
+                             ("ci_lower", "hazard_ratio_lower"), ("ci_upper", "hazard_ratio_upper")):  # fmt: skip
+            np.testing.assert_array_equal(rows[ours].to_numpy(), wald[shared].to_numpy())
+        np.testing.assert_allclose(np.sqrt(np.diag(fit.cov_params())), fit.bse.to_numpy(), rtol=1e-12)
+        assert fit.summary().startswith(f"Cox model {fit.label}: 1057 cases")
     mutual = committed_fits[-1]
     assert set(mutual.ph_test["term"]) == set(mutual.params.index)
 

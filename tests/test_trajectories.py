@@ -40,7 +40,7 @@ from alsmeds.models.mixed import (
     MixedModelError,
     boundary_lr_pvalue,
     compare_random_effects,
-    comparison_rows,
+    random_effects_comparison_rows,
 )
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.reference import r_available
@@ -284,7 +284,7 @@ def test_fit_is_consistent(paper_fit):
     assert result.converged
     assert result.n_obs == 7584 and result.n_groups == 1057
     slopes = result.group_slopes().set_index(["drug_class", "group"])
-    p, cov = result.params, result.cov_params
+    p, cov = result.params, result.cov_params()
     users = slopes.loc[("antidepressants", "users")]
     assert users["estimate"] == pytest.approx(p["months"] + p["antidepressants:months"], abs=1e-12)
     var = (
@@ -311,6 +311,14 @@ def test_fit_is_consistent(paper_fit):
     assert set(frame["kind"]) == {"fixed_effect", "slope", "variance_component", "fit_statistic"}
     assert "converged: yes" in result.summary()
     assert result.warnings == [] and result.not_estimable == {} and frame["estimable"].all()
+    # The shared vocabulary (alsmeds.models.base): the fixed-effect rows of the results layout are its Wald table.
+    wald = result.wald_table()
+    assert list(wald.columns) == ["estimate", "se", "z", "p_value", "ci_lower", "ci_upper"]  # linear: no ratios
+    fixed = frame[frame["kind"] == "fixed_effect"].set_index("term")
+    for col in ("estimate", "se", "ci_lower", "ci_upper", "p_value"):
+        np.testing.assert_allclose(fixed[col].to_numpy(), wald[col].to_numpy(), rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(result.pvalues.to_numpy(), wald["p_value"].to_numpy())
+    assert (result.conf_int(0.10)["upper"] < wald["ci_upper"]).all()
 
 
 def test_fit_is_deterministic_and_unit_free(paper_data):
@@ -345,7 +353,7 @@ def test_random_slope_beats_random_intercept(paper_data):
     # The boundary mixture: half chi-square(1), half chi-square(2); smaller than the naive chi-square(2).
     assert boundary_lr_pvalue(3.0) == pytest.approx(0.5 * 0.08326451666355039 + 0.5 * 0.22313016014842982)
     assert boundary_lr_pvalue(5.99146) < 0.05 and boundary_lr_pvalue(0.0) == 1.0
-    rows = comparison_rows(comparison.reset_index(), 1, 1)
+    rows = random_effects_comparison_rows(comparison.reset_index(), 1, 1)
     assert list(rows.columns) == list(MIXED_MODEL_RESULT_COLUMNS)
 
 
@@ -392,7 +400,7 @@ def test_a_model_that_cannot_be_fitted_says_why(paper_data):
         AlsfrsMixedModel().fit(few)
     comparison = compare_random_effects(at_diagnosis)
     assert not comparison["estimable"].any() and comparison["lr_statistic"].isna().all()
-    rows = comparison_rows(comparison, 0, 0)
+    rows = random_effects_comparison_rows(comparison, 0, 0)
     assert not rows["estimable"].any() and rows["reason"].str.contains("no visit after diagnosis").all()
 
 

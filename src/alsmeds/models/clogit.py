@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.linalg import cho_solve, cholesky
+
+from alsmeds.models.base import EstimationResults
+from alsmeds.models.identifiability import non_identifiable_terms
 
 
 class ClogitError(ValueError):
@@ -30,8 +32,13 @@ class ClogitError(ValueError):
 
 
 @dataclass(frozen=True)
-class ClogitResult:
-    """A fitted conditional logistic regression.
+class ClogitResult(EstimationResults):
+    """A fitted conditional logistic regression, in the vocabulary of :mod:`alsmeds.models.base`.
+
+    ``cov_params()``, ``conf_int()``, ``pvalues``, ``wald_table()`` (with
+    ``odds_ratio``, ``odds_ratio_lower``, ``odds_ratio_upper``), ``to_frame()`` (the
+    same table), ``linear_combination()`` and ``summary()`` come from
+    :class:`~alsmeds.models.base.EstimationResults`.
 
     Attributes
     ----------
@@ -39,7 +46,7 @@ class ClogitResult:
         Log odds ratios and their model-based standard errors (inverse observed
         information).
     cov : pandas.DataFrame
-        Covariance matrix of ``params``.
+        Covariance matrix of ``params`` (also ``cov_params()``).
     loglik : float
         Conditional log-likelihood at the estimate.
     n_obs, n_sets, n_informative_sets : int
@@ -58,25 +65,13 @@ class ClogitResult:
     converged: bool
     iterations: int
 
-    def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Coefficients with odds ratios, Wald CIs and p-values, one row per term."""
-        z = stats.norm.ppf(1 - alpha / 2)
-        out = pd.DataFrame({"coef": self.params, "se": self.bse})
-        out["z"] = out["coef"] / out["se"]
-        out["p"] = 2 * stats.norm.sf(np.abs(out["z"]))
-        out["or"] = np.exp(out["coef"])
-        out["or_lower"] = np.exp(out["coef"] - z * out["se"])
-        out["or_upper"] = np.exp(out["coef"] + z * out["se"])
-        return out
+    ratio_name = "odds_ratio"
 
-    def summary(self, alpha: float = 0.05) -> str:
-        """A plain-text table of odds ratios (stable text: no dates or timings)."""
-        frame = self.to_frame(alpha).round(3)
-        head = (
+    def _describe(self) -> str:
+        return (
             f"Conditional logistic regression: {self.n_obs} rows, {self.n_sets} matched sets "
             f"({self.n_informative_sets} informative), log-likelihood {self.loglik:.3f}"
         )
-        return head + "\n" + frame.to_string()
 
 
 def _sorted_groups(strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,8 +89,14 @@ RANK_RTOL = 1e-10
 #: the optimum in standard-error units) is below this; one more full Newton step is then
 #: taken, which by quadratic convergence lands at rounding level from the optimum.
 DECREMENT_TOL = 1e-12
-#: A log odds ratio beyond this is the signature of (quasi-)separation.
-MAX_ABS_COEF = 25.0
+#: Divergence guard of the solver: a fit whose coefficient exceeds this in absolute value is refused
+#: (:class:`ClogitError`).  Under separation the Newton iterates run to 30 and beyond before the
+#: decrement tolerance stops them, so 25 catches every diverged fit.  It is deliberately looser
+#: than the reporting rule :data:`alsmeds.models.base.MAX_ABS_LOG_RATIO` (10), for two reasons: the
+#: solver serves any covariate in any unit (a coefficient per small unit may be large), and a fit
+#: with one separated exposure between the two limits is returned so that the caller reports that
+#: term alone as not estimable (:mod:`alsmeds.models.risk`) rather than every term of the model.
+DIVERGED_ABS_COEF = 25.0
 
 
 class NotIdentifiableError(ClogitError):
@@ -104,7 +105,7 @@ class NotIdentifiableError(ClogitError):
     Attributes
     ----------
     reasons : dict of str to str
-        Covariate -> why it cannot be estimated (see :func:`non_identifiable_columns`).
+        Covariate -> why it cannot be estimated (see :func:`alsmeds.models.identifiability.non_identifiable_terms`).
     """
 
     def __init__(self, reasons: dict[str, str]) -> None:
@@ -122,65 +123,6 @@ def _as_matrix(X: np.ndarray | pd.DataFrame, names: Sequence[str] | None) -> tup
         X = X[:, None]
     names = list(names) if names is not None else [f"x{i}" for i in range(X.shape[1])]
     return X, names
-
-
-def non_identifiable_columns(
-    X: np.ndarray | pd.DataFrame, strata: np.ndarray | pd.Series, names: Sequence[str] | None = None
-) -> dict[str, str]:
-    """Find the covariates a conditional logit cannot estimate, before fitting.
-
-    Only contrasts within a matched set inform a conditional likelihood, so the
-    identifiable part of ``X`` is ``X`` centred on its set means, over the sets with at
-    least two members.  A column is not identifiable when its centred values are all
-    zero (it never varies within a set), or when it is a linear combination of the
-    columns before it (aliased, as R reports a coefficient ``NA``).  Both checks use
-    relative tolerances (:data:`RANK_RTOL`) on exactly computed quantities, so the answer
-    does not depend on the BLAS kernel or on rounding.
-
-    Parameters
-    ----------
-    X : array-like, shape (n, p)
-    strata : array-like, shape (n,)
-        Matched-set identifier.
-    names : sequence of str, optional
-        Column names (``X.columns`` for a DataFrame).
-
-    Returns
-    -------
-    dict of str to str
-        Column name -> reason (``"constant within every matched set"`` or ``"aliased with
-        <earlier columns>"``), in column order; empty when every column is identifiable.
-    """
-    X, names = _as_matrix(X, names)
-    n, p = X.shape
-    order, starts = _sorted_groups(np.asarray(strata))
-    sizes = np.diff(np.r_[starts, n])
-    group = np.repeat(np.arange(starts.size), sizes)
-    Xs = X[order]
-    means = np.add.reduceat(Xs, starts, axis=0) / sizes[:, None] if n else np.zeros((0, p))
-    centred = (Xs - means[group])[sizes[group] > 1]
-    scale = np.maximum(np.abs(Xs).max(axis=0), 1.0) if n else np.ones(p)
-    spread = np.abs(centred).max(axis=0) if centred.size else np.zeros(p)
-    out: dict[str, str] = {}
-    gram = centred.T @ centred
-    norms = np.sqrt(np.diag(gram))
-    kept: list[int] = []
-    for j in range(p):
-        if spread[j] <= RANK_RTOL * scale[j]:
-            out[names[j]] = "constant within every matched set"
-            continue
-        if kept:
-            # Squared sine of the angle between column j and the span of the kept columns,
-            # from the Gram matrix of the unit-scaled centred columns.
-            corr = gram[np.ix_(kept + [j], kept + [j])] / np.outer(norms[kept + [j]], norms[kept + [j]])
-            coef = np.linalg.solve(corr[:-1, :-1], corr[:-1, -1])
-            residual = float(corr[-1, -1] - corr[:-1, -1] @ coef)
-            if residual <= RANK_RTOL:
-                partners = [names[k] for k, c in zip(kept, coef, strict=True) if abs(c) > 1e-6]
-                out[names[j]] = "aliased with " + (", ".join(partners) or "earlier columns")
-                continue
-        kept.append(j)
-    return out
 
 
 def fit_clogit(
@@ -217,7 +159,8 @@ def fit_clogit(
     ------
     NotIdentifiableError
         Before fitting, when a covariate does not vary within any informative set or is
-        aliased with others (:func:`non_identifiable_columns` names them).
+        aliased with others
+        (:func:`alsmeds.models.identifiability.non_identifiable_terms` names them).
     ClogitError
         When a set does not have exactly one case, the covariates are not finite, or the
         fit diverges (perfect or quasi-separation).
@@ -252,7 +195,7 @@ def fit_clogit(
     sizes = np.diff(np.r_[starts, n])
     if not (sizes > 1).any():
         raise ClogitError("no matched set has a control: nothing to compare")
-    unidentified = non_identifiable_columns(X, strata, names)
+    unidentified = non_identifiable_terms(X, strata, names=names, within="matched set")
     if unidentified:
         raise NotIdentifiableError(unidentified)
     group = np.repeat(np.arange(starts.size), sizes)
@@ -301,7 +244,7 @@ def fit_clogit(
                 break
             t /= 2
         beta, loglik, grad, info = new_beta, new_loglik, new_grad, new_info
-    if not converged or np.abs(beta).max() > MAX_ABS_COEF:
+    if not converged or np.abs(beta).max() > DIVERGED_ABS_COEF:
         # Divergent coefficients are the signature of separation.
         raise ClogitError("did not converge: a covariate may perfectly separate cases from controls")
     # Near-separation leaves an information matrix that is positive definite in name only.

@@ -86,6 +86,8 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
+from alsmeds.models.base import EstimationResults, separated_terms
+from alsmeds.models.identifiability import non_identifiable_terms
 
 #: Adjustment set of the Cox models (columns made by :func:`cox_design`).
 ADJUSTMENT = ("age_per_10y", "male", "bulbar", "diagnostic_delay_months", "alsfrs_baseline")
@@ -110,13 +112,6 @@ TERM_LABELS = {
 #: difference is 2e-10 from R's default fit and 3e-14 from R with eps = 1e-12, at the cost of one or two more
 #: iterations.  With precision 1e-10 the decrement rule still stopped one iteration early (3e-7).
 LIFELINES_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0, "step_size": 0.95, "max_steps": 200}
-
-
-Z_95 = 1.959963984540054
-
-
-#: Largest |log hazard ratio| of an exposure reported as estimable: beyond it the partial likelihood is flat.
-MAX_ABS_LOG_HR = 10.0
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -158,8 +153,14 @@ def cox_design(
 
 
 @dataclass
-class CoxResult:
-    """A fitted Cox model of death or invasive ventilation.
+class CoxResult(EstimationResults):
+    """A fitted Cox model of death or invasive ventilation, in the vocabulary of :mod:`alsmeds.models.base`.
+
+    ``cov_params()``, ``conf_int()``, ``pvalues``, ``wald_table()`` (with
+    ``hazard_ratio``, ``hazard_ratio_lower``, ``hazard_ratio_upper``),
+    ``linear_combination()`` and ``summary()`` come from
+    :class:`~alsmeds.models.base.EstimationResults`; :meth:`to_frame` is the results
+    layout.
 
     Attributes
     ----------
@@ -210,6 +211,8 @@ class CoxResult:
     not_estimable: dict[str, str] = field(default_factory=dict)
     reason: str = ""
 
+    ratio_name = "hazard_ratio"
+
     @property
     def label(self) -> str:
         """``per_class:<class>`` or ``mutual``."""
@@ -220,15 +223,29 @@ class CoxResult:
         """True when the model was fitted (some of its terms may still be in :attr:`not_estimable`)."""
         return self.fitter is not None
 
-    def to_frame(self) -> pd.DataFrame:
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance of :attr:`params` (lifelines' inverse observed information); empty when not fitted."""
+        if self.fitter is None:
+            return pd.DataFrame(dtype=float)
+        terms = list(self.params.index)
+        return self.fitter.variance_matrix_.loc[terms, terms].rename_axis(index=None, columns=None)
+
+    def _describe(self) -> str:
+        head = f"Cox model {self.label}: {self.n} cases, {self.events} events"
+        if not self.estimable:
+            return f"{head}; not estimable: {self.reason}"
+        return f"{head}, partial log-likelihood {self.loglik:.3f}"
+
+    def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """One row per term, with the columns of :data:`alsmeds.reporting.survival_results.SURVIVAL_COX_COLUMNS`.
 
         Exposures come first, in the order asked for, then the covariates; a term left
         out of the model has ``estimable=False``, its ``reason`` and missing estimates.
+        ``ci_lower`` and ``ci_upper`` are the limits of the hazard ratio
+        (:meth:`wald_table`).
         """
-        from scipy.stats import norm
-
         ph = self.ph_test.set_index("term")
+        wald = self.wald_table(alpha)
         terms = [*self.exposures, *[t for t in self.params.index if t not in self.exposures]]
         terms += [t for t in self.not_estimable if t not in terms]
         rows = []
@@ -246,16 +263,14 @@ class CoxResult:
                 "exposed_events": self.exposed_events.get(t),
             }
             if t in self.params.index:
-                b, se = float(self.params[t]), float(self.bse[t])
-                with np.errstate(over="ignore"):  # a huge SE of a small extract gives an infinite upper limit
-                    upper = float(np.exp(b + Z_95 * se))
+                w = wald.loc[t]
                 row.update(
-                    log_hr=b,
-                    se=se,
-                    hazard_ratio=float(np.exp(b)),
-                    ci_lower=float(np.exp(b - Z_95 * se)),
-                    ci_upper=upper,
-                    p_value=float(2 * norm.sf(abs(b / se))),
+                    log_hr=float(w["estimate"]),
+                    se=float(w["se"]),
+                    hazard_ratio=float(w["hazard_ratio"]),
+                    ci_lower=float(w["hazard_ratio_lower"]),
+                    ci_upper=float(w["hazard_ratio_upper"]),
+                    p_value=float(w["p_value"]),
                     ph_chisq=float(ph.loc[t, "chisq"]) if t in ph.index else np.nan,
                     ph_p_value=float(ph.loc[t, "p_value"]) if t in ph.index else np.nan,
                     estimable=True,
@@ -429,13 +444,13 @@ def fit_cox(
     if any("failed to converge" in w for w in caught):
         result.reason = "the Cox model did not converge (Newton-Raphson failed; separation?)"
         return result
-    separated = [t for t in params.index if t not in exposures and abs(params[t]) > MAX_ABS_LOG_HR]
-    if separated:
-        result.reason = f"separation: the coefficient of {', '.join(separated)} is not finite"
+    separated = separated_terms(params)  # the separation rule, alsmeds.models.base.MAX_ABS_LOG_RATIO
+    covariates = [t for t in separated if t not in exposures]
+    if covariates:
+        result.reason = f"separation: the coefficient of {', '.join(covariates)} is not finite"
         return result
-    for t in exposures:
-        if t in params.index and abs(params[t]) > MAX_ABS_LOG_HR:
-            result.not_estimable[t] = "monotone likelihood: the hazard ratio is not finite"
+    for t in separated:
+        result.not_estimable[t] = "monotone likelihood: the hazard ratio is not finite"
     keep = [t for t in params.index if t not in result.not_estimable]
     result.params, result.bse = params[keep], bse[keep]
     result.loglik = float(cph.log_likelihood_)
@@ -455,7 +470,7 @@ def estimability_of_cox_terms(
 
     A 0/1 term needs patients at both values and an event at both (else the partial
     likelihood is monotone); then no term may be a linear combination of the others
-    within the strata (:func:`alsmeds.models.design.non_identifiable_terms`, covariates
+    within the strata (:func:`alsmeds.models.identifiability.non_identifiable_terms`, covariates
     checked before exposures, so that an exposure aliased with a covariate is reported).
 
     Returns
@@ -463,8 +478,6 @@ def estimability_of_cox_terms(
     dict of str to str
         Term -> reason, exposures and covariates alike.
     """
-    from alsmeds.models.design import non_identifiable_terms
-
     reasons: dict[str, str] = {}
     events = design["event"].to_numpy() == 1
     for t in [*exposures, *adjustment]:
@@ -486,7 +499,7 @@ def estimability_of_cox_terms(
     candidates = [t for t in [*adjustment, *exposures] if t not in reasons]
     if candidates and len(design):
         groups = design[list(strata)].astype(str).agg("|".join, axis=1).to_numpy() if strata else None
-        reasons.update(non_identifiable_terms(design[candidates], groups))
+        reasons.update(non_identifiable_terms(design[candidates], groups, within="stratum"))
     return {t: reasons[t] for t in [*exposures, *adjustment] if t in reasons}
 
 

@@ -1,5 +1,4 @@
-"""Kaplan-Meier curves, follow-up, log-rank tests and restricted mean survival by prediagnostic use.
-"""
+"""Kaplan-Meier curves, follow-up, log-rank tests and restricted mean survival by prediagnostic use."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
-from alsmeds.models.base import Z_975
+from alsmeds.models.base import wald_frame
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS
 
 
@@ -273,6 +272,7 @@ def rmst_by_use(data: pd.DataFrame, tau: float, classes: Sequence[str] = CLASSES
         }
         diff = est["users"][0] - est["non-users"][0]
         se = float(np.hypot(est["users"][1], est["non-users"][1]))
+        wald = wald_frame([diff], [se]).iloc[0]
         rows.append(
             {
                 "drug_class": k,
@@ -282,8 +282,8 @@ def rmst_by_use(data: pd.DataFrame, tau: float, classes: Sequence[str] = CLASSES
                 "rmst_users": est["users"][0],
                 "se_users": est["users"][1],
                 "difference": float(diff),
-                "ci_lower": float(diff - Z_975 * se),
-                "ci_upper": float(diff + Z_975 * se),
+                "ci_lower": float(wald["ci_lower"]),
+                "ci_upper": float(wald["ci_upper"]),
             }
         )
     return pd.DataFrame(rows)

@@ -72,13 +72,11 @@ from scipy import stats
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
+from alsmeds.models.base import EstimationResults, wald_frame
+from alsmeds.models.identifiability import non_identifiable_terms
 
 #: Default covariates of the mixed model (columns of :func:`build_alsfrs_data`).
 DEFAULT_COVARIATES = ("age_per_decade", "male", "bulbar")
-
-
-#: Two-sided 95% normal quantile used for every confidence interval here.
-Z95 = float(stats.norm.ppf(0.975))
 
 
 #: Columns of the mixed-model results (``results/alsfrs_mixed_model.csv`` and ``.json``).
@@ -223,7 +221,7 @@ class AlsfrsMixedModel:
         terms), a slope difference whose users have no visit after diagnosis, a covariate
         that is the same for every patient, then any column that is a linear combination
         of the columns before it (time, covariates, exposures, slope terms:
-        :func:`alsmeds.models.design.non_identifiable_terms`), so an exposure aliased with
+        :func:`alsmeds.models.identifiability.non_identifiable_terms`), so an exposure aliased with
         a covariate is reported rather than the covariate silently dropped.
 
         Returns
@@ -238,8 +236,6 @@ class AlsfrsMixedModel:
             patients, no visit after diagnosis, no patient with two visits (random
             slope), or fewer visits than parameters.
         """
-        from alsmeds.models.design import non_identifiable_terms
-
         if len(data) == 0:
             raise MixedModelError("no ALSFRS-R visits")
         patients = data.groupby("person_id", sort=True)
@@ -317,7 +313,7 @@ class AlsfrsMixedModel:
                 result = model._fit_sorted(d)
             except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError) as exc:
                 raise MixedModelError(f"the optimiser failed: {_short_reason(exc)}") from exc
-        if not np.all(np.isfinite(result.params)) or not np.all(np.isfinite(result.cov_params.to_numpy())):
+        if not np.all(np.isfinite(result.params)) or not np.all(np.isfinite(result.cov.to_numpy())):
             raise MixedModelError("the fit produced non-finite estimates")
         result.requested = self
         result.not_estimable = reasons
@@ -373,7 +369,7 @@ class AlsfrsMixedModel:
         return AlsfrsMixedResult(
             model=self,
             params=params,
-            cov_params=cov,
+            cov=cov,
             cov_re=D,
             scale=sigma2,
             llf=llf,
@@ -430,8 +426,12 @@ def _gls_quantities(y, X, Z, groups, beta, D, sigma2) -> dict:
 
 
 @dataclass
-class AlsfrsMixedResult:
+class AlsfrsMixedResult(EstimationResults):
     """A fitted :class:`AlsfrsMixedModel` (time in months, scores in points).
+
+    In the vocabulary of :mod:`alsmeds.models.base` for the fixed effects:
+    ``cov_params()``, ``conf_int()``, ``pvalues``, ``wald_table()`` and ``summary()``
+    (its own text); :meth:`to_frame` is the results layout.
 
     Attributes
     ----------
@@ -439,8 +439,8 @@ class AlsfrsMixedResult:
     params : Series
         Fixed effects.  ``months`` is the mean slope (points/month) of non-users of
         every class; ``<class>:months`` the slope difference of users of that class.
-    cov_params : DataFrame
-        ``(X'V^-1 X)^-1``.
+    cov : DataFrame
+        ``(X'V^-1 X)^-1`` (also ``cov_params()``).
     cov_re : DataFrame
         Covariance of the random intercept and slope (points^2, points^2/month, ...).
     scale : float
@@ -466,7 +466,7 @@ class AlsfrsMixedResult:
 
     model: AlsfrsMixedModel
     params: pd.Series
-    cov_params: pd.DataFrame
+    cov: pd.DataFrame
     cov_re: pd.DataFrame
     scale: float
     llf: float
@@ -485,7 +485,7 @@ class AlsfrsMixedResult:
     @property
     def bse(self) -> pd.Series:
         """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.cov_params)), index=self.params.index)
+        return pd.Series(np.sqrt(np.diag(self.cov)), index=self.params.index)
 
     @property
     def method(self) -> str:
@@ -517,33 +517,20 @@ class AlsfrsMixedResult:
         out["residual_sd"] = float(np.sqrt(self.scale))
         return pd.Series(out)
 
-    def linear_combination(self, weights: Mapping[str, float]) -> pd.Series:
-        """Estimate, SE, 95% CI and p-value of ``sum_j w_j beta_j``.
+    def linear_combination(self, weights: Mapping[str, float], alpha: float = 0.05) -> pd.Series:
+        """Estimate, SE, Wald CI and p-value of ``sum_j w_j beta_j`` (no ``z``: the results layout).
 
         Parameters
         ----------
         weights : mapping of fixed-effect name to weight
+        alpha : float
+            1 - confidence level.
         """
-        w = pd.Series(0.0, index=self.params.index)
-        for name, value in weights.items():
-            if name not in w.index:
-                raise KeyError(f"no fixed effect {name!r}")
-            w[name] = value
-        est = float(w @ self.params)
-        se = float(np.sqrt(w @ self.cov_params @ w))
-        z = est / se if se > 0 else np.nan
-        return pd.Series(
-            {
-                "estimate": est,
-                "se": se,
-                "ci_lower": est - Z95 * se,
-                "ci_upper": est + Z95 * se,
-                "p_value": float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else np.nan,
-            }
-        )
+        row = super().linear_combination(weights, alpha)
+        return row[["estimate", "se", "ci_lower", "ci_upper", "p_value"]]
 
-    def group_slopes(self) -> pd.DataFrame:
-        """Mean slopes (points/month) by prediagnostic use, with 95% CIs.
+    def group_slopes(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Mean slopes (points/month) by prediagnostic use, with Wald CIs (95% by default).
 
         For each class with a slope difference: the slope of the reference group
         (non-users of every class: ``months``), of users of the class who used no other
@@ -567,7 +554,7 @@ class AlsfrsMixedResult:
                 ("difference", {term: 1.0}),
             ):
                 if term in self.params.index or group == "reference":
-                    est = {**self.linear_combination(weights).to_dict(), "estimable": True, "reason": ""}
+                    est = {**self.linear_combination(weights, alpha).to_dict(), "estimable": True, "reason": ""}
                 else:
                     est = {c: np.nan for c in ("estimate", "se", "ci_lower", "ci_upper", "p_value")}
                     est.update(estimable=False, reason=self.not_estimable.get(term, "not in the model"))
@@ -609,9 +596,10 @@ class AlsfrsMixedResult:
         frame = pd.DataFrame({"months": months, **exposures, **covariates})
         X = self.model.design(frame)[self.params.index].to_numpy()
         mean = X @ self.params.to_numpy()
-        se = np.sqrt(np.einsum("ij,jk,ik->i", X, self.cov_params.to_numpy(), X))
+        se = np.sqrt(np.einsum("ij,jk,ik->i", X, self.cov.to_numpy(), X))
+        band = wald_frame(mean, se)
         return pd.DataFrame(
-            {"months": months, "mean": mean, "se": se, "ci_lower": mean - Z95 * se, "ci_upper": mean + Z95 * se}
+            {"months": months, "mean": mean, "se": se, "ci_lower": band["ci_lower"], "ci_upper": band["ci_upper"]}
         )
 
     def residuals(self) -> pd.DataFrame:
@@ -671,12 +659,12 @@ class AlsfrsMixedResult:
             }
         )
 
-    def to_frame(self) -> pd.DataFrame:
-        """Every estimate as a tidy table (columns :data:`MIXED_MODEL_RESULT_COLUMNS`)."""
+    def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Every estimate as a tidy table (columns :data:`MIXED_MODEL_RESULT_COLUMNS`; 95% CIs by default)."""
         rows = []
         base = {"model": self.model.name, "method": self.method, "n_obs": self.n_obs, "n_patients": self.n_groups}
         for term in self.params.index:
-            lc = self.linear_combination({term: 1.0})
+            lc = self.linear_combination({term: 1.0}, alpha)
             drug = next((k for k in self.model.exposures if term in (k, f"{k}:months")), "")
             unit = "points/month" if term in self.model.time_columns([term]) else "points"
             rows.append(
@@ -708,7 +696,7 @@ class AlsfrsMixedResult:
                     "reason": why,
                 }
             )
-        for rec in self.group_slopes().to_dict(orient="records"):
+        for rec in self.group_slopes(alpha).to_dict(orient="records"):
             rows.append({**base, "kind": "slope", "term": f"slope_{rec['group']}", "unit": "points/month", **rec})
         units = {"intercept_sd": "points", "slope_sd": "points/month", "correlation": "", "residual_sd": "points"}
         for name, value in self.variance_components().items():
@@ -744,11 +732,10 @@ class AlsfrsMixedResult:
     def summary(self) -> str:
         """A plain-text summary (no dates or timings, so it is stable across runs)."""
         vc = self.variance_components()
-        fe = pd.DataFrame({"estimate": self.params, "SE": self.bse})
-        fe["95% CI"] = [
-            f"{e - Z95 * s:.3f} to {e + Z95 * s:.3f}" for e, s in zip(fe["estimate"], fe["SE"], strict=True)
-        ]
-        fe["p"] = [f"{2 * stats.norm.sf(abs(e / s)):.3g}" for e, s in zip(fe["estimate"], fe["SE"], strict=True)]
+        wald = self.wald_table()
+        fe = pd.DataFrame({"estimate": wald["estimate"], "SE": wald["se"]})
+        fe["95% CI"] = [f"{lo:.3f} to {hi:.3f}" for lo, hi in zip(wald["ci_lower"], wald["ci_upper"], strict=True)]
+        fe["p"] = [f"{p:.3g}" for p in wald["p_value"]]
         slopes = self.group_slopes()
         slopes["95% CI"] = [
             f"{lo:.3f} to {hi:.3f}" for lo, hi in zip(slopes["ci_lower"], slopes["ci_upper"], strict=True)
@@ -873,7 +860,7 @@ def not_estimable_rows(reason: str, n_obs: int, n_patients: int) -> pd.DataFrame
     return pd.DataFrame(rows, columns=list(MIXED_MODEL_RESULT_COLUMNS))
 
 
-def comparison_rows(comparison: pd.DataFrame, n_obs: int, n_patients: int) -> pd.DataFrame:
+def random_effects_comparison_rows(comparison: pd.DataFrame, n_obs: int, n_patients: int) -> pd.DataFrame:
     """:func:`compare_random_effects` as rows of :data:`MIXED_MODEL_RESULT_COLUMNS` (kind ``model_comparison``)."""
     rows = []
     for rec in comparison.to_dict(orient="records"):

@@ -1,5 +1,4 @@
-"""The Cox model fitted by R ``survival::coxph`` (and ``survfit``): the reference for :mod:`alsmeds.models.cox`.
-"""
+"""The Cox model fitted by R ``survival::coxph`` (and ``survfit``): the reference for :mod:`alsmeds.models.cox`."""
 
 from __future__ import annotations
 

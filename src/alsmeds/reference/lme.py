@@ -1,5 +1,4 @@
-"""The ALSFRS-R mixed model fitted by R ``nlme::lme``: the reference for :mod:`alsmeds.models.mixed`.
-"""
+"""The ALSFRS-R mixed model fitted by R ``nlme::lme``: the reference for :mod:`alsmeds.models.mixed`."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.data.registry import Registry
+from alsmeds.models.terms import split_term
 
 ROLE_ORDER = ("case", "population_control", "sibling", "spouse")
 ROLE_LABELS = {
@@ -196,7 +197,7 @@ def published_table(truth: dict) -> pd.DataFrame:
     """
     truth = _require_truth(truth)
     frame = pd.DataFrame(truth["estimands"]["published_vs_implied"])
-    frame[["class", "window"]] = frame["term"].str.split("_", n=1, expand=True)
+    frame[["class", "window"]] = [split_term(term) for term in frame["term"]]
     frame["window"] = frame["window"].map({**WINDOW_LABELS, "gt1": ">1 y (last year excluded)"})
     frame["published 95% CI"] = frame.apply(lambda r: f"{r.published_lower:.2f}-{r.published_upper:.2f}", axis=1)
     return frame.set_index(["class", "window"])[["published_or", "published 95% CI", "implied_or"]].rename(
@@ -204,20 +205,22 @@ def published_table(truth: dict) -> pd.DataFrame:
     )
 
 
-def implied_estimands(truth: dict, model: str) -> pd.DataFrame:
+def implied_estimand_table(truth: dict, model: str) -> pd.DataFrame:
     """A numerically computed estimand of ``truth.json`` as drug_class, window, log_or, odds_ratio.
 
     ``model`` is a key of ``truth["estimands"]["implied"]``, e.g. ``"population_mutual_windows"``
-    or ``"population_per_class"``.  Raises ``ValueError`` when ``truth`` is None.
+    or ``"population_per_class"``.  Raises ``ValueError`` when ``truth`` is None.  (The
+    estimands are computed by :func:`alsmeds.simulate.truth.implied_estimands`; this
+    only reads them back.)
     """
     truth = _require_truth(truth)
     rows = []
     for term, value in truth["estimands"]["implied"][model].items():
-        drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
+        drug_class, window = split_term(term)
         rows.append(
             {
                 "drug_class": drug_class,
-                "window": term[len(drug_class) + 1 :],
+                "window": window,
                 "log_or": value["log_or"],
                 "odds_ratio": float(np.exp(value["log_or"])),
             }

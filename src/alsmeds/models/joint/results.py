@@ -9,8 +9,8 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from alsmeds.models.base import EstimationResults, wald_frame
 from alsmeds.models.joint.likelihood import Layout
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ JOINT_RESULT_COLUMNS: dict[str, str] = {
     "ci_lower": "lower Wald limit (normal quantile)",
     "ci_upper": "upper Wald limit",
     "hazard_ratio": "exp(estimate) for survival covariates and alpha (per unit of the marker); else missing",
-    "hr_ci_lower": "exp(ci_lower) for the same rows",
-    "hr_ci_upper": "exp(ci_upper) for the same rows",
+    "hazard_ratio_lower": "exp(ci_lower) for the same rows",
+    "hazard_ratio_upper": "exp(ci_upper) for the same rows",
 }
 
 
@@ -56,8 +56,13 @@ def _variance_transform(theta: Any, i: int) -> Any:
 
 
 @dataclass(frozen=True)
-class JointResult:
-    """A fitted joint model (:class:`.fitting.JointModel`).
+class JointResult(EstimationResults):
+    """A fitted joint model (:class:`.fitting.JointModel`), in the vocabulary of :mod:`alsmeds.models.base`.
+
+    ``params``, ``bse``, ``cov_params()`` (all missing when the observed information is
+    not positive definite), ``conf_int()``, ``pvalues``, ``wald_table()`` and
+    ``linear_combination()``; :meth:`to_frame` adds each parameter's component and
+    hazard ratios for the survival rows only, :meth:`summary` the fit's diagnostics.
 
     Attributes
     ----------
@@ -111,6 +116,10 @@ class JointResult:
     start: dict[str, Any]
     warnings: tuple[str, ...] = ()
 
+    #: Only the survival and association parameters are log hazard ratios, so the shared tables
+    #: (``wald_table``) have no ratio columns; :meth:`to_frame` adds them for those rows.
+    ratio_name = None
+
     # ----------------------------------------------------------------- statsmodels vocabulary
 
     @property
@@ -135,12 +144,6 @@ class JointResult:
     def bse(self) -> pd.Series:
         """Standard errors (missing when the observed information is not positive definite)."""
         return pd.Series(np.sqrt(np.diag(self.cov_params().to_numpy())), index=self.names, name="se")
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals with the normal quantile; columns ``lower``, ``upper``."""
-        z = stats.norm.ppf(1 - alpha / 2)
-        est, se = self.params, self.bse
-        return pd.DataFrame({"lower": est - z * se, "upper": est + z * se})
 
     @property
     def df_model(self) -> int:
@@ -177,36 +180,25 @@ class JointResult:
         index = ["sigma", "sd_intercept", "sd_slope", "corr_intercept_slope", "D11", "D21", "D22"]
         return pd.DataFrame({"estimate": est, "se": se}, index=index)
 
-    def to_frame(self, exp: bool = True, alpha: float = 0.05) -> pd.DataFrame:
+    def to_frame(self, alpha: float = 0.05, exp: bool = True) -> pd.DataFrame:
         """One row per parameter: :data:`JOINT_RESULT_COLUMNS`.
 
         Parameters
         ----------
-        exp : bool
-            Add hazard ratios (``exp``) with their limits for survival covariates and ``alpha``.
         alpha : float
             1 - confidence level.
+        exp : bool
+            Add hazard ratios with their limits for survival covariates and ``alpha``
+            (missing for the other parameters, which are not log hazard ratios).
         """
-        est, se = self.params, self.bse
-        ci = self.conf_int(alpha)
-        z = est / se
-        out = pd.DataFrame(
-            {
-                "term": self.names,
-                "component": [_component(n) for n in self.names],
-                "estimate": est.to_numpy(),
-                "se": se.to_numpy(),
-                "z": z.to_numpy(),
-                "p_value": 2 * stats.norm.sf(np.abs(z.to_numpy())),
-                "ci_lower": ci["lower"].to_numpy(),
-                "ci_upper": ci["upper"].to_numpy(),
-            }
-        )
+        wald = wald_frame(self.params.to_numpy(), self.bse.to_numpy(), alpha=alpha, exp=exp, ratio_name="hazard_ratio")
+        component = [_component(n) for n in self.names]
         if exp:
-            hr = out["component"].isin(["survival", "association"]).to_numpy()
-            for col, src in (("hazard_ratio", "estimate"), ("hr_ci_lower", "ci_lower"), ("hr_ci_upper", "ci_upper")):
-                out[col] = np.where(hr, np.exp(out[src].to_numpy()), np.nan)
-        return out
+            not_hr = ~np.isin(component, ["survival", "association"])
+            wald.loc[not_hr, ["hazard_ratio", "hazard_ratio_lower", "hazard_ratio_upper"]] = np.nan
+        wald.insert(0, "component", component)
+        wald.insert(0, "term", self.names)
+        return wald
 
     def summary(self, digits: int = 4) -> str:
         """Plain text, stable across runs (no dates or timings)."""
