@@ -54,6 +54,17 @@ Speed
 Everything is vectorised.  Values are parsed once per *distinct* value (a column is
 factorised first), which makes the long tables cheap: a dispensings table has few
 distinct dates, codes and package counts however many rows it has.
+
+Why hand-written, not pandera
+----------------------------
+The per-column layer (:func:`parse_column`) is our own, measured against pandera 0.35 with
+schemas generated from :mod:`alsmeds.data.schema` (``benchmarks/bench_contract_pandera.py``):
+pandera was 1.1-2.8x slower on the committed tables and 3.2x slower on 3.8 million
+dispensings; one unparseable value in a column hides that column's other errors (a range
+check then fails with a ``TypeError`` and reports no row); it accepts dates without zero
+padding and rejects whole numbers written ``3.0``; and it would still need our text-first
+reader (file lines, quoting), our parsers and our report layer (rule ids, requirements,
+warnings), for about 17 MB of added dependencies.
 """
 
 from __future__ import annotations
