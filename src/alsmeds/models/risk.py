@@ -68,6 +68,7 @@ from scipy import stats
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import COMPARISON_ROLES
+from alsmeds.models.base import separated_terms
 from alsmeds.models.clogit import ClogitError, fit_clogit
 from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
@@ -75,14 +76,13 @@ from alsmeds.models.design import (
     covariate_matrix,
     ever_indicators,
     lagged_indicators,
-    non_identifiable_terms,
     window_indicators,
 )
+from alsmeds.models.identifiability import non_identifiable_terms
+from alsmeds.models.terms import split_term
 
 #: The comparisons, in report order (:data:`alsmeds.derive.cohort.COMPARISON_ROLES`).
 COMPARISONS = tuple(COMPARISON_ROLES)
-#: Largest |log OR| reported as estimable: beyond it the likelihood is flat (separation).
-MAX_ABS_LOG_OR = 10.0
 
 
 @dataclass(frozen=True)
@@ -214,13 +214,6 @@ def counts_reason(counts: pd.Series) -> str | None:
     return None
 
 
-def _split_term(term: str) -> tuple[str, str]:
-    for k in CLASSES:
-        if term.startswith(k + "_"):
-            return k, term[len(k) + 1 :]
-    raise ValueError(term)
-
-
 def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05) -> RiskModelResult:
     """Fit one conditional logistic model on the analysis table.
 
@@ -254,7 +247,9 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     dropped = {c: "does not vary within any matched set" for c in X_cov.columns if c not in cov_keep}
     if keep:
         # Covariates first: an exposure aliased with a covariate is reported, not the covariate dropped.
-        for term, why in non_identifiable_terms(pd.concat([X_cov[cov_keep], X_exp[keep]], axis=1), strata).items():
+        for term, why in non_identifiable_terms(
+            pd.concat([X_cov[cov_keep], X_exp[keep]], axis=1), strata, within="matched set"
+        ).items():
             if term in reasons:
                 reasons[term] = f"not identifiable: {why}"
             else:
@@ -272,7 +267,7 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     z = stats.norm.ppf(1 - alpha / 2)
     records = []
     for term in X_exp.columns:
-        drug_class, window = _split_term(term)
+        drug_class, window = split_term(term)
         rec = {
             "comparison": spec.comparison,
             "exposure": spec.exposure,
@@ -285,7 +280,7 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
         }
         if fit is not None and reasons[term] is None:
             coef, se = float(fit.params[term]), float(fit.bse[term])
-            if abs(coef) > MAX_ABS_LOG_OR:
+            if separated_terms(fit.params, [term]):  # the separation rule, alsmeds.models.base.MAX_ABS_LOG_RATIO
                 reasons[term] = "separation (odds ratio not finite)"
             else:
                 rec.update(

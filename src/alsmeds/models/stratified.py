@@ -29,7 +29,7 @@ comparison without sets (no siblings), or a term with no discordant set, exposed
 or exposed control *within a stratum* is reported with ``estimable=False`` and the
 reason (e.g. "no exposed case in stratum <65"), as in :mod:`alsmeds.models.risk`; the
 other terms are still estimated.  Covariates the data cannot estimate are dropped from
-the interaction model (:func:`alsmeds.models.design.non_identifiable_terms`, exposures
+the interaction model (:func:`alsmeds.models.identifiability.non_identifiable_terms`, exposures
 checked last so that they are reported, not the covariates dropped).  Solver failures
 (:class:`alsmeds.models.clogit.ClogitError`) make the affected model's terms not
 estimable with the solver's message; a failed reduced model leaves only its
@@ -44,7 +44,8 @@ from scipy import stats
 
 from alsmeds.constants import CLASSES
 from alsmeds.models.clogit import ClogitError, fit_clogit
-from alsmeds.models.design import covariate_matrix, drop_constant_within_sets, non_identifiable_terms
+from alsmeds.models.design import covariate_matrix, drop_constant_within_sets
+from alsmeds.models.identifiability import non_identifiable_terms
 from alsmeds.models.risk import (
     COMPARISONS,
     RiskModelSpec,
@@ -55,6 +56,7 @@ from alsmeds.models.risk import (
     informative_rows,
     term_counts,
 )
+from alsmeds.models.terms import split_term
 
 STRATIFIERS = ("age", "sex")
 
@@ -200,7 +202,7 @@ def interaction_tests(
     kept = [t for t in terms if reasons[t] is None]
     if kept:
         order = covariates + [c for t in kept for c in (t, t + ":other")]
-        for column, why in non_identifiable_terms(full_X[order], strata).items():
+        for column, why in non_identifiable_terms(full_X[order], strata, within="matched set").items():
             term = column.removesuffix(":other")
             if term in reasons:
                 reasons[term] = reasons[term] or f"not identifiable: {column} {why}"
@@ -219,7 +221,7 @@ def interaction_tests(
     lr: dict[str, tuple[float, int, float]] = {}
     if full is not None:
         for k in spec.classes:
-            dropped = [t + ":other" for t in kept if t.startswith(k + "_")]
+            dropped = [t + ":other" for t in kept if split_term(t)[0] == k]
             if not dropped:
                 continue
             try:
@@ -231,7 +233,7 @@ def interaction_tests(
 
     records = []
     for term in terms:
-        drug_class = next(k for k in CLASSES if term.startswith(k + "_"))
+        drug_class, window = split_term(term)
         rec = {
             "comparison": spec.comparison,
             "exposure": spec.exposure,
@@ -242,7 +244,7 @@ def interaction_tests(
             "reference_stratum": reference,
             "other_stratum": other,
             "drug_class": drug_class,
-            "window": term[len(drug_class) + 1 :],
+            "window": window,
         }
         if full is None or reasons[term] is not None:
             records.append({**rec, "estimable": False, "reason": reasons[term] or "not estimable"})
