@@ -1,6 +1,6 @@
 """``fit_clogit`` against R ``survival::clogit`` on the paper-scale comparisons.
 
-The same design matrices (built as :func:`alsmeds.simulate.truth.fit_risk_model` builds
+The same design matrices (built as :func:`alsmeds.simulate.truth.fit_truth_model` builds
 them) go to both; coefficients, standard errors and the log-likelihood must agree to
 1e-6.  One R session fits every model (R start-up with survival takes about 2 s).
 
@@ -32,7 +32,7 @@ from alsmeds.models.design import (
 from alsmeds.reference import ClogitSpec, RError, r_available, r_clogit_many, run_r_script, script_path
 from alsmeds.simulate import SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
-from alsmeds.simulate.truth import comparison_sets, fit_risk_model
+from alsmeds.simulate.truth import comparison_sets, fit_truth_model
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 R_OK = r_available()
@@ -73,7 +73,7 @@ def _require_r():
 def _design(
     rows: pd.DataFrame, exposure: str, adjustment: Sequence[str], classes: Sequence[str], interaction: bool
 ) -> pd.DataFrame:
-    """The design matrix of :func:`fit_risk_model` (checked by ``test_design_is_fit_risk_models``)."""
+    """The design matrix of :func:`fit_truth_model` (checked by ``test_design_is_fit_truth_models``)."""
     X = window_indicators(rows, classes) if exposure == "windows" else lagged_indicators(rows, classes)
     if interaction:
         young = (rows["age"].to_numpy() < 65).astype(float)
@@ -114,11 +114,11 @@ def test_paper_scale_sets(comparisons):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_design_is_fit_risk_models(name, comparisons, specs):
+def test_design_is_fit_truth_models(name, comparisons, specs):
     comparison, exposure, classes, interaction = MODELS[name]
     spec = specs[name]
     ours = fit_clogit(spec.X, spec.case, spec.strata)
-    library = fit_risk_model(
+    library = fit_truth_model(
         comparisons[comparison], exposure, ADJUSTMENT[comparison], classes=classes, interaction_with_young=interaction
     )
     assert list(library.params.index) == list(ours.params.index)

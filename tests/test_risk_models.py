@@ -24,7 +24,7 @@ from alsmeds.models.risk import (
     standard_specs,
 )
 from alsmeds.simulate import SimulationParameters
-from alsmeds.simulate.truth import fit_risk_model as fit_truth_model
+from alsmeds.simulate.truth import fit_truth_model
 
 TOLERANCE_SE = 3.0
 

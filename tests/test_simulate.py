@@ -23,7 +23,7 @@ from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.simulate import generate
 from alsmeds.simulate.parameters import CATEGORY_CODES, CLASSES, WINDOWS, SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
-from alsmeds.simulate.truth import comparison_sets, fit_risk_model, implied_estimands
+from alsmeds.simulate.truth import comparison_sets, fit_truth_model, implied_estimands
 
 LARGE_SCALE = 20
 SEED = 11
@@ -152,7 +152,7 @@ def test_sibling_comparison_recovers_the_planted_within_family_odds_ratios(large
     """Exact estimand: siblings share the familial factor, so it cancels within the set."""
     params = SimulationParameters()
     rows = comparison_sets(large_people, "sibling")
-    res = fit_risk_model(rows, "windows", RELATIVE_ADJUSTMENT, interaction_with_young=True)
+    res = fit_truth_model(rows, "windows", RELATIVE_ADJUSTMENT, interaction_with_young=True)
     failures = []
     for k in CLASSES:
         for w in WINDOWS:
@@ -173,7 +173,7 @@ def test_sibling_comparison_recovers_the_planted_within_family_odds_ratios(large
 def test_population_comparison_recovers_the_implied_population_estimand(large_people, committed_truth):
     implied = committed_truth["estimands"]["implied"]
     pop = comparison_sets(large_people, "population")
-    res = fit_risk_model(pop, "windows", POPULATION_ADJUSTMENT)
+    res = fit_truth_model(pop, "windows", POPULATION_ADJUSTMENT)
     failures = []
     for term in WINDOW_TERMS:
         target = implied["population_mutual_windows"][term]
@@ -181,7 +181,7 @@ def test_population_comparison_recovers_the_implied_population_estimand(large_pe
             failures.append((term, res.params[term], res.bse[term], target))
     assert not failures, failures
     for k in CLASSES:
-        res = fit_risk_model(pop, "lagged", POPULATION_ADJUSTMENT, classes=[k])
+        res = fit_truth_model(pop, "lagged", POPULATION_ADJUSTMENT, classes=[k])
         target = implied["population_per_class"][f"{k}_gt1"]
         assert _within(res.params[f"{k}_gt1"], res.bse[f"{k}_gt1"], target["log_or"], target["mc_se"]), k
 
@@ -207,7 +207,7 @@ def test_without_familial_factor_population_controls_recover_the_planted_odds_ra
     risk = dataclasses.replace(params.risk, log_or_familial_factor=0.0, log_or_young=params.risk.log_or_old)
     params = dataclasses.replace(params, risk=risk)
     people = simulate_study_population(params, seed=SEED + 5, scale=LARGE_SCALE)
-    res = fit_risk_model(comparison_sets(people, "population"), "windows", POPULATION_ADJUSTMENT)
+    res = fit_truth_model(comparison_sets(people, "population"), "windows", POPULATION_ADJUSTMENT)
     failures = [
         (t, res.params[t], res.bse[t])
         for t in WINDOW_TERMS

@@ -23,6 +23,7 @@ import pandas as pd
 
 from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOWS
 from alsmeds.derive.exposure import ever_used
+from alsmeds.models.identifiability import non_identifiable_terms
 
 #: Reference level first; the others become indicator columns.
 COVARIATE_LEVELS = {
@@ -143,7 +144,10 @@ def covariate_matrix(frame: pd.DataFrame, adjustment: Sequence[str]) -> pd.DataF
 
 
 def drop_constant_within_sets(X: pd.DataFrame, strata: np.ndarray) -> pd.DataFrame:
-    """Drop columns that never vary within a matched set (they carry no information)."""
-    grouped = X.groupby(np.asarray(strata))
-    varies = ((grouped.max() - grouped.min()) > 0).any(axis=0)
-    return X.loc[:, varies.to_numpy()]
+    """Drop columns that carry no information within matched sets.
+
+    The columns :func:`alsmeds.models.identifiability.non_identifiable_terms` names: those
+    constant within every set, and those aliased with earlier columns.
+    """
+    dropped = non_identifiable_terms(X, np.asarray(strata), within="matched set")
+    return X.drop(columns=list(dropped))

@@ -64,11 +64,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import COMPARISON_ROLES
-from alsmeds.models.base import separated_terms
+from alsmeds.models.base import Z_975, separated_terms
 from alsmeds.models.clogit import ClogitError, fit_clogit
 from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
@@ -264,7 +263,7 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
             fit = fit_clogit(X, case, strata)
         except ClogitError as exc:
             reasons.update({t: f"model not estimable: {exc}" for t in keep})
-    z = stats.norm.ppf(1 - alpha / 2)
+    wald = fit.wald_table(alpha) if fit is not None else None
     records = []
     for term in X_exp.columns:
         drug_class, window = split_term(term)
@@ -279,17 +278,17 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
             **counts.loc[term, ["exposed_cases", "exposed_controls", "discordant_sets"]].to_dict(),
         }
         if fit is not None and reasons[term] is None:
-            coef, se = float(fit.params[term]), float(fit.bse[term])
             if separated_terms(fit.params, [term]):  # the separation rule, alsmeds.models.base.MAX_ABS_LOG_RATIO
                 reasons[term] = "separation (odds ratio not finite)"
             else:
+                w = wald.loc[term]
                 rec.update(
-                    log_or=coef,
-                    se=se,
-                    odds_ratio=float(np.exp(coef)),
-                    ci_lower=float(np.exp(coef - z * se)),
-                    ci_upper=float(np.exp(coef + z * se)),
-                    p_value=float(2 * stats.norm.sf(abs(coef / se))),
+                    log_or=float(w["estimate"]),
+                    se=float(w["se"]),
+                    odds_ratio=float(w["odds_ratio"]),
+                    ci_lower=float(w["odds_ratio_lower"]),
+                    ci_upper=float(w["odds_ratio_upper"]),
+                    p_value=float(w["p_value"]),
                 )
         rec["estimable"] = reasons[term] is None
         rec["reason"] = reasons[term] or ""
@@ -426,5 +425,5 @@ def compare_with_truth(estimates: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
         truth[["drug_class", "window", "log_or"]], on=["drug_class", "window"], suffixes=("", "_truth")
     )
     merged["z"] = (merged["log_or"] - merged["log_or_truth"]) / merged["se"]
-    merged["ci_covers_truth"] = merged["z"].abs() < stats.norm.ppf(0.975)
+    merged["ci_covers_truth"] = merged["z"].abs() < Z_975
     return merged

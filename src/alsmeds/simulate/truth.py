@@ -95,7 +95,7 @@ def comparison_sets(people: pd.DataFrame, comparison: str) -> pd.DataFrame:
     return true_lagged_exposures(rows[rows["set_id"].isin(has_control)])
 
 
-def fit_risk_model(
+def fit_truth_model(
     rows: pd.DataFrame,
     exposure: str,
     adjustment: Sequence[str],
@@ -142,32 +142,32 @@ def implied_estimands(params: SimulationParameters, seed: int, truth_scale: floa
     pop = comparison_sets(people, "population")
     window_terms = [f"{k}_{w}" for k in CLASSES for w in WINDOWS]
 
-    res = fit_risk_model(pop, "windows", POPULATION_ADJUSTMENT)
+    res = fit_truth_model(pop, "windows", POPULATION_ADJUSTMENT)
     out["population_mutual_windows"] = _estimates(res, window_terms)
-    res = fit_risk_model(pop, "lagged", POPULATION_ADJUSTMENT)
+    res = fit_truth_model(pop, "lagged", POPULATION_ADJUSTMENT)
     out["population_mutual_lagged"] = _estimates(res, [f"{k}_gt1" for k in CLASSES])
     for k in CLASSES:
-        res = fit_risk_model(pop, "lagged", POPULATION_ADJUSTMENT, classes=[k])
+        res = fit_truth_model(pop, "lagged", POPULATION_ADJUSTMENT, classes=[k])
         out.setdefault("population_per_class", {}).update(_estimates(res, [f"{k}_gt1"]))
-        res = fit_risk_model(pop, "windows", POPULATION_ADJUSTMENT, classes=[k])
+        res = fit_truth_model(pop, "windows", POPULATION_ADJUSTMENT, classes=[k])
         out["population_per_class"].update(_estimates(res, [f"{k}_{w}" for w in WINDOWS]))
 
     case_age = people.loc[people["role"] == "case"].set_index("set_id")["age"]
     young_set = pop["set_id"].map(case_age).to_numpy() < params.risk.age_cutoff
     for label, mask in (("under_65", young_set), ("65_plus", ~young_set)):
         stratum = pop[mask]
-        res = fit_risk_model(stratum, "windows", POPULATION_ADJUSTMENT)
+        res = fit_truth_model(stratum, "windows", POPULATION_ADJUSTMENT)
         out[f"population_mutual_windows_{label}"] = _estimates(res, window_terms)
         for k in CLASSES:
-            res = fit_risk_model(stratum, "lagged", POPULATION_ADJUSTMENT, classes=[k])
+            res = fit_truth_model(stratum, "lagged", POPULATION_ADJUSTMENT, classes=[k])
             out.setdefault(f"population_per_class_{label}", {}).update(_estimates(res, [f"{k}_gt1"]))
 
     for comparison in [c for c in COMPARISON_ROLES if c != "population"]:
         rows = comparison_sets(people, comparison)
-        res = fit_risk_model(rows, "windows", RELATIVE_ADJUSTMENT)
+        res = fit_truth_model(rows, "windows", RELATIVE_ADJUSTMENT)
         out[f"{comparison}_mutual_windows"] = _estimates(res, window_terms)
         for k in CLASSES:
-            res = fit_risk_model(rows, "lagged", RELATIVE_ADJUSTMENT, classes=[k])
+            res = fit_truth_model(rows, "lagged", RELATIVE_ADJUSTMENT, classes=[k])
             out.setdefault(f"{comparison}_per_class", {}).update(_estimates(res, [f"{k}_gt1"]))
     out["_truth_sample"] = {
         "truth_scale": truth_scale,
