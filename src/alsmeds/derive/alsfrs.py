@@ -1,23 +1,10 @@
-"""ALSFRS-R trajectories after diagnosis: visit data, descriptives and linear mixed models.
+"""The ALSFRS-R data: one row per kept registry visit of an ALS case, with exposures and follow-up.
 
-The question: do patients who used a psychiatric drug class before diagnosis lose
-ALSFRS-R points faster afterwards?  The estimand is the difference in the mean
-rate of decline (points per month) between users and non-users of a class, from a
-linear mixed model with a random intercept and a random slope in time per patient
-(Laird and Ware 1982):
-
-``score_ij = x_ij' beta + b0_i + b1_i t_ij + e_ij``,  ``(b0_i, b1_i) ~ N(0, D)``,  ``e_ij ~ N(0, sigma^2)``
-
-with ``t`` in months since diagnosis and ``x_ij`` holding time, prediagnostic use
-of each class, use x time (the slope differences) and covariates (age, sex, onset
-site).  The model assumes a linear decline, normal random effects and errors, and
-visits missing at random: whether a visit happens may depend on the *observed*
-scores, not on the patient's unobserved rate of decline.  Death and invasive
-ventilation end the visits, and they are more likely in fast decliners (the
-simulated hazard depends on the current true score), so dropout is informative and
-the mixed model alone is biased; :func:`latent_complete_trajectories` and
-:func:`latent_at_observed_visits` measure that bias on synthetic data, and notebook
-07 fits the joint model the paper used.
+ALSFRS-R (0-48, higher is better) is measured at registry visits about every 12 weeks
+from diagnosis.  This module selects the visits an analysis of functional decline may
+use, with the case's prediagnostic use of each class and covariates, and describes them
+(visits per patient, time between visits, per-patient slopes).  The mixed model that
+reads these data is :mod:`alsmeds.models.mixed`.
 
 Rules for register data
 -----------------------
@@ -37,32 +24,11 @@ Rules for register data
 * **Case exposures** come from :func:`alsmeds.derive.cohort.case_exposures` (also
   :func:`case_exposures` here and in :mod:`alsmeds.models.cox`: the same function), one
   row per case classified at its diagnosis date, never from the rows of one comparison.
-* **Terms that cannot be estimated** are dropped from the model and reported with the
-  reason (``AlsfrsMixedResult.not_estimable``; ``estimable=False`` rows in
-  :meth:`AlsfrsMixedResult.group_slopes` and :meth:`AlsfrsMixedResult.to_frame`): an
-  exposure nobody (or everybody) used, a slope difference whose users have no visit
-  after diagnosis, a covariate that is the same for everyone, a column aliased with
-  others.  When the model as a whole cannot be fitted (too few patients or visits, no
-  visit after diagnosis, a failing optimiser), :class:`MixedModelError` says why.
-
-Main entry points
------------------
-* :func:`alsfrs_visits` -- one ALSFRS-R total per person and visit day.
-* :func:`build_alsfrs_data` -- one row per kept visit, with exposures and covariates.
-* :func:`describe_visits` -- visits per patient, time between visits, score at diagnosis.
-* :class:`AlsfrsMixedModel` -- ``AlsfrsMixedModel().fit(data)`` returns an
-  :class:`AlsfrsMixedResult` with ``summary()``, ``to_frame()``, ``group_slopes()``,
-  ``predict_mean()``, ``residuals()``.
-* :func:`compare_random_effects` -- random intercept and slope against random intercept only.
-* :func:`r_lme` -- the same model fitted by R ``nlme::lme`` (the reference).
 
 Examples
 --------
->>> from alsmeds.pipeline.datasets import load_study_data
->>> study = load_study_data()                                                  # doctest: +SKIP
->>> data = build_alsfrs_data(study.registry, case_exposures(study.registry))    # doctest: +SKIP
->>> result = AlsfrsMixedModel().fit(data)                                      # doctest: +SKIP
->>> print(result.summary())                                                    # doctest: +SKIP
+>>> from alsmeds import Study
+>>> data = Study.synthetic().alsfrs_data      # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -2,29 +2,21 @@
 
 Each ALS case appears once in every comparison it has controls for: with its
 population controls (``comparison="population"``), its full siblings (``"sibling"``)
-and its spouse (``"spouse"``).  Exposure and covariates are assessed at the case's
-index date for every member of the set.  :data:`ANALYSIS_TABLE_COLUMNS` documents
-each column; the table is written to ``results/analysis_table.parquet``.
+and its spouse (``"spouse"``).  Exposure (:mod:`alsmeds.derive.exposure`) and
+covariates (:func:`alsmeds.derive.cohort.set_members`) are assessed at the case's index
+date for every member of the set.  :data:`ANALYSIS_TABLE_COLUMNS` documents each
+column (notebook 02 writes them to ``results/analysis_table_schema.csv``); the table is
+built in memory (``Study.analysis_table``), never cached in ``results/``.
 
-Rules for register data (what the analysis does with what the validator accepts)
---------------------------------------------------------------------------------
-* **A case with no control at all** (no population control, sibling or spouse: the
-  validator accepts it with a counted warning) carries no information for the risk
-  models: a matched set of one case and no controls contributes a factor of 1 to the
-  conditional likelihood.  It is left out of every comparison of the analysis table
-  (a comparison holds only the sets with at least one control of its kind) and counted
-  by :func:`uninformative_cases` and :func:`comparison_summary`.  It stays in the
-  prognosis cohort: survival (:mod:`alsmeds.models.cox`) and ALSFRS-R trajectories
-  (:mod:`alsmeds.models.mixed`) are built from ``als_cases``, not from this table.
+Rules for register data
+-----------------------
+* **A case with no control at all** contributes a factor of 1 to the conditional
+  likelihood: it is in no comparison of this table (a comparison holds only the sets
+  with at least one control of its kind); :mod:`alsmeds.derive.cohort` counts it and
+  keeps it in the prognosis cohort.
 * **A comparison without any sets** (an extract with no siblings or spouses) is absent
-  from the table; :func:`comparison_summary` shows it with zero sets, and the risk
-  models report each of its terms as not estimable, with the reason.
-* **Case exposures for the prognosis analyses** come from :func:`case_exposures`, one
-  row for *every* ALS case, classified from its dispensings at its own diagnosis date.
-  They never depend on which comparison a case has controls in (a case with only
-  sibling controls, or none, is classified like any other).  Within the analysis
-  table a case's exposure is the same in every comparison, since every member of a set
-  is assessed at the case's index date, which equals its diagnosis date.
+  from the table; :func:`alsmeds.derive.cohort.comparison_summary` shows it with zero
+  sets, and the risk models report each of its terms as not estimable, with the reason.
 """
 
 from __future__ import annotations

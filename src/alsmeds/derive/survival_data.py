@@ -1,10 +1,10 @@
-"""Survival after ALS diagnosis: follow-up, Kaplan-Meier curves, log-rank tests and Cox models.
+"""The survival data: one row per ALS case, from diagnosis to death or invasive ventilation.
 
 The prognosis half of Chourpiliadis et al. (2025) asks whether people who used
 anxiolytics, hypnotics or antidepressants *before* their ALS diagnosis reach death or
-invasive ventilation sooner after it.  This module builds the one-row-per-case
-survival data from a register extract and fits the classical models; the joint
-longitudinal-survival model of the paper lives elsewhere (notebook 07).
+invasive ventilation sooner after it.  This module builds the frame the Kaplan-Meier,
+log-rank and Cox analyses (:mod:`alsmeds.models.km`, :mod:`alsmeds.models.cox`) read;
+it fits nothing.
 
 Survival data rules (:func:`build_survival_data`)
 -------------------------------------------------
@@ -51,34 +51,11 @@ Rules for register data
 * **Two ALSFRS-R assessments on the same day** are averaged into one visit
   (:func:`alsmeds.derive.alsfrs.alsfrs_visits`) before the baseline score is taken, so
   the baseline may be a half point.
-* **A term that cannot be estimated** is left out of its Cox model and reported with
-  ``estimable=False`` and the reason (:meth:`CoxResult.to_frame`): an exposure with no
-  users, no non-users or no event in one of the two groups (the likelihood is then
-  monotone and the hazard ratio infinite or zero), or one aliased with the covariates.
-  A covariate that does not vary, or has no event at one of its two levels, is dropped
-  from the adjustment set and reported the same way.  A model that cannot be fitted at
-  all (no events, no estimable exposure, lifelines failing to converge, a covariate whose
-  coefficient runs off to infinity: separation) has
-  ``CoxResult.reason`` set and every exposure row not estimable.  Kaplan-Meier curves,
-  log-rank tests and restricted mean survival times leave out (or mark missing) a
-  group without patients.
 
-Estimands
----------
-* Kaplan-Meier curves estimate the marginal survival function ``S(t) = P(T > t)`` of
-  event-free survival in users and non-users, assuming censoring independent of the
-  event time (within group); log-rank tests compare them without adjustment.
-* The Cox model ``h(t | x) = h0(t) exp(b'x)`` with exposure, age, sex, onset site,
-  diagnostic delay and baseline ALSFRS-R estimates a **total** conditional hazard ratio
-  of prediagnostic use given those baseline covariates, under proportional hazards and
-  independent censoring.  It includes every pathway from use to the event after
-  diagnosis, notably a faster ALSFRS-R decline; the joint model's hazard ratio, given the
-  current ALSFRS-R value, is a **direct** effect.  The total effect implied by the
-  generator is computed numerically by :mod:`alsmeds.simulate.prognosis_truth`.
-* The Cox estimates use Efron's approximation for tied event days and the inverse
-  observed information for standard errors, as R's ``survival::coxph``; Kaplan-Meier
-  95% bands use Greenwood's variance on the log(-log) scale
-  (R's ``conf.type = "log-log"``).
+Examples
+--------
+>>> from alsmeds import Study
+>>> data = Study.synthetic().survival_data     # doctest: +SKIP
 """
 
 from __future__ import annotations

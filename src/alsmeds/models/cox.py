@@ -1,49 +1,13 @@
-"""Survival after ALS diagnosis: follow-up, Kaplan-Meier curves, log-rank tests and Cox models.
+"""Cox models of survival after ALS diagnosis by prediagnostic use, with proportional-hazards checks.
 
-The prognosis half of Chourpiliadis et al. (2025) asks whether people who used
-anxiolytics, hypnotics or antidepressants *before* their ALS diagnosis reach death or
-invasive ventilation sooner after it.  This module builds the one-row-per-case
-survival data from a register extract and fits the classical models; the joint
-longitudinal-survival model of the paper lives elsewhere (notebook 07).
+The model ``h(t | x) = h0(t) exp(b'x)`` is fitted by lifelines' ``CoxPHFitter`` (tight
+Newton settings, :data:`LIFELINES_FIT_OPTIONS`) to the survival data of
+:mod:`alsmeds.derive.survival_data`, whose rules (event, censoring, baseline ALSFRS-R,
+exposure) are defined there.  R ``survival::coxph`` is the reference
+(:mod:`alsmeds.reference.coxph`).
 
-Survival data rules (:func:`build_survival_data`)
--------------------------------------------------
-* **Time origin**: the ALS diagnosis date (``als_cases.diagnosis_date``, the index date).
-* **Event**: the first of death or invasive ventilation.  The event date is the earliest
-  of the ``outcomes`` rows (``death``, ``invasive_ventilation``) and
-  ``persons.death_date`` (the Cause of Death Register, in case the outcomes table lacks a
-  death).  Invasive ventilation followed by death therefore counts at the ventilation
-  date; death is part of the composite event, not a competing risk.
-* **Censoring**: at ``end_of_follow_up`` of ``extract.json`` (administrative), or at
-  emigration (``persons.emigration_date``), whichever comes first, when no event
-  happened on or before it.  An event *on* the emigration date counts; an event after
-  emigration or after the end of follow-up does not (the registers cannot be trusted to
-  see it).  An emigration date *before* the diagnosis is ignored: a person diagnosed in
-  the Swedish registry has returned.
-* **Time scale**: years, ``days / 365.25``.  A case with an event or censoring on the
-  diagnosis day has time 0 (kept; it contributes to the risk set at time 0 only).
-* **Covariates at diagnosis**: age (years, from ``persons.birth_date``), male sex, bulbar
-  onset, diagnostic delay (months from first symptom), and the **baseline ALSFRS-R**:
-  the total score of the visit on the diagnosis date, or else of the first visit within
-  :data:`BASELINE_WINDOW_DAYS` (30) days after it; missing when there is none (the Cox
-  models then drop the case: a complete-case analysis, reported as ``n_dropped``).
-* **Exposure**: *prediagnostic use* of each class, ``use_<class>`` = any qualifying use
-  (at least two dispensings on distinct dates) before the diagnosis date, whatever the
-  window, i.e. ``cat_<class> != 0``.  This is the exposure of the paper's prognosis
-  analysis and of the generator's planted hazard.
-
-Rules for register data
------------------------
-* **Every ALS case is in the prognosis cohort**, including a case with no control at
-  all (uninformative for the risk models and absent from the analysis table, see
-  :mod:`alsmeds.derive.analysis_table`) and a case whose only controls are siblings or a spouse.
-* **Case exposures** come from :func:`case_exposures`
-  (:func:`alsmeds.derive.cohort.case_exposures`, the same function
-  :mod:`alsmeds.models.mixed` uses): every case classified from its dispensings at its
-  diagnosis date, never from the rows of one comparison of the analysis table.
-* **Two ALSFRS-R assessments on the same day** are averaged into one visit
-  (:func:`alsmeds.derive.alsfrs.alsfrs_visits`) before the baseline score is taken, so
-  the baseline may be a half point.
+Terms that cannot be estimated
+------------------------------
 * **A term that cannot be estimated** is left out of its Cox model and reported with
   ``estimable=False`` and the reason (:meth:`CoxResult.to_frame`): an exposure with no
   users, no non-users or no event in one of the two groups (the likelihood is then

@@ -1,4 +1,4 @@
-"""ALSFRS-R trajectories after diagnosis: visit data, descriptives and linear mixed models.
+"""Linear mixed models of ALSFRS-R decline after diagnosis.
 
 The question: do patients who used a psychiatric drug class before diagnosis lose
 ALSFRS-R points faster afterwards?  The estimand is the difference in the mean
@@ -15,23 +15,16 @@ visits missing at random: whether a visit happens may depend on the *observed*
 scores, not on the patient's unobserved rate of decline.  Death and invasive
 ventilation end the visits, and they are more likely in fast decliners (the
 simulated hazard depends on the current true score), so dropout is informative and
-the mixed model alone is biased; :func:`latent_complete_trajectories` and
-:func:`latent_at_observed_visits` measure that bias on synthetic data, and notebook
+the mixed model alone is biased; :func:`alsmeds.simulate.dropout.latent_complete_trajectories` and
+:func:`alsmeds.simulate.dropout.latent_at_observed_visits` measure that bias on synthetic data, and notebook
 07 fits the joint model the paper used.
 
-Rules for register data
------------------------
-* **Two assessments on the same day** (the validator accepts them with a counted
-  warning) are averaged into one visit: :func:`alsfrs_visits` is the one place this
-  happens, used both here and by the baseline ALSFRS-R of :mod:`alsmeds.models.cox`.  The
-  averaged total may be a half point; the number merged is counted in the visit
-  selection (``same_day_assessments_merged``).
-* **Every ALS case belongs to the prognosis cohort**, including a case with no control
-  at all (uninformative for the risk models, see :mod:`alsmeds.derive.analysis_table`) and a
-  case whose only controls are siblings or a spouse.
-* **Case exposures** come from :func:`alsmeds.derive.cohort.case_exposures` (also
-  :func:`case_exposures` here and in :mod:`alsmeds.models.cox`: the same function), one
-  row per case classified at its diagnosis date, never from the rows of one comparison.
+The data and their rules (visits kept, same-day assessments, follow-up, case
+exposures) are :mod:`alsmeds.derive.alsfrs`; R ``nlme::lme`` is the reference
+(:mod:`alsmeds.reference.lme`).
+
+Terms that cannot be estimated
+------------------------------
 * **Terms that cannot be estimated** are dropped from the model and reported with the
   reason (``AlsfrsMixedResult.not_estimable``; ``estimable=False`` rows in
   :meth:`AlsfrsMixedResult.group_slopes` and :meth:`AlsfrsMixedResult.to_frame`): an
@@ -42,22 +35,16 @@ Rules for register data
 
 Main entry points
 -----------------
-* :func:`alsfrs_visits` -- one ALSFRS-R total per person and visit day.
-* :func:`build_alsfrs_data` -- one row per kept visit, with exposures and covariates.
-* :func:`describe_visits` -- visits per patient, time between visits, score at diagnosis.
 * :class:`AlsfrsMixedModel` -- ``AlsfrsMixedModel().fit(data)`` returns an
   :class:`AlsfrsMixedResult` with ``summary()``, ``to_frame()``, ``group_slopes()``,
   ``predict_mean()``, ``residuals()``.
 * :func:`compare_random_effects` -- random intercept and slope against random intercept only.
-* :func:`r_lme` -- the same model fitted by R ``nlme::lme`` (the reference).
 
 Examples
 --------
->>> from alsmeds.pipeline.datasets import load_study_data
->>> study = load_study_data()                                                  # doctest: +SKIP
->>> data = build_alsfrs_data(study.registry, case_exposures(study.registry))    # doctest: +SKIP
->>> result = AlsfrsMixedModel().fit(data)                                      # doctest: +SKIP
->>> print(result.summary())                                                    # doctest: +SKIP
+>>> from alsmeds import Study
+>>> result = AlsfrsMixedModel().fit(Study.synthetic().alsfrs_data)   # doctest: +SKIP
+>>> print(result.summary())                                           # doctest: +SKIP
 """
 
 from __future__ import annotations
