@@ -37,7 +37,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import CATEGORY_CODES, CLASSES
+from alsmeds.constants import CLASSES
+from alsmeds.derive.exposure import ever_used
 from alsmeds.simulate.parameters import SimulationParameters
 from alsmeds.simulate.population import rng_for, simulate_study_population
 from alsmeds.simulate.prognosis import simulate_prognosis
@@ -111,7 +112,7 @@ def simulate_survival_truth_sample(
     )
     for k in CLASSES:
         out[f"cat_{k}"] = cases[f"cat_{k}"].astype(np.int64).to_numpy()
-        out[f"use_{k}"] = (out[f"cat_{k}"] != CATEGORY_CODES["never"]).astype(np.int64)
+        out[f"use_{k}"] = ever_used(out[f"cat_{k}"]).astype(np.int64)  # the study's definition
     return out
 
 
