@@ -19,7 +19,6 @@ from alsmeds.data import schema
 from alsmeds.data.problems import RegistryValidationError
 from alsmeds.data.registry import read_registry
 from alsmeds.data.validate import validate_registry
-from alsmeds.derive.analysis_table import psychiatric_groups
 from alsmeds.derive.codelists import load_codelist, psychiatric_codelist
 from alsmeds.derive.exposure import psychiatric_history
 
@@ -103,7 +102,7 @@ def test_one_definition_in_two_versions() -> None:
     chapter = icd9.loc[icd9["group"] == "any_psychiatric", "icd9_prefix"]
     assert chapter.tolist() == [str(c) for c in range(290, 320)]
     # the ICD-9 groups are groups of the ICD-10 list: the analysis table's psych_ columns do not change
-    assert set(icd9["group"]) <= set(psychiatric_groups())
+    assert set(icd9["group"]) <= set(load_codelist("icd10_psychiatric")["group"])
     # ICD-10 prefixes begin with a letter and ICD-9 prefixes with a digit: one prefix table serves both
     assert codes.loc[codes["icd_version"] == "ICD-10", "prefix"].str.match("[A-Z]").all()
     assert codes.loc[codes["icd_version"] == "ICD-9", "prefix"].str.fullmatch("[0-9]{3}").all()

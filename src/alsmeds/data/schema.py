@@ -85,10 +85,6 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def required_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.required)
-
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:

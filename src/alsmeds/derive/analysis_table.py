@@ -26,7 +26,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.data.registry import Registry
-from alsmeds.derive.codelists import class_codelist, load_codelist
+from alsmeds.derive.codelists import class_codelist
 from alsmeds.derive.cohort import COMPARISON_ROLES, set_members
 from alsmeds.derive.exposure import (
     DEFAULT_RULES,
@@ -127,7 +127,3 @@ def analysis_table_schema() -> pd.DataFrame:
     described = {**ANALYSIS_TABLE_COLUMNS, **_subclass_columns()}
     return pd.DataFrame({"column": list(described), "meaning": list(described.values())})
 
-
-def psychiatric_groups() -> list[str]:
-    """ICD-10 groups of the psychiatric code list."""
-    return sorted(load_codelist("icd10_psychiatric")["group"].unique())
