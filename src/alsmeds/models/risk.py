@@ -95,8 +95,16 @@ class RiskModelSpec:
 
     @property
     def label(self) -> str:
-        scope = "mutual" if len(self.classes) > 1 else "per_class"
-        return f"{self.comparison}/{self.exposure}/{scope}/{self.adjustment}"
+        return "/".join(self.record().values())
+
+    def record(self) -> dict[str, str]:
+        """The columns that name this model in every results row (comparison, exposure, model, adjustment)."""
+        return {
+            "comparison": self.comparison,
+            "exposure": self.exposure,
+            "model": "mutual" if len(self.classes) > 1 else "per_class",
+            "adjustment": self.adjustment,
+        }
 
     def covariates(self) -> tuple[str, ...]:
         if self.adjustment == "crude":
@@ -268,10 +276,7 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     for term in X_exp.columns:
         drug_class, window = split_term(term)
         rec = {
-            "comparison": spec.comparison,
-            "exposure": spec.exposure,
-            "model": "mutual" if len(spec.classes) > 1 else "per_class",
-            "adjustment": spec.adjustment,
+            **spec.record(),
             "drug_class": drug_class,
             "window": window,
             "term": term,

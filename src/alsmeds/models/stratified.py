@@ -234,10 +234,7 @@ def interaction_tests(
     for term in terms:
         drug_class, window = split_term(term)
         rec = {
-            "comparison": spec.comparison,
-            "exposure": spec.exposure,
-            "model": "mutual" if len(spec.classes) > 1 else "per_class",
-            "adjustment": spec.adjustment,
+            **spec.record(),
             "stratified_by": by,
             "modifier_level": level,
             "reference_stratum": reference,
