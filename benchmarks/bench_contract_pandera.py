@@ -25,7 +25,10 @@ two contracts disagree.
 
 Needs pandera, which is not a project dependency: the script prints a message and exits 0
 without it (``make bench`` runs in the project venv).  Run it in a venv with pandera, e.g.
-``/tmp/pandera-venv/bin/python benchmarks/bench_contract_pandera.py [--runs 7] [--large-runs 3]
+one beside the checkout
+(``python3.11 -m venv ../pandera-venv``, ``../pandera-venv/bin/pip install -r requirements.txt pandera``,
+``../pandera-venv/bin/pip install --no-deps -e .``), then
+``../pandera-venv/bin/python benchmarks/bench_contract_pandera.py [--runs 7] [--large-runs 3]
 [--large-scale 100]`` (``--large-scale 0`` skips the large table).
 """
 

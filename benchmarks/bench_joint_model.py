@@ -6,7 +6,7 @@ Weibull baseline): median wall time of several in-process fits with standard err
 Gauss-Hermite nodes per random effect, with the default quadrature (nodes on the patient's own line,
 one adaptive round) and with JM's approximations (``JM_SETTINGS``); iterations and log-likelihood
 beside.  The ratio is to JM 1.5-2's Weibull fits at ALS scale measured on this machine kind (11 s
-with 3 nodes, 23 s with 5; ``/work/shared/reference/engineering-notes.md``): those ran elsewhere,
+with 3 nodes, 23 s with 5, as recorded in ``benchmarks/README.md``): those ran elsewhere,
 so the ratio is indicative, not a same-script comparison.
 
 Part 2, growth with the sample: at 1x, 5x and 20x the paper's cases, a preparation process generates

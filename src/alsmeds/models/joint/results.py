@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import autograd
 import autograd.numpy as anp
@@ -12,9 +12,6 @@ import pandas as pd
 
 from alsmeds.models.base import EstimationResults, wald_frame
 from alsmeds.models.joint.likelihood import Layout
-
-if TYPE_CHECKING:
-    from alsmeds.models.joint.fitting import JointModel
 
 #: Columns of :meth:`JointResult.to_frame`.
 JOINT_RESULT_COLUMNS: dict[str, str] = {
@@ -96,7 +93,7 @@ class JointResult(EstimationResults):
     warnings : tuple of str
     """
 
-    model: JointModel
+    model: Any  # the fitted alsmeds.models.joint.fitting.JointModel (not imported: fitting imports this module)
     layout: Layout
     theta: np.ndarray
     cov: np.ndarray | None
