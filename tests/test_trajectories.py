@@ -46,7 +46,9 @@ from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.reference import r_available
 from alsmeds.reference.lme import RLmeResult, r_lme
 from alsmeds.simulate.dropout import (
+    DROPOUT_SCENARIOS,
     cut_at_follow_up,
+    dropout_scenarios,
     latent_complete_trajectories,
     latent_slope_regression,
     true_person_effects,
@@ -540,12 +542,17 @@ def test_committed_numbers_of_notebook_06(paper_data, paper_fit):
     assert comparison.loc["random_intercept_slope", "lr_statistic"] == pytest.approx(12252.67, abs=0.1)
     assert comparison.loc["random_intercept_slope", "aic"] == pytest.approx(39706.04, abs=0.1)
     # Dropout scenario 1 (complete latent trajectories) and this sample's true slopes.
-    effects = true_person_effects(pd.read_csv(SYNTHETIC_DIR / "truth_people.csv"))
-    complete = latent_complete_trajectories(paper_data, effects, horizon_months=36, every_months=3, seed=1)
-    fit = AlsfrsMixedModel().fit(complete)
-    assert fit.n_obs == 13741 and fit.warnings == []
-    assert fit.params["months"] == pytest.approx(-0.9255, abs=5e-4)
-    assert fit.params["antidepressants:months"] == pytest.approx(-0.1783, abs=5e-4)
+    people = pd.read_csv(SYNTHETIC_DIR / "truth_people.csv")
+    effects = true_person_effects(people)
+    scenarios = dropout_scenarios(paper_data, people, observed=paper_fit).set_index(["scenario", "term"])
+    assert list(scenarios.index.get_level_values("scenario").unique()) == list(DROPOUT_SCENARIOS)
+    first = scenarios.loc[DROPOUT_SCENARIOS[0]]
+    assert (first["visits"] == 13741).all()
+    assert first.loc["months", "estimate"] == pytest.approx(-0.9255, abs=5e-4)
+    assert first.loc["antidepressants:months", "estimate"] == pytest.approx(-0.1783, abs=5e-4)
+    observed = scenarios.loc[DROPOUT_SCENARIOS[3]]  # the fit passed in, not refitted
+    assert observed.loc["months", "estimate"] == paper_fit.params["months"]
+    assert observed.loc["months", "visits"] == paper_fit.n_obs
     sample = latent_slope_regression(paper_data, effects)
     assert sample["months"] == pytest.approx(-0.9241, abs=5e-4)
     assert sample["antidepressants:months"] == pytest.approx(-0.1779, abs=5e-4)

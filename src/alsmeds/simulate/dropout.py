@@ -15,7 +15,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.alsfrs import ALSFRS_DATA_COLUMNS
-from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
+from alsmeds.models.mixed import AlsfrsMixedModel, AlsfrsMixedResult
 
 
 def true_person_effects(people: pd.DataFrame) -> pd.DataFrame:
@@ -124,3 +124,66 @@ def latent_slope_regression(data: pd.DataFrame, effects: pd.DataFrame, slope_exp
     b1 = effects["b1"].reindex(patients.index).to_numpy()
     coef, *_ = np.linalg.lstsq(X, b1, rcond=None)
     return pd.Series(coef, index=["months"] + [f"{k}:months" for k in slope_exposures])
+
+
+#: The dropout scenarios, from the latent truth to what the registry shows.
+DROPOUT_SCENARIOS = (
+    "1 complete latent",
+    "2 same, cut at follow-up",
+    "3 latent at observed visits",
+    "4 observed scores",
+)
+
+
+def dropout_scenarios(
+    data: pd.DataFrame,
+    people: pd.DataFrame,
+    observed: AlsfrsMixedResult,
+    terms: Sequence[str] = ("months", "antidepressants:months"),
+    horizon_months: float = 36,
+    every_months: float = 3,
+    seed: int = 1,
+) -> pd.DataFrame:
+    """The same mixed model fitted from complete latent trajectories down to the observed scores.
+
+    Each step adds one departure from the ideal: (1) every patient's true line seen every
+    ``every_months`` up to ``horizon_months`` with fresh measurement noise; (2) the same,
+    cut at each patient's end of follow-up (informative dropout); (3) the true line at
+    the patient's actual visits; (4) the observed, rounded and clipped scores (the fit
+    ``observed``).  Comparing the rows shows how much of the bias in the slopes comes
+    from dropout and how much from the floor, ceiling and rounding of the score.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ALSFRS-R data (:func:`alsmeds.derive.alsfrs.build_alsfrs_data`).
+    people : DataFrame
+        The generator's answer key (``truth_people.csv``).
+    observed : AlsfrsMixedResult
+        The mixed model already fitted to ``data`` (not refitted).
+    terms : sequence of str
+        Fixed effects reported.
+
+    Returns
+    -------
+    DataFrame
+        One row per scenario and term: ``scenario``, ``term``, ``visits`` and the Wald
+        columns of :meth:`AlsfrsMixedResult.linear_combination`.
+    """
+    effects = true_person_effects(people)
+    complete = latent_complete_trajectories(
+        data, effects, horizon_months=horizon_months, every_months=every_months, seed=seed
+    )
+    latent = {
+        DROPOUT_SCENARIOS[0]: complete,
+        DROPOUT_SCENARIOS[1]: cut_at_follow_up(complete),
+        DROPOUT_SCENARIOS[2]: latent_at_observed_visits(data, effects, seed=seed),
+    }
+    fits = {name: AlsfrsMixedModel().fit(frame) for name, frame in latent.items()}
+    fits[DROPOUT_SCENARIOS[3]] = observed
+    rows = [
+        {"scenario": name, "term": term, "visits": fit.n_obs, **fit.linear_combination({term: 1.0}).to_dict()}
+        for name, fit in fits.items()
+        for term in terms
+    ]
+    return pd.DataFrame(rows)
