@@ -513,3 +513,20 @@ def test_committed_numbers_of_notebook_05(committed, committed_fits):
     )
     assert stratified.warnings == [] and stratified.not_estimable == {}
     assert np.exp(stratified.params["use_anxiolytics"]) == pytest.approx(1.441, abs=5e-4)
+
+
+def test_cox_estimates_beside_the_implied_total_effects():
+    import json
+
+    from alsmeds.paths import COMMITTED_RESULTS_DIR
+    from alsmeds.reporting.survival_results import compare_with_implied
+
+    results = pd.DataFrame(json.loads((COMMITTED_RESULTS_DIR / "survival_cox.json").read_text())["estimates"])
+    shown = compare_with_implied(results)
+    exposures = results[results["is_exposure"]].reset_index(drop=True)
+    assert len(shown) == len(exposures) > 0
+    difference = exposures["log_hr"] - exposures["implied_log_hr"]
+    expected = difference / np.hypot(exposures["se"], exposures["implied_mc_se"])
+    np.testing.assert_allclose(shown["z"], expected)
+    np.testing.assert_allclose(shown["implied total"], np.exp(exposures["implied_log_hr"]))
+    assert set(shown["published joint model"]) == {1.52, 1.72, 1.23}

@@ -135,3 +135,31 @@ __all__ = [
     "read_followup",
     "write_followup",
 ]
+
+
+def compare_with_implied(results: pd.DataFrame) -> pd.DataFrame:
+    """Each exposure's Cox hazard ratio beside the total effect the generator implies, and the direct one.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Cox estimates with the implied columns of :func:`add_implied`.
+
+    Returns
+    -------
+    DataFrame
+        ``model``, ``drug_class``, ``estimate`` (the hazard ratio), ``implied total``,
+        ``z`` = (log HR - implied log HR) / sqrt(SE^2 + MC SE^2) (the implied value has
+        its own Monte Carlo error), ``planted direct`` (the joint model's hazard ratio)
+        and ``published joint model``.
+    """
+    from alsmeds.published import PUBLISHED_PROGNOSIS
+
+    shown = results[results["is_exposure"]].copy()
+    shown["estimate"] = shown["hazard_ratio"]
+    shown["implied total"] = np.exp(shown["implied_log_hr"])
+    shown["z"] = (shown["log_hr"] - shown["implied_log_hr"]) / np.hypot(shown["se"], shown["implied_mc_se"])
+    shown["planted direct"] = np.exp(shown["direct_log_hr"])
+    shown["published joint model"] = shown["drug_class"].map(lambda k: PUBLISHED_PROGNOSIS[k][0])
+    columns = ["model", "drug_class", "estimate", "implied total", "z", "planted direct", "published joint model"]
+    return shown[columns].reset_index(drop=True)
