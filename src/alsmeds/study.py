@@ -18,6 +18,7 @@ case_exposures    :func:`alsmeds.derive.cohort.case_exposures` (every ALS case)
 analysis_table    :func:`alsmeds.derive.analysis_table.build_analysis_table`
 survival_data     :func:`alsmeds.derive.survival_data.build_survival_data`
 alsfrs_data       :func:`alsmeds.derive.alsfrs.build_alsfrs_data`
+joint_data        :func:`alsmeds.derive.joint_data.build_joint_frames`
 ================  ===================================================================
 
 The frames are shared, not copied: change a copy (``frame.copy()``), not the frame itself.
@@ -357,3 +358,10 @@ class Study:
         from alsmeds.derive.alsfrs import build_alsfrs_data
 
         return build_alsfrs_data(self._registry, self.case_exposures)
+
+    @cached_property
+    def joint_data(self) -> Any:
+        """The joint model's visit and survival frames (:func:`alsmeds.derive.joint_data.build_joint_frames`)."""
+        from alsmeds.derive.joint_data import build_joint_frames
+
+        return build_joint_frames(self.alsfrs_data, n_cases=len(self._registry.tables["als_cases"]))

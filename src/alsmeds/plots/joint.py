@@ -1,0 +1,206 @@
+"""Figures of the joint model: hazard ratios beside their references, dynamic predictions, the two-stage contrast."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from alsmeds.constants import CLASSES
+from alsmeds.plots.palette import (
+    CLASS_COLOURS,
+    CLASS_LABELS,
+    EMPHASIS_COLOUR,
+    NEUTRAL_COLOUR,
+    PUBLISHED_COLOUR,
+    TRUTH_COLOUR,
+)
+
+#: Marker of each kind of estimate in :func:`plot_prognosis_forest`.
+SOURCE_MARKERS = {"joint": "o", "two_stage": "^", "cox": "s"}
+#: Row label of each kind of estimate.
+SOURCE_LABELS = {
+    "joint": "Joint model (direct effect)",
+    "two_stage": "Two-stage Cox (predicted ALSFRS-R)",
+    "cox": "Cox of notebook 05 (total effect)",
+}
+
+
+def _log_axis(ax: plt.Axes, values: Sequence[float]) -> None:
+    finite = [v for v in values if np.isfinite(v) and v > 0]
+    lo = max(0.1, min([0.8 / 0.9, *finite]) * 0.9)
+    hi = min(30.0, max([2.6 / 1.1, *finite]) * 1.1)
+    ax.set_xscale("log")
+    ticks = [t for t in (0.1, 0.2, 0.5, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 5, 10, 20) if lo <= t <= hi]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.set_xlim(lo, hi)
+
+
+def plot_prognosis_forest(
+    estimates: pd.DataFrame,
+    published: Mapping[str, tuple[float, float | None, float | None]] | None = None,
+    planted_direct: Mapping[str, float] | None = None,
+    *,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Hazard ratios of prediagnostic use from the joint model beside the Cox and two-stage models and the paper.
+
+    Per class, one row per kind of estimate (``source``: joint, two_stage, cox; dots with 95%
+    CIs, or the reason when not estimable), then the published joint-model HR (open square,
+    with its CI when published); the planted direct HR of synthetic data is an open diamond on
+    the joint-model row.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        ``drug_class``, ``source``, ``hazard_ratio``, ``ci_lower``, ``ci_upper`` (of the HR),
+        ``estimable``, ``reason``.
+    published : mapping, optional
+        class -> (HR, lower, upper) (:data:`alsmeds.published.PUBLISHED_PROGNOSIS`).
+    planted_direct : mapping, optional
+        class -> planted direct hazard ratio (synthetic data only).
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+    """
+    classes = [k for k in CLASSES if k in set(estimates["drug_class"])]
+    sources = [s for s in SOURCE_LABELS if s in set(estimates["source"])]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.0, (len(sources) + 1.7) * 0.42 * len(classes) + 1.2))
+    labels, ypos, drawn, shown = [], [], [], set()
+    y = 0.0
+    for k in classes:
+        colour = CLASS_COLOURS.get(k, EMPHASIS_COLOUR)
+        ax.text(0.0, y + 0.8, CLASS_LABELS.get(k, k), transform=ax.get_yaxis_transform(), ha="left",
+                fontweight="bold", color=colour)
+        for source in sources:
+            sel = estimates[(estimates["drug_class"] == k) & (estimates["source"] == source)]
+            if sel.empty:
+                continue
+            r = sel.iloc[0]
+            if bool(r.get("estimable", True)) and np.isfinite(r["hazard_ratio"]):
+                ax.errorbar(r["hazard_ratio"], y, xerr=[[r["hazard_ratio"] - r["ci_lower"]], [r["ci_upper"] - r["hazard_ratio"]]],
+                            fmt=SOURCE_MARKERS[source], color=colour if source == "joint" else NEUTRAL_COLOUR,
+                            markerfacecolor=colour if source == "joint" else "white", capsize=3, markersize=6)
+                drawn += [r["ci_lower"], r["ci_upper"]]
+            else:
+                ax.text(1.0, y, f"  not estimable: {r.get('reason') or 'no estimate'}", fontsize=8, va="center",
+                        color=colour)
+            if source == "joint" and planted_direct and np.isfinite(planted_direct.get(k, np.nan)):
+                ax.scatter(planted_direct[k], y, marker="D", s=50, facecolor="white", edgecolor=TRUTH_COLOUR,
+                           linewidth=1.8, zorder=5)
+                shown.add("planted")
+            labels.append(SOURCE_LABELS[source])
+            ypos.append(y)
+            y -= 1
+        if published and k in published:
+            hr, lo, hi = published[k]
+            err = None if lo is None or hi is None else [[hr - lo], [hi - hr]]
+            ax.errorbar(hr, y, xerr=err, fmt="s", color=PUBLISHED_COLOUR, markerfacecolor="white", capsize=3,
+                        markersize=6)
+            drawn += [v for v in (hr, lo, hi) if v is not None]
+            labels.append("Published joint model" + ("" if err is not None else " (CI not published)"))
+            ypos.append(y)
+            y -= 1
+        y -= 0.9
+    ax.axvline(1.0, color="0.5", linewidth=1)
+    _log_axis(ax, drawn)
+    ax.set_yticks(ypos, labels)
+    ax.set_ylim(y + 0.5, 1.4)
+    ax.set_xlabel("hazard ratio of death or invasive ventilation, users vs non-users (log scale)")
+    if "planted" in shown:
+        ax.legend(handles=[Line2D([], [], marker="D", linestyle="", markerfacecolor="white", markeredgecolor=TRUTH_COLOUR,
+                                  markeredgewidth=1.8, label="planted direct effect (synthetic data)")],
+                  loc="lower right", fontsize=9)
+    return ax
+
+
+def plot_dynamic_predictions(
+    patients: Sequence[Mapping[str, object]], horizon_months: float = 24.0, axes: np.ndarray | None = None
+) -> np.ndarray:
+    """Each patient's visits and the survival curve predicted from each visit on (one column per patient).
+
+    Parameters
+    ----------
+    patients : sequence of mappings
+        ``title`` (str), ``visits`` (DataFrame: ``months``, ``score``), ``end`` (months of the end of
+        follow-up), ``status`` (how it ended), ``curves`` (mapping landmark month -> DataFrame
+        ``time``, ``survival`` and optionally ``lower``, ``upper``).
+    horizon_months : float
+        How far ahead each curve is drawn.
+    axes : array of Axes, optional
+        Shape (2, len(patients)).
+
+    Returns
+    -------
+    array of Axes
+    """
+    n = len(patients)
+    if axes is None:
+        _, axes = plt.subplots(2, n, figsize=(4.6 * n, 6.6), sharex="col", height_ratios=[1, 1.2], squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for j, p in enumerate(patients):
+        top, bottom = axes[0, j], axes[1, j]
+        visits = p["visits"]
+        curves = p["curves"]
+        landmarks = sorted(curves)
+        colours = {s: cmap(0.1 + 0.75 * i / max(1, len(landmarks) - 1)) for i, s in enumerate(landmarks)}
+        top.plot(visits["months"], visits["score"], "o-", color=NEUTRAL_COLOUR, markersize=5, linewidth=1)
+        for s in landmarks:
+            top.axvline(s, color=colours[s], linewidth=1, linestyle=":")
+        end, status = float(p["end"]), str(p["status"])
+        marker = {"death": "x", "invasive_ventilation": "^"}.get(status)
+        if marker:
+            top.scatter([end], [visits["score"].iloc[-1]], marker=marker, s=70, color="black", zorder=5)
+        top.set_title(str(p["title"]), fontsize=10)
+        top.set_ylabel("ALSFRS-R")
+        top.set_ylim(-1, 49)
+        for s in landmarks:
+            c = curves[s]
+            bottom.plot(c["time"], c["survival"], color=colours[s], linewidth=1.8, label=f"from month {s:.0f}")
+            if "lower" in c:
+                bottom.fill_between(c["time"], c["lower"], c["upper"], color=colours[s], alpha=0.15, linewidth=0)
+        bottom.axvline(end, color="black", linewidth=1, linestyle="--")
+        bottom.text(end, 1.02, f" {status.replace('_', ' ')}" if marker else " censored", fontsize=8, va="bottom")
+        bottom.set_ylim(0, 1.08)
+        bottom.set_xlim(0, max(end, max(landmarks) + horizon_months) * 1.02)
+        bottom.set_xlabel("months since diagnosis")
+        bottom.set_ylabel("P(event-free | data so far)")
+        bottom.legend(fontsize=8, loc="lower left")
+    return axes
+
+
+def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """``alpha`` (log HR per ALSFRS-R point) by method and data, with 95% CIs and the planted value.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``data`` (which visits), ``method`` (joint or two_stage), ``estimate``, ``ci_lower``, ``ci_upper``.
+    truth : float, optional
+        The planted association.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.0, 0.55 * len(table) + 1.2))
+    rows = table.reset_index(drop=True)
+    y = -np.arange(len(rows), dtype=float)
+    for yi, r in zip(y, rows.itertuples()):
+        joint = r.method == "joint"
+        ax.errorbar(r.estimate, yi, xerr=[[r.estimate - r.ci_lower], [r.ci_upper - r.estimate]],
+                    fmt=SOURCE_MARKERS["joint" if joint else "two_stage"],
+                    color=EMPHASIS_COLOUR if joint else NEUTRAL_COLOUR, markerfacecolor="white" if not joint else None,
+                    capsize=3, markersize=6)
+    if truth is not None:
+        ax.axvline(truth, color=TRUTH_COLOUR, linewidth=2.5, label=f"planted alpha ({truth:g})")
+        ax.legend(loc="lower right", fontsize=9)
+    ax.axvline(0, color="0.5", linewidth=1)
+    ax.set_yticks(y, [f"{r.data}: {SOURCE_LABELS['joint' if r.method == 'joint' else 'two_stage']}"
+                      for r in rows.itertuples()])
+    ax.set_xlabel("alpha: log hazard ratio per ALSFRS-R point of the current score")
+    return ax
