@@ -174,6 +174,7 @@ def test_foreign_extract_results_say_what_could_not_be_estimated(executed):
     risk = _estimates(results, "risk_models")
     cox = _estimates(results, "survival_cox")
     mixed = _estimates(results, "alsfrs_mixed_model")
+    joint = _estimates(results, "joint_model")
     n_cases = len(registry["als_cases"])
     assert set(cox["n"].dropna()) <= {n_cases}  # every case is in the prognosis cohort
     if name == "without_truth":
@@ -198,9 +199,15 @@ def test_foreign_extract_results_say_what_could_not_be_estimated(executed):
         slope = mixed[(mixed["term"] == "hypnotics:months") & (mixed["kind"] == "fixed_effect")]
         assert len(slope) == 1 and not slope["estimable"].iloc[0]
         assert slope["reason"].iloc[0].startswith("no users of hypnotics")
+        hyp = joint[(joint["model"] == "joint_model") & (joint["drug_class"] == "hypnotics")]
+        assert set(hyp["term"]) == {"hypnotics", "hypnotics:months"} and not hyp["estimable"].any()
+        assert {r.split(" among")[0] for r in hyp["reason"]} == {"no users of hypnotics"}
+        assert joint[(joint["model"] == "joint_model") & (joint["drug_class"] == "anxiolytics")]["estimable"].all()
     else:
         assert n_cases < 15
         assert (~risk["estimable"]).any()
+        assert not joint["estimable"].any() and set(joint["drug_class"]) == set(CLASSES)
+        assert joint["reason"].str.contains("patients for").all()
 
 
 # --------------------------------------------------------------------------- analysis-side rules, in memory

@@ -77,24 +77,52 @@ def plot_prognosis_forest(
     y = 0.0
     for k in classes:
         colour = CLASS_COLOURS.get(k, EMPHASIS_COLOUR)
-        ax.text(0.0, y + 0.8, CLASS_LABELS.get(k, k), transform=ax.get_yaxis_transform(), ha="left",
-                fontweight="bold", color=colour)
+        ax.text(
+            0.0,
+            y + 0.8,
+            CLASS_LABELS.get(k, k),
+            transform=ax.get_yaxis_transform(),
+            ha="left",
+            fontweight="bold",
+            color=colour,
+        )
         for source in sources:
             sel = estimates[(estimates["drug_class"] == k) & (estimates["source"] == source)]
             if sel.empty:
                 continue
             r = sel.iloc[0]
             if bool(r.get("estimable", True)) and np.isfinite(r["hazard_ratio"]):
-                ax.errorbar(r["hazard_ratio"], y, xerr=[[r["hazard_ratio"] - r["ci_lower"]], [r["ci_upper"] - r["hazard_ratio"]]],
-                            fmt=SOURCE_MARKERS[source], color=colour if source == "joint" else NEUTRAL_COLOUR,
-                            markerfacecolor=colour if source == "joint" else "white", capsize=3, markersize=6)
+                ax.errorbar(
+                    r["hazard_ratio"],
+                    y,
+                    xerr=[[r["hazard_ratio"] - r["ci_lower"]], [r["ci_upper"] - r["hazard_ratio"]]],
+                    fmt=SOURCE_MARKERS[source],
+                    color=colour if source == "joint" else NEUTRAL_COLOUR,
+                    markerfacecolor=colour if source == "joint" else "white",
+                    capsize=3,
+                    markersize=6,
+                )
                 drawn += [r["ci_lower"], r["ci_upper"]]
             else:
-                ax.text(1.0, y, f"  not estimable: {r.get('reason') or 'no estimate'}", fontsize=8, va="center",
-                        color=colour)
+                ax.text(
+                    1.0,
+                    y,
+                    f"  not estimable: {r.get('reason') or 'no estimate'}",
+                    fontsize=8,
+                    va="center",
+                    color=colour,
+                )
             if source == "joint" and planted_direct and np.isfinite(planted_direct.get(k, np.nan)):
-                ax.scatter(planted_direct[k], y, marker="D", s=50, facecolor="white", edgecolor=TRUTH_COLOUR,
-                           linewidth=1.8, zorder=5)
+                ax.scatter(
+                    planted_direct[k],
+                    y,
+                    marker="D",
+                    s=50,
+                    facecolor="white",
+                    edgecolor=TRUTH_COLOUR,
+                    linewidth=1.8,
+                    zorder=5,
+                )
                 shown.add("planted")
             labels.append(SOURCE_LABELS[source])
             ypos.append(y)
@@ -102,8 +130,9 @@ def plot_prognosis_forest(
         if published and k in published:
             hr, lo, hi = published[k]
             err = None if lo is None or hi is None else [[hr - lo], [hi - hr]]
-            ax.errorbar(hr, y, xerr=err, fmt="s", color=PUBLISHED_COLOUR, markerfacecolor="white", capsize=3,
-                        markersize=6)
+            ax.errorbar(
+                hr, y, xerr=err, fmt="s", color=PUBLISHED_COLOUR, markerfacecolor="white", capsize=3, markersize=6
+            )
             drawn += [v for v in (hr, lo, hi) if v is not None]
             labels.append("Published joint model" + ("" if err is not None else " (CI not published)"))
             ypos.append(y)
@@ -115,9 +144,22 @@ def plot_prognosis_forest(
     ax.set_ylim(y + 0.5, 1.4)
     ax.set_xlabel("hazard ratio of death or invasive ventilation, users vs non-users (log scale)")
     if "planted" in shown:
-        ax.legend(handles=[Line2D([], [], marker="D", linestyle="", markerfacecolor="white", markeredgecolor=TRUTH_COLOUR,
-                                  markeredgewidth=1.8, label="planted direct effect (synthetic data)")],
-                  loc="lower right", fontsize=9)
+        ax.legend(
+            handles=[
+                Line2D(
+                    [],
+                    [],
+                    marker="D",
+                    linestyle="",
+                    markerfacecolor="white",
+                    markeredgecolor=TRUTH_COLOUR,
+                    markeredgewidth=1.8,
+                    label="planted direct effect (synthetic data)",
+                )
+            ],
+            loc="lower right",
+            fontsize=9,
+        )
     return ax
 
 
@@ -190,17 +232,24 @@ def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax:
         _, ax = plt.subplots(figsize=(8.0, 0.55 * len(table) + 1.2))
     rows = table.reset_index(drop=True)
     y = -np.arange(len(rows), dtype=float)
-    for yi, r in zip(y, rows.itertuples()):
+    for yi, r in zip(y, rows.itertuples(), strict=True):
         joint = r.method == "joint"
-        ax.errorbar(r.estimate, yi, xerr=[[r.estimate - r.ci_lower], [r.ci_upper - r.estimate]],
-                    fmt=SOURCE_MARKERS["joint" if joint else "two_stage"],
-                    color=EMPHASIS_COLOUR if joint else NEUTRAL_COLOUR, markerfacecolor="white" if not joint else None,
-                    capsize=3, markersize=6)
+        ax.errorbar(
+            r.estimate,
+            yi,
+            xerr=[[r.estimate - r.ci_lower], [r.ci_upper - r.estimate]],
+            fmt=SOURCE_MARKERS["joint" if joint else "two_stage"],
+            color=EMPHASIS_COLOUR if joint else NEUTRAL_COLOUR,
+            markerfacecolor="white" if not joint else None,
+            capsize=3,
+            markersize=6,
+        )
     if truth is not None:
         ax.axvline(truth, color=TRUTH_COLOUR, linewidth=2.5, label=f"planted alpha ({truth:g})")
         ax.legend(loc="lower right", fontsize=9)
     ax.axvline(0, color="0.5", linewidth=1)
-    ax.set_yticks(y, [f"{r.data}: {SOURCE_LABELS['joint' if r.method == 'joint' else 'two_stage']}"
-                      for r in rows.itertuples()])
+    ax.set_yticks(
+        y, [f"{r.data}: {SOURCE_LABELS['joint' if r.method == 'joint' else 'two_stage']}" for r in rows.itertuples()]
+    )
     ax.set_xlabel("alpha: log hazard ratio per ALSFRS-R point of the current score")
     return ax

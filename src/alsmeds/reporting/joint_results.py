@@ -22,7 +22,17 @@ from alsmeds.models.joint.prediction import dynamic_survival
 from alsmeds.models.joint.prognosis import JOINT_MODEL_RESULT_COLUMNS, AlsJointResult
 from alsmeds.models.joint.two_stage import PREDICTED_SCORE, TwoStageResult
 
-_FOREST_COLUMNS = ["drug_class", "source", "log_hr", "se", "hazard_ratio", "ci_lower", "ci_upper", "estimable", "reason"]
+_FOREST_COLUMNS = [
+    "drug_class",
+    "source",
+    "log_hr",
+    "se",
+    "hazard_ratio",
+    "ci_lower",
+    "ci_upper",
+    "estimable",
+    "reason",
+]
 
 
 def prognosis_estimates(
@@ -62,9 +72,19 @@ def prognosis_estimates(
         for k in classes:
             if k in wald.index:
                 w = wald.loc[k]
-                rows.append({"drug_class": k, "source": "two_stage", "log_hr": w["estimate"], "se": w["se"],
-                             "hazard_ratio": w["hazard_ratio"], "ci_lower": w["hazard_ratio_lower"],
-                             "ci_upper": w["hazard_ratio_upper"], "estimable": True, "reason": ""})
+                rows.append(
+                    {
+                        "drug_class": k,
+                        "source": "two_stage",
+                        "log_hr": w["estimate"],
+                        "se": w["se"],
+                        "hazard_ratio": w["hazard_ratio"],
+                        "ci_lower": w["hazard_ratio_lower"],
+                        "ci_upper": w["hazard_ratio_upper"],
+                        "estimable": True,
+                        "reason": "",
+                    }
+                )
             else:
                 why = two_stage.not_estimable.get(f"surv:{k}", "not in the model")
                 rows.append({"drug_class": k, "source": "two_stage", "estimable": False, "reason": why})
@@ -72,9 +92,19 @@ def prognosis_estimates(
         rows += [{"drug_class": k, "source": "two_stage", "estimable": False, "reason": joint_reason} for k in classes]
     if cox is not None:
         for r in cox[cox["drug_class"].isin(classes)].to_dict("records"):
-            rows.append({"drug_class": r["drug_class"], "source": "cox", "log_hr": r["log_hr"], "se": r["se"],
-                         "hazard_ratio": r["hazard_ratio"], "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"],
-                         "estimable": bool(r["estimable"]), "reason": r["reason"]})
+            rows.append(
+                {
+                    "drug_class": r["drug_class"],
+                    "source": "cox",
+                    "log_hr": r["log_hr"],
+                    "se": r["se"],
+                    "hazard_ratio": r["hazard_ratio"],
+                    "ci_lower": r["ci_lower"],
+                    "ci_upper": r["ci_upper"],
+                    "estimable": bool(r["estimable"]),
+                    "reason": r["reason"],
+                }
+            )
     out = pd.DataFrame(rows).reindex(columns=_FOREST_COLUMNS)
     out["estimable"] = out["estimable"].astype(bool)
     out["reason"] = out["reason"].fillna("")
@@ -108,6 +138,7 @@ def beside_references(
         ``published 95% CI``; with the truth ``implied total HR``, ``planted direct HR`` and
         ``z (joint - planted)``.
     """
+
     def ci(r: pd.Series) -> str:
         return f"{r['ci_lower']:.2f}-{r['ci_upper']:.2f}" if r["estimable"] else r["reason"]
 

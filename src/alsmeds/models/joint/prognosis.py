@@ -170,9 +170,17 @@ class AlsJointModel:
     def n_params(self) -> int:
         """Number of parameters of the model."""
         baseline = 2 if self.baseline == "weibull" else 7
-        return 1 + len(self.exposures) + len(self.covariates) + 1 + len(self.slope_terms) + 4 + len(
-            self.survival_terms
-        ) + 1 + baseline
+        return (
+            1
+            + len(self.exposures)
+            + len(self.covariates)
+            + 1
+            + len(self.slope_terms)
+            + 4
+            + len(self.survival_terms)
+            + 1
+            + baseline
+        )
 
     def estimable_model(self, frames: JointFrames) -> tuple[AlsJointModel, dict[str, str]]:
         """The model reduced to what these data can estimate, and the reason for each term left out.
@@ -217,7 +225,10 @@ class AlsJointModel:
             if f"surv:{t}" in reasons or not np.isin(values, (0.0, 1.0)).all():
                 continue
             exposure = t in self.exposures
-            for level, group in ((1, "users" if exposure else f"{t} = 1"), (0, "non-users" if exposure else f"{t} = 0")):
+            for level, group in (
+                (1, "users" if exposure else f"{t} = 1"),
+                (0, "non-users" if exposure else f"{t} = 0"),
+            ):
                 if not events[values == level].any():
                     reasons[f"surv:{t}"] = f"no event among {group}: the hazard ratio is not finite"
                     break
@@ -360,11 +371,21 @@ class AlsJointResult(EstimationResults):
                 )
             else:
                 rows.append({"drug_class": k, "estimable": False, "reason": self.not_estimable.get(term, "")})
-        columns = ["drug_class", "log_hr", "se", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "estimable", "reason"]
+        columns = [
+            "drug_class",
+            "log_hr",
+            "se",
+            "hazard_ratio",
+            "ci_lower",
+            "ci_upper",
+            "p_value",
+            "estimable",
+            "reason",
+        ]
         return pd.DataFrame(rows).reindex(columns=columns)
 
     def association(self, alpha: float = 0.05) -> pd.Series:
-        """``alpha`` (log hazard ratio per ALSFRS-R point of the current true score), with its CI and the HR per point lost."""
+        """``alpha`` (log HR per ALSFRS-R point of the current true score), its CI, and the HR per point lost."""
         r = self.fit.to_frame(alpha=alpha).set_index("term").loc["alpha"]
         return pd.Series(
             {
@@ -395,7 +416,7 @@ class AlsJointResult(EstimationResults):
         )
         rows["unit"] = [
             units.get(c, "points/month" if t.endswith("months") else ("points" if c == "longitudinal" else ""))
-            for c, t in zip(rows["component"], rows["term"])
+            for c, t in zip(rows["component"], rows["term"], strict=True)
         ]
         rows.loc[rows["term"] == "log_sigma", "unit"] = "log points"
         rows["estimable"] = True
@@ -445,12 +466,19 @@ class AlsJointResult(EstimationResults):
         """The fit's summary, with the terms left out and why."""
         text = self.fit.summary(digits=decimals)
         if self.not_estimable:
-            text += "\n\nLeft out (not estimable)\n" + "\n".join(f"  {t}: {why}" for t, why in self.not_estimable.items())
+            text += "\n\nLeft out (not estimable)\n" + "\n".join(
+                f"  {t}: {why}" for t, why in self.not_estimable.items()
+            )
         return text
 
 
 def not_estimable_rows(
-    reason: str, n_obs: int, n_patients: int, n_events: int, classes: Sequence[str] = CLASSES, model: str = "joint_model"
+    reason: str,
+    n_obs: int,
+    n_patients: int,
+    n_events: int,
+    classes: Sequence[str] = CLASSES,
+    model: str = "joint_model",
 ) -> pd.DataFrame:
     """Result rows of a joint model that cannot be fitted: one not-estimable row per direct hazard ratio."""
     out = pd.DataFrame(

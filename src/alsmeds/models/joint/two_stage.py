@@ -153,8 +153,14 @@ def fit_two_stage(
     rows = predicted_score_intervals(frames, mixed, level, slope, grid_months)
     terms = [*reduced.survival_terms, PREDICTED_SCORE]
     ctv = CoxTimeVaryingFitter()
-    ctv.fit(rows[["person_id", "start", "stop", "event", *terms]], id_col="person_id", event_col="event",
-            start_col="start", stop_col="stop", show_progress=False)
+    ctv.fit(
+        rows[["person_id", "start", "stop", "event", *terms]],
+        id_col="person_id",
+        event_col="event",
+        start_col="start",
+        stop_col="stop",
+        show_progress=False,
+    )
     params = ctv.params_.reindex(terms).rename("estimate")
     bse = ctv.standard_errors_.reindex(terms).rename("se")
     cov = pd.DataFrame(ctv.variance_matrix_, index=ctv.params_.index, columns=ctv.params_.index).loc[terms, terms]
