@@ -1,10 +1,14 @@
-"""Joint-model frames of a synthetic registry and the planted values they should recover.
+"""Joint-model frames of a synthetic registry with the generator's answer-key exposures, and the planted values.
 
-For checking the estimator on :func:`alsmeds.simulate.generate` output only: the exposures come
-from the generator's answer key (``SyntheticRegistry.people``: prediagnostic use of a class is
-``window_<class> != "never"``, exactly the indicator the generator's hazard and slopes use,
-:mod:`alsmeds.simulate.prognosis`), so the check isolates the joint model from exposure
-classification.  The analysis of a register extract builds its frames elsewhere.
+For checking the estimator on :func:`alsmeds.simulate.generate` output only.  The frames are
+built by the study's own rules (:func:`alsmeds.derive.alsfrs.build_alsfrs_data` and
+:func:`alsmeds.derive.joint_data.build_joint_frames`: visits kept, follow-up, event, covariates),
+with one change: the exposures come from the generator's answer key
+(``SyntheticRegistry.people``: prediagnostic use of a class is ``window_<class> != "never"``,
+exactly the indicator the generator's hazard and slopes use, :mod:`alsmeds.simulate.prognosis`)
+instead of being classified from the dispensings, so the check isolates the joint model from
+exposure classification.  On the committed draw the two classifications agree for every case
+(``tests/test_joint_prognosis.py``).  The analysis of an extract uses ``Study.joint_data``.
 """
 
 from __future__ import annotations
@@ -15,23 +19,29 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
-
-#: Days per month (365.25 / 12): the generator's unit of time for the prognosis model.
-DAYS_PER_MONTH = 365.25 / 12
-#: Age the age covariate is centred at (years), as in the planted hazard.
-REFERENCE_AGE = 65.0
+from alsmeds.derive.alsfrs import build_alsfrs_data
+from alsmeds.derive.joint_data import JOINT_COVARIATES, build_joint_frames
 
 #: The planted joint model's structure, as arguments of :class:`~.fitting.JointModel`.
 PLANTED_MODEL: dict[str, Any] = {
     "id": "person_id",
     "time": "months",
     "y": "score",
-    "level": ["antidepressants", "age_per_decade", "male", "bulbar"],
+    "level": ["antidepressants", *JOINT_COVARIATES],
     "slope": ["antidepressants"],
     "surv_time": "time_months",
     "event": "event",
-    "surv": [*CLASSES, "age_per_decade", "male", "bulbar"],
+    "surv": [*CLASSES, *JOINT_COVARIATES],
 }
+
+
+def answer_key_exposures(registry: Any) -> pd.DataFrame:
+    """One row per ALS case with ``cat_<class>`` = 1 for true prediagnostic use (the answer key), else 0."""
+    cases = registry.tables["als_cases"][["person_id"]].copy()
+    people = registry.people.set_index("person_id")
+    for k in CLASSES:
+        cases[f"cat_{k}"] = (cases["person_id"].map(people[f"window_{k}"]) != "never").astype(np.int64)
+    return cases.reset_index(drop=True)
 
 
 def synthetic_joint_frames(registry: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -40,50 +50,17 @@ def synthetic_joint_frames(registry: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     Parameters
     ----------
     registry : SyntheticRegistry
-        ``tables`` (``als_cases``, ``persons``, ``alsfrs``, ``outcomes``), ``metadata``
-        (``end_of_follow_up``) and ``people`` (the answer key).
+        ``tables``, ``metadata`` and ``people`` (the answer key).
 
     Returns
     -------
     (DataFrame, DataFrame)
-        ``long``: one row per ALSFRS-R visit (``person_id``, ``months`` since diagnosis, ``score``
-        and the covariates); ``surv``: one row per case (``person_id``, ``time_months`` to the first
-        of death or invasive ventilation or to censoring at emigration or the end of follow-up,
-        ``event`` 0/1, ``anxiolytics``, ``hypnotics``, ``antidepressants`` (prediagnostic use),
-        ``age_per_decade`` ((age - 65) / 10), ``male``, ``bulbar``).
+        ``long`` and ``surv`` of :class:`alsmeds.derive.joint_data.JointFrames` (columns
+        :data:`~alsmeds.derive.joint_data.JOINT_LONG_COLUMNS` and
+        :data:`~alsmeds.derive.joint_data.JOINT_SURV_COLUMNS`), with answer-key exposures.
     """
-    tables = registry.tables
-    cases = tables["als_cases"][["person_id", "diagnosis_date", "onset_site"]].copy()
-    cases["diagnosis_date"] = pd.to_datetime(cases["diagnosis_date"])
-    persons = tables["persons"].set_index("person_id")
-    birth = pd.to_datetime(cases["person_id"].map(persons["birth_date"]))
-    cases["age_per_decade"] = ((cases["diagnosis_date"] - birth).dt.days / 365.25 - REFERENCE_AGE) / 10
-    cases["male"] = (cases["person_id"].map(persons["sex"]) == "male").astype(float)
-    cases["bulbar"] = (cases["onset_site"] == "bulbar").astype(float)
-    people = registry.people.set_index("person_id")
-    for k in CLASSES:
-        cases[k] = (cases["person_id"].map(people[f"window_{k}"]) != "never").astype(float)
-
-    outcomes = tables["outcomes"].assign(event_date=lambda d: pd.to_datetime(d["event_date"]))
-    first = outcomes.groupby("person_id")["event_date"].min()
-    event_date = cases["person_id"].map(first)
-    emigration = pd.to_datetime(cases["person_id"].map(persons["emigration_date"]))
-    end = pd.Timestamp(registry.metadata["end_of_follow_up"])
-    censor = emigration.where(emigration.notna() & (emigration < end), end)
-    has_event = event_date.notna() & (event_date <= censor)
-    stop = event_date.where(has_event, censor)
-    cases["time_months"] = (stop - cases["diagnosis_date"]).dt.days / DAYS_PER_MONTH
-    cases["event"] = has_event.astype(float)
-
-    visits = tables["alsfrs"][["person_id", "visit_date", "alsfrs_r_total"]].copy()
-    visits = visits.merge(cases, on="person_id", how="inner")
-    visits["months"] = (pd.to_datetime(visits["visit_date"]) - visits["diagnosis_date"]).dt.days / DAYS_PER_MONTH
-    visits["score"] = visits["alsfrs_r_total"].astype(float)
-    visits = visits[visits["months"] <= visits["time_months"]]
-    covariates = [*CLASSES, "age_per_decade", "male", "bulbar"]
-    long = visits[["person_id", "months", "score", *covariates]].sort_values(["person_id", "months"], kind="stable")
-    surv = cases[["person_id", "time_months", "event", *covariates]].sort_values("person_id", kind="stable")
-    return long.reset_index(drop=True), surv.reset_index(drop=True)
+    frames = build_joint_frames(build_alsfrs_data(registry, answer_key_exposures(registry)))
+    return frames.long, frames.surv
 
 
 def planted_values(params: Any) -> pd.Series:
