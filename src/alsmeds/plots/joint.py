@@ -249,7 +249,7 @@ def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax:
         ax.legend(loc="lower right", fontsize=9)
     ax.axvline(0, color="0.5", linewidth=1)
     ax.set_yticks(
-        y, [f"{r.data}: {SOURCE_LABELS['joint' if r.method == 'joint' else 'two_stage']}" for r in rows.itertuples()]
+        y, [f"{r.data}: {'joint model' if r.method == 'joint' else 'two-stage Cox'}" for r in rows.itertuples()]
     )
     ax.set_xlabel("alpha: log hazard ratio per ALSFRS-R point of the current score")
     return ax
