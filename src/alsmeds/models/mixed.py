@@ -20,8 +20,9 @@ the mixed model alone is biased; :func:`alsmeds.simulate.dropout.latent_complete
 07 fits the joint model the paper used.
 
 The data and their rules (visits kept, same-day assessments, follow-up, case
-exposures) are :mod:`alsmeds.derive.alsfrs`; R ``nlme::lme`` is the reference
-(:mod:`alsmeds.reference.lme`).
+exposures) are :mod:`alsmeds.derive.alsfrs`; the fitter is :mod:`alsmeds.models.lmm`
+(profiled REML or ML, closed-form per-patient algebra, exact Newton); R ``nlme::lme`` is
+the reference (:mod:`alsmeds.reference.lme`).
 
 Terms that cannot be estimated
 ------------------------------
@@ -61,6 +62,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
 from alsmeds.models.base import EstimationResults, wald_frame
 from alsmeds.models.identifiability import non_identifiable_terms
+from alsmeds.models.lmm import DEFAULT_TOL, LmmSums, fit_lmm
 
 #: Default covariates of the mixed model (columns of :func:`build_alsfrs_data`).
 DEFAULT_COVARIATES = ("age_per_decade", "male", "bulbar")
@@ -126,41 +128,44 @@ class AlsfrsMixedModel:
         Random intercept and slope (default) or random intercept only.
     reml : bool
         Restricted maximum likelihood (default) or maximum likelihood.
-    gtol : float
-        Gradient tolerance of the optimiser (see Notes).
+    tol : float
+        Convergence tolerance: half the Newton decrement at most ``tol * max(1, |llf|)``
+        (see Notes).
     maxiter : int
         Iteration limit of the optimiser.
     time_unit_months : float
-        Months per unit of time inside the optimiser (see Notes).
+        Months per unit of time inside the optimiser (default 1: months; see Notes).
 
     Notes
     -----
-    The fit is statsmodels :class:`~statsmodels.regression.mixed_linear_model.MixedLM`.
-    statsmodels profiles the fixed effects and the residual variance out of the
-    likelihood and optimises over the Cholesky factor of ``D / sigma^2``.  Settings:
+    The fit is :func:`alsmeds.models.lmm.fit_lmm`, the same computation as R
+    ``nlme::lme``: the fixed effects and the residual variance are profiled out of the
+    REML (or ML) likelihood, which is maximised over the log-Cholesky factor of
+    ``D / sigma^2`` from per-patient sums (2 x 2 algebra in closed form, vectorised over
+    patients).  Settings:
 
-    * **Optimiser**: BFGS (``method=["bfgs"]``) with ``gtol`` = 1e-6 on the gradient of
-      the profiled log-likelihood: L-BFGS-B (statsmodels' usual first choice) stops at
-      its function-value tolerance with standard deviations about 1e-4 from nlme's,
-      and its tolerances cannot be passed through ``MixedLM.fit``.
-    * **Start**: statsmodels' default, ``D / sigma^2`` = identity in the optimiser's units
-      (fixed effects and ``sigma^2`` are profiled, so they need no start).
-    * **Scaling**: time enters the optimiser in years (``time_unit_months`` = 12), so
-      that the intercept and slope variances are of similar size; with months the
-      slope variance is about 100 times smaller and the optimiser stalls.  The model
-      is equivariant under this change of units: estimates, standard errors and
-      random effects are transformed back to months exactly.  The REML
-      log-likelihood depends on the units of the fixed-effect columns (through
-      ``log det X'V^-1 X``); it is reported for months (the REML value in years minus
-      ``k log 12``, k = number of time columns), as R ``nlme::lme`` reports it.
+    * **Optimiser**: Newton's method with the exact gradient and Hessian (autograd) and a
+      backtracking line search; it stops when half the Newton decrement (the gain one
+      more Newton step would bring) is at most ``tol`` = 1e-12 times ``max(1, |llf|)``,
+      a criterion that does not depend on the units of the score or of time, and then
+      takes one final full Newton step.  ``converged`` also requires the observed
+      information of the variance parameters to be positive definite.
+    * **Start**: method of moments from per-patient least-squares lines (three Newton
+      steps suffice on the committed data).
+    * **Boundary**: a random-slope variance that is zero given the intercept (``D``
+      singular) is set to exactly zero, the rest maximised, and a warning recorded in
+      ``warnings`` (:class:`alsmeds.models.lmm.BoundaryWarning`).
+    * **Scaling**: ``time_unit_months`` changes the unit of time inside the optimiser;
+      the model is equivariant under it, and estimates, standard errors, random effects
+      and the log-likelihood are reported for months.  The REML log-likelihood depends
+      on the units of the fixed-effect columns (through ``log det X'V^-1 X``): it is
+      reported for months, as R ``nlme::lme`` reports it.
     * **Determinism**: no randomness is involved; rows are sorted by patient and time
       before fitting, so the same data give the same numbers on the same stack.
 
     Standard errors of the fixed effects are the usual model-based ``(X'V^-1 X)^-1``
-    at the estimated variance components (as nlme, lme4 and SAS PROC MIXED report);
-    statsmodels' own ``bse_fe`` comes from the joint observed information and is
-    0.1-0.5% different.  Confidence intervals are Wald intervals with the normal
-    quantile.
+    at the estimated variance components (as nlme, lme4 and SAS PROC MIXED report).
+    Confidence intervals are Wald intervals with the normal quantile.
 
     References
     ----------
@@ -173,9 +178,9 @@ class AlsfrsMixedModel:
     covariates: tuple[str, ...] = DEFAULT_COVARIATES
     random_slope: bool = True
     reml: bool = True
-    gtol: float = 1e-6
-    maxiter: int = 500
-    time_unit_months: float = 12.0
+    tol: float = DEFAULT_TOL
+    maxiter: int = 100
+    time_unit_months: float = 1.0
 
     @property
     def slope_terms(self) -> tuple[str, ...]:
@@ -304,112 +309,59 @@ class AlsfrsMixedModel:
             raise MixedModelError("the fit produced non-finite estimates")
         result.requested = self
         result.not_estimable = reasons
-        result.warnings = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+        result.warnings = list(
+            dict.fromkeys([*(f"{w.category.__name__}: {w.message}" for w in caught), *result.warnings])
+        )
         return result
 
     def _fit_sorted(self, d: pd.DataFrame) -> AlsfrsMixedResult:
         """Fit on rows sorted by patient and time, every term estimable (see :meth:`fit`)."""
-        from statsmodels.regression.mixed_linear_model import MixedLM
-
         X = self.design(d)
         names = list(X.columns)
-        time_cols = self.time_columns(names)
-        unit = np.where(np.isin(names, time_cols), self.time_unit_months, 1.0)
-        Xs = X.to_numpy() / unit
-        t = d["months"].to_numpy(dtype=float) / self.time_unit_months
-        Z = np.column_stack([np.ones(len(d)), t]) if self.random_slope else np.ones((len(d), 1))
-        y = d["score"].to_numpy(dtype=float)
-        groups = d["person_id"].to_numpy()
-
-        model = MixedLM(y, Xs, groups=groups, exog_re=Z)
-        fitted = model.fit(
-            reml=self.reml,
-            method=["bfgs"],
-            gtol=self.gtol,
-            maxiter=self.maxiter,
-            full_output=True,
+        unit = np.where(np.isin(names, self.time_columns(names)), self.time_unit_months, 1.0)
+        t = d["months"].to_numpy(dtype=float)
+        sums = LmmSums.from_visits(
+            d["score"].to_numpy(dtype=float),
+            X.to_numpy() / unit,
+            d["person_id"].to_numpy(),
+            t / self.time_unit_months if self.random_slope else None,
+            names=names,
+            time_name="months",
         )
-
-        fe_scaled = np.asarray(fitted.fe_params)
-        D_scaled = np.asarray(fitted.cov_re)
-        sigma2 = float(fitted.scale)
-        re_unit = np.array([1.0, self.time_unit_months]) if self.random_slope else np.array([1.0])
-        params = pd.Series(fe_scaled / unit, index=names)
-        re_names = ["Intercept", "months"] if self.random_slope else ["Intercept"]
-        D = pd.DataFrame(D_scaled / np.outer(re_unit, re_unit), index=re_names, columns=re_names)
-        llf = float(fitted.llf)
+        fitted = fit_lmm(sums, reml=self.reml, tol=self.tol, maxiter=self.maxiter)
+        # Back to months: the model is equivariant under the unit of time.
+        re_names = list(sums.re_names)
+        re_unit = np.array([1.0, self.time_unit_months])[: len(re_names)]
+        llf = fitted.llf
         if self.reml:
-            llf -= len(time_cols) * np.log(self.time_unit_months)
-        history = getattr(fitted, "hist", None) or [{}]
-        retvals = dict(history[-1] or {})
-        post = _gls_quantities(
-            y,
-            X.to_numpy(),
-            np.column_stack([np.ones(len(d)), d["months"].to_numpy()])[:, : len(re_names)],
-            groups,
-            params.to_numpy(),
-            D.to_numpy(),
-            sigma2,
-        )
-        cov = pd.DataFrame(post["cov_fe"], index=names, columns=names)
-        sm_bse = pd.Series(np.asarray(fitted.bse_fe) / unit, index=names)
+            llf -= int((unit != 1.0).sum()) * np.log(self.time_unit_months)
         return AlsfrsMixedResult(
             model=self,
-            params=params,
-            cov=cov,
-            cov_re=D,
-            scale=sigma2,
-            llf=llf,
-            n_obs=len(d),
-            n_groups=int(pd.unique(groups).size),
-            converged=bool(fitted.converged),
+            params=fitted.params / unit,
+            cov=fitted.cov / np.outer(unit, unit),
+            cov_re=fitted.cov_re / np.outer(re_unit, re_unit),
+            scale=fitted.scale,
+            llf=float(llf),
+            n_obs=fitted.n_obs,
+            n_groups=fitted.n_groups,
+            converged=fitted.converged,
             optimizer={
-                "method": "bfgs",
-                "gtol": self.gtol,
-                "function_calls": retvals.get("fcalls"),
-                "gradient_calls": retvals.get("gcalls"),
+                "method": "Newton, exact derivatives, profiled likelihood (alsmeds.models.lmm)",
+                "tol": self.tol,
+                "iterations": fitted.iterations,
+                "message": fitted.message,
                 "time_unit_months": self.time_unit_months,
             },
-            bse_statsmodels=sm_bse,
-            random_effects=pd.DataFrame(
-                post["blup"], index=pd.Index(post["groups"], name="person_id"), columns=re_names
-            ),
+            random_effects=(fitted.random_effects / re_unit).rename_axis("person_id"),
+            random_effects_cov=fitted.random_effects_cov / np.outer(re_unit, re_unit)[None],
+            on_boundary=fitted.on_boundary,
             _data=d[["person_id", "months", "score"] + [c for c in self._carry() if c in d]].copy(),
             _X=X,
+            warnings=[] if fitted.converged else [fitted.message],
         )
 
     def _carry(self) -> list[str]:
         return list(dict.fromkeys([*self.exposures, *self.slope_terms, *self.covariates, "event", "visit"]))
-
-
-def _gls_quantities(y, X, Z, groups, beta, D, sigma2) -> dict:
-    """Model-based covariance of the fixed effects and the BLUPs, vectorised over patients.
-
-    With ``V_i = Z_i D Z_i' + sigma2 I`` and ``A_i = (sigma2 I + D Z_i'Z_i)^-1 D``
-    (Woodbury; valid for a singular ``D``): ``X'V^-1X = (X'X - sum_i X_i'Z_i A_i Z_i'X_i) / sigma2``
-    and the BLUP is ``b_i = A_i Z_i' (y_i - X_i beta)``.
-    """
-    codes, uniques = pd.factorize(groups, sort=False)
-    G, p, k = len(uniques), X.shape[1], Z.shape[1]
-    ZZ = np.zeros((G, k, k))
-    XZ = np.zeros((G, p, k))
-    r = y - X @ beta
-    Zr = np.zeros((G, k))
-
-    def group_sum(values: np.ndarray) -> np.ndarray:
-        return np.bincount(codes, weights=values, minlength=G)
-
-    for a in range(k):
-        Zr[:, a] = group_sum(Z[:, a] * r)
-        for b in range(k):
-            ZZ[:, a, b] = group_sum(Z[:, a] * Z[:, b])
-        for j in range(p):
-            XZ[:, j, a] = group_sum(X[:, j] * Z[:, a])
-    M = sigma2 * np.eye(k)[None] + np.einsum("ab,gbc->gac", D, ZZ)
-    A = np.linalg.solve(M, np.broadcast_to(D, (G, k, k)))
-    info = (X.T @ X - np.einsum("gpa,gab,gqb->pq", XZ, A, XZ)) / sigma2
-    blup = np.einsum("gab,gb->ga", A, Zr)
-    return {"cov_fe": np.linalg.inv(info), "blup": blup, "groups": uniques}
 
 
 @dataclass
@@ -437,18 +389,22 @@ class AlsfrsMixedResult(EstimationResults):
     n_obs, n_groups : int
     converged : bool
     optimizer : dict
-        Method, tolerance, iterations and calls.
-    bse_statsmodels : Series
-        statsmodels' standard errors (joint observed information), for comparison.
+        Method, tolerance, iterations and the optimiser's message.
     random_effects : DataFrame
         BLUPs of each patient's deviation from the mean intercept and slope.
+    random_effects_cov : ndarray, shape (n_groups, k, k)
+        Their conditional covariances given the patient's scores (fixed effects and
+        variance components at their estimates), in the order of ``random_effects``.
+    on_boundary : bool
+        The random-effects covariance is singular at the estimate (see :mod:`alsmeds.models.lmm`).
     requested : AlsfrsMixedModel or None
         The model asked for; ``model`` is the one fitted, without the terms of
         ``not_estimable``.
     not_estimable : dict of str to str
         Fixed-effect terms of the requested model left out, with the reason.
     warnings : list of str
-        Warnings raised while fitting (none expected on the committed data).
+        Warnings raised while fitting, and the optimiser's message when it did not
+        converge (none expected on the committed data).
     """
 
     model: AlsfrsMixedModel
@@ -461,8 +417,9 @@ class AlsfrsMixedResult(EstimationResults):
     n_groups: int
     converged: bool
     optimizer: dict
-    bse_statsmodels: pd.Series
     random_effects: pd.DataFrame
+    random_effects_cov: np.ndarray = field(repr=False)
+    on_boundary: bool
     _data: pd.DataFrame = field(repr=False)
     _X: pd.DataFrame = field(repr=False)
     requested: AlsfrsMixedModel | None = None
@@ -729,7 +686,7 @@ class AlsfrsMixedResult(EstimationResults):
         ]
         re_text = "random intercept and slope in months" if self.model.random_slope else "random intercept"
         lines = [
-            f"ALSFRS-R linear mixed model ({self.method}; statsmodels MixedLM, {re_text}, by patient)",
+            f"ALSFRS-R linear mixed model ({self.method}; profiled likelihood, exact Newton, {re_text}, by patient)",
             f"visits: {self.n_obs:,}   patients: {self.n_groups:,}   log-likelihood: {self.llf:.3f}   "
             f"converged: {'yes' if self.converged else 'NO'}",
             "",
