@@ -45,9 +45,10 @@ from alsmeds.derive.dates import DAYS_PER_MONTH as DAYS_PER_MONTH  # re-exported
 from alsmeds.derive.dates import age_in_years, days_between, months_between
 from alsmeds.derive.exposure import ever_used
 from alsmeds.derive.followup import BASELINE_WINDOW_DAYS, baseline_scores, case_follow_up, visit_period
+from alsmeds.published import published_value
 
-#: Published mean ALSFRS-R at diagnosis (Chourpiliadis et al. 2025; P).
-PUBLISHED_SCORE_AT_DIAGNOSIS = 36.1
+#: Published mean ALSFRS-R at diagnosis (Chourpiliadis et al. 2025; P), from :mod:`alsmeds.published`.
+PUBLISHED_SCORE_AT_DIAGNOSIS = published_value("cases:alsfrs_at_diagnosis")
 
 
 #: Age the age covariate is centred at (years).

@@ -56,7 +56,8 @@ def followup_summary(data: pd.DataFrame) -> dict[str, Any]:
     dict
         JSON-ready: counts (cases, events by kind, censored by reason), person-years,
         event rate per 100 person-years, observed follow-up median/q1/q3, reverse
-        Kaplan-Meier median/q1/q3 of potential follow-up, and the published values.
+        Kaplan-Meier median/q1/q3 of potential follow-up, the published values, and the
+        ALSFRS-R at diagnosis (cases with a score, mean, SD).
     """
     time = data["time"].to_numpy(dtype=float)
     event = data["event"].to_numpy(dtype=int)
@@ -81,6 +82,17 @@ def followup_summary(data: pd.DataFrame) -> dict[str, Any]:
         "observed_followup_years": {"median": median, "q1": q1, "q3": q3},
         "potential_followup_years_reverse_km": {"median": pct(0.5), "q1": pct(0.75), "q3": pct(0.25)},
         "published_followup_years": dict(PUBLISHED_FOLLOWUP_YEARS),
+        "alsfrs_at_diagnosis": _alsfrs_at_diagnosis(data),
+    }
+
+
+def _alsfrs_at_diagnosis(data: pd.DataFrame) -> dict[str, Any]:
+    """Mean and SD of the ALSFRS-R at diagnosis over the cases that have one (``alsfrs_baseline``)."""
+    scores = data["alsfrs_baseline"].dropna().to_numpy(dtype=float) if "alsfrs_baseline" in data else np.array([])
+    return {
+        "cases_with_score": int(scores.size),
+        "mean": float(scores.mean()) if scores.size else None,
+        "sd": float(scores.std(ddof=1)) if scores.size > 1 else None,
     }
 
 

@@ -64,7 +64,9 @@ FOLLOWUP_FIELDS = {
     "numpy.quantile with linear interpolation; the paper's measure",
     "potential_followup_years_reverse_km": "median, q1, q3 of potential follow-up by the reverse Kaplan-Meier method "
     "(censoring as the event), years; null when not reached",
-    "published_followup_years": "the paper's median (IQR) follow-up: 1.33 (0.64-2.37) years",
+    "published_followup_years": "the paper's median (IQR) follow-up, years (alsmeds.published)",
+    "alsfrs_at_diagnosis": "ALSFRS-R at diagnosis (visit on the diagnosis date or first within 30 days): cases with a "
+    "score, mean, SD",
     "planted_sample_followup_years": "quartiles of follow-up recorded by the generator in truth.json this_sample "
     "(q1, median, q3); null for a real extract",
     "data_dir": "the register extract analysed",

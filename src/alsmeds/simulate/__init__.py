@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.precision import Comparison, compare_values, round_floats
+from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS, published_value
 from alsmeds.simulate.parameters import CLASSES, WINDOW_LABELS, SimulationParameters
 from alsmeds.simulate.population import rng_for, scaled_design, simulate_study_population
 from alsmeds.simulate.prognosis import simulate_prognosis
@@ -304,11 +305,15 @@ def _sample_summary(people: pd.DataFrame, per_case: pd.DataFrame, visits: pd.Dat
             str(k): int(v) for k, v in per_case["event"].replace("", "none").value_counts().sort_index().items()
         },
         "published_targets": {
-            "case_age_mean": 67.5,
-            "case_age_sd": 11.5,
-            "case_male_share": 0.531,
-            "followup_years_quartiles": [0.64, 1.33, 2.37],
-            "alsfrs_at_diagnosis_mean": 36.1,
+            "case_age_mean": published_value("cases:age_mean"),
+            "case_age_sd": published_value("cases:age_sd"),
+            "case_male_share": round(published_value("cases:male_percent") / 100, 6),
+            "followup_years_quartiles": [
+                PUBLISHED_FOLLOWUP_YEARS["q1"],
+                PUBLISHED_FOLLOWUP_YEARS["median"],
+                PUBLISHED_FOLLOWUP_YEARS["q3"],
+            ],
+            "alsfrs_at_diagnosis_mean": published_value("cases:alsfrs_at_diagnosis"),
         },
     }
 

@@ -18,6 +18,7 @@ from datetime import date
 
 from alsmeds.constants import CATEGORY_CODES, CLASS_ATC, CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.precision import round_significant
+from alsmeds.published import PUBLISHED_PROGNOSIS, published_value
 
 #: Substances rendered per class, with their share of dispensings (A).
 SUBSTANCES = {
@@ -44,13 +45,15 @@ def _log(x: float) -> float:
 class DesignParameters:
     """Counts and dates of the study design (P unless noted)."""
 
-    n_cases: int = 1057
+    n_cases: int = int(published_value("count:cases"))
     controls_per_case: int = 5
     #: cases with only four population controls: 5 x 1,057 - 5,281 = 4 (D).
-    n_cases_with_four_controls: int = 4
-    n_cases_with_siblings: int = 709
-    n_siblings: int = 1418
-    n_spouses: int = 871
+    n_cases_with_four_controls: int = int(
+        5 * published_value("count:cases") - published_value("count:population_controls")
+    )
+    n_cases_with_siblings: int = int(published_value("count:cases_with_siblings"))
+    n_siblings: int = int(published_value("count:siblings"))
+    n_spouses: int = int(published_value("count:spouses"))
     register_start: date = date(2005, 7, 1)
     recruitment_start: date = date(2015, 1, 1)
     recruitment_end: date = date(2023, 7, 1)
@@ -205,7 +208,7 @@ class PrognosisParameters:
     model whose ``g`` are the direct (joint-model) hazard ratios.
     """
 
-    intercept_mean: float = 36.1
+    intercept_mean: float = published_value("cases:alsfrs_at_diagnosis")
     intercept_sd: float = 7.0
     slope_mean: float = -0.90
     slope_sd: float = 0.60
@@ -217,9 +220,7 @@ class PrognosisParameters:
     missed_visit_probability: float = 0.10
     log_baseline_hazard: float = -4.55
     association: float = -0.07
-    log_hr_use: dict[str, float] = field(
-        default_factory=lambda: {"anxiolytics": _log(1.52), "hypnotics": _log(1.23), "antidepressants": _log(1.72)}
-    )
+    log_hr_use: dict[str, float] = field(default_factory=lambda: {k: _log(PUBLISHED_PROGNOSIS[k][0]) for k in CLASSES})
     log_hr_per_decade_of_age: float = 0.60
     log_hr_male: float = 0.05
     log_hr_bulbar: float = 0.40
