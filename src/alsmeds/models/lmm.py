@@ -15,7 +15,10 @@ How it is computed
 ------------------
 As in R ``nlme::lme`` (Pinheiro and Bates 2000, ch. 2) ``beta`` and ``sigma^2`` are profiled out and
 the optimiser sees only the relative covariance ``Delta = D / sigma^2 = L L'`` through the
-log-Cholesky parameters ``theta = (log L11, L21, log L22)`` (``(log L11)`` for ``k = 1``).  With
+entries of its Cholesky factor, ``theta = (L11, L21, L22)`` (``(L11)`` for ``k = 1``): unconstrained,
+``Delta`` positive semi-definite for every value, and a singular ``Delta`` (``L22 = 0``) an ordinary
+point where Newton's method converges as anywhere else (``l`` depends on ``L22`` through ``L22^2``, so
+its derivative there is zero; nlme's log-Cholesky parameters would run to minus infinity instead).  With
 ``M_i = I + L' Z_i'Z_i L`` (k x k) and ``W_i = L M_i^-1 L'`` the Woodbury identity and the matrix
 determinant lemma give, for ``V_i = sigma^2 (I + Z_i Delta Z_i')``,
 
@@ -37,8 +40,8 @@ statsmodels): ``-1/2 log|X'V^-1 X|`` without a ``+1/2 log|X'X|`` term, so it dep
 the fixed-effect columns, as nlme's does.
 
 Gradient and Hessian of ``l(theta)`` are exact (autograd).  The optimiser is Newton's method with
-a backtracking line search (eigenvalues of the Hessian made negative where they are not, and steps
-capped at 3 log units), from method-of-moments starting values (per-group least-squares lines).
+a backtracking line search (eigenvalues of the Hessian made negative where they are not), from
+method-of-moments starting values (per-group least-squares lines).
 It stops on the **Newton decrement** ``lambda^2 = g'(-H)^-1 g`` (half of it is the gain one more
 Newton step would bring; invariant to the parametrisation and to the units of ``y`` and ``t``):
 ``lambda^2 / 2 <= tol * max(1, |l|)``, the rule of :mod:`alsmeds.models.joint.optimise`; then one
@@ -48,11 +51,12 @@ positive definite beyond rounding.
 Boundary
 --------
 When the maximum lies on the boundary (a random slope whose variance given the intercept is zero:
-``D`` singular), ``log L_jj`` runs to minus infinity.  When the gain left in that direction is
-within the tolerance (``|dl/d log L_jj| / 2 <= tol * max(1, |l|)``, moving towards zero), the entry
-is set to exactly zero, the other parameters are maximised with it fixed, and the result carries
-``on_boundary=True`` and a warning (:class:`BoundaryWarning`): the estimates are the constrained
-maximum, ``D`` is singular, and a model without that random effect is the one to report.
+``D`` singular), Newton's method converges to ``L_jj = 0`` up to the solver's precision.  A diagonal
+entry that is zero within the convergence tolerance (``|L_jj| <= sqrt(2 tol max(1, |l|))`` standard
+errors, the distance to the maximum that the stopping rule allows) is set to exactly zero, the
+other parameters are maximised with it fixed, and the result carries ``on_boundary=True`` and a
+warning (:class:`BoundaryWarning`): the estimates are the maximum, ``D`` is singular, and a model
+without that random effect is the one to report.
 
 Standard errors of ``beta`` are ``(X'V^-1 X)^-1`` at the estimated variance components (what nlme,
 lme4 and SAS PROC MIXED report; they ignore the uncertainty of the variance components).
@@ -84,8 +88,6 @@ DEFAULT_TOL = 1e-12
 #: The observed information counts as positive definite when its smallest eigenvalue exceeds this
 #: multiple of its largest (as in :mod:`alsmeds.models.joint.optimise`).
 PD_RTOL = 1e-12
-#: Longest Newton step, in units of ``theta`` (log standard deviations): a factor e^3 ~ 20.
-MAX_STEP = 3.0
 
 
 class LmmError(ValueError):
@@ -242,10 +244,10 @@ def _check_design(n_obs: int, n_groups: int, X: np.ndarray, names: Sequence[str]
 
 def _cholesky_entries(theta: Any, k: int, zero: tuple[bool, ...]) -> tuple[Any, ...]:
     """Entries of ``L`` (lower triangular) from ``theta``; a diagonal flagged in ``zero`` is exactly 0."""
-    l00 = 0.0 if zero[0] else anp.exp(theta[0])
+    l00 = 0.0 if zero[0] else theta[0]
     if k == 1:
         return (l00,)
-    return l00, theta[1], 0.0 if zero[1] else anp.exp(theta[2])
+    return l00, theta[1], 0.0 if zero[1] else theta[2]
 
 
 def _woodbury(theta: Any, s: LmmSums, zero: tuple[bool, ...]) -> tuple[Any, Any]:
@@ -297,7 +299,7 @@ def profiled_loglik(theta: Any, s: LmmSums, reml: bool, zero: tuple[bool, ...] |
     Parameters
     ----------
     theta : array
-        ``(log L11, L21, log L22)`` or ``(log L11)`` of ``D / sigma^2 = L L'``.
+        ``(L11, L21, L22)`` or ``(L11)``: Cholesky factor of ``D / sigma^2 = L L'``.
     s : LmmSums
     reml : bool
     zero : tuple of bool, optional
@@ -348,10 +350,7 @@ def start_theta(s: LmmSums) -> np.ndarray:
         delta = D / sigma2
     else:
         delta = np.diag(1.0 / scale_t)
-    L = np.linalg.cholesky(delta)
-    if k == 1:
-        return np.array([np.log(L[0, 0])])
-    return np.array([np.log(L[0, 0]), L[1, 0], np.log(L[1, 1])])
+    return relative_theta(delta, 1.0)
 
 
 # --------------------------------------------------------------------------- the optimiser
@@ -374,7 +373,7 @@ class LmmOptimum:
 
 
 def _diag_index(k: int) -> list[int]:
-    """Positions in ``theta`` of the log-diagonal of ``L``."""
+    """Positions in ``theta`` of the diagonal of ``L``."""
     return [0] if k == 1 else [0, 2]
 
 
@@ -419,19 +418,19 @@ def maximise_profiled(s: LmmSums, reml: bool, *, tol: float = DEFAULT_TOL, maxit
         small = pd_ok and dec / 2 <= tol * max(1.0, abs(f))
         if final or iterations >= maxiter:
             break
-        # A diagonal of L heading for zero whose remaining gain is within tolerance: the boundary.
-        hit = False
-        for pos, (i, z) in enumerate(zip(_diag_index(s.k), zero, strict=True)):
-            if z or not (g[i] < 0 and abs(g[i]) / 2 <= tol * max(1.0, abs(f))):
+        # A diagonal entry of L that is zero within the convergence tolerance: the boundary.
+        if small and free.size:
+            se = np.sqrt(np.diag(np.linalg.inv(info)))
+            reach = np.sqrt(2 * tol * max(1.0, abs(f)))
+            hit = False
+            for pos, (i, z) in enumerate(zip(_diag_index(s.k), zero, strict=True)):
+                j = np.flatnonzero(free == i)
+                if not z and j.size and abs(theta[i]) <= reach * se[j[0]]:
+                    zero, hit = tuple(True if q == pos else zz for q, zz in enumerate(zero)), True
+                    theta[i] = 0.0
+            if hit:
+                f = value(theta)
                 continue
-            edge = tuple(True if q == pos else zz for q, zz in enumerate(zero))
-            with np.errstate(all="ignore"):
-                f_edge = float(fun(theta, s, reml, edge))
-            if np.isfinite(f_edge) and f_edge >= f - tol * max(1.0, abs(f)):
-                zero, hit = edge, True
-        if hit:
-            f = value(theta)
-            continue
         if free.size == 0:
             break
         if small:
@@ -447,9 +446,6 @@ def maximise_profiled(s: LmmSums, reml: bool, *, tol: float = DEFAULT_TOL, maxit
         # Eigenvalue-modified Newton direction, capped, with backtracking (Armijo).
         floor = max(float(np.abs(eig).max()) * 1e-8, 1e-300)
         step = vec @ ((vec.T @ g_free) / np.maximum(np.abs(eig), floor))
-        longest = float(np.abs(step).max())
-        if longest > MAX_STEP:
-            step *= MAX_STEP / longest
         slope = float(g_free @ step)
         t = 1.0
         while t > 1e-10:
@@ -473,6 +469,11 @@ def maximise_profiled(s: LmmSums, reml: bool, *, tol: float = DEFAULT_TOL, maxit
         )
     else:
         message = f"NOT converged: half the Newton decrement is {dec / 2:.3g} (tolerance {tol:g} x max(1, |llf|))"
+    theta = theta.copy()  # the sign of a column of L is arbitrary: diagonal made non-negative
+    if theta[0] < 0:
+        theta[:2] = -theta[:2]
+    if s.k == 2 and theta[2] < 0:
+        theta[2] = -theta[2]
     full_g = np.zeros_like(theta)
     full_g[_free(s.k, zero)] = g_free
     return LmmOptimum(
@@ -511,7 +512,7 @@ class LmmResult(EstimationResults):
     reml : bool
     n_obs, n_groups : int
     theta : ndarray
-        Relative log-Cholesky parameters of ``D / sigma^2`` at the estimate.
+        Cholesky entries of ``D / sigma^2`` at the estimate (``(L11, L21, L22)`` or ``(L11)``; diagonal >= 0).
     random_effects : DataFrame
         BLUPs of ``b_i`` (index: group labels, sorted; columns: random-effect names).
     random_effects_cov : ndarray, shape (G, k, k)
@@ -588,11 +589,11 @@ class LmmResult(EstimationResults):
 
 
 def relative_theta(D: np.ndarray, sigma2: float) -> np.ndarray:
-    """The relative log-Cholesky parameters ``theta`` of a positive-definite ``D`` and ``sigma^2``."""
+    """The parameters ``theta`` (Cholesky entries of ``D / sigma^2``) of a positive-definite ``D`` and ``sigma^2``."""
     L = np.linalg.cholesky(np.atleast_2d(np.asarray(D, dtype=float)) / float(sigma2))
     if L.shape[0] == 1:
-        return np.array([np.log(L[0, 0])])
-    return np.array([np.log(L[0, 0]), L[1, 0], np.log(L[1, 1])])
+        return np.array([L[0, 0]])
+    return np.array([L[0, 0], L[1, 0], L[1, 1]])
 
 
 def fit_lmm(sums: LmmSums, *, reml: bool = True, tol: float = DEFAULT_TOL, maxiter: int = 100) -> LmmResult:
@@ -619,7 +620,8 @@ def fit_lmm(sums: LmmSums, *, reml: bool = True, tol: float = DEFAULT_TOL, maxit
     Raises
     ------
     LmmError
-        Too few groups or rows, or a log-likelihood that is not finite at the start.
+        Too few groups or rows; every group with no more rows than random effects, all at the same
+        times (variances not identified); a log-likelihood that is not finite at the start.
     """
     s = sums
     if s.n_groups < 2:
@@ -627,6 +629,11 @@ def fit_lmm(sums: LmmSums, *, reml: bool = True, tol: float = DEFAULT_TOL, maxit
     n_var = s.k * (s.k + 1) // 2 + 1
     if s.n_obs <= s.p + n_var - 1:
         raise LmmError(f"{s.n_obs} rows for {s.p} fixed effects and {n_var} variance parameters")
+    if np.all(s.n <= s.k) and np.allclose(s.ZZ, s.ZZ[:1], rtol=1e-12, atol=0):
+        raise LmmError(
+            f"every group has at most {s.k} rows, at the same {' and '.join(s.re_names)}: the residual and the "
+            "random-effect variances are not separately identified"
+        )
     opt = maximise_profiled(s, reml, tol=tol, maxiter=maxiter)
     notes = []
     if any(opt.zero):
