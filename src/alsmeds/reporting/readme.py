@@ -1,0 +1,108 @@
+"""The README's generated sections: the reproduction table and the figure gallery.
+
+The README holds blocks between ``<!-- BEGIN generated: NAME -->`` and
+``<!-- END generated: NAME -->`` that are written from the committed results and figures,
+never by hand: :func:`generated_sections` builds their text and :func:`replace_sections`
+puts it into the README text (both pure; ``alsmeds readme`` writes the file, and
+``tests/test_readme.py`` fails when the committed README is out of date).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alsmeds.reporting.reproduction import scorecard
+
+#: Block markers.
+BEGIN = "<!-- BEGIN generated: {name} -->"
+END = "<!-- END generated: {name} -->"
+
+#: Notebook of each figure prefix, for the gallery headings.
+NOTEBOOK_TITLES = {
+    "01": "01 · The synthetic cohort",
+    "02": "02 · Exposure classification",
+    "03": "03 · Risk models",
+    "04": "04 · Age-stratified analyses",
+    "05": "05 · Survival curves and Cox models",
+    "06": "06 · ALSFRS-R trajectories",
+    "07": "07 · The joint model",
+    "08": "08 · Reproduction report",
+}
+
+
+def _number(value: float, digits: int = 2) -> str:
+    if value is None or not np.isfinite(value):
+        return ""
+    if float(value).is_integer() and abs(value) >= 100:
+        return f"{int(value):,}"
+    return f"{value:.{digits}f}"
+
+
+def _with_interval(value: float, lower: float, upper: float) -> str:
+    text = _number(value)
+    if text and np.isfinite(lower) and np.isfinite(upper):
+        text += f" ({_number(lower)}-{_number(upper)})"
+    return text
+
+
+def scorecard_markdown(card: pd.DataFrame) -> str:
+    """The scorecard as a Markdown table (target, published, planted, ours, status)."""
+    lines = [
+        "| target | published (95% CI) | planted | this bundle (95% CI) | status |",
+        "|---|---|---|---|---|",
+    ]
+    for r in card.itertuples():
+        lines.append(
+            f"| {r.description} | {_with_interval(r.published, r.published_lower, r.published_upper)} | "
+            f"{_number(r.planted)} | {_with_interval(r.estimate, r.ci_lower, r.ci_upper)} | {r.status} |"
+        )
+    return "\n".join(lines)
+
+
+def gallery_markdown(figures: list[str]) -> str:
+    """Every figure, grouped by notebook, three to a row (paths relative to the README)."""
+    by_notebook: dict[str, list[str]] = {}
+    for name in sorted(figures):
+        by_notebook.setdefault(Path(name).name[:2], []).append(name)
+    lines = []
+    for prefix, names in by_notebook.items():
+        lines.append(f"**{NOTEBOOK_TITLES.get(prefix, prefix)}**")
+        lines.append("")
+        lines.append("| | | |")
+        lines.append("|---|---|---|")
+        for i in range(0, len(names), 3):
+            cells = [
+                f'<img src="{n}" width="260" alt="{Path(n).stem[3:].replace("_", " ")}">' for n in names[i : i + 3]
+            ]
+            lines.append("| " + " | ".join(cells + [""] * (3 - len(cells))) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def generated_sections(results_dir: Path, figures_dir: Path, truth: Mapping | None, root: Path) -> dict[str, str]:
+    """The text of every generated block, from a results folder and a figures folder."""
+    card = scorecard(results_dir, truth)
+    figures = [p.relative_to(root).as_posix() for p in sorted(Path(figures_dir).glob("*.png"))]
+    return {"reproduction-table": scorecard_markdown(card), "figure-gallery": gallery_markdown(figures)}
+
+
+def replace_sections(text: str, sections: Mapping[str, str]) -> str:
+    """The README text with each generated block replaced.
+
+    Raises
+    ------
+    ValueError
+        When a block's markers are missing or appear more than once.
+    """
+    for name, body in sections.items():
+        begin, end = BEGIN.format(name=name), END.format(name=name)
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), flags=re.S)
+        if len(pattern.findall(text)) != 1:
+            raise ValueError(f"README: expected one block {begin} ... {end}")
+        text = pattern.sub(lambda _m, b=begin, e=end, body=body: f"{b}\n{body}\n{e}", text)
+    return text

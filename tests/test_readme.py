@@ -1,0 +1,34 @@
+"""The README's generated blocks are what the committed results and figures say (no hand-typed numbers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from alsmeds import paths
+from alsmeds.pipeline.readme import readme_text
+from alsmeds.reporting.readme import gallery_markdown, replace_sections
+
+
+def test_committed_readme_is_up_to_date():
+    committed = (paths.ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_text() == committed, "README.md is out of date: run `python -m alsmeds.pipeline.readme`"
+
+
+def test_every_committed_figure_is_in_the_gallery():
+    committed = (paths.ROOT / "README.md").read_text(encoding="utf-8")
+    for figure in sorted(paths.COMMITTED_FIGURES_DIR.glob("*.png")):
+        assert f'src="figures/{figure.name}"' in committed
+
+
+def test_replace_sections():
+    text = "a\n<!-- BEGIN generated: x -->\nold\n<!-- END generated: x -->\nb"
+    assert replace_sections(text, {"x": "new"}) == "a\n<!-- BEGIN generated: x -->\nnew\n<!-- END generated: x -->\nb"
+    with pytest.raises(ValueError, match="expected one block"):
+        replace_sections("no markers", {"x": "new"})
+    with pytest.raises(ValueError, match="expected one block"):
+        replace_sections(text + text, {"x": "new"})
+
+
+def test_gallery_groups_by_notebook():
+    text = gallery_markdown(["figures/01_a.png", "figures/01_b.png", "figures/07_c.png"])
+    assert text.index("01 ·") < text.index('src="figures/01_a.png"') < text.index("07 ·") < text.index("07_c.png")
