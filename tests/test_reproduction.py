@@ -47,7 +47,9 @@ def test_published_values_file():
     assert len(ratios) == 9  # the nine published estimates
     assert (ratios["published_lower"].isna() == ratios["published_upper"].isna()).all()
     with_ci = ratios.dropna(subset=["published_lower"])
-    assert ((with_ci["published_lower"] < with_ci["published"]) & (with_ci["published"] < with_ci["published_upper"])).all()
+    assert (
+        (with_ci["published_lower"] < with_ci["published"]) & (with_ci["published"] < with_ci["published_upper"])
+    ).all()
     assert PUBLISHED_RISK[("hypnotics", "0_1")] == (6.10, 3.77, 9.88)
     assert PUBLISHED_PROGNOSIS["hypnotics"] == (1.23, None, None)
     assert PUBLISHED_FOLLOWUP_YEARS == {"median": 1.33, "q1": 0.64, "q3": 2.37}
