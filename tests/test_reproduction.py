@@ -102,8 +102,9 @@ def test_scorecard_on_the_committed_results(truth):
     ratios = card[card["kind"].isin(["odds_ratio", "hazard_ratio"])]
     assert ratios["estimate"].notna().all() and ratios["planted"].notna().all()
     risk = pd.read_csv(paths.COMMITTED_RESULTS_DIR / "risk_models.csv")
-    row = risk[(risk["comparison"] == "population") & (risk["model"] == "per_class") & (risk["adjustment"] == "adjusted")
-               & (risk["drug_class"] == "hypnotics") & (risk["window"] == "0_1")].iloc[0]  # fmt: skip
+    adjusted = risk[(risk["comparison"] == "population") & (risk["model"] == "per_class")]
+    adjusted = adjusted[adjusted["adjustment"] == "adjusted"]
+    row = adjusted[(adjusted["drug_class"] == "hypnotics") & (adjusted["window"] == "0_1")].iloc[0]
     mine = card.set_index("target").loc["risk:hypnotics:0_1"]
     assert mine["estimate"] == row["odds_ratio"] and mine["ci_lower"] == row["ci_lower"]
     assert mine["planted"] == pytest.approx(6.2797)

@@ -46,8 +46,8 @@ def plot_published_vs_ours(card: pd.DataFrame, axes: np.ndarray | None = None) -
                         capsize=3, markersize=6)  # fmt: skip
             values += [v for v in (r["published"], low, high) if np.isfinite(v)]
             if np.isfinite(r["estimate"]):
-                ax.errorbar(r["estimate"], y - 0.18, xerr=[[r["estimate"] - r["ci_lower"]], [r["ci_upper"] - r["estimate"]]],
-                            fmt="o", color=colour, capsize=3, markersize=6)  # fmt: skip
+                err = [[r["estimate"] - r["ci_lower"]], [r["ci_upper"] - r["estimate"]]]
+                ax.errorbar(r["estimate"], y - 0.18, xerr=err, fmt="o", color=colour, capsize=3, markersize=6)
                 values += [r["estimate"], r["ci_lower"], r["ci_upper"]]
             else:
                 ax.text(1.0, y - 0.18, f"  not estimable: {r['note']}", fontsize=8, va="center")
