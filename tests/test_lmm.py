@@ -36,7 +36,7 @@ from alsmeds.models.lmm import (
     profiled_loglik,
     relative_theta,
 )
-from alsmeds.models.mixed import AlsfrsMixedModel
+from alsmeds.models.mixed import AlsfrsMixedModel, MixedModelError
 from alsmeds.reference import r_available
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
@@ -330,11 +330,22 @@ def test_zero_slope_variance_gives_a_flagged_boundary_fit():
     assert "D singular (boundary)" in fit.summary().splitlines()[0]
 
 
+def as_alsfrs(d: pd.DataFrame) -> tuple[pd.DataFrame, AlsfrsMixedModel]:
+    """Simulated visits as ALSFRS-R data, with the model of one exposure and one covariate."""
+    data = pd.DataFrame(
+        {
+            "person_id": d["g"],
+            "months": d["t"],
+            "score": d["y"],
+            "anxiolytics": d["x"],
+            "age_per_decade": d["g"] % 7 - 3.0,
+        }
+    )
+    return data, AlsfrsMixedModel(exposures=("anxiolytics",), covariates=("age_per_decade",))
+
+
 def test_zero_slope_variance_through_alsfrs_model_is_recorded():
-    d = simulate(groups=200, slope_sd=0.0, seed=1)
-    data = pd.DataFrame({"person_id": d["g"], "months": d["t"], "score": d["y"], "anxiolytics": d["x"],
-                         "hypnotics": 1 - d["x"], "age_per_decade": d["g"] % 7 - 3.0})  # fmt: skip
-    model = AlsfrsMixedModel(exposures=("anxiolytics",), covariates=("age_per_decade",))
+    data, model = as_alsfrs(simulate(groups=200, slope_sd=0.0, seed=1))
     result = model.fit(data)
     assert result.on_boundary and result.warnings and result.warnings[0].startswith("BoundaryWarning")
     assert "Warnings while fitting" in result.summary()
@@ -352,6 +363,9 @@ def test_identical_visit_times():
     with pytest.raises(LmmError, match="not separately identified"):
         fit_lmm(sums_of(two))
     assert fit_lmm(sums_of(two, random_slope=False)).converged  # a random intercept is identified
+    data, model = as_alsfrs(two)
+    with pytest.raises(MixedModelError, match="not separately identified"):
+        model.fit(data)
 
 
 def test_too_few_patients_or_visits_and_bad_designs_say_why():

@@ -62,7 +62,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
 from alsmeds.models.base import EstimationResults, wald_frame
 from alsmeds.models.identifiability import non_identifiable_terms
-from alsmeds.models.lmm import DEFAULT_TOL, LmmSums, fit_lmm
+from alsmeds.models.lmm import DEFAULT_TOL, LmmError, LmmSums, fit_lmm
 
 #: Default covariates of the mixed model (columns of :func:`build_alsfrs_data`).
 DEFAULT_COVARIATES = ("age_per_decade", "male", "bulbar")
@@ -150,8 +150,8 @@ class AlsfrsMixedModel:
       a criterion that does not depend on the units of the score or of time, and then
       takes one final full Newton step.  ``converged`` also requires the observed
       information of the variance parameters to be positive definite.
-    * **Start**: method of moments from per-patient least-squares lines (three Newton
-      steps suffice on the committed data).
+    * **Start**: method of moments from per-patient least-squares lines (four Newton
+      steps, the last one the final full step, on the committed data).
     * **Boundary**: a random-slope variance that is zero given the intercept (``D``
       singular) is set to exactly zero, the rest maximised, and a warning recorded in
       ``warnings`` (:class:`alsmeds.models.lmm.BoundaryWarning`).
@@ -303,6 +303,8 @@ class AlsfrsMixedModel:
             warnings.simplefilter("always")
             try:
                 result = model._fit_sorted(d)
+            except LmmError as exc:  # the data cannot identify the model: the fitter says why
+                raise MixedModelError(str(exc)) from exc
             except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError) as exc:
                 raise MixedModelError(f"the optimiser failed: {_short_reason(exc)}") from exc
         if not np.all(np.isfinite(result.params)) or not np.all(np.isfinite(result.cov.to_numpy())):

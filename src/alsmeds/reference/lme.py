@@ -1,4 +1,12 @@
-"""The ALSFRS-R mixed model fitted by R ``nlme::lme``: the reference for :mod:`alsmeds.models.mixed`."""
+"""The ALSFRS-R mixed model fitted by R ``nlme::lme``: the reference for :mod:`alsmeds.models.mixed`.
+
+nlme computes the same profiled likelihood as :mod:`alsmeds.models.lmm`, but maximises it with
+``nlminb`` on finite-difference gradients, whose own tolerances ``lmeControl(tolerance=)`` does not
+reach: with a random slope its variance parameters stop about 1e-6 (relative) short of the
+maximum, so its fixed effects and variance components can differ from the exact maximum by a few
+1e-6 (its log-likelihood by about 1e-9).  ``tests/test_lmm.py`` therefore also compares at nlme's own
+variance components, where the two agree to rounding.
+"""
 
 from __future__ import annotations
 
