@@ -407,3 +407,12 @@ def test_joint_start_is_this_fitter():
     np.testing.assert_allclose(mixed.eb_cov, direct.random_effects_cov, rtol=1e-8)
     L = np.linalg.cholesky(mixed.D)
     np.testing.assert_allclose(mixed.theta[-3:], [np.log(L[0, 0]), L[1, 0], np.log(L[1, 1])], rtol=1e-12)
+
+
+def test_an_optimiser_stopped_early_says_so(paper):
+    """An iteration limit reached is a result flagged not converged, with the reason, never a silent one."""
+    fit = fit_lmm(paper_sums(paper), maxiter=1)
+    assert not fit.converged and "maxiter" in fit.message and fit.warnings == [fit.message]
+    result = AlsfrsMixedModel(maxiter=1).fit(paper)
+    assert not result.converged and any("maxiter" in w for w in result.warnings)
+    assert "converged: NO" in result.summary()

@@ -428,6 +428,8 @@ def maximise_profiled(s: LmmSums, reml: bool, *, tol: float = DEFAULT_TOL, maxit
                 if not z and j.size and abs(theta[i]) <= reach * se[j[0]]:
                     zero, hit = tuple(True if q == pos else zz for q, zz in enumerate(zero)), True
                     theta[i] = 0.0
+                    if s.k == 2 and i == 0:  # no intercept variance: the slope's variance is L21^2 + L22^2
+                        theta[1:] = [0.0, np.hypot(theta[1], 0.0 if zero[1] else theta[2])]
             if hit:
                 f = value(theta)
                 continue
@@ -443,7 +445,7 @@ def maximise_profiled(s: LmmSums, reml: bool, *, tol: float = DEFAULT_TOL, maxit
                 theta, f = trial, ft
             iterations += 1
             continue
-        # Eigenvalue-modified Newton direction, capped, with backtracking (Armijo).
+        # Eigenvalue-modified Newton direction with backtracking (Armijo).
         floor = max(float(np.abs(eig).max()) * 1e-8, 1e-300)
         step = vec @ ((vec.T @ g_free) / np.maximum(np.abs(eig), floor))
         slope = float(g_free @ step)
@@ -460,15 +462,18 @@ def maximise_profiled(s: LmmSums, reml: bool, *, tol: float = DEFAULT_TOL, maxit
         theta, f = trial, ft
         iterations += 1
     converged = bool(np.isfinite(dec) and dec / 2 <= tol * max(1.0, abs(f)))
+    limit = f" after {iterations} iterations (maxiter)" if iterations >= maxiter else ""
     if converged:
         message = "converged: Newton decrement within tolerance, observed information positive definite"
     elif not np.isfinite(dec):
         message = (
-            "NOT converged: the observed information of the variance parameters is not positive definite "
-            f"(smallest eigenvalue {min_eig:.3g}): the variance components are not identified by these data"
+            f"NOT converged{limit}: the observed information of the variance parameters is not positive definite "
+            f"(smallest eigenvalue {min_eig:.3g}): the variance components may not be identified by these data"
         )
     else:
-        message = f"NOT converged: half the Newton decrement is {dec / 2:.3g} (tolerance {tol:g} x max(1, |llf|))"
+        message = (
+            f"NOT converged{limit}: half the Newton decrement is {dec / 2:.3g} (tolerance {tol:g} x max(1, |llf|))"
+        )
     theta = theta.copy()  # the sign of a column of L is arbitrary: diagonal made non-negative
     if theta[0] < 0:
         theta[:2] = -theta[:2]
