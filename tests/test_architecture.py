@@ -32,6 +32,7 @@ LAYERS = {
     "plots": 6,  # figures from results and frames
     "study": 7,  # the public face: Study
     "pipeline": 8,  # runner, command line, build caches
+    "simstudy": 8,  # simulation study: replicates, performance measures, its command line
     "__main__": 9,
     "__init__": 9,
 }

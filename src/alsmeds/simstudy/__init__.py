@@ -1,0 +1,1 @@
+"""Simulation study (ADEMP) of the bundle's estimators."""
