@@ -263,6 +263,12 @@ def test_coverage_and_bias_flags():
     assert p.loc["b", "relerr_modse"] == pytest.approx(-50, abs=5)
 
 
+def test_one_replicate_gives_coverage_but_no_spread():
+    p = performance_measures(_table([0.5], [0.2]), _estimand(0.5)).iloc[0]
+    assert p["n_estimable"] == 1 and p["coverage"] == 1.0 and p["bias"] == 0.0
+    assert np.isnan(p["empse"]) and np.isnan(p["relerr_modse"]) and not p["bias_ok"]
+
+
 def test_an_estimand_without_estimates_has_no_measures():
     p = performance_measures(_table([1.0], [1.0]), _estimand(0.0, term="other")).iloc[0]
     assert p["n_estimable"] == 0 and np.isnan(p["bias"]) and not p["coverage_ok"]

@@ -77,10 +77,8 @@ def _measures(t: np.ndarray, s: np.ndarray, theta: float, estimand_mc_se: float 
     if n == 0:
         return out
     mean = float(np.mean(t))
-    empse = float(np.std(t, ddof=1)) if n > 1 else np.nan
     s2 = s**2
     modse = float(np.sqrt(np.mean(s2)))
-    var_s2 = float(np.var(s2, ddof=1)) if n > 1 else np.nan
     half = Z_975 * s
     coverage = float(np.mean(np.abs(t - theta) <= half))
     be_coverage = float(np.mean(np.abs(t - mean) <= half))
@@ -89,22 +87,30 @@ def _measures(t: np.ndarray, s: np.ndarray, theta: float, estimand_mc_se: float 
         {
             "mean_estimate": mean,
             "bias": mean - theta,
-            "bias_mcse": empse / np.sqrt(n),
-            "bias_total_se": float(np.hypot(empse / np.sqrt(n), estimand_mc_se)),
-            "empse": empse,
-            "empse_mcse": empse / np.sqrt(2 * (n - 1)) if n > 1 else np.nan,
             "modse": modse,
-            "modse_mcse": float(np.sqrt(var_s2 / (4 * n * modse**2))),
-            "relerr_modse": 100 * (modse / empse - 1),
-            "relerr_modse_mcse": 100
-            * (modse / empse)
-            * float(np.sqrt(var_s2 / (4 * n * modse**4) + 1 / (2 * (n - 1)))),
             "coverage": coverage,
             "coverage_mcse": float(np.sqrt(coverage * (1 - coverage) / n)),
             "be_coverage": be_coverage,
             "be_coverage_mcse": float(np.sqrt(be_coverage * (1 - be_coverage) / n)),
             "power": power,
             "power_mcse": float(np.sqrt(power * (1 - power) / n)),
+        }
+    )
+    if n < 2:  # no spread from one replicate: the SE-based measures stay missing
+        return out
+    empse = float(np.std(t, ddof=1))
+    var_s2 = float(np.var(s2, ddof=1))
+    out.update(
+        {
+            "bias_mcse": empse / np.sqrt(n),
+            "bias_total_se": float(np.hypot(empse / np.sqrt(n), estimand_mc_se)),
+            "empse": empse,
+            "empse_mcse": empse / np.sqrt(2 * (n - 1)),
+            "modse_mcse": float(np.sqrt(var_s2 / (4 * n * modse**2))) if modse > 0 else np.nan,
+            "relerr_modse": 100 * (modse / empse - 1) if empse > 0 else np.nan,
+            "relerr_modse_mcse": 100 * (modse / empse) * float(np.sqrt(var_s2 / (4 * n * modse**4) + 1 / (2 * (n - 1))))
+            if empse > 0 and modse > 0
+            else np.nan,
         }
     )
     return out
