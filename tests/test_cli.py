@@ -459,3 +459,86 @@ def test_run_passes_the_simulated_folder_to_every_notebook(build_data: list[tupl
     folder = tmp_path / "build" / "data" / "seed-8_scale-1"
     assert _stdout(tmp_path / "out" / "01_a.ipynb") == _stdout(tmp_path / "out" / "02_b.ipynb") == f"{folder}\n"
     assert build_data == [(8, 1.0)]
+
+
+# ----------------------------------------------------------------------------- alsmeds site
+
+
+def _fake_mathjax(folder: Path) -> Path:
+    """A folder with the files and folders of MathJax 2 that the site copies (stubs)."""
+    from alsmeds.pipeline import site
+
+    for part in site.MATHJAX_PARTS:
+        target = folder / part
+        if target.suffix == ".js":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("/* stub */\n")
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            (target / "stub.js").write_text("/* stub */\n")
+    return folder
+
+
+def test_cli_site_builds_a_small_site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _write_notebook(nbdir / "01_alpha.ipynb", [("md", "# 01 · Alpha\n\nWhat is alpha?"), ("code", "1 + 1")])
+    out = tmp_path / "site"
+    code = cli.main(
+        [
+            "site",
+            "--out",
+            str(out),
+            "--notebooks-dir",
+            str(nbdir),
+            "--figures-dir",
+            str(tmp_path / "none"),
+            "--results-dir",
+            str(tmp_path),
+            "--mathjax",
+            str(_fake_mathjax(tmp_path / "mathjax")),
+            "--no-progress",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_OK, captured.err
+    assert "site built" in captured.out and str(out / "index.html") in captured.out
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "What is alpha?" in index and "reproduction.csv" in index and "does not exist" in index
+    assert (out / "notebooks" / "01_alpha.html").is_file()
+    assert (tmp_path / "site-src" / "index.md").is_file()
+
+
+@pytest.mark.parametrize("problem", ["no notebooks", "not a site", "no mathjax"])
+def test_cli_site_usage_errors_exit_2(problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    if problem != "no notebooks":
+        _write_notebook(nbdir / "01_alpha.ipynb", [("md", "# 01 · Alpha")])
+    out = tmp_path / "out"
+    out.mkdir()
+    if problem == "not a site":
+        (out / "notes.txt").write_text("keep me")
+    mathjax = tmp_path / "mathjax"
+    if problem == "no mathjax":
+        mathjax.mkdir()  # empty: no MathJax.js
+    else:
+        _fake_mathjax(mathjax)
+    args = ["site", "--out", str(out), "--notebooks-dir", str(nbdir), "--mathjax", str(mathjax), "--no-progress"]
+    assert cli.main(args) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    expected = {"no notebooks": "no notebooks matching", "not a site": "not written by", "no mathjax": "MathJax"}
+    assert err.startswith("alsmeds site: ") and expected[problem] in err
+    if problem == "not a site":
+        assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_cli_site_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from alsmeds.pipeline import site
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(site, "build_site", interrupted)
+    assert cli.main(["site"]) == cli.EXIT_INTERRUPTED
+    assert "alsmeds site: interrupted" in capsys.readouterr().err

@@ -11,6 +11,8 @@ run
     Execute the numbered notebooks in order with papermill.
 compare
     Compare fresh results with reference results, floats within rounding tolerance.
+site
+    Build the static HTML site of the executed notebooks (Jupyter Book, offline).
 
 Exit codes: 0 success, 1 a failed check or notebook, 2 invalid usage or invalid data,
 130 interrupted (Ctrl-C).
@@ -190,13 +192,51 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    """Build the static site of the executed notebooks (see :func:`alsmeds.pipeline.site.build_site`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``out``, ``notebooks_dir``, ``figures_dir``, ``results_dir``, ``mathjax`` and
+        ``no_progress``.
+
+    Returns
+    -------
+    int
+        0 when the site was built, 1 when the build failed, 2 for missing inputs (no
+        notebooks, no local MathJax) or an output folder that is not a site.
+    """
+    from alsmeds.pipeline import site
+
+    try:
+        build = site.build_site(
+            args.out,
+            notebooks_dir=args.notebooks_dir,
+            figures_dir=args.figures_dir,
+            results_dir=args.results_dir,
+            mathjax_dir=args.mathjax,
+            progress=not args.no_progress,
+        )
+    except site.SiteBuildFailed as exc:
+        print(f"alsmeds site: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except site.SiteError as exc:
+        print(f"alsmeds site: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    pages = len(build.notebooks) + 1
+    warned = f", {len(build.warnings)} Sphinx warning(s)" if build.warnings else ""
+    print(f"site built in {build.seconds:.0f} s ({pages} pages{warned}): open {build.out / 'index.html'}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``alsmeds`` argument parser.
 
     Returns
     -------
     argparse.ArgumentParser
-        Parser with the ``simulate``, ``validate`` and ``run`` subcommands.
+        Parser with the ``simulate``, ``validate``, ``run``, ``compare`` and ``site`` subcommands.
     """
     parser = argparse.ArgumentParser(
         prog="alsmeds",
@@ -269,6 +309,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of reference results (default: %(default)s)",
     )
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "site",
+        help="build the static HTML site of the executed notebooks",
+        description="Build a static site (Jupyter Book 1.x, offline, nothing re-executed): an index with each "
+        "notebook's question, the reproduction table and a figure gallery, then one page per notebook. "
+        "Sources are generated in OUT-src beside OUT.",
+    )
+    p.add_argument(
+        "--out",
+        default=str(paths.BUILD_DIR / "site"),
+        metavar="DIR",
+        help="output folder, replaced as a whole (default: %(default)s)",
+    )
+    p.add_argument(
+        "--notebooks-dir",
+        default=str(paths.NOTEBOOKS_DIR),
+        metavar="DIR",
+        help="executed NN_*.ipynb notebooks to show (default: %(default)s)",
+    )
+    p.add_argument(
+        "--figures-dir",
+        default=str(paths.COMMITTED_FIGURES_DIR),
+        metavar="DIR",
+        help="figures for the gallery (default: %(default)s)",
+    )
+    p.add_argument(
+        "--results-dir",
+        default=str(paths.COMMITTED_RESULTS_DIR),
+        metavar="DIR",
+        help="folder holding reproduction.csv (default: %(default)s)",
+    )
+    p.add_argument(
+        "--mathjax",
+        default=None,
+        metavar="DIR",
+        help="MathJax 2 folder (default: $ALSMEDS_MATHJAX_DIR or Debian's /usr/share/javascript/mathjax)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the build's progress lines")
+    p.set_defaults(func=cmd_site)
     return parser
 
 
