@@ -15,16 +15,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 
-.PHONY: help venv reproduce refresh test lab data clean bench FORCE
+.PHONY: help venv reproduce refresh test site lab data clean bench FORCE
 
 # Where `make reproduce` writes its fresh outputs (compared with the committed results/).
 REPRODUCE_DIR := build/reproduce
 
 help:
 	@echo "make reproduce  verify the synthetic data regenerate, run every notebook into build/reproduce/,"
-	@echo "                and compare the fresh results with the committed results/"
+	@echo "                and compare the fresh results with the committed results/; then build their site"
+	@echo "                into $(REPRODUCE_DIR)/site/"
 	@echo "make refresh    (maintainers) rerun the notebooks in place: rewrites notebooks/, results/, figures/"
 	@echo "make test       ruff + pytest (unit tests and nbval --nbval-lax over notebooks/)"
+	@echo "make site       static HTML site of the committed notebooks in build/site/ (open build/site/index.html)"
 	@echo "make lab        JupyterLab on notebooks/ in the project environment"
 	@echo "make data       regenerate data/synthetic"
 	@echo "make bench      run every benchmarks/*.py"
@@ -71,6 +73,10 @@ reproduce: venv
 	$(PY) -m alsmeds run --output-dir $(REPRODUCE_DIR)/notebooks \
 	  --results-dir $(REPRODUCE_DIR)/results --figures-dir $(REPRODUCE_DIR)/figures
 	$(PY) -m alsmeds compare $(REPRODUCE_DIR)/results results
+	@# The site of this run: the notebooks, figures and results just produced in $(REPRODUCE_DIR)
+	@# (not the committed ones, which `make site` shows), so what you browse is what was reproduced.
+	$(PY) -m alsmeds site --out $(REPRODUCE_DIR)/site --notebooks-dir $(REPRODUCE_DIR)/notebooks \
+	  --figures-dir $(REPRODUCE_DIR)/figures --results-dir $(REPRODUCE_DIR)/results
 
 refresh: venv
 	$(PY) -m alsmeds run --inplace
@@ -78,6 +84,11 @@ refresh: venv
 test: venv
 	$(VENV)/bin/ruff check $(wildcard src tests benchmarks)
 	$(VENV)/bin/pytest
+
+# Static site of the committed, executed notebooks (nothing is re-run): build/site/, with its
+# generated sources in build/site-src/. Needs Debian's libjs-mathjax (or ALSMEDS_MATHJAX_DIR).
+site: venv
+	$(PY) -m alsmeds site --out build/site
 
 lab: venv
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
