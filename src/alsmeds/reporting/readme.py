@@ -32,6 +32,7 @@ NOTEBOOK_TITLES = {
     "06": "06 · ALSFRS-R trajectories",
     "07": "07 · The joint model",
     "08": "08 · Reproduction report",
+    "09": "09 · Simulation study",
 }
 
 
