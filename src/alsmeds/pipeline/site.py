@@ -43,7 +43,7 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 MATHJAX_ENV = "ALSMEDS_MATHJAX_DIR"
 #: Where Debian's ``libjs-mathjax`` (and other distributions' packages) put MathJax 2.
 MATHJAX_CANDIDATES = (Path("/usr/share/javascript/mathjax"), Path("/usr/share/mathjax"))
-#: The parts of MathJax 2 that ``MathJax.js?config=TeX-AMS_CHTML`` loads (about 1.5 MB of 54).
+#: The parts of MathJax 2 that ``MathJax.js?config=TeX-AMS_CHTML`` loads (about 1.7 MB of 54).
 MATHJAX_PARTS = (
     "MathJax.js",
     "config/TeX-AMS_CHTML.js",
