@@ -482,8 +482,8 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _claim_folder(folder: Path, what: str) -> None:
-    """Make ``folder`` ours: create it, or accept it if empty or marked; refuse anything else."""
+def _check_folder(folder: Path, what: str) -> None:
+    """Refuse a folder that exists and is neither empty nor marked as written by this module."""
     if folder.exists() and not folder.is_dir():
         raise SiteError(f"{what} {folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).is_file():
@@ -491,6 +491,11 @@ def _claim_folder(folder: Path, what: str) -> None:
             f"{what} {folder} is not empty and was not written by `alsmeds site` (no {MARKER} file): "
             "choose another --out or remove it"
         )
+
+
+def _claim_folder(folder: Path, what: str) -> None:
+    """Make ``folder`` ours: create it, or accept it if empty or marked (see :func:`_check_folder`)."""
+    _check_folder(folder, what)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("written by alsmeds.pipeline.site; replaced on every build\n", encoding="utf-8")
 
@@ -668,6 +673,8 @@ def _replace_folder(built: Path, out: Path) -> None:
         out.rename(old)
         staging.rename(out)
     finally:
+        if old.exists() and not out.exists():  # interrupted between the two renames
+            old.rename(out)
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
 
@@ -718,6 +725,8 @@ def build_site(
     source = Path(source_dir).resolve() if source_dir is not None else out.parent / f"{out.name}-src"
     if source == out or source.is_relative_to(out) or out.is_relative_to(source):
         raise SiteError(f"the sources folder {source} and the site folder {out} must not contain each other")
+    _check_folder(out, "site folder")  # before the build, not after it
+    _check_folder(source, "site sources folder")
 
     def say(message: str) -> None:
         if progress:
