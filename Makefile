@@ -80,6 +80,7 @@ reproduce: venv
 
 refresh: venv
 	$(PY) -m alsmeds run --inplace
+	$(PY) -m alsmeds.pipeline.readme
 
 test: venv
 	$(VENV)/bin/ruff check $(wildcard src tests benchmarks)

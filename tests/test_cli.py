@@ -542,3 +542,11 @@ def test_cli_site_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
     monkeypatch.setattr(site, "build_site", interrupted)
     assert cli.main(["site"]) == cli.EXIT_INTERRUPTED
     assert "alsmeds site: interrupted" in capsys.readouterr().err
+
+
+def test_simstudy_is_a_subcommand(capsys):
+    """``alsmeds simstudy`` reaches the simulation study's own argument checks (the study itself: tests/test_simstudy.py)."""
+    from alsmeds.pipeline.cli import main
+
+    assert main(["simstudy", "--reps", "0"]) == 2
+    assert "--reps and --workers must be at least 1" in capsys.readouterr().err

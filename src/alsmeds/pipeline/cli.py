@@ -349,6 +349,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="hide the build's progress lines")
     p.set_defaults(func=cmd_site)
+
+    from alsmeds.simstudy import cli as simstudy_cli
+
+    p = sub.add_parser(
+        "simstudy",
+        help="simulation study: replicate data sets, every estimator, bias and coverage (ADEMP)",
+        description="Simulate replicate data sets at a given scale, fit every model, store one file per "
+        "replicate (resumable) and summarise bias, SEs, coverage and power (docs/simstudy.md).",
+    )
+    simstudy_cli.add_arguments(p)
+    p.set_defaults(func=simstudy_cli.run)
     return parser
 
 
