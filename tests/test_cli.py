@@ -545,7 +545,7 @@ def test_cli_site_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
 
 
 def test_simstudy_is_a_subcommand(capsys):
-    """``alsmeds simstudy`` reaches the simulation study's own argument checks (the study itself: tests/test_simstudy.py)."""
+    """``alsmeds simstudy`` reaches the study's own argument checks (the study itself: tests/test_simstudy.py)."""
     from alsmeds.pipeline.cli import main
 
     assert main(["simstudy", "--reps", "0"]) == 2
