@@ -1,0 +1,37 @@
+"""E-values against VanderWeele & Ding's worked example and the formula's own properties."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from alsmeds.reporting.evalue import approximate_risk_ratio, evalue_of_ratio, evalues
+
+
+def test_worked_example():
+    """VanderWeele & Ding 2017: RR 3.9 (95% CI 1.8-8.7) gives E-values 7.26 and 3.00."""
+    e = evalues(3.9, 1.8, 8.7)
+    assert e["evalue_estimate"] == pytest.approx(7.26, abs=0.005)
+    assert e["evalue_ci"] == pytest.approx(3.00, abs=0.005)
+
+
+def test_protective_and_null():
+    assert evalue_of_ratio(0.5) == pytest.approx(evalue_of_ratio(2.0))
+    assert evalue_of_ratio(1.0) == 1.0
+    assert evalues(0.5, 0.3, 0.8)["evalue_ci"] == pytest.approx(evalue_of_ratio(1 / 0.8))
+    assert evalues(1.2, 0.9, 1.6)["evalue_ci"] == 1.0
+    assert math.isnan(evalues(1.2)["evalue_ci"])
+
+
+def test_common_outcome_approximations():
+    assert approximate_risk_ratio(4.0, "odds_ratio", rare_outcome=False) == pytest.approx(2.0)
+    assert approximate_risk_ratio(4.0, "odds_ratio") == 4.0
+    hr = approximate_risk_ratio(1.72, "hazard_ratio", rare_outcome=False)
+    assert hr == pytest.approx((1 - 0.5 ** math.sqrt(1.72)) / (1 - 0.5 ** math.sqrt(1 / 1.72)))
+    assert 1 < hr < 1.72
+    assert approximate_risk_ratio(1.0, "hazard_ratio", rare_outcome=False) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="measure must be"):
+        approximate_risk_ratio(1.2, "rate_ratio")
+    with pytest.raises(ValueError, match="positive"):
+        evalue_of_ratio(0.0)
