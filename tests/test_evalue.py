@@ -35,3 +35,19 @@ def test_common_outcome_approximations():
         approximate_risk_ratio(1.2, "rate_ratio")
     with pytest.raises(ValueError, match="positive"):
         evalue_of_ratio(0.0)
+
+
+def test_evalue_table_of_the_published_targets():
+    from alsmeds import paths
+    from alsmeds.reporting.evalue import evalue_table
+    from alsmeds.reporting.reproduction import scorecard
+
+    table = evalue_table(scorecard(paths.COMMITTED_RESULTS_DIR)).set_index("target")
+    assert len(table) == 9
+    hyp = table.loc["risk:hypnotics:0_1"]
+    assert hyp["published_evalue"] == pytest.approx(6.10 + math.sqrt(6.10 * 5.10))
+    assert hyp["published_evalue_ci"] == pytest.approx(3.77 + math.sqrt(3.77 * 2.77))
+    anx = table.loc["prognosis:anxiolytics"]
+    rr = approximate_risk_ratio(1.52, "hazard_ratio", rare_outcome=False)
+    assert not anx["rare_outcome"] and anx["published_evalue"] == pytest.approx(evalue_of_ratio(rr))
+    assert math.isnan(table.loc["prognosis:hypnotics", "published_evalue_ci"])  # CI not published

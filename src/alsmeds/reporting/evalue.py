@@ -88,3 +88,41 @@ def evalues(
         else:
             out["evalue_ci"] = evalue_of_ratio(lo if rr > 1 else hi)
     return pd.Series(out)
+
+
+def evalue_table(card: pd.DataFrame) -> pd.DataFrame:
+    """E-values of the published ratios and of ours, one row per target of a reproduction scorecard.
+
+    Odds ratios of ALS are treated as risk ratios (a rare outcome); hazard ratios of death or
+    invasive ventilation, common after an ALS diagnosis, are converted by the common-outcome
+    approximation (module docstring).
+
+    Parameters
+    ----------
+    card : DataFrame
+        :func:`alsmeds.reporting.reproduction.scorecard` (rows of kind ``odds_ratio`` and ``hazard_ratio``).
+
+    Returns
+    -------
+    DataFrame
+        ``target``, ``measure``, ``rare_outcome``, and for the published estimate and ours the
+        E-value of the estimate and of the CI limit nearer 1.
+    """
+    rows = []
+    for r in card[card["kind"].isin(["odds_ratio", "hazard_ratio"])].itertuples():
+        rare = r.kind == "odds_ratio"
+        published = evalues(r.published, r.published_lower, r.published_upper, r.kind, rare)
+        row = {
+            "target": r.target,
+            "measure": r.kind,
+            "rare_outcome": rare,
+            "published_evalue": published["evalue_estimate"],
+            "published_evalue_ci": published["evalue_ci"],
+            "our_evalue": np.nan,
+            "our_evalue_ci": np.nan,
+        }
+        if np.isfinite(r.estimate) and r.estimate > 0:
+            ours = evalues(r.estimate, r.ci_lower, r.ci_upper, r.kind, rare)
+            row.update(our_evalue=ours["evalue_estimate"], our_evalue_ci=ours["evalue_ci"])
+        rows.append(row)
+    return pd.DataFrame(rows)
