@@ -498,8 +498,52 @@ def maximise_profiled(s: LmmSums, reml: bool, *, tol: float = DEFAULT_TOL, maxit
 # --------------------------------------------------------------------------- results
 
 
+class LinearMixedResults(EstimationResults):
+    """Statistics every fitted linear mixed model shares (this module's :class:`LmmResult` and the study's
+    :class:`alsmeds.models.mixed.AlsfrsMixedResult`).
+
+    Subclasses provide ``params``, ``cov`` (``(X'V^-1 X)^-1``), ``cov_re`` (``D``), ``scale``
+    (``sigma^2``), ``llf``, ``n_groups`` and ``reml``.
+    """
+
+    @property
+    def bse(self) -> pd.Series:
+        """Model-based standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(np.asarray(self.cov))), index=self.params.index)
+
+    @property
+    def method(self) -> str:
+        return "REML" if self.reml else "ML"
+
+    @property
+    def n_params(self) -> int:
+        """Fixed effects + random-effect (co)variances + residual variance."""
+        k = self.cov_re.shape[0]
+        return len(self.params) + k * (k + 1) // 2 + 1
+
+    @property
+    def aic(self) -> float:
+        """``-2 llf + 2 n_params`` (with REML, compare only models with the same fixed effects)."""
+        return -2 * self.llf + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """``-2 llf + log(n_groups) n_params`` (groups, here patients, as the sample size)."""
+        return -2 * self.llf + np.log(self.n_groups) * self.n_params
+
+    def variance_components(self) -> pd.Series:
+        """Random-effect SDs, their correlation (k = 2; NaN when an SD is zero) and the residual SD."""
+        D = self.cov_re.to_numpy()
+        out = {"intercept_sd": float(np.sqrt(D[0, 0]))}
+        if D.shape[0] == 2:
+            out["slope_sd"] = float(np.sqrt(D[1, 1]))
+            out["correlation"] = float(D[0, 1] / np.sqrt(D[0, 0] * D[1, 1])) if D[0, 0] * D[1, 1] > 0 else np.nan
+        out["residual_sd"] = float(np.sqrt(self.scale))
+        return pd.Series(out)
+
+
 @dataclass
-class LmmResult(EstimationResults):
+class LmmResult(LinearMixedResults):
     """A fitted linear mixed model (:func:`fit_lmm`), in the vocabulary of :mod:`alsmeds.models.base`.
 
     Attributes
@@ -547,41 +591,6 @@ class LmmResult(EstimationResults):
     message: str
     iterations: int
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def bse(self) -> pd.Series:
-        """Model-based standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
-
-    @property
-    def method(self) -> str:
-        return "REML" if self.reml else "ML"
-
-    @property
-    def n_params(self) -> int:
-        """Fixed effects + random-effect (co)variances + residual variance."""
-        k = self.cov_re.shape[0]
-        return len(self.params) + k * (k + 1) // 2 + 1
-
-    @property
-    def aic(self) -> float:
-        """``-2 llf + 2 n_params`` (with REML, compare only models with the same fixed effects)."""
-        return -2 * self.llf + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        """``-2 llf + log(n_groups) n_params`` (groups as the sample size)."""
-        return -2 * self.llf + np.log(self.n_groups) * self.n_params
-
-    def variance_components(self) -> pd.Series:
-        """Random-effect SDs, their correlation (k = 2; NaN when an SD is zero) and the residual SD."""
-        D = self.cov_re.to_numpy()
-        out = {"intercept_sd": float(np.sqrt(D[0, 0]))}
-        if D.shape[0] == 2:
-            out["slope_sd"] = float(np.sqrt(D[1, 1]))
-            out["correlation"] = float(D[0, 1] / np.sqrt(D[0, 0] * D[1, 1])) if D[0, 0] * D[1, 1] > 0 else np.nan
-        out["residual_sd"] = float(np.sqrt(self.scale))
-        return pd.Series(out)
 
     def _describe(self) -> str:
         re_text = "random intercept and slope" if self.cov_re.shape[0] == 2 else "random intercept"

@@ -60,9 +60,9 @@ from scipy import stats
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
-from alsmeds.models.base import EstimationResults, wald_frame
+from alsmeds.models.base import wald_frame
 from alsmeds.models.identifiability import non_identifiable_terms
-from alsmeds.models.lmm import DEFAULT_TOL, LmmError, LmmSums, fit_lmm
+from alsmeds.models.lmm import DEFAULT_TOL, LinearMixedResults, LmmError, LmmSums, fit_lmm
 
 #: Default covariates of the mixed model (columns of :func:`build_alsfrs_data`).
 DEFAULT_COVARIATES = ("age_per_decade", "male", "bulbar")
@@ -367,7 +367,7 @@ class AlsfrsMixedModel:
 
 
 @dataclass
-class AlsfrsMixedResult(EstimationResults):
+class AlsfrsMixedResult(LinearMixedResults):
     """A fitted :class:`AlsfrsMixedModel` (time in months, scores in points).
 
     In the vocabulary of :mod:`alsmeds.models.base` for the fixed effects:
@@ -429,39 +429,9 @@ class AlsfrsMixedResult(EstimationResults):
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def bse(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.cov)), index=self.params.index)
-
-    @property
-    def method(self) -> str:
-        return "REML" if self.model.reml else "ML"
-
-    @property
-    def n_params(self) -> int:
-        """Fixed effects + random-effect (co)variances + residual variance."""
-        k = self.cov_re.shape[0]
-        return len(self.params) + k * (k + 1) // 2 + 1
-
-    @property
-    def aic(self) -> float:
-        """``-2 llf + 2 n_params``.  With REML, compare only models with the same fixed effects."""
-        return -2 * self.llf + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        """``-2 llf + log(n_patients) n_params`` (patients as the sample size)."""
-        return -2 * self.llf + np.log(self.n_groups) * self.n_params
-
-    def variance_components(self) -> pd.Series:
-        """Intercept SD (points), slope SD (points/month), their correlation, residual SD (points)."""
-        D = self.cov_re.to_numpy()
-        out = {"intercept_sd": float(np.sqrt(D[0, 0]))}
-        if D.shape[0] == 2:
-            out["slope_sd"] = float(np.sqrt(D[1, 1]))
-            out["correlation"] = float(D[0, 1] / np.sqrt(D[0, 0] * D[1, 1])) if D[0, 0] * D[1, 1] > 0 else np.nan
-        out["residual_sd"] = float(np.sqrt(self.scale))
-        return pd.Series(out)
+    def reml(self) -> bool:
+        """Whether the fit is REML (the fitted model's setting)."""
+        return self.model.reml
 
     def linear_combination(self, weights: Mapping[str, float], alpha: float = 0.05) -> pd.Series:
         """Estimate, SE, Wald CI and p-value of ``sum_j w_j beta_j`` (no ``z``: the results layout).
