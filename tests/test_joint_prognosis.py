@@ -283,3 +283,24 @@ def test_two_stage_is_attenuated_where_the_joint_model_is_not():
     assert abs(z_joint) < 3
     assert z_two > 5  # towards zero (alpha < 0)
     assert two_stage.params[PREDICTED_SCORE] / planted < 0.85
+
+
+def test_cox_total_is_read_not_refitted(tmp_path, study):
+    from alsmeds import paths
+    from alsmeds.reporting.joint_results import read_cox_total
+
+    rows, why = read_cox_total(paths.COMMITTED_RESULTS_DIR, len(study.survival_data))
+    assert why == "" and list(rows["drug_class"]) == list(CLASSES) and rows["estimable"].all()
+    assert read_cox_total(paths.COMMITTED_RESULTS_DIR, 10)[0] is None  # a file about other data is not used
+    missing, why = read_cox_total(tmp_path, 1057)
+    assert missing is None and "run notebook 05" in why
+
+
+def test_association_contrast_rows(fit, frames):
+    from alsmeds.reporting.joint_results import association_contrast
+
+    stage = fit_two_stage(frames)
+    table = association_contrast({"all": (fit, stage, len(frames.long))})
+    assert list(table["method"]) == ["joint", "two_stage"]
+    assert table["estimate"].tolist() == [fit.params["alpha"], stage.params[PREDICTED_SCORE]]
+    np.testing.assert_allclose(table["ci_upper"] - table["estimate"], 1.959963984540054 * table["se"])

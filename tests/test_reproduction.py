@@ -143,3 +143,18 @@ def test_verdicts_follow_their_rules(tmp_path):
     after = qualitative_verdicts(tmp_path).set_index("target")["status"]
     assert after["finding:under_65"] == "reproduced"
     assert after["finding:decline"] == "not reproduced"
+
+
+def test_information_and_distance_from_planted(truth):
+    from alsmeds.reporting.reproduction import distance_from_planted, information_table
+
+    card = scorecard(paths.COMMITTED_RESULTS_DIR, truth)
+    info = information_table(card)
+    published_se = (np.log(1.60) - np.log(1.12)) / (2 * 1.959963984540054)
+    assert info.loc["risk:anxiolytics:gt1", "published information"] == pytest.approx(1 / published_se**2)
+    assert np.isnan(info.loc["prognosis:hypnotics", "published information"])
+    np.testing.assert_allclose(info["ours / published"] ** -0.5, info["ci_width_ratio"], rtol=1e-12)
+    z = distance_from_planted(card).set_index("target")["z_vs_planted"]
+    row = card.set_index("target").loc["risk:hypnotics:0_1"]
+    se = (np.log(row["ci_upper"]) - np.log(row["ci_lower"])) / (2 * 1.959963984540054)
+    assert z["risk:hypnotics:0_1"] == pytest.approx((np.log(row["estimate"]) - np.log(row["planted"])) / se)

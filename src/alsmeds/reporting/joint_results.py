@@ -7,20 +7,25 @@
 * :func:`two_stage_rows` -- the two-stage fit as rows of the results file.
 * :func:`example_patients` and :func:`dynamic_curves` -- two patients whose predicted survival is
   updated visit by visit.
+* :func:`read_cox_total` -- notebook 05's Cox estimates, read from its results file (not refitted).
+* :func:`association_contrast` -- alpha of the joint and two-stage models side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
+from alsmeds.models.base import wald_frame
 from alsmeds.models.joint.prediction import dynamic_survival
 from alsmeds.models.joint.prognosis import JOINT_MODEL_RESULT_COLUMNS, AlsJointResult
 from alsmeds.models.joint.two_stage import PREDICTED_SCORE, TwoStageResult
+from alsmeds.reporting.survival_results import SURVIVAL_COX_FILE
 
 _FOREST_COLUMNS = [
     "drug_class",
@@ -241,3 +246,56 @@ def dynamic_curves(
         float(s): dynamic_survival(result.fit, visits, float(s), np.linspace(s, s + horizon_months, points))
         for s in landmarks
     }
+
+
+def read_cox_total(results_dir: Path | str, n_cases: int) -> tuple[pd.DataFrame | None, str]:
+    """The three-class Cox model of notebook 05 (a total effect), read from ``results/survival_cox.csv``.
+
+    Parameters
+    ----------
+    results_dir : path-like
+        The folder notebook 05 wrote.
+    n_cases : int
+        Cases of the data at hand: a file about other data (another count) is not used.
+
+    Returns
+    -------
+    (DataFrame or None, str)
+        The exposure rows of the ``mutual`` model (``drug_class``, ``log_hr``, ``se``, ``hazard_ratio``,
+        ``ci_lower``, ``ci_upper``, ``estimable``, ``reason``), or None with the reason it is not available.
+    """
+    path = Path(results_dir) / f"{SURVIVAL_COX_FILE}.csv"
+    if not path.is_file():
+        return None, f"no {path.name} in {results_dir}: run notebook 05 first"
+    cox = pd.read_csv(path)
+    rows = cox[(cox["model"] == "mutual") & cox["is_exposure"].astype(bool)].copy()
+    if rows.empty or int(rows["n"].iloc[0]) != int(n_cases):
+        return None, f"{path.name} describes other data (not {n_cases:,} cases): rerun notebook 05"
+    rows["estimable"] = rows["estimable"].astype(bool)
+    rows["reason"] = rows["reason"].fillna("")
+    return rows.reset_index(drop=True), ""
+
+
+def association_contrast(fits: Mapping[str, tuple[AlsJointResult, TwoStageResult, int]]) -> pd.DataFrame:
+    """``alpha`` of the joint model and of the two-stage model, per data set, with Wald CIs.
+
+    Parameters
+    ----------
+    fits : mapping
+        Data label -> (joint fit, two-stage fit, visits used).
+
+    Returns
+    -------
+    DataFrame
+        ``data``, ``method`` (joint, two_stage), ``visits``, ``estimate``, ``se``, ``ci_lower``, ``ci_upper``.
+    """
+    rows = []
+    for label, (joint, two_stage, visits) in fits.items():
+        for method, estimate, se in (
+            ("joint", joint.params["alpha"], joint.bse["alpha"]),
+            ("two_stage", two_stage.params[PREDICTED_SCORE], two_stage.bse[PREDICTED_SCORE]),
+        ):
+            rows.append({"data": label, "method": method, "visits": visits, "estimate": estimate, "se": se})
+    out = pd.DataFrame(rows, columns=["data", "method", "visits", "estimate", "se"])
+    wald = wald_frame(out["estimate"], out["se"])
+    return out.assign(ci_lower=wald["ci_lower"].to_numpy(), ci_upper=wald["ci_upper"].to_numpy())

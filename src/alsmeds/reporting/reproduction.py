@@ -389,3 +389,43 @@ def qualitative_verdicts(results_dir: str | Path) -> pd.DataFrame:
         add("finding:decline", status, rule,
             f"{s['estimate']:.2f} points/month ({s['ci_lower']:.2f} to {s['ci_upper']:.2f})")  # fmt: skip
     return pd.DataFrame(verdicts, columns=VERDICT_COLUMNS)
+
+
+def distance_from_planted(card: pd.DataFrame) -> pd.DataFrame:
+    """The ratio targets of a scorecard with ``z_vs_planted``: (log ours - log planted) / our SE (from our CI)."""
+    ratios = card[card["kind"].isin(["odds_ratio", "hazard_ratio"])].copy()
+    se = np.array([_se_from_ci(lo, hi) for lo, hi in zip(ratios["ci_lower"], ratios["ci_upper"], strict=True)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios["z_vs_planted"] = (np.log(ratios["estimate"]) - np.log(ratios["planted"])) / se
+    return ratios
+
+
+def information_table(card: pd.DataFrame) -> pd.DataFrame:
+    """The information (1 / SE^2 of the log ratio, read off the 95% CIs) behind each published ratio and ours.
+
+    For a binary exposure in a Cox or conditional logistic model it is about
+    ``events x p (1 - p)`` (``p`` the exposed share among the events), so the ratio
+    ``ours / published`` says how many times the paper's information the synthetic design carries.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by target: ``ci_width_ratio``, ``published information``, ``our information``,
+        ``ours / published``.
+    """
+    ratios = card[card["kind"].isin(["odds_ratio", "hazard_ratio"])]
+
+    def information(lower: pd.Series, upper: pd.Series) -> np.ndarray:
+        se = np.array([_se_from_ci(lo, hi) for lo, hi in zip(lower, upper, strict=True)])
+        return 1 / se**2
+
+    out = pd.DataFrame(
+        {
+            "ci_width_ratio": ratios["ci_width_ratio"].to_numpy(),
+            "published information": information(ratios["published_lower"], ratios["published_upper"]),
+            "our information": information(ratios["ci_lower"], ratios["ci_upper"]),
+        },
+        index=pd.Index(ratios["target"], name="target"),
+    )
+    out["ours / published"] = out["our information"] / out["published information"]
+    return out
