@@ -158,3 +158,14 @@ def test_information_and_distance_from_planted(truth):
     row = card.set_index("target").loc["risk:hypnotics:0_1"]
     se = (np.log(row["ci_upper"]) - np.log(row["ci_lower"])) / (2 * 1.959963984540054)
     assert z["risk:hypnotics:0_1"] == pytest.approx((np.log(row["estimate"]) - np.log(row["planted"])) / se)
+
+
+def test_verdicts_with_only_the_prognosis_results(tmp_path):
+    """A folder holding only some results (notebook 08 run before 01-06) gives not-estimable verdicts, not an error."""
+    for name in ("joint_model.csv", "followup.json"):
+        shutil.copy(paths.COMMITTED_RESULTS_DIR / name, tmp_path / name)
+    verdicts = qualitative_verdicts(tmp_path).set_index("target")["status"]
+    assert verdicts["finding:prognosis"] == "reproduced"
+    assert (verdicts.drop("finding:prognosis") == "not estimable").all()
+    card = scorecard(tmp_path).set_index("target")
+    assert card.loc["risk:anxiolytics:gt1", "status"] == "not estimable"

@@ -348,6 +348,8 @@ def qualitative_verdicts(results_dir: str | Path) -> pd.DataFrame:
     rel = rel[(rel["window"] == "gt1")] if len(rel) else rel
 
     def odds(comparison: str, k: str) -> float:
+        if rel.empty:
+            return np.nan
         sel = rel[(rel["comparison"] == comparison) & (rel["drug_class"] == k) & rel["estimable"].astype(bool)]
         return float(sel["odds_ratio"].iloc[0]) if len(sel) else np.nan
 
