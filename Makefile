@@ -91,8 +91,12 @@ test: venv
 site: venv
 	$(PY) -m alsmeds site --out build/site
 
+# JupyterLab with the project's settings (jupyter/overrides.json: no news or update pop-up),
+# copied into the venv's settings folder; --allow-root when run as root (containers).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 lab: venv
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	@mkdir -p $(LAB_SETTINGS) && cp jupyter/overrides.json $(LAB_SETTINGS)/overrides.json
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 data: venv
 	$(PY) -m alsmeds simulate

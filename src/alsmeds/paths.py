@@ -57,3 +57,24 @@ def display_path(path: str | Path) -> Path:
     """A path relative to the project root when it lies inside it (stable text for notebooks and logs)."""
     path = Path(path).resolve()
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+#: Where the notebooks' "try this" cells write (a build artefact, never the committed outputs).
+TRY_THIS_DIR = BUILD_DIR / "try-this"
+
+
+def try_this_dir(notebook: str) -> Path:
+    """The folder a notebook's "try this" cells write into: ``build/try-this/<notebook>/``.
+
+    A "try this" cell reruns a step with another switch (``min_dispensings=3``, a
+    2-year lag, another seed...) so a reader can compare; its results and figures go
+    here, so that playing never overwrites ``results/`` or ``figures/``.  The folder is
+    created by whatever writes into it (:func:`alsmeds.plots.save_figure`,
+    :func:`alsmeds.reporting.results.write_estimates`).
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's number, e.g. ``"03"``.
+    """
+    return TRY_THIS_DIR / str(notebook)

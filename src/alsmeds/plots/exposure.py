@@ -15,9 +15,9 @@ from alsmeds.derive.exposure import (
     ExposureRules,
     class_dispensings,
 )
+from alsmeds.labels import CLASS_LABELS
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
-    CLASS_LABELS,
     NEUTRAL_COLOUR,
     ROLE_COLOURS,
     ROLE_MARKERS,

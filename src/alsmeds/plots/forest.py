@@ -6,17 +6,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import CLASSES, WINDOW_LABELS
-from alsmeds.plots.palette import PUBLISHED_COLOUR, ROLE_COLOURS, TRUTH_COLOUR
+from alsmeds.constants import CLASSES
+from alsmeds.labels import CLASS_NAMES, WINDOW_NAMES
+from alsmeds.plots.axes import log_ratio_axis
+from alsmeds.plots.palette import COMPARISON_COLOURS, PUBLISHED_COLOUR, TRUTH_COLOUR
 
-COMPARISON_COLOURS = {
-    "population": ROLE_COLOURS["population_control"],
-    "sibling": ROLE_COLOURS["sibling"],
-    "spouse": ROLE_COLOURS["spouse"],
-}
-WINDOW_NAMES = {**WINDOW_LABELS, "gt1": ">1 y (lagged)", "ever": "any use before index"}
 WINDOW_ORDER = ("gt1", "ever", "0_1", "1_5", "gt5")
-CLASS_NAMES = {"anxiolytics": "Anxiolytics", "hypnotics": "Hypnotics & sedatives", "antidepressants": "Antidepressants"}
 
 
 def plot_forest(
@@ -110,20 +105,14 @@ def plot_forest(
             label="planted estimand",
         )
 
-    ax.axvline(1.0, color="0.5", linewidth=1)
-    ax.set_xscale("log")
-    ticks = [0.25, 0.5, 1, 2, 4, 8, 16, 32]
-    drawn = [estimates["ci_lower"], estimates["ci_upper"], pd.Series([0.8, 1.25])]
+    drawn = [estimates["ci_lower"], estimates["ci_upper"], estimates["odds_ratio"]]
     if truth is not None:
         drawn.append(truth["odds_ratio"])
     if published is not None:
         drawn += [published["published_lower"], published["published_upper"]]
-    values = np.concatenate([np.asarray(v, dtype=float) for v in drawn])
-    lo, hi = np.nanmin(values), np.nanmax(values)
-    ax.set_xlim(max(lo * 0.85, 0.1), min(hi * 1.15, 60))
-    ax.set_xticks([t for t in ticks if max(lo * 0.85, 0.1) <= t <= min(hi * 1.15, 60)])
-    ax.get_xaxis().set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.get_xaxis().set_minor_formatter(plt.NullFormatter())
+    log_ratio_axis(
+        ax, np.concatenate([np.asarray(v, dtype=float) for v in drawn]), label="Odds ratio of ALS (log scale)"
+    )
     ax.set_yticks(
         [y_of[(r.drug_class, r.window)] for r in rows.itertuples()],
         [f"{CLASS_NAMES[r.drug_class]}, {WINDOW_NAMES[r.window]}" for r in rows.itertuples()],
@@ -132,7 +121,6 @@ def plot_forest(
         boundary = [y_of[(r.drug_class, r.window)] for r in rows.itertuples() if r.class_order == i]
         if boundary:
             ax.axhline(max(boundary) + 0.5, color="0.85", linewidth=0.8)
-    ax.set_xlabel("Odds ratio of ALS (log scale)")
     if legend:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     if title:

@@ -10,12 +10,13 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from alsmeds.constants import CLASSES
+from alsmeds.labels import CLASS_LABELS
+from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
-    CLASS_LABELS,
-    EMPHASIS_COLOUR,
     NEUTRAL_COLOUR,
     PUBLISHED_COLOUR,
+    SUMMARY_COLOUR,
     TRUTH_COLOUR,
 )
 
@@ -27,17 +28,6 @@ SOURCE_LABELS = {
     "two_stage": "Two-stage Cox (predicted ALSFRS-R)",
     "cox": "Cox of notebook 05 (total effect)",
 }
-
-
-def _log_axis(ax: plt.Axes, values: Sequence[float]) -> None:
-    finite = [v for v in values if np.isfinite(v) and v > 0]
-    lo = max(0.1, min([0.8 / 0.9, *finite]) * 0.9)
-    hi = min(30.0, max([2.6 / 1.1, *finite]) * 1.1)
-    ax.set_xscale("log")
-    ticks = [t for t in (0.1, 0.2, 0.5, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 5, 10, 20) if lo <= t <= hi]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlim(lo, hi)
 
 
 def plot_prognosis_forest(
@@ -76,7 +66,7 @@ def plot_prognosis_forest(
     labels, ypos, drawn, shown = [], [], [], set()
     y = 0.0
     for k in classes:
-        colour = CLASS_COLOURS.get(k, EMPHASIS_COLOUR)
+        colour = CLASS_COLOURS.get(k, SUMMARY_COLOUR)
         ax.text(
             0.0,
             y + 0.8,
@@ -138,8 +128,7 @@ def plot_prognosis_forest(
             ypos.append(y)
             y -= 1
         y -= 0.9
-    ax.axvline(1.0, color="0.5", linewidth=1)
-    _log_axis(ax, drawn)
+    log_ratio_axis(ax, drawn, always=(0.8, 2.6))
     ax.set_yticks(ypos, labels)
     ax.set_ylim(y + 0.5, 1.4)
     ax.set_xlabel("hazard ratio of death or invasive ventilation, users vs non-users (log scale)")
@@ -239,7 +228,7 @@ def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax:
             yi,
             xerr=[[r.estimate - r.ci_lower], [r.ci_upper - r.estimate]],
             fmt=SOURCE_MARKERS["joint" if joint else "two_stage"],
-            color=EMPHASIS_COLOUR if joint else NEUTRAL_COLOUR,
+            color=SUMMARY_COLOUR if joint else NEUTRAL_COLOUR,
             markerfacecolor="white" if not joint else None,
             capsize=3,
             markersize=6,

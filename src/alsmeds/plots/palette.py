@@ -1,10 +1,13 @@
-"""Every colour and marker of the bundle's figures, defined once.
+"""Every colour and marker of the bundle's figures, defined once: one colour, one meaning.
 
 A drug class has one colour in every figure (timelines, prevalence, Kaplan-Meier
 curves, hazard ratios, ALSFRS-R trajectories), and so has a role in a matched set
-(case, population control, sibling, spouse).  The class colours are chosen apart from
-the role colours, so that a figure showing both never makes a class look like a role.
-Reference values (published estimates, planted truth) have their own colours too.
+(case, population control, sibling, spouse); a comparison (population, sibling,
+spouse) takes the colour of its controls.  No colour of a class or a role is reused for
+anything else: reference values (published estimates, planted truth), the comparison
+group of users (non-users), neutral points, summaries and events have their own.  What
+has no colour of its own (age strata, model variants) is told apart by markers and line
+styles, in the colour of what it describes.
 """
 
 from __future__ import annotations
@@ -18,26 +21,35 @@ ROLE_COLOURS = {
 }
 #: Role in a matched set -> marker.
 ROLE_MARKERS = {"case": "o", "population_control": "s", "sibling": "^", "spouse": "D"}
-#: Drug class -> colour (users of the class).
-CLASS_COLOURS = {"anxiolytics": "#e08214", "hypnotics": "#8073ac", "antidepressants": "#35978f"}
-#: Drug class -> label with its ATC code.
-CLASS_LABELS = {
-    "anxiolytics": "Anxiolytics (N05B)",
-    "hypnotics": "Hypnotics and sedatives (N05C)",
-    "antidepressants": "Antidepressants (N06A)",
+#: A comparison (its controls' role) -> colour.
+COMPARISON_COLOURS = {
+    "population": ROLE_COLOURS["population_control"],
+    "sibling": ROLE_COLOURS["sibling"],
+    "spouse": ROLE_COLOURS["spouse"],
+}
+#: Drug class -> colour (users of the class).  The negative-control class (a drug with no
+#: planted effect, notebook 03) has its own.
+CLASS_COLOURS = {
+    "anxiolytics": "#e08214",
+    "hypnotics": "#8073ac",
+    "antidepressants": "#35978f",
+    "negative_control": "#8c6d31",
 }
 #: The comparison group of a class's users: non-users.
-NON_USER_COLOUR = "#4d4d4d"
+NON_USER_COLOUR = "#a6a6a6"
 #: Background shading of the exposure windows before the index date.
 WINDOW_COLOURS = {"0_1": "#fcbba1", "1_5": "#c6dbef", "gt5": "#e5e5e5"}
-#: A published estimate (Chourpiliadis et al. 2025).
-PUBLISHED_COLOUR = "#d6604d"
-#: A planted (true) value of the synthetic data.
-TRUTH_COLOUR = "#fdb863"
-#: Age strata: under the cut-off, and at or above it.
-STRATUM_COLOURS = {"young": "#b2182b", "old": "#2166ac", "pooled": "#4d4d4d"}
-#: Neutral points (residuals, single observations) and their summary line.
-NEUTRAL_COLOUR = "#4d4d4d"
-EMPHASIS_COLOUR = "#b2182b"
+#: A published estimate (Chourpiliadis et al. 2025): black, open square.
+PUBLISHED_COLOUR = "#000000"
+PUBLISHED_MARKER = "s"
+#: A planted (true) value of the synthetic data: magenta star.
+TRUTH_COLOUR = "#c51b7d"
+TRUTH_MARKER = "*"
+#: Age strata (notebook 04) are told apart by marker and fill, in the class's colour.
+STRATUM_MARKERS = {"young": "o", "old": "s", "pooled": "D"}
+STRATUM_FILLED = {"young": True, "old": False, "pooled": True}
+#: Neutral points (residuals, single observations) and the summary line drawn over them.
+NEUTRAL_COLOUR = "#bdbdbd"
+SUMMARY_COLOUR = "#252525"
 #: Events that end a patient's follow-up.
-EVENT_COLOURS = {"death": "black", "invasive_ventilation": "#7b3294"}
+EVENT_COLOURS = {"death": "#252525", "invasive_ventilation": "#e6ab02"}

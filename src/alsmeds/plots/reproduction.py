@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import CLASS_COLOURS, NEUTRAL_COLOUR, PUBLISHED_COLOUR, TRUTH_COLOUR
 
 #: Window labels of the published odds ratios.
@@ -59,14 +60,7 @@ def plot_published_vs_ours(card: pd.DataFrame, axes: np.ndarray | None = None) -
             window = WINDOW_TEXT.get(str(r["target"]).split(":")[-1], "") if kind == "odds_ratio" else ""
             labels.append(f"{name} {window}".strip() + STATUS_TEXT.get(str(r["status"]), ""))
             ticks.append(y)
-        ax.axvline(1.0, color="0.5", linewidth=1)
-        ax.set_xscale("log")
-        finite = [v for v in values if np.isfinite(v) and v > 0]
-        lo, hi = (min([0.9, *finite]) * 0.9, max([2.5, *finite]) * 1.1) if finite else (0.8, 3.0)
-        marks = [m for m in (0.5, 0.8, 1, 1.25, 1.5, 2, 3, 5, 10) if lo <= m <= hi]
-        ax.set_xticks(marks, [f"{m:g}" for m in marks])
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
-        ax.set_xlim(lo, hi)
+        log_ratio_axis(ax, values, always=(0.9, 2.5))
         ax.set_yticks(ticks, labels)
         ax.set_ylim(min(ticks, default=0) - 0.6, 0.6)
         ax.set_title(title, loc="left")

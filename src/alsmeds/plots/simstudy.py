@@ -16,10 +16,10 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 
 from alsmeds.models.base import Z_975
-from alsmeds.plots.palette import EMPHASIS_COLOUR, NEUTRAL_COLOUR, PUBLISHED_COLOUR, TRUTH_COLOUR
+from alsmeds.plots.palette import NEUTRAL_COLOUR, PUBLISHED_COLOUR, SUMMARY_COLOUR, TRUTH_COLOUR
 
 #: Colour of intervals that cover the estimand / that miss it (zip plot).
-COVER_COLOUR, MISS_COLOUR = "#92c5de", EMPHASIS_COLOUR
+COVER_COLOUR, MISS_COLOUR = "#92c5de", SUMMARY_COLOUR
 
 #: Colour of each estimator family in the coverage overview.
 FAMILY_COLOURS = {"risk": "#2166ac", "cox": "#8073ac", "mixed": "#35978f", "joint": "#e08214"}
@@ -77,8 +77,10 @@ def plot_zip(
     ax.axhline(nominal * 100, color=NEUTRAL_COLOUR, linestyle="--", linewidth=1)
     ax.set_ylim(0, 100)
     ax.set_ylabel("centile of |z|")
-    ax.set_title(f"{title}\ncoverage {covers.mean():.1%} of {n}" if title else f"coverage {covers.mean():.1%} of {n}",
-                 fontsize=10)
+    ax.set_title(
+        f"{title}\ncoverage {covers.mean():.1%} of {n}" if title else f"coverage {covers.mean():.1%} of {n}",
+        fontsize=10,
+    )
     return ax
 
 
@@ -145,8 +147,17 @@ def plot_coverage_overview(performance: pd.DataFrame, ax: plt.Axes | None = None
     x = np.arange(len(shown))
     for family, rows in shown.groupby("family", sort=False):
         colour = FAMILY_COLOURS.get(str(family), NEUTRAL_COLOUR)
-        ax.errorbar(x[rows.index], rows["coverage"], yerr=1.96 * rows["coverage_mcse"], fmt="o", ms=3.5,
-                    color=colour, ecolor=colour, elinewidth=0.8, label=f"{family} ({len(rows)})")
+        ax.errorbar(
+            x[rows.index],
+            rows["coverage"],
+            yerr=1.96 * rows["coverage_mcse"],
+            fmt="o",
+            ms=3.5,
+            color=colour,
+            ecolor=colour,
+            elinewidth=0.8,
+            label=f"{family} ({len(rows)})",
+        )
     n = float(shown["n_estimable"].median()) if len(shown) else 1.0
     band = 1.96 * np.sqrt(nominal * (1 - nominal) / n)
     ax.axhspan(nominal - band, nominal + band, color=NEUTRAL_COLOUR, alpha=0.12, lw=0)
@@ -187,23 +198,43 @@ def plot_estimate_distributions(
     rows = []
     usable = estimates[estimates["estimable"].astype(bool) & np.isfinite(estimates["estimate"])]
     for i, p in enumerate(published.itertuples(index=False)):
-        m = (usable["family"] == p.family) & (usable["model"] == p.model) & (usable["exposure"] == p.exposure) & (
-            usable["term"] == p.term
+        m = (
+            (usable["family"] == p.family)
+            & (usable["model"] == p.model)
+            & (usable["exposure"] == p.exposure)
+            & (usable["term"] == p.term)
         )
         if p.family == "risk":
             m &= (usable["comparison"] == "population") & (usable["stratum"] == "all")
         rows.append(pd.DataFrame({"label": p.label, "ratio": np.exp(usable.loc[m, "estimate"]), "row": i}))
     data = pd.concat(rows, ignore_index=True)
     order = list(published["label"])
-    sns.violinplot(data=data, x="ratio", y="label", order=order, log_scale=True, inner="quart", cut=0,
-                   color="#d1e5f0", linewidth=0.8, density_norm="width", ax=ax)
+    sns.violinplot(
+        data=data,
+        x="ratio",
+        y="label",
+        order=order,
+        log_scale=True,
+        inner="quart",
+        cut=0,
+        color="#d1e5f0",
+        linewidth=0.8,
+        density_norm="width",
+        ax=ax,
+    )
     for i, p in enumerate(published.itertuples(index=False)):
         ax.vlines(p.estimand_ratio, i - 0.4, i + 0.4, color=TRUTH_COLOUR, linewidth=2.2, zorder=4)
         if pd.notna(p.published_lower) and pd.notna(p.published_upper):
             ax.hlines(i + 0.3, p.published_lower, p.published_upper, color=PUBLISHED_COLOUR, linewidth=1.4, zorder=4)
         ax.plot(p.published, i + 0.3, "D", color=PUBLISHED_COLOUR, ms=6, zorder=5)
-        ax.annotate(f"{p.published_percentile:.0f}th pct", (1.01, i), xycoords=("axes fraction", "data"),
-                    va="center", fontsize=8, color=PUBLISHED_COLOUR)
+        ax.annotate(
+            f"{p.published_percentile:.0f}th pct",
+            (1.01, i),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            fontsize=8,
+            color=PUBLISHED_COLOUR,
+        )
     ax.axvline(1.0, color=NEUTRAL_COLOUR, linewidth=0.8)
     ax.set_xlabel("odds ratio or hazard ratio (log scale)")
     ax.set_ylabel("")

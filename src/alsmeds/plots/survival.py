@@ -9,19 +9,20 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
+from alsmeds.labels import CLASS_NAMES
 from alsmeds.models.cox import TERM_LABELS, CoxResult, scaled_schoenfeld
 from alsmeds.models.km import km_by_use, logrank_by_use
+from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
-    EMPHASIS_COLOUR,
     NEUTRAL_COLOUR,
     NON_USER_COLOUR,
     PUBLISHED_COLOUR,
+    SUMMARY_COLOUR,
     TRUTH_COLOUR,
 )
 
 #: Readable class names (as in the forest plots).
-CLASS_NAMES = {"anxiolytics": "Anxiolytics", "hypnotics": "Hypnotics & sedatives", "antidepressants": "Antidepressants"}
 #: Colour of the users' curve per class; non-users are grey.
 GROUP_NAMES = {"non-users": "Non-users", "users": "Users"}
 
@@ -118,7 +119,7 @@ def plot_km_by_use(
     xticks = np.arange(0, max_years + 1e-9, 1.0)
     for ax, k in zip(axes, classes, strict=True):
         fits = km_by_use(data, k)
-        colours = {"non-users": NON_USER_COLOUR, "users": CLASS_COLOURS.get(k, EMPHASIS_COLOUR)}
+        colours = {"non-users": NON_USER_COLOUR, "users": CLASS_COLOURS.get(k, SUMMARY_COLOUR)}
         for name, kmf in fits.items():
             n = int((data[f"use_{k}"] == (name == "users")).sum())
             sf = kmf.survival_function_.iloc[:, 0]
@@ -316,7 +317,7 @@ def plot_hazard_ratios(
     shown = set()
     drawn: list[float] = []
     for k in classes:
-        colour = CLASS_COLOURS.get(k, EMPHASIS_COLOUR)
+        colour = CLASS_COLOURS.get(k, SUMMARY_COLOUR)
         headers.append((y + 0.75, k, colour))
         for model, name in (("per_class", "Cox, this class alone"), ("mutual", "Cox, three classes together")):
             sel = rows[(rows["drug_class"] == k) & (rows["model"] == model)]
@@ -388,16 +389,8 @@ def plot_hazard_ratios(
             ypos.append(y)
             y -= 1
         y -= 0.7
-    ax.axvline(1.0, color="0.5", linewidth=1)
-    ax.set_xscale("log")
     # The usual range (0.8-3.2), widened for estimates of a small extract (within 0.1-30).
-    finite = [v for v in drawn if np.isfinite(v)]
-    lo = max(0.1, min([0.8 / 0.9, *finite]) * 0.9)
-    hi = min(30.0, max([3.2 / 1.1, *finite]) * 1.1)
-    ticks = [t for t in (0.1, 0.2, 0.5, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 5, 10, 20) if lo <= t <= hi]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    ax.set_xlim(lo, hi)
+    log_ratio_axis(ax, drawn, always=(0.8, 3.2), label="Hazard ratio of death or invasive ventilation (log scale)")
     ax.set_yticks(ypos, labels, fontsize=9)
     ax.tick_params(axis="y", length=0)
     for hy, k, colour in headers:
@@ -413,7 +406,6 @@ def plot_hazard_ratios(
             color=colour,
         )
     ax.set_ylim(y + 0.4, 1.2)
-    ax.set_xlabel("Hazard ratio of death or invasive ventilation (log scale)")
     ax.grid(axis="x", color="0.92", linewidth=0.8)
     handles = {
         "estimate": Line2D([], [], marker="o", color="0.3", label="Cox estimate (95% CI)"),
@@ -449,4 +441,4 @@ def plot_hazard_ratios(
     return ax
 
 
-__all__ = ["CLASS_NAMES", "plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld"]
+__all__ = ["plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld"]

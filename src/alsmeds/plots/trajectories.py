@@ -10,10 +10,10 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from scipy import stats
 
-from alsmeds.plots.palette import EMPHASIS_COLOUR, EVENT_COLOURS, NEUTRAL_COLOUR, NON_USER_COLOUR
+from alsmeds.plots.palette import EVENT_COLOURS, NEUTRAL_COLOUR, NON_USER_COLOUR, SUMMARY_COLOUR
 
 #: Colours of non-users (0) and users (1) of a drug class.
-EXPOSURE_COLOURS = {0: NON_USER_COLOUR, 1: EMPHASIS_COLOUR}
+EXPOSURE_COLOURS = {0: NON_USER_COLOUR, 1: SUMMARY_COLOUR}
 #: Markers of the end of a patient's visits.
 EVENT_MARKERS = {
     "death": ("X", EVENT_COLOURS["death"]),
@@ -247,7 +247,7 @@ def plot_residuals(result, fig: plt.Figure | None = None, seed: int = 0, max_poi
     else:
         intercepts = re["Intercept"].to_numpy()
         _qq(axes[1, 1], intercepts / intercepts.std(), "patients' predicted intercepts (BLUP)", rng, max_points)
-    line = Line2D([], [], color=EMPHASIS_COLOUR, lw=2, label="mean residual per bin")
+    line = Line2D([], [], color=SUMMARY_COLOUR, lw=2, label="mean residual per bin")
     fig.legend(handles=[line], loc="upper center", ncol=1, fontsize=9, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
@@ -258,7 +258,7 @@ def _binned_line(ax: plt.Axes, x: pd.Series, y: pd.Series, bins) -> None:
     g = pd.DataFrame({"x": x, "y": y, "bin": cut}).groupby("bin", observed=True)
     means = g.agg(x=("x", "mean"), y=("y", "mean"), n=("y", "size"))
     means = means[means["n"] >= 20]
-    ax.plot(means["x"], means["y"], color=EMPHASIS_COLOUR, lw=2)
+    ax.plot(means["x"], means["y"], color=SUMMARY_COLOUR, lw=2)
 
 
 def _qq(ax: plt.Axes, values: np.ndarray, title: str, rng: np.random.Generator, max_points: int) -> None:
@@ -268,7 +268,7 @@ def _qq(ax: plt.Axes, values: np.ndarray, title: str, rng: np.random.Generator, 
     keep = np.sort(rng.choice(n, size=min(max_points, n), replace=False))
     ax.scatter(theoretical[keep], values[keep], s=6, alpha=0.4, color=NEUTRAL_COLOUR, lw=0)
     lim = max(np.abs(theoretical).max(), 1)
-    ax.plot([-lim, lim], [-lim, lim], color=EMPHASIS_COLOUR, lw=1.2)
+    ax.plot([-lim, lim], [-lim, lim], color=SUMMARY_COLOUR, lw=1.2)
     ax.set_xlabel("normal quantile")
     ax.set_ylabel("observed quantile (in SDs)")
     ax.set_title(f"Normal QQ: {title}")
@@ -295,11 +295,11 @@ def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) ->
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=9)
     for i, v in enumerate(values, start=1):
         if len(v):
-            ax.plot(i, np.mean(v), marker="D", color=EMPHASIS_COLOUR, ms=6)
+            ax.plot(i, np.mean(v), marker="D", color=SUMMARY_COLOUR, ms=6)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel("patient's own slope (points/month)")
     ax.set_title("Patients' own slopes by how their follow-up ended")
-    ax.legend(handles=[Line2D([], [], marker="D", color=EMPHASIS_COLOUR, ls="none", label="mean")], loc="lower right")
+    ax.legend(handles=[Line2D([], [], marker="D", color=SUMMARY_COLOUR, ls="none", label="mean")], loc="lower right")
     return ax
 
 
@@ -338,9 +338,9 @@ def plot_slope_scenarios(
             capsize=3,
         )
         if truth is not None and term in truth:
-            ax.axvline(truth[term], color=EMPHASIS_COLOUR, lw=1.5, label="planted value")
+            ax.axvline(truth[term], color=SUMMARY_COLOUR, lw=1.5, label="planted value")
         if sample is not None and term in sample:
-            ax.axvline(sample[term], color=EMPHASIS_COLOUR, lw=1.2, ls=":", label="this sample's true slopes")
+            ax.axvline(sample[term], color=SUMMARY_COLOUR, lw=1.2, ls=":", label="this sample's true slopes")
         ax.set_yticks(y, scenarios)
         ax.set_title((titles or {}).get(term, term), fontsize=11)
         ax.set_xlabel("points/month")
