@@ -7,6 +7,7 @@ direct dependencies, which the lock must satisfy.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -111,3 +112,24 @@ def test_installed_environment_matches_lock(lock: dict[str, str]) -> None:
         if Version(installed) != Version(version):
             mismatched.append(f"{name}=={version}: {installed} installed")
     assert not mismatched, "environment differs from requirements.txt (run `make venv`):\n" + "\n".join(mismatched)
+
+
+def test_jupyterlab_overrides_are_valid_settings() -> None:
+    """``make lab`` installs jupyter/overrides.json: each key must be a setting of the installed JupyterLab.
+
+    The file turns off the news and update pop-up; a key JupyterLab does not know would be
+    ignored silently, and the pop-up would come back.
+    """
+    import sys
+
+    overrides = json.loads((ROOT / "jupyter" / "overrides.json").read_text(encoding="utf-8"))
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    for plugin, settings in overrides.items():
+        package, name = plugin.split(":")
+        schema = json.loads((schemas / package / f"{name}.json").read_text(encoding="utf-8"))
+        for key, value in settings.items():
+            spec = schema["properties"][key]
+            allowed = [option["const"] for option in spec.get("oneOf", [])] or None
+            assert allowed is None or value in allowed, f"{plugin} {key}={value!r} not in {allowed}"
+            assert spec.get("type") != "boolean" or isinstance(value, bool)
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
