@@ -51,5 +51,8 @@ STRATUM_FILLED = {"young": True, "old": False, "pooled": True}
 #: Neutral points (residuals, single observations) and the summary line drawn over them.
 NEUTRAL_COLOUR = "#bdbdbd"
 SUMMARY_COLOUR = "#252525"
+#: A replicate's 95% interval that covers the estimand / misses it (zip plots, notebook 09).
+INTERVAL_COVERS_COLOUR = "#92c5de"
+INTERVAL_MISSES_COLOUR = "#d6604d"
 #: Events that end a patient's follow-up.
 EVENT_COLOURS = {"death": "#252525", "invasive_ventilation": "#e6ab02"}
