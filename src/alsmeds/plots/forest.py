@@ -1,17 +1,60 @@
-"""Forest plots of odds ratios."""
+"""Forest plots of odds ratios: one row per class and window, one marker per group, a column of "OR (95% CI)".
+
+Every ratio is drawn on the shared log-ratio axis (:func:`alsmeds.plots.axes.log_ratio_axis`)
+and every colour comes from :mod:`alsmeds.plots.palette`: a comparison takes the colour of
+its controls; when the groups have no colour of their own (age strata), each point takes
+its class's colour and the groups are told apart by marker and fill
+(:data:`~alsmeds.plots.palette.STRATUM_MARKERS`, :data:`~alsmeds.plots.palette.STRATUM_FILLED`).
+Published estimates are black open squares, planted estimands magenta stars.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import transforms
+from matplotlib.lines import Line2D
 
 from alsmeds.constants import CLASSES
-from alsmeds.labels import CLASS_NAMES, WINDOW_NAMES
+from alsmeds.labels import CLASS_NAMES, COMPARISON_NAMES, WINDOW_NAMES, label
 from alsmeds.plots.axes import log_ratio_axis
-from alsmeds.plots.palette import COMPARISON_COLOURS, PUBLISHED_COLOUR, TRUTH_COLOUR
+from alsmeds.plots.palette import (
+    CLASS_COLOURS,
+    COMPARISON_COLOURS,
+    NEUTRAL_COLOUR,
+    PUBLISHED_COLOUR,
+    PUBLISHED_MARKER,
+    SUMMARY_COLOUR,
+    TRUTH_COLOUR,
+    TRUTH_MARKER,
+)
 
 WINDOW_ORDER = ("gt1", "ever", "0_1", "1_5", "gt5")
+#: Font size of the value column and of "not estimable" (points): readable at 12 in.
+VALUE_FONTSIZE = 9
+#: Vertical spread of a row's groups (row units, either side of the row's centre).
+_SPREAD = 0.3
+
+
+def format_or(odds_ratio: float, lower: float, upper: float) -> str:
+    """``"1.25 (1.04-1.49)"``; ``"not estimable"`` when the odds ratio is missing."""
+    if not np.isfinite(odds_ratio):
+        return "not estimable"
+    return f"{odds_ratio:.2f} ({lower:.2f}-{upper:.2f})"
+
+
+def _rows(estimates: pd.DataFrame) -> pd.DataFrame:
+    """The (class, window) rows in the study's order (study classes, then any other class)."""
+    class_order = {k: i for i, k in enumerate(CLASSES)}
+    rows = estimates[["drug_class", "window"]].drop_duplicates()
+    rows = rows.assign(
+        class_order=rows["drug_class"].map(lambda k: class_order.get(k, len(CLASSES))),
+        window_order=rows["window"].map(lambda w: WINDOW_ORDER.index(w) if w in WINDOW_ORDER else len(WINDOW_ORDER)),
+    )
+    return rows.sort_values(["class_order", "drug_class", "window_order"]).reset_index(drop=True)
 
 
 def plot_forest(
@@ -20,92 +63,174 @@ def plot_forest(
     truth: pd.DataFrame | None = None,
     ax: plt.Axes | None = None,
     group_by: str = "comparison",
-    colours: dict[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
     title: str | None = None,
     legend: bool = True,
+    markers: Mapping[str, str] | None = None,
+    filled: Mapping[str, bool] | None = None,
+    group_labels: Mapping[str, str] | None = None,
+    values: bool = True,
+    row_notes: Mapping[tuple[str, str], str] | None = None,
 ) -> plt.Axes:
-    """Odds ratios with 95% CIs, one row per class and window, one marker per group.
+    """Odds ratios with 95% CIs, one row per class and window, one marker per group, values at the right.
 
     Parameters
     ----------
     estimates : DataFrame
         Columns drug_class, window, odds_ratio, ci_lower, ci_upper, estimable and ``group_by``.
     published : DataFrame, optional
-        drug_class, window, published_or, published_lower, published_upper: drawn as
-        open diamonds with their CI.
+        drug_class, window, published_or, published_lower, published_upper: drawn as black
+        open squares with their CI.
     truth : DataFrame, optional
-        drug_class, window, odds_ratio: the planted estimand, drawn as a star.
+        drug_class, window, odds_ratio: the planted estimand, drawn as a magenta star.  With a
+        ``group_by`` column each star sits on its group's line (e.g. the estimand of each
+        comparison); otherwise on a line of its own.
+    ax : Axes, optional
+        Drawn on a new figure (height from the number of rows) when None.
     group_by : str
-        Column whose levels get a colour and a vertical offset (e.g. comparison, stratum).
-    """
-    colours = colours or COMPARISON_COLOURS
-    groups = [g for g in colours if g in set(estimates[group_by])]
-    rows = (
-        estimates[["drug_class", "window"]]
-        .drop_duplicates()
-        .assign(class_order=lambda d: d["drug_class"].map({k: i for i, k in enumerate(CLASSES)}))
-        .assign(
-            window_order=lambda d: d["window"].map({w: i for i, w in enumerate(["gt1", "ever", "0_1", "1_5", "gt5"])})
-        )
-        .sort_values(["class_order", "window_order"])
-    )
-    n = len(rows)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8.5, 0.55 * n + 1.5))
-    extra = (published is not None) + (truth is not None)
-    slots = len(groups) + extra
-    offsets = np.linspace(0.22, -0.22, slots) if slots > 1 else np.zeros(1)
-    y_of = {(r.drug_class, r.window): n - i for i, r in enumerate(rows.itertuples())}
+        Column whose levels are drawn side by side in each row (e.g. comparison, stratum).
+    colours : mapping, optional
+        Group -> colour; the groups drawn, in this order.  Default
+        :data:`~alsmeds.plots.palette.COMPARISON_COLOURS`.  Ignored when ``markers`` is given.
+    title : str, optional
+    legend : bool
+        A legend below the axes (group markers, published, planted).
+    markers : mapping, optional
+        Group -> marker, the groups drawn in this order: every point then takes its
+        **class's** colour (:data:`~alsmeds.plots.palette.CLASS_COLOURS`) and the groups are
+        told apart by marker and ``filled`` (age strata).
+    filled : mapping, optional
+        Group -> whether its marker is filled (default filled).
+    group_labels : mapping, optional
+        Group -> legend entry (default: readable comparison names, else the group itself).
+    values : bool
+        Write "OR (95% CI)" of every drawn estimate (and published value) at the right of
+        its row, in its colour; "not estimable" for a term that could not be estimated.
+    row_notes : mapping, optional
+        (drug_class, window) -> a second line of the row's label (e.g. an interaction p-value).
 
+    Returns
+    -------
+    Axes
+    """
+    created = ax is None
+    by_class = markers is not None
+    order = dict(markers) if by_class else dict(colours or COMPARISON_COLOURS)
+    present = set(estimates[group_by])
+    groups = [g for g in order if g in present]
+    filled = filled or {}
+    names = {**COMPARISON_NAMES, **(group_labels or {})}
+    truth_by_group = truth is not None and group_by in truth.columns
+
+    rows = _rows(estimates)
+    n = len(rows)
+    slots = len(groups) + (published is not None) + (truth is not None and not truth_by_group)
+    if ax is None:
+        row_height = max(0.55, 0.21 * slots)
+        _, ax = plt.subplots(figsize=(10.0, row_height * n + 1.8))
+    offsets = np.linspace(_SPREAD, -_SPREAD, slots) if slots > 1 else np.zeros(1)
+    y_of = {(r.drug_class, r.window): float(n - i) for i, r in enumerate(rows.itertuples())}
+    value_x = transforms.blended_transform_factory(ax.transAxes, ax.transData)
+    estimable = estimates["estimable"].astype(bool)
+
+    def colour_of(group: str, drug_class: str) -> str:
+        if by_class:
+            return CLASS_COLOURS.get(drug_class, NEUTRAL_COLOUR)
+        return order[group]
+
+    def write(y: float, text: str, colour: str) -> None:
+        if values:
+            ax.text(1.02, y, text, transform=value_x, color=colour, fontsize=VALUE_FONTSIZE, va="center", clip_on=False)
+
+    handles: list[Line2D] = []
     for j, g in enumerate(groups):
-        sub = estimates[(estimates[group_by] == g) & estimates["estimable"].astype(bool)]
-        y = np.array([y_of[(k, w)] for k, w in zip(sub["drug_class"], sub["window"], strict=True)]) + offsets[j]
-        ax.errorbar(
-            sub["odds_ratio"],
-            y,
-            xerr=[sub["odds_ratio"] - sub["ci_lower"], sub["ci_upper"] - sub["odds_ratio"]],
-            fmt="o",
-            color=colours[g],
-            ecolor=colours[g],
-            capsize=2,
-            markersize=5,
-            label=str(g),
+        marker = order[g] if by_class else "o"
+        is_filled = filled.get(g, True)
+        in_group = estimates[group_by] == g
+        for r in estimates[in_group].itertuples():
+            y = y_of[(r.drug_class, r.window)] + offsets[j]
+            colour = colour_of(g, r.drug_class)
+            if not bool(r.estimable):
+                write(y, "not estimable", colour)
+                continue
+            ax.errorbar(
+                r.odds_ratio,
+                y,
+                xerr=[[r.odds_ratio - r.ci_lower], [r.ci_upper - r.odds_ratio]],
+                fmt=marker,
+                color=colour,
+                ecolor=colour,
+                markerfacecolor=colour if is_filled else "white",
+                markeredgecolor=colour,
+                capsize=2,
+                markersize=6,
+            )
+            write(y, format_or(r.odds_ratio, r.ci_lower, r.ci_upper), colour)
+        key = SUMMARY_COLOUR if by_class else order[g]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                linestyle="-",
+                color=key,
+                markerfacecolor=key if is_filled else "white",
+                markeredgecolor=key,
+                label=names.get(g, str(g)),
+            )
         )
-        missing = estimates[(estimates[group_by] == g) & ~estimates["estimable"].astype(bool)]
-        for k, w in zip(missing["drug_class"], missing["window"], strict=True):
-            ax.text(1.0, y_of[(k, w)] + offsets[j], "  not estimable", color=colours[g], fontsize=7, va="center")
     j = len(groups)
     if published is not None:
         pub = published[[(k, w) in y_of for k, w in zip(published["drug_class"], published["window"], strict=True)]]
-        y = np.array([y_of[(k, w)] for k, w in zip(pub["drug_class"], pub["window"], strict=True)]) + offsets[j]
-        ax.errorbar(
-            pub["published_or"],
-            y,
-            xerr=[pub["published_or"] - pub["published_lower"], pub["published_upper"] - pub["published_or"]],
-            fmt="D",
-            color=PUBLISHED_COLOUR,
-            markerfacecolor="white",
-            capsize=2,
-            markersize=6,
-            label="published",
+        for r in pub.itertuples():
+            y = y_of[(r.drug_class, r.window)] + offsets[j]
+            ax.errorbar(
+                r.published_or,
+                y,
+                xerr=[[r.published_or - r.published_lower], [r.published_upper - r.published_or]],
+                fmt=PUBLISHED_MARKER,
+                color=PUBLISHED_COLOUR,
+                markerfacecolor="white",
+                capsize=2,
+                markersize=6,
+            )
+            write(y, format_or(r.published_or, r.published_lower, r.published_upper), PUBLISHED_COLOUR)
+        handles.append(
+            Line2D([], [], marker=PUBLISHED_MARKER, color=PUBLISHED_COLOUR, markerfacecolor="white", label="published")
         )
         j += 1
     if truth is not None:
         tr = truth[[(k, w) in y_of for k, w in zip(truth["drug_class"], truth["window"], strict=True)]]
-        y = np.array([y_of[(k, w)] for k, w in zip(tr["drug_class"], tr["window"], strict=True)]) + offsets[j]
+        if truth_by_group:
+            tr = tr[tr[group_by].isin(groups)]
+            shift = np.array([offsets[groups.index(g)] for g in tr[group_by]])
+        else:
+            shift = np.full(len(tr), offsets[j])
+        y = np.array([y_of[(k, w)] for k, w in zip(tr["drug_class"], tr["window"], strict=True)]) + shift
         ax.scatter(
             tr["odds_ratio"],
             y,
-            marker="*",
+            marker=TRUTH_MARKER,
             s=90,
             color=TRUTH_COLOUR,
             edgecolor="black",
             linewidth=0.5,
             zorder=3,
-            label="planted estimand",
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker=TRUTH_MARKER,
+                linestyle="none",
+                color=TRUTH_COLOUR,
+                markeredgecolor="black",
+                markersize=11,
+                label="planted estimand" + (" (on its group's line)" if truth_by_group else ""),
+            )
         )
 
-    drawn = [estimates["ci_lower"], estimates["ci_upper"], estimates["odds_ratio"]]
+    drawn = [estimates.loc[estimable, c] for c in ("ci_lower", "ci_upper", "odds_ratio")]
     if truth is not None:
         drawn.append(truth["odds_ratio"])
     if published is not None:
@@ -113,16 +238,102 @@ def plot_forest(
     log_ratio_axis(
         ax, np.concatenate([np.asarray(v, dtype=float) for v in drawn]), label="Odds ratio of ALS (log scale)"
     )
-    ax.set_yticks(
-        [y_of[(r.drug_class, r.window)] for r in rows.itertuples()],
-        [f"{CLASS_NAMES[r.drug_class]}, {WINDOW_NAMES[r.window]}" for r in rows.itertuples()],
-    )
-    for i in range(1, len(CLASSES)):
+    ax.set_ylim(0.5, n + 0.5)
+    notes = row_notes or {}
+    ticks = [y_of[(r.drug_class, r.window)] for r in rows.itertuples()]
+    tick_labels = []
+    for r in rows.itertuples():
+        text = f"{label(CLASS_NAMES, r.drug_class)}, {label(WINDOW_NAMES, r.window)}"
+        note = notes.get((r.drug_class, r.window))
+        tick_labels.append(f"{text}\n{note}" if note else text)
+    ax.set_yticks(ticks, tick_labels)
+    for i in range(1, int(rows["class_order"].max()) + 1 if n else 0):
         boundary = [y_of[(r.drug_class, r.window)] for r in rows.itertuples() if r.class_order == i]
         if boundary:
             ax.axhline(max(boundary) + 0.5, color="0.85", linewidth=0.8)
-    if legend:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if values and n:
+        ax.text(
+            1.02,
+            1.0,
+            "OR (95% CI)",
+            transform=ax.transAxes,
+            fontsize=VALUE_FONTSIZE,
+            fontweight="bold",
+            va="bottom",
+            clip_on=False,
+        )
+    if legend and handles:
+        below = transforms.offset_copy(ax.transAxes, fig=ax.figure, y=-0.5, units="inches")
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            bbox_transform=below,
+            ncol=min(len(handles), 4),
+            fontsize=VALUE_FONTSIZE,
+        )
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=14 if values else 6)
+    if created:
+        ax.figure.tight_layout()
     return ax
+
+
+def plot_truth_vs_estimates(
+    estimates: pd.DataFrame,
+    truth: pd.DataFrame,
+    ax: plt.Axes | None = None,
+    group_by: str = "comparison",
+    title: str | None = None,
+) -> plt.Axes:
+    """Estimates of several comparisons beside the planted estimand of each, on one shared log-ratio axis.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        One model per group (e.g. the mutually adjusted windows of each comparison): drug_class,
+        window, odds_ratio, ci_lower, ci_upper, estimable and ``group_by``.
+    truth : DataFrame
+        drug_class, window, odds_ratio and ``group_by``: each group's estimand, drawn as a star
+        on that group's line.
+    ax : Axes, optional
+    group_by : str
+        Column of the groups (default comparison: coloured as its controls).
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+    """
+    if group_by not in truth.columns:
+        raise ValueError(f"truth needs a {group_by!r} column: each group has its own estimand")
+    return plot_forest(estimates, truth=truth, ax=ax, group_by=group_by, title=title)
+
+
+def interaction_notes(tests: pd.DataFrame, p_column: str = "lr_p", modifier: str = "age") -> dict[tuple[str, str], str]:
+    """Row notes for :func:`plot_forest`: the interaction p-value of each (class, window).
+
+    Parameters
+    ----------
+    tests : DataFrame
+        Rows of :func:`alsmeds.models.stratified.interaction_tests` of one comparison and
+        stratifier (drug_class, window, estimable and ``p_column``).
+    p_column : {"lr_p", "wald_p"}
+        The likelihood-ratio test of the class's interaction terms, or the term's Wald test.
+    modifier : str
+        What the exposure interacts with, for the note ("age" -> "age × use: p = 0.18").
+
+    Returns
+    -------
+    dict
+        (drug_class, window) -> note; "not estimable" where the test could not be done.
+    """
+    notes = {}
+    for r in tests.itertuples():
+        p = getattr(r, p_column)
+        ok = bool(r.estimable) and np.isfinite(p)
+        if not ok:
+            notes[(r.drug_class, r.window)] = f"{modifier} × use: not estimable"
+        else:
+            notes[(r.drug_class, r.window)] = f"{modifier} × use: " + (f"p = {p:.2f}" if p >= 0.01 else "p < 0.01")
+    return notes

@@ -1,0 +1,125 @@
+"""Forest plots: log-ratio axis, limits that hold every interval, the OR (95% CI) column, legends, width."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+
+from alsmeds.plots import MAX_FIGURE_WIDTH, use_style
+from alsmeds.plots.forest import format_or, interaction_notes, plot_forest, plot_truth_vs_estimates
+from alsmeds.plots.palette import CLASS_COLOURS, COMPARISON_COLOURS, STRATUM_FILLED, STRATUM_MARKERS, TRUTH_COLOUR
+
+
+@pytest.fixture(autouse=True)
+def _style_and_close():
+    use_style()
+    yield
+    plt.close("all")
+
+
+def _estimates(groups=("population", "sibling"), group_by="comparison") -> pd.DataFrame:
+    rows = []
+    for g_i, g in enumerate(groups):
+        for k_i, k in enumerate(("anxiolytics", "hypnotics")):
+            for w_i, w in enumerate(("0_1", "gt5")):
+                or_ = 1.1 + 0.3 * k_i + 2.5 * (w == "0_1") + 0.1 * g_i
+                rows.append(
+                    {
+                        group_by: g,
+                        "drug_class": k,
+                        "window": w,
+                        "odds_ratio": or_,
+                        "ci_lower": or_ / 1.5,
+                        "ci_upper": or_ * 1.5 + 4 * (w_i == 0 and k_i == 1),
+                        "estimable": True,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def test_forest_draws_on_a_log_axis_that_holds_every_interval_and_writes_the_values():
+    est = _estimates()
+    ax = plot_forest(est)
+    lo, hi = ax.get_xlim()
+    assert ax.get_xscale() == "log"
+    assert lo <= est["ci_lower"].min() and hi >= est["ci_upper"].max()
+    texts = _texts(ax)
+    assert "OR (95% CI)" in texts
+    for r in est.itertuples():
+        assert format_or(r.odds_ratio, r.ci_lower, r.ci_upper) in texts
+    assert ax.figure.get_figwidth() <= MAX_FIGURE_WIDTH
+    assert min(t.get_fontsize() for t in ax.texts) >= 9, "text readable at 12 in"
+
+
+def test_forest_values_take_the_colour_of_their_group_and_the_legend_names_the_comparisons():
+    ax = plot_forest(_estimates())
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["Population controls", "Siblings"]
+    sibling_text = [t for t in ax.texts if t.get_text().startswith("1.20")]
+    assert sibling_text and to_hex(sibling_text[0].get_color()) == COMPARISON_COLOURS["sibling"]
+
+
+def test_a_term_that_cannot_be_estimated_is_written_not_drawn():
+    est = _estimates()
+    est.loc[0, ["odds_ratio", "ci_lower", "ci_upper"]] = np.nan
+    est.loc[0, "estimable"] = False
+    ax = plot_forest(est)
+    assert "not estimable" in _texts(ax)
+    assert np.isfinite(ax.get_xlim()).all()
+
+
+def test_strata_take_the_class_colour_and_differ_by_marker_and_fill():
+    est = _estimates(groups=("<65", "65+"), group_by="stratum")
+    markers = {"<65": STRATUM_MARKERS["young"], "65+": STRATUM_MARKERS["old"]}
+    filled = {"<65": STRATUM_FILLED["young"], "65+": STRATUM_FILLED["old"]}
+    ax = plot_forest(est, group_by="stratum", markers=markers, filled=filled)
+    points = [line for line in ax.get_lines() if line.get_marker() in markers.values() and len(line.get_xdata()) == 1]
+    assert {to_hex(p.get_color()) for p in points} == {CLASS_COLOURS["anxiolytics"], CLASS_COLOURS["hypnotics"]}
+    old = [p for p in points if p.get_marker() == STRATUM_MARKERS["old"]]
+    assert old and all(p.get_markerfacecolor() == "white" for p in old), "65+ drawn open"
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["<65", "65+"]
+
+
+def test_row_notes_add_the_interaction_p_value_to_the_row_label():
+    tests = pd.DataFrame(
+        {
+            "drug_class": ["anxiolytics", "hypnotics"],
+            "window": ["gt1", "gt1"],
+            "lr_p": [0.1834, 0.0001],
+            "estimable": [True, True],
+        }
+    )
+    notes = interaction_notes(tests)
+    assert notes == {("anxiolytics", "gt1"): "age × use: p = 0.18", ("hypnotics", "gt1"): "age × use: p < 0.01"}
+    tests.loc[1, "estimable"] = False
+    assert interaction_notes(tests)[("hypnotics", "gt1")] == "age × use: not estimable"
+    est = _estimates().assign(window="gt1").drop_duplicates(["comparison", "drug_class"])
+    ax = plot_forest(est, row_notes=notes)
+    assert any("age × use: p = 0.18" in t.get_text() for t in ax.get_yticklabels())
+
+
+def test_truth_stars_sit_on_their_comparisons_lines_on_one_shared_axis():
+    est = _estimates()
+    truth = est[["comparison", "drug_class", "window"]].assign(odds_ratio=40.0)
+    ax = plot_truth_vs_estimates(est, truth)
+    stars = [c for c in ax.collections if len(c.get_facecolor()) and to_hex(c.get_facecolor()[0]) == TRUTH_COLOUR]
+    assert stars and len(stars[0].get_offsets()) == len(truth)
+    assert ax.get_xlim()[1] >= 40.0, "limits include the planted values"
+    point_y = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_marker() == "o")
+    assert sorted(np.asarray(stars[0].get_offsets())[:, 1]) == pytest.approx(point_y)
+    assert "planted estimand (on its group's line)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.figure.get_figwidth() <= MAX_FIGURE_WIDTH
+    with pytest.raises(ValueError, match="comparison"):
+        plot_truth_vs_estimates(est, truth.drop(columns="comparison"))
