@@ -51,3 +51,30 @@ def test_evalue_table_of_the_published_targets():
     rr = approximate_risk_ratio(1.52, "hazard_ratio", rare_outcome=False)
     assert not anx["rare_outcome"] and anx["published_evalue"] == pytest.approx(evalue_of_ratio(rr))
     assert math.isnan(table.loc["prognosis:hypnotics", "published_evalue_ci"])  # CI not published
+
+
+def test_evalue_frame_adds_evalues_to_each_estimate_and_skips_what_was_not_estimated():
+    import numpy as np
+    import pandas as pd
+
+    from alsmeds.reporting.evalue import EVALUE_COLUMNS, evalue_frame
+
+    estimates = pd.DataFrame(
+        {
+            "drug_class": ["anxiolytics", "hypnotics", "antidepressants", "negative_control"],
+            "odds_ratio": [3.9, 0.5, 1.2, np.nan],
+            "ci_lower": [1.8, 0.3, 0.9, np.nan],
+            "ci_upper": [8.7, 0.8, 1.6, np.nan],
+            "estimable": [True, True, True, False],
+        }
+    )
+    out = evalue_frame(estimates)
+    assert list(out.columns) == list(estimates.columns) + EVALUE_COLUMNS
+    assert out.loc[0, "evalue_estimate"] == pytest.approx(7.26, abs=0.005)
+    assert out.loc[0, "evalue_ci"] == pytest.approx(3.00, abs=0.005)
+    assert out.loc[1, "evalue_ci"] == pytest.approx(evalue_of_ratio(1 / 0.8))
+    assert out.loc[2, "evalue_ci"] == 1.0, "an interval that includes 1 needs no confounding"
+    assert out.loc[3, EVALUE_COLUMNS].isna().all()
+    common = evalue_frame(estimates.iloc[:1], rare_outcome=False)
+    assert common.loc[0, "rr"] == pytest.approx(math.sqrt(3.9))
+    assert "evalue_ci" not in estimates.columns, "the input is not changed"

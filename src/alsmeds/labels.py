@@ -55,6 +55,8 @@ COLUMN_NAMES = {
     "crude": "Crude OR (95% CI)",
     "adjusted": "Adjusted OR (95% CI)",
     "exposed cases/controls": "Exposed cases / controls",
+    "evalue_estimate": "E-value (estimate)",
+    "evalue_ci": "E-value (CI limit nearer 1)",
 }
 #: Which vocabulary each coded column uses (:func:`readable_frame`).
 VOCABULARIES = {

@@ -15,7 +15,8 @@ Other effect measures are first approximated by a risk ratio (VanderWeele & Ding
   follow-up, as death or invasive ventilation after an ALS diagnosis)
   ``RR ~ (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``.
 
-Used for the sensitivity analyses of issue 16 (not yet shown in the notebooks).
+Notebook 03 shows the E-values of the main lagged estimates (:func:`evalue_frame`); notebook 08
+those of the published targets (:func:`evalue_table`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,48 @@ def evalues(
         else:
             out["evalue_ci"] = evalue_of_ratio(lo if rr > 1 else hi)
     return pd.Series(out)
+
+
+#: Columns :func:`evalue_frame` adds to the estimates.
+EVALUE_COLUMNS = ["rr", "evalue_estimate", "evalue_ci"]
+
+
+def evalue_frame(
+    estimates: pd.DataFrame,
+    measure: str = "odds_ratio",
+    rare_outcome: bool = True,
+    columns: tuple[str, str, str] = ("odds_ratio", "ci_lower", "ci_upper"),
+) -> pd.DataFrame:
+    """E-values of every row of a results frame (e.g. the risk models' estimates), added as columns.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        One estimate per row, with the ratio and its confidence limits in ``columns``; rows
+        with ``estimable`` False (when the column exists) or a missing ratio get missing E-values.
+    measure : {"risk_ratio", "odds_ratio", "hazard_ratio"}
+    rare_outcome : bool
+        Whether the outcome is rare by the end of follow-up (ALS: yes, so an odds ratio is
+        read as a risk ratio).
+    columns : (str, str, str)
+        The estimate, lower and upper limit columns.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``estimates`` with :data:`EVALUE_COLUMNS` (see :func:`evalues`).
+    """
+    estimate, lower, upper = columns
+    ok = estimates[estimate].notna() & (estimates[estimate] > 0)
+    if "estimable" in estimates.columns:
+        ok &= estimates["estimable"].astype(bool)
+    out = estimates.copy()
+    for column in EVALUE_COLUMNS:
+        out[column] = np.nan
+    for i in out.index[ok]:
+        e = evalues(out.at[i, estimate], out.at[i, lower], out.at[i, upper], measure, rare_outcome)
+        out.loc[i, EVALUE_COLUMNS] = e[EVALUE_COLUMNS].to_numpy(dtype=float)
+    return out
 
 
 def evalue_table(card: pd.DataFrame) -> pd.DataFrame:
