@@ -11,3 +11,10 @@ WINDOWS = ("0_1", "1_5", "gt5")
 WINDOW_LABELS = {"never": "never", "0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y"}
 #: Integer codes of the exposure category per class.
 CATEGORY_CODES = {"never": 0, "0_1": 1, "1_5": 2, "gt5": 3}
+#: The negative-control exposure: proton-pump inhibitors, a drug class with no effect on ALS whose use the
+#: synthetic data tie to the familial factor.  It is classified and modelled exactly like a study class but is
+#: never one of :data:`CLASSES`, so no study frame or model changes with it.  Its code list is the rows of level
+#: ``negative_control`` of ``derive/codelists/atc_classes.csv`` (checked against these two constants).
+NEGATIVE_CONTROL = "ppis"
+#: ATC group of the negative control (standard group A02BC, proton-pump inhibitors).
+NEGATIVE_CONTROL_ATC = "A02BC"

@@ -5,7 +5,8 @@ population controls (``comparison="population"``), its full siblings (``"sibling
 and its spouse (``"spouse"``).  Exposure (:mod:`alsmeds.derive.exposure`) and
 covariates (:func:`alsmeds.derive.cohort.set_members`) are assessed at the case's index
 date for every member of the set.  :data:`ANALYSIS_TABLE_COLUMNS` documents each
-column (notebook 02 writes them to ``results/analysis_table_schema.csv``); the table is
+column (notebook 02 writes them to ``results/analysis_table_schema.csv``), and
+:data:`NEGATIVE_CONTROL_COLUMNS` the negative-control exposure's, the last columns; the table is
 built in memory (``Study.analysis_table``), never cached in ``results/``.
 
 Rules for register data
@@ -24,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import CLASSES
+from alsmeds.constants import CLASSES, NEGATIVE_CONTROL
 from alsmeds.data.registry import Registry
 from alsmeds.derive.codelists import class_codelist
 from alsmeds.derive.cohort import COMPARISON_ROLES, set_members
@@ -70,6 +71,19 @@ ANALYSIS_TABLE_COLUMNS: dict[str, str] = {
 }
 
 
+#: The negative-control exposure's columns (:data:`alsmeds.constants.NEGATIVE_CONTROL`), after every other column:
+#: the same definitions as a study class's, from its own code list; no study model reads them.
+NEGATIVE_CONTROL_COLUMNS: dict[str, str] = {
+    f"cat_{NEGATIVE_CONTROL}": f"{NEGATIVE_CONTROL} (negative control): window code of first qualifying use "
+    "(0 never, 1 0-1 y, 2 1-5 y, 3 >5 y)",
+    f"window_{NEGATIVE_CONTROL}": f"{NEGATIVE_CONTROL} (negative control): window label (never, 0_1, 1_5, gt5)",
+    f"{NEGATIVE_CONTROL}_gt1": f"{NEGATIVE_CONTROL} (negative control): first qualifying use more than 1 year "
+    "before the index date (lagged exposure)",
+    f"first_qualifying_{NEGATIVE_CONTROL}": f"{NEGATIVE_CONTROL} (negative control): date of the second distinct "
+    "dispensing date before the index date",
+}
+
+
 def _subclass_columns() -> dict[str, str]:
     groups = sorted(class_codelist("subclass")["group"].unique())
     return {f"sub_{g}": f"qualifying use of subclass {g} before the index date" for g in groups}
@@ -92,7 +106,9 @@ def build_analysis_table(registry: Registry, rules: ExposureRules = DEFAULT_RULE
     members = set_members(registry)
     key = ["person_id", "case_id"]
     exposures = classify_exposures(registry["dispensings"], members[key + ["index_date"]], rules)
-    psych = psychiatric_history(registry["diagnoses"], members[key + ["index_date"]])
+    psych = psychiatric_history(
+        registry["diagnoses"], members[key + ["index_date"]], lag_years=rules.psychiatric_history_lag_years
+    )
     base = members.merge(psych, on=key).merge(exposures, on=key)
     base["lookback_years"] = lookback_years(base, registry.metadata["register_start"])
     base["age_group"] = np.where(base["age"] < 65, "<65", "65+")
@@ -111,7 +127,8 @@ def build_analysis_table(registry: Registry, rules: ExposureRules = DEFAULT_RULE
     for col in columns:
         if col.startswith("psych_") and col not in table:
             table[col] = np.int8(0)
-    table = table[columns + [c for c in table.columns if c.endswith(tuple(f"_in_{w}" for w in ("0_1", "1_5", "gt5")))]]
+    in_window = [c for c in table.columns if c.endswith(tuple(f"_in_{w}" for w in ("0_1", "1_5", "gt5")))]
+    table = table[columns + in_window + list(NEGATIVE_CONTROL_COLUMNS)]
     order = {c: i for i, c in enumerate(COMPARISON_ROLES)}
     table = table.sort_values(
         ["comparison", "set_id", "case", "person_id"],
@@ -124,6 +141,5 @@ def build_analysis_table(registry: Registry, rules: ExposureRules = DEFAULT_RULE
 
 def analysis_table_schema() -> pd.DataFrame:
     """The documented columns of the analysis table as a small DataFrame (column, meaning)."""
-    described = {**ANALYSIS_TABLE_COLUMNS, **_subclass_columns()}
+    described = {**ANALYSIS_TABLE_COLUMNS, **_subclass_columns(), **NEGATIVE_CONTROL_COLUMNS}
     return pd.DataFrame({"column": list(described), "meaning": list(described.values())})
-

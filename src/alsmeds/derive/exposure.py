@@ -41,8 +41,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOW_LABELS, WINDOWS
-from alsmeds.derive.codelists import class_codelist, match_prefixes, normalise_codes, psychiatric_codelist
+from alsmeds.constants import CATEGORY_CODES, CLASSES, NEGATIVE_CONTROL, WINDOW_LABELS, WINDOWS
+from alsmeds.derive.codelists import (
+    class_codelist,
+    match_prefixes,
+    negative_control_codelist,
+    normalise_codes,
+    psychiatric_codelist,
+)
 from alsmeds.derive.dates import years_before, years_between
 
 
@@ -60,12 +66,19 @@ class ExposureRules:
         The lagged main exposure ignores this many years before the index date (1).
     definition : {"first_use", "use_in_window"}
         Mutually exclusive windows by first qualifying use, or non-exclusive use in each window.
+    psychiatric_history_lag_years : int
+        The covariate psychiatric history counts diagnoses strictly before the date this many
+        calendar years before the index date (default 0: strictly before the index date, the
+        study's rule).  A sensitivity analysis (1, the exposure's lag): a diagnosis in the
+        prodromal year, which may follow from ALS, then no longer adjusts away part of the
+        lagged exposure's association (:func:`psychiatric_history`).
     """
 
     min_dispensings: int = 2
     window_edges_years: tuple[int, int] = (1, 5)
     lag_years: int = 1
     definition: Literal["first_use", "use_in_window"] = "first_use"
+    psychiatric_history_lag_years: int = 0
 
 
 #: The study's definition (2 dispensings; windows 0-1, 1-5, >5 years; 1-year lag).
@@ -209,6 +222,20 @@ def use_in_windows(
     return out[["person_id", "case_id"] + [f"{k}_in_{w}" for k in CLASSES for w in WINDOWS]]
 
 
+def _class_columns(out: pd.DataFrame, k: str, rules: ExposureRules) -> pd.DataFrame:
+    """Replace the first-qualifying-date column ``k`` (if any) of ``out`` by the class's exposure columns."""
+    labels = np.array(list(WINDOW_LABELS))  # index = category code
+    when = out[k] if k in out else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    code = window_category(when, out["index_date"], rules)
+    out[f"cat_{k}"] = code
+    out[f"window_{k}"] = labels[code]
+    out[f"{k}_gt1"] = lagged_use(when.to_numpy(), out["index_date"].to_numpy(), rules.lag_years)
+    out[f"first_qualifying_{k}"] = when
+    if k in out:
+        out = out.drop(columns=k)
+    return out
+
+
 def classify_exposures(
     dispensings: pd.DataFrame, members: pd.DataFrame, rules: ExposureRules = DEFAULT_RULES
 ) -> pd.DataFrame:
@@ -220,24 +247,20 @@ def classify_exposures(
         One row per row of ``members`` (same order), with per class ``cat_<class>``
         (code), ``window_<class>`` (label), ``<class>_gt1`` (lagged exposure, 0/1),
         ``first_qualifying_<class>``: the window code by :func:`window_category`, the
-        lagged flag by :func:`lagged_use` with ``rules.lag_years``; subclass ever-use flags ``sub_<subclass>``; and
-        with ``definition="use_in_window"`` also ``<class>_in_<window>``.
+        lagged flag by :func:`lagged_use` with ``rules.lag_years``; subclass ever-use flags ``sub_<subclass>``;
+        with ``definition="use_in_window"`` also ``<class>_in_<window>``; and last, the same four
+        columns for the negative-control exposure :data:`alsmeds.constants.NEGATIVE_CONTROL`
+        (``cat_ppis``, ``window_ppis``, ``ppis_gt1``, ``first_qualifying_ppis``), classified
+        by the same rules from its own code list (level ``negative_control``), so that the
+        study classes' columns do not depend on it.
     """
     key = ["person_id", "case_id"]
     out = members[key + ["index_date"]].copy()
     first = first_qualifying_dates(dispensings, members, rules)
     wide = first.pivot(index=key, columns="group", values="first_qualifying")
     out = out.merge(wide.reset_index(), on=key, how="left")
-    labels = np.array(list(WINDOW_LABELS))  # index = category code
     for k in CLASSES:
-        when = out[k] if k in out else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-        code = window_category(when, out["index_date"], rules)
-        out[f"cat_{k}"] = code
-        out[f"window_{k}"] = labels[code]
-        out[f"{k}_gt1"] = lagged_use(when.to_numpy(), out["index_date"].to_numpy(), rules.lag_years)
-        out[f"first_qualifying_{k}"] = when
-        if k in out:
-            out = out.drop(columns=k)
+        out = _class_columns(out, k, rules)
     sub = first_qualifying_dates(dispensings, members, rules, level="subclass")
     sub_flags = sub.groupby(["person_id", "case_id", "group"]).size().unstack(fill_value=0).clip(upper=1)
     sub_flags = sub_flags.add_prefix("sub_")
@@ -247,10 +270,24 @@ def classify_exposures(
         out[col] = out[col].fillna(0).astype(np.int8) if col in out else np.int8(0)
     if rules.definition == "use_in_window":
         out = out.merge(use_in_windows(dispensings, members, rules), on=key, how="left")
+    out = _negative_control_columns(out, dispensings, members, rules)
     return out.drop(columns="index_date")
 
 
-def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+def _negative_control_columns(
+    out: pd.DataFrame, dispensings: pd.DataFrame, members: pd.DataFrame, rules: ExposureRules
+) -> pd.DataFrame:
+    """Append the negative control's exposure columns (same rules as a study class, own code list)."""
+    negative_control_codelist()  # the code list agrees with constants.NEGATIVE_CONTROL
+    key = ["person_id", "case_id"]
+    first = first_qualifying_dates(dispensings, members, rules, level="negative_control")
+    if len(first):  # nobody qualifies: the class is "never" for everyone
+        dates = first.set_index(key)["first_qualifying"].rename(NEGATIVE_CONTROL)
+        out = out.merge(dates.reset_index(), on=key, how="left")
+    return _class_columns(out, NEGATIVE_CONTROL, rules)
+
+
+def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame, lag_years: int = 0) -> pd.DataFrame:
     """Psychiatric history before the index date, from ICD-10 and (before 1997) ICD-9 diagnoses.
 
     Returns one row per member with 0/1 columns ``psych_<group>`` for each group of
@@ -259,6 +296,20 @@ def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame) -> pd.Da
     versions: :func:`alsmeds.derive.codelists.psychiatric_codelist`).  The version is read from
     the code: ICD-10 codes begin with a letter, ICD-9 codes with a digit; ICD-9's E and
     V codes begin with a letter and are not psychiatric.
+
+    Parameters
+    ----------
+    diagnoses : DataFrame
+        The ``diagnoses`` table.
+    members : DataFrame
+        ``person_id``, ``case_id``, ``index_date``.
+    lag_years : int
+        Count only diagnoses strictly before the date ``lag_years`` calendar years before
+        the index date (:func:`alsmeds.derive.dates.years_before`, the arithmetic of
+        :func:`lagged_use`); 0 (the study's rule, :attr:`ExposureRules.psychiatric_history_lag_years`)
+        is strictly before the index date itself.  With 1, a diagnosis in the year before
+        diagnosis, the window the lagged exposure ignores as possibly prodromal, is not
+        history either.
     """
     codes = psychiatric_codelist()
     normalised = normalise_codes(diagnoses["icd10"])
@@ -267,7 +318,8 @@ def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame) -> pd.Da
     for group, frame in codes.groupby("group", sort=True):
         hit = match_prefixes(normalised, frame["prefix"], frame["group"]).notna().to_numpy()
         rows = diagnoses.loc[hit, ["person_id", "diagnosis_date"]].merge(members[key + ["index_date"]], on="person_id")
-        rows = rows[rows["diagnosis_date"] < rows["index_date"]].drop_duplicates(key)
+        cutoff = years_before(rows["index_date"].to_numpy(dtype="datetime64[D]"), lag_years)
+        rows = rows[rows["diagnosis_date"].to_numpy(dtype="datetime64[D]") < cutoff].drop_duplicates(key)
         flag = out.merge(rows[key].assign(_hit=1), on=key, how="left")["_hit"].fillna(0).astype(np.int8)
         out[f"psych_{group}"] = flag.to_numpy()
     out["psych_history"] = out.pop("psych_any_psychiatric")

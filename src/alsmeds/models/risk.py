@@ -26,7 +26,9 @@ The exposures are the derive layer's (:mod:`alsmeds.derive.exposure`), coded by
 window edges) change the regressors exactly as they change the analysis table.
 ``classes``
     One class (the paper's models) or all three (mutually adjusted; the planted
-    truth's estimand).
+    truth's estimand).  Any class whose columns the table has can be modelled: the
+    negative control (:data:`alsmeds.constants.NEGATIVE_CONTROL`) is fitted by the same
+    function (:mod:`alsmeds.reporting.sensitivity`).
 ``adjustment="crude"`` or ``"adjusted"``
     Conditioned on the matching only, or adjusted for psychiatric history, education,
     country of birth and civil status (plus age and sex for relatives).
@@ -274,7 +276,7 @@ def fit_risk_model(table: pd.DataFrame, spec: RiskModelSpec, alpha: float = 0.05
     wald = fit.wald_table(alpha) if fit is not None else None
     records = []
     for term in X_exp.columns:
-        drug_class, window = split_term(term)
+        drug_class, window = split_term(term, spec.classes)
         rec = {
             **spec.record(),
             "drug_class": drug_class,

@@ -15,6 +15,10 @@ begin with a letter, match no psychiatric prefix and count as non-psychiatric.  
 codes map to the named groups (depression, stress...) only where a whole three-digit
 category corresponds to the ICD-10 group; every ICD-9 chapter V code counts for
 ``any_psychiatric``.
+
+``atc_classes.csv`` also holds, at its own level ``negative_control``, the negative-control
+exposure (proton-pump inhibitors, A02BC; :data:`alsmeds.constants.NEGATIVE_CONTROL`), which
+:func:`class_codelist` at the default level never returns.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
+
+from alsmeds.constants import NEGATIVE_CONTROL, NEGATIVE_CONTROL_ATC
 
 
 def load_codelist(name: str) -> pd.DataFrame:
@@ -61,9 +67,31 @@ def match_prefixes(codes: pd.Series, prefixes: pd.Series, groups: pd.Series) -> 
 
 
 def class_codelist(level: str = "class") -> pd.DataFrame:
-    """ATC prefixes of the three study classes (``level="class"``) or of their subclasses."""
+    """ATC prefixes of the three study classes (``level="class"``), of their subclasses (``"subclass"``)
+    or of the negative-control exposure (``"negative_control"``, see :func:`negative_control_codelist`)."""
     frame = load_codelist("atc_classes")
     return frame[frame["level"] == level].reset_index(drop=True)
+
+
+def negative_control_codelist() -> pd.DataFrame:
+    """ATC prefixes of the negative-control exposure (rows of level ``negative_control``).
+
+    The class is :data:`alsmeds.constants.NEGATIVE_CONTROL` with the ATC group
+    :data:`alsmeds.constants.NEGATIVE_CONTROL_ATC`; the code list must say the same.
+
+    Raises
+    ------
+    ValueError
+        When ``atc_classes.csv`` and the constants disagree (another group name or prefix).
+    """
+    codes = class_codelist("negative_control")
+    expected = {(NEGATIVE_CONTROL, NEGATIVE_CONTROL_ATC)}
+    found = set(zip(codes["group"], codes["atc_prefix"], strict=True))
+    if found != expected:
+        raise ValueError(
+            f"atc_classes.csv lists the negative control as {sorted(found)}, constants.py as {sorted(expected)}"
+        )
+    return codes
 
 
 def psychiatric_codelist() -> pd.DataFrame:
