@@ -15,7 +15,9 @@ regenerates a folder and compares checksums.  The mechanism is described in
 log odds ratios; ``implied``, the risk models' estimands computed numerically at
 ``truth_scale`` (:data:`DEFAULT_TRUTH_SCALE`, 100) times the paper's sample
 (:mod:`.truth`, about 30 s); ``published_vs_implied``; ``prognosis``, the planted direct
-effects and ALSFRS-R slopes; and ``implied_cox``, the adjusted Cox models' total-effect
+effects and ALSFRS-R slopes; ``negative_control``, the negative control's planted null and the
+confounded odds ratio each comparison targets (:func:`.truth.negative_control_estimands`, from
+the same sample as ``implied``); and ``implied_cox``, the adjusted Cox models' total-effect
 estimands computed at 50 times the paper's cases (:mod:`.prognosis_truth`, about 4 s).
 Both numerical estimands draw from their own random streams, so they never change a table.
 """
@@ -32,12 +34,12 @@ import pandas as pd
 
 from alsmeds.precision import Comparison, compare_values, round_floats
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS, published_value
-from alsmeds.simulate.parameters import CLASSES, WINDOW_LABELS, SimulationParameters
+from alsmeds.simulate.parameters import CLASSES, NEGATIVE_CONTROL, WINDOW_LABELS, SimulationParameters
 from alsmeds.simulate.population import rng_for, scaled_design, simulate_study_population
 from alsmeds.simulate.prognosis import simulate_prognosis
 from alsmeds.simulate.prognosis_truth import DEFAULT_PROGNOSIS_TRUTH_SCALE, implied_cox_estimands
-from alsmeds.simulate.render import render_diagnoses, render_dispensings
-from alsmeds.simulate.truth import implied_estimands, published_comparison, structural_truth
+from alsmeds.simulate.render import add_negative_control_dispensings, render_diagnoses, render_dispensings
+from alsmeds.simulate.truth import published_comparison, structural_truth, truth_estimands
 
 DEFAULT_SEED = 20250605
 #: Sample size of the numerical estimands, in multiples of the paper's sample.
@@ -136,7 +138,12 @@ def generate(
                 "diagnostic_delay_months": per_case["diagnostic_delay_months"],
             }
         ).sort_values("person_id", kind="stable"),
-        "dispensings": render_dispensings(rng_for(seed, "dispensings"), params, people),
+        "dispensings": add_negative_control_dispensings(
+            rng_for(seed, "negative_control_dispensings"),
+            params,
+            people,
+            render_dispensings(rng_for(seed, "dispensings"), params, people),
+        ),
         "diagnoses": render_diagnoses(rng_for(seed, "diagnoses"), params, people),
         "alsfrs": _alsfrs(cases, prognosis["visits"]),
         "outcomes": _outcomes(cases, per_case),
@@ -153,7 +160,9 @@ def generate(
     cox_truth_scale = min(truth_scale, DEFAULT_PROGNOSIS_TRUTH_SCALE) if cox_truth_scale is None else cox_truth_scale
 
     with _progress(round(params.design.n_cases * truth_scale), "computing estimands", progress) as bar:
-        implied = implied_estimands(params, seed, truth_scale, progress=bar) if truth_scale > 0 else {}
+        implied, negative_control = (
+            truth_estimands(params, seed, truth_scale, progress=bar) if truth_scale > 0 else ({}, {})
+        )
     # The Cox model's total-effect estimands: same parameters and seed, own random streams (prognosis_truth/...).
     implied_cox = implied_cox_estimands(params, seed, float(cox_truth_scale)) if cox_truth_scale > 0 else {}
     truth = {
@@ -171,6 +180,7 @@ def generate(
             "published_vs_implied": published_comparison(implied) if implied else [],
             "prognosis": _prognosis_truth(params),
             "implied_cox": implied_cox,
+            "negative_control": negative_control,
         },
         "this_sample": _sample_summary(people, per_case, prognosis["visits"]),
     }
@@ -323,8 +333,12 @@ def _true_people(people: pd.DataFrame) -> pd.DataFrame:
     cols = ["person_id", "case_id", "role", "familial", "liability", "psych_history"]
     cols += [f"cat_{k}" for k in CLASSES] + [f"first_use_{k}" for k in CLASSES] + ["b0", "b1"]
     out = people[cols].copy()
+    labels = dict(enumerate(WINDOW_LABELS))
     for k in CLASSES:
-        out[f"window_{k}"] = out.pop(f"cat_{k}").map({i: w for i, w in enumerate(WINDOW_LABELS)})
+        out[f"window_{k}"] = out.pop(f"cat_{k}").map(labels)
+    # The negative control's planted use, as the last columns.
+    out[f"window_{NEGATIVE_CONTROL}"] = people[f"cat_{NEGATIVE_CONTROL}"].map(labels)
+    out[f"first_use_{NEGATIVE_CONTROL}"] = people[f"first_use_{NEGATIVE_CONTROL}"]
     out = out.rename(
         columns={
             "familial": "familial_factor",

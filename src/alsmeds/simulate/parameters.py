@@ -16,7 +16,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from alsmeds.constants import CATEGORY_CODES, CLASS_ATC, CLASSES, WINDOW_LABELS, WINDOWS
+from alsmeds.constants import CATEGORY_CODES, CLASS_ATC, CLASSES, NEGATIVE_CONTROL, WINDOW_LABELS, WINDOWS
 from alsmeds.precision import round_significant
 from alsmeds.published import PUBLISHED_PROGNOSIS, published_value
 
@@ -32,8 +32,12 @@ SUBSTANCES = {
         "N06AX16": 0.10,
         "N06AA09": 0.05,
     },
+    # The negative control (constants.NEGATIVE_CONTROL): omeprazole, esomeprazole, pantoprazole, lansoprazole (A).
+    NEGATIVE_CONTROL: {"A02BC01": 0.45, "A02BC05": 0.30, "A02BC02": 0.20, "A02BC03": 0.05},
 }
-#: Dispensings of other drugs, which no code list counts as exposure (A).
+#: Dispensings of other drugs, which no study class's code list counts as exposure (A).  A02BC01 (omeprazole)
+#: is a proton-pump inhibitor: these sporadic dispensings count towards the negative control by the rule of two
+#: like any other PPI dispensing (see :class:`NegativeControlParameters`).
 OTHER_ATC = {"C10AA01": 0.3, "N02BE01": 0.3, "C09AA02": 0.2, "A02BC01": 0.2}
 
 
@@ -151,6 +155,52 @@ class UseParameters:
 
 
 @dataclass
+class NegativeControlParameters:
+    """Use of the negative-control exposure, proton-pump inhibitors (A): confounded by ``U``, no effect on ALS.
+
+    A person is a planted user when
+    ``alpha + mu U + kappa female + nu (age - 65)/10 + e`` is positive (``e`` standard
+    normal): use depends on the familial factor ``U`` that also raises ALS risk
+    (:attr:`RiskParameters.log_or_familial_factor`), and on age and sex, but not on the
+    psychiatric liability nor the study classes' shared propensity.  First qualifying use
+    is timed as for the study classes (:attr:`UseParameters.prevalent_share`), and users'
+    and non-users' dispensings are rendered as theirs are (near-misses, initiation after
+    the index date).  With the defaults about 15% of population controls are users.
+
+    ALS risk does not depend on it (``log_or_als`` = 0): the sibling comparison, which
+    holds ``U`` fixed, estimates an odds ratio of 1, while the population comparison
+    estimates the odds ratio that confounding by ``U`` alone produces (recorded in
+    ``truth.json``, ``estimands["negative_control"]``).  Because the use has no effect it
+    is drawn after the matched sets, from its own random stream, from each person's ``U``,
+    age, sex and index date (the same conditional law for cases and controls, as the null
+    implies), so no other table or column changes; a non-zero ``log_or_als`` would need it
+    inside the case-sampling step and is refused.
+
+    The noise dispensings of :data:`OTHER_ATC` include A02BC01 (omeprazole), drawn from the
+    ``dispensings`` stream before the negative control existed, and are left as they are
+    (the other tables stay byte-identical).  They count like any PPI dispensing: about 2%
+    of people who are not planted users reach two distinct dates before the index date
+    (two noise dispensings, or one with a near-miss) and are classified users by the rule
+    of two.  Slightly more often among cases (at 20 times the paper's size, 2.1% of
+    non-users among cases against 1.7% among controls, lagged exposure): noise dispensings
+    are spread over each person's whole observation, which ends sooner for cases (death),
+    so more of a case's fall before the index date.  This small misclassification, which
+    the generator's design causes and a register with a constant dispensing rate would
+    not, adds about +0.015 to the log odds ratio of relatives' comparisons and partly
+    offsets, in the population comparison, the dilution towards 1 by the non-users
+    classified as users.  The estimands of ``truth.json`` are computed on planted use.
+    """
+
+    drug_class: str = NEGATIVE_CONTROL
+    intercept: float = -1.25
+    per_familial_factor: float = 0.60
+    female: float = 0.15
+    per_decade_of_age: float = 0.15
+    #: the planted log odds ratio of ALS: exactly 0 (the negative control's null).
+    log_or_als: float = 0.0
+
+
+@dataclass
 class RiskParameters:
     """The ALS risk model: planted within-family log odds ratios (A, calibrated to P).
 
@@ -238,6 +288,7 @@ class SimulationParameters:
     population: PopulationParameters = field(default_factory=PopulationParameters)
     family: FamilyParameters = field(default_factory=FamilyParameters)
     use: UseParameters = field(default_factory=UseParameters)
+    negative_control: NegativeControlParameters = field(default_factory=NegativeControlParameters)
     risk: RiskParameters = field(default_factory=RiskParameters)
     prognosis: PrognosisParameters = field(default_factory=PrognosisParameters)
 
@@ -262,6 +313,7 @@ __all__ = [
     "CATEGORY_CODES",
     "CLASS_ATC",
     "CLASSES",
+    "NEGATIVE_CONTROL",
     "WINDOW_LABELS",
     "WINDOWS",
     "SimulationParameters",

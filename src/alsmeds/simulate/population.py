@@ -99,9 +99,6 @@ def draw_traits(
     country = np.searchsorted(np.cumsum(pop.country_of_birth_shares)[:-1], rng.random(n))
     civil = np.searchsorted(np.cumsum(pop.civil_status_shares)[:-1], rng.random(n))
 
-    register_start = np.datetime64(params.design.register_start, "D")
-    one_year_before = years_before(index_date, 1)
-    five_years_before = years_before(index_date, 5)
     shared = rng.standard_normal(n)
     rho = use.shared_propensity_share
     category: dict[str, np.ndarray] = {}
@@ -116,20 +113,7 @@ def draw_traits(
             + np.sqrt(rho) * shared
             + np.sqrt(1 - rho) * rng.standard_normal(n)
         )
-        user = latent > 0
-        prevalent = rng.random(n) < use.prevalent_share
-        earliest = register_start + np.timedelta64(60, "D")
-        span = (index_date - earliest).astype(np.int64)  # days available for incident first use
-        incident_day = earliest + np.floor(rng.random(n) * span).astype("timedelta64[D]")
-        prevalent_day = register_start + rng.integers(30, 241, n).astype("timedelta64[D]")
-        first = np.where(prevalent, prevalent_day, incident_day)
-        first = np.where(user, first, np.datetime64("NaT"))
-        cat = np.full(n, CATEGORY_CODES["never"], dtype=np.int8)
-        cat[user & (first < five_years_before)] = CATEGORY_CODES["gt5"]
-        cat[user & (first >= five_years_before) & (first < one_year_before)] = CATEGORY_CODES["1_5"]
-        cat[user & (first >= one_year_before)] = CATEGORY_CODES["0_1"]
-        category[k] = cat
-        first_use[k] = first
+        category[k], first_use[k] = _first_use(rng, params, latent > 0, index_date)
     return Traits(
         age=age,
         male=male,
@@ -143,6 +127,79 @@ def draw_traits(
         category=category,
         first_use=first_use,
     )
+
+
+def _first_use(
+    rng: np.random.Generator, params: SimulationParameters, user: np.ndarray, index_date: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window code and date of first qualifying use of the users of one class (NaT and 0 for non-users).
+
+    A user's first qualifying use falls in the first months of the register (prevalent
+    users, share :attr:`~.parameters.UseParameters.prevalent_share`) or uniformly over the
+    rest of the look-back before the index date.
+    """
+    n = user.shape[0]
+    register_start = np.datetime64(params.design.register_start, "D")
+    prevalent = rng.random(n) < params.use.prevalent_share
+    earliest = register_start + np.timedelta64(60, "D")
+    span = (index_date - earliest).astype(np.int64)  # days available for incident first use
+    incident_day = earliest + np.floor(rng.random(n) * span).astype("timedelta64[D]")
+    prevalent_day = register_start + rng.integers(30, 241, n).astype("timedelta64[D]")
+    first = np.where(prevalent, prevalent_day, incident_day)
+    first = np.where(user, first, np.datetime64("NaT"))
+    one_year_before = years_before(index_date, 1)
+    five_years_before = years_before(index_date, 5)
+    cat = np.full(n, CATEGORY_CODES["never"], dtype=np.int8)
+    cat[user & (first < five_years_before)] = CATEGORY_CODES["gt5"]
+    cat[user & (first >= five_years_before) & (first < one_year_before)] = CATEGORY_CODES["1_5"]
+    cat[user & (first >= one_year_before)] = CATEGORY_CODES["0_1"]
+    return cat, first
+
+
+def draw_negative_control(
+    rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Planted use of the negative-control exposure (:class:`~.parameters.NegativeControlParameters`).
+
+    Use depends on each person's familial factor, age and sex only and has no effect on
+    ALS, so it may be drawn after the matched sets: given ``U``, age and sex it has the
+    same law for cases and controls, which is what a null effect implies.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Its own stream (``rng_for(seed, "negative_control")``), so no other draw moves.
+    params : SimulationParameters
+    people : DataFrame
+        ``age``, ``male``, ``familial``, ``index_date`` per person.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Window code (:data:`~.parameters.CATEGORY_CODES`) and date of first qualifying use (NaT: never).
+
+    Raises
+    ------
+    ValueError
+        When ``params.negative_control.log_or_als`` is not 0 (this mechanism holds under the null only).
+    """
+    nc = params.negative_control
+    if nc.log_or_als != 0:
+        raise ValueError(
+            "the negative control is drawn after the cases were sampled, which is valid only for a null effect "
+            f"(log_or_als = 0), not {nc.log_or_als}"
+        )
+    n = len(people)
+    age = people["age"].to_numpy(dtype=float)
+    female = ~people["male"].to_numpy(dtype=bool)
+    latent = (
+        nc.intercept
+        + nc.per_familial_factor * people["familial"].to_numpy(dtype=float)
+        + nc.female * female
+        + nc.per_decade_of_age * (age - 65) / 10
+        + rng.standard_normal(n)
+    )
+    return _first_use(rng, params, latent > 0, people["index_date"].to_numpy().astype("datetime64[D]"))
 
 
 def exposure_log_odds(params: SimulationParameters, traits: Traits) -> np.ndarray:
@@ -293,8 +350,9 @@ def simulate_study_population(
     -------
     pandas.DataFrame
         Columns: set_id, role, age, male, familial, index_date, liability,
-        psych_history, education, country, civil, birth_date, and per class
-        ``cat_<class>`` (code) and ``first_use_<class>`` (date).
+        psych_history, education, country, civil, birth_date, per class
+        ``cat_<class>`` (code) and ``first_use_<class>`` (date), and last the same two
+        columns of the negative control (:func:`draw_negative_control`).
     """
     counts = scaled_design(params, scale)
     n_cases = counts["n_cases"]
@@ -347,6 +405,11 @@ def simulate_study_population(
     role_order = {"case": 0, "population_control": 1, "sibling": 2, "spouse": 3}
     out["_role"] = out["role"].map(role_order)
     out = out.sort_values(["set_id", "_role"], kind="stable").drop(columns="_role").reset_index(drop=True)
+    # The negative control, last and on its own stream: no other column moves (NegativeControlParameters).
+    nc = params.negative_control.drug_class
+    out[f"cat_{nc}"], out[f"first_use_{nc}"] = draw_negative_control(
+        rng_for(seed, step_prefix + "negative_control"), params, out
+    )
     return out
 
 

@@ -5,7 +5,9 @@ study's rule (at least two dispensings on distinct dates before the index date;
 the category is the timing of the second one) classifies back to exactly that
 category, together with rows that must *not* count: single dispensings, two
 dispensings on the same day, use that starts after the index date, and drugs
-outside the three classes.
+outside the three classes.  The negative control (proton-pump inhibitors) is rendered
+the same way, from its own random stream, and its rows are added to the others
+(:func:`add_negative_control_dispensings`).
 """
 
 from __future__ import annotations
@@ -41,14 +43,9 @@ def observation_end(params: SimulationParameters, people: pd.DataFrame) -> np.nd
     return out
 
 
-def render_dispensings(rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame) -> pd.DataFrame:
-    """Dispensing rows for every person (see the module docstring)."""
-    use = params.use
-    register_start = np.datetime64(params.design.register_start, "D")
-    index = people["index_date"].to_numpy().astype("datetime64[D]")
-    last = observation_end(params, people)
+def _adder(rng: np.random.Generator, people: pd.DataFrame, parts: list):
+    """A function that appends dispensing rows of a class (or, with None, of other drugs) to ``parts``."""
     pid = people["person_id"].to_numpy()
-    parts = []
 
     def add(person_rows: np.ndarray, dates: np.ndarray, klass: str | None):
         if person_rows.size == 0:
@@ -59,48 +56,94 @@ def render_dispensings(rng: np.random.Generator, params: SimulationParameters, p
             pd.DataFrame({"person_id": pid[person_rows], "dispensing_date": dates, "atc": atc, "packages": packages})
         )
 
+    return add
+
+
+def _render_class(rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame, k: str, add) -> None:
+    """Rows of one class: users' first, qualifying and further dispensings; non-users' near-misses and later use."""
+    use = params.use
+    register_start = np.datetime64(params.design.register_start, "D")
+    index = people["index_date"].to_numpy().astype("datetime64[D]")
+    last = observation_end(params, people)
+    first = people[f"first_use_{k}"].to_numpy().astype("datetime64[D]")
+    user = ~np.isnat(first)
+    rows = np.flatnonzero(user)
+    qualifying = first[rows]
+    # First dispensing 7-180 days before the qualifying one, never before the register start.
+    room = (qualifying - register_start).astype(np.int64)
+    gap = np.minimum(rng.integers(7, 181, rows.size), room)
+    add(rows, qualifying - gap.astype("timedelta64[D]"), k)
+    add(rows, qualifying, k)
+    # Further dispensings at roughly regular intervals; they may continue past the index date.
+    n_further = rng.poisson(use.mean_further_dispensings, rows.size)
+    rep = np.repeat(rows, n_further)
+    step = np.maximum(1, np.round(rng.gamma(4.0, use.mean_days_between_dispensings / 4, rep.size)))
+    cum = pd.Series(step).groupby(np.repeat(np.arange(rows.size), n_further)).cumsum().to_numpy()
+    dates = np.repeat(qualifying, n_further) + cum.astype(np.int64).astype("timedelta64[D]")
+    ok = dates <= last[rep]
+    add(rep[ok], dates[ok], k)
+
+    # Near-misses among non-users: one dispensing, or two on the same day, before the index date.
+    never = np.flatnonzero(~user)
+    draw = rng.random(never.size)
+    single = never[draw < use.near_miss_single]
+    add(single, _uniform_between(rng, np.full(single.size, register_start), index[single] - 1), k)
+    same_day = never[(draw >= use.near_miss_single) & (draw < use.near_miss_single + use.near_miss_same_day)]
+    day = _uniform_between(rng, np.full(same_day.size, register_start), index[same_day] - 1)
+    add(same_day, day, k)
+    add(same_day, day, k)
+    # Initiation after the index date (must not count as prediagnostic use).
+    later = never[(rng.random(never.size) < 0.03) & (last[never] > index[never] + 30)]
+    start = _uniform_between(rng, index[later], last[later] - 30)
+    add(later, start, k)
+    add(later, start + rng.integers(1, 31, later.size).astype("timedelta64[D]"), k)
+
+
+def _sorted(parts: list) -> pd.DataFrame:
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["person_id", "dispensing_date", "atc"], kind="stable").reset_index(drop=True)
+
+
+def render_dispensings(rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame) -> pd.DataFrame:
+    """Dispensing rows of the three study classes and of other drugs for every person (see the module docstring)."""
+    register_start = np.datetime64(params.design.register_start, "D")
+    last = observation_end(params, people)
+    parts: list = []
+    add = _adder(rng, people, parts)
     for k in CLASSES:
-        first = people[f"first_use_{k}"].to_numpy().astype("datetime64[D]")
-        user = ~np.isnat(first)
-        rows = np.flatnonzero(user)
-        qualifying = first[rows]
-        # First dispensing 7-180 days before the qualifying one, never before the register start.
-        room = (qualifying - register_start).astype(np.int64)
-        gap = np.minimum(rng.integers(7, 181, rows.size), room)
-        add(rows, qualifying - gap.astype("timedelta64[D]"), k)
-        add(rows, qualifying, k)
-        # Further dispensings at roughly regular intervals; they may continue past the index date.
-        n_further = rng.poisson(use.mean_further_dispensings, rows.size)
-        rep = np.repeat(rows, n_further)
-        step = np.maximum(1, np.round(rng.gamma(4.0, use.mean_days_between_dispensings / 4, rep.size)))
-        cum = pd.Series(step).groupby(np.repeat(np.arange(rows.size), n_further)).cumsum().to_numpy()
-        dates = np.repeat(qualifying, n_further) + cum.astype(np.int64).astype("timedelta64[D]")
-        ok = dates <= last[rep]
-        add(rep[ok], dates[ok], k)
+        _render_class(rng, params, people, k, add)
 
-        # Near-misses among non-users: one dispensing, or two on the same day, before the index date.
-        never = np.flatnonzero(~user)
-        draw = rng.random(never.size)
-        single = never[draw < use.near_miss_single]
-        add(single, _uniform_between(rng, np.full(single.size, register_start), index[single] - 1), k)
-        same_day = never[(draw >= use.near_miss_single) & (draw < use.near_miss_single + use.near_miss_same_day)]
-        day = _uniform_between(rng, np.full(same_day.size, register_start), index[same_day] - 1)
-        add(same_day, day, k)
-        add(same_day, day, k)
-        # Initiation after the index date (must not count as prediagnostic use).
-        later = never[(rng.random(never.size) < 0.03) & (last[never] > index[never] + 30)]
-        start = _uniform_between(rng, index[later], last[later] - 30)
-        add(later, start, k)
-        add(later, start + rng.integers(1, 31, later.size).astype("timedelta64[D]"), k)
-
-    # Other drugs, outside every code list.
+    # Other drugs, outside every study class's code list (A02BC01 counts towards the negative control).
     n_other = rng.poisson(1.0, len(people))
     rows = np.repeat(np.arange(len(people)), n_other)
     add(rows, _uniform_between(rng, np.full(rows.size, register_start), last[rows]), None)
+    return _sorted(parts)
 
-    out = pd.concat(parts, ignore_index=True)
-    out = out.sort_values(["person_id", "dispensing_date", "atc"], kind="stable").reset_index(drop=True)
-    return out
+
+def add_negative_control_dispensings(
+    rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame, dispensings: pd.DataFrame
+) -> pd.DataFrame:
+    """The dispensings with the negative control's rows added, rendered as a study class's are.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Its own stream (``rng_for(seed, "negative_control_dispensings")``).
+    params : SimulationParameters
+    people : DataFrame
+        With ``first_use_<negative control>`` (:func:`.population.draw_negative_control`).
+    dispensings : DataFrame
+        From :func:`render_dispensings`.
+
+    Returns
+    -------
+    DataFrame
+        Every row of ``dispensings``, in the same relative order, and the new rows, sorted
+        by person, date and ATC code (stable: a new row follows an old row with the same key).
+    """
+    parts: list = [dispensings]
+    _render_class(rng, params, people, params.negative_control.drug_class, _adder(rng, people, parts))
+    return _sorted(parts)
 
 
 def render_diagnoses(rng: np.random.Generator, params: SimulationParameters, people: pd.DataFrame) -> pd.DataFrame:

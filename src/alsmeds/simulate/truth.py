@@ -13,6 +13,9 @@ Two kinds of truth are recorded in ``truth.json``:
   paper's sample on its own random stream and the same conditional logistic model is
   fitted on the true exposures.  Their Monte Carlo standard error is recorded beside
   them so that tests can allow for it.
+* The **negative control** (proton-pump inhibitors): its planted null (log odds ratio 0)
+  and the confounded estimand of each comparison, from the same large sample
+  (:func:`negative_control_estimands`).
 
 True exposures
 --------------
@@ -44,7 +47,7 @@ from alsmeds.models.design import (
     window_indicators,
 )
 from alsmeds.published import PUBLISHED_RISK
-from alsmeds.simulate.parameters import CLASSES, WINDOWS, SimulationParameters
+from alsmeds.simulate.parameters import CLASSES, NEGATIVE_CONTROL, WINDOWS, SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
 
 
@@ -65,11 +68,15 @@ def true_lagged_exposures(people: pd.DataFrame, lag_years: int = DEFAULT_RULES.l
     Returns
     -------
     DataFrame
-        A copy of ``people`` with ``<class>_gt1`` (int8) per class.
+        A copy of ``people`` with ``<class>_gt1`` (int8) per class, and for the negative
+        control when ``people`` has its ``first_use_<class>``.
     """
     out = people.copy()
-    for k in CLASSES:
-        out[f"{k}_gt1"] = lagged_use(people[f"first_use_{k}"].to_numpy(), people["index_date"].to_numpy(), lag_years)
+    for k in (*CLASSES, NEGATIVE_CONTROL):
+        if f"first_use_{k}" in people:
+            out[f"{k}_gt1"] = lagged_use(
+                people[f"first_use_{k}"].to_numpy(), people["index_date"].to_numpy(), lag_years
+            )
     return out
 
 
@@ -135,9 +142,88 @@ def _estimates(result, terms: Sequence[str]) -> dict[str, dict[str, float]]:
 def implied_estimands(params: SimulationParameters, seed: int, truth_scale: float, progress=None) -> dict:
     """Compute the population, sibling-pooled, spouse and age-stratified estimands numerically.
 
-    Returns a JSON-ready dict of ``{model: {term: {"log_or", "mc_se"}}}``.
+    Returns a JSON-ready dict of ``{model: {term: {"log_or", "mc_se"}}}``
+    (:func:`truth_estimands` returns it with the negative control's estimands, from the
+    same sample).
+    """
+    return truth_estimands(params, seed, truth_scale, progress)[0]
+
+
+def truth_estimands(params: SimulationParameters, seed: int, truth_scale: float, progress=None) -> tuple[dict, dict]:
+    """The study classes' implied estimands and the negative control's, from one simulated sample.
+
+    Parameters
+    ----------
+    params : SimulationParameters
+    seed : int
+    truth_scale : float
+        Sample size in multiples of the paper's (the study population on its own
+        random streams, ``truth/...``).
+    progress : tqdm-like, optional
+
+    Returns
+    -------
+    tuple of dict
+        :func:`implied_estimands`'s dict, and :func:`negative_control_estimands`'s.
     """
     people = simulate_study_population(params, seed, truth_scale, progress=progress, step_prefix="truth/")
+    return _implied(params, people, truth_scale), negative_control_estimands(params, people)
+
+
+def negative_control_estimands(params: SimulationParameters, people: pd.DataFrame) -> dict:
+    """The planted null of the negative control and the confounded odds ratio each comparison targets.
+
+    The negative control has no effect on ALS (planted log odds ratio 0) but its use
+    depends on the familial factor ``U``
+    (:class:`~alsmeds.simulate.parameters.NegativeControlParameters`).  Its per-class
+    model (one class, as for a study class: the lagged exposure and the windows, crude
+    and adjusted) is fitted on the planted use of a large sample: the estimate is the
+    comparison's estimand, the odds ratio that confounding by ``U`` (and, for crude
+    models of relatives, age and sex) produces.  A sibling comparison holds ``U`` fixed
+    and targets 1; population controls cannot and target more than 1; spouses share part
+    of ``U``.  These estimands are of planted use: the ~2% of non-users whom sporadic noise
+    dispensings make users by the rule of two (slightly more often cases) are not in them
+    (:class:`~alsmeds.simulate.parameters.NegativeControlParameters`).
+
+    Parameters
+    ----------
+    params : SimulationParameters
+    people : DataFrame
+        From :func:`alsmeds.simulate.population.simulate_study_population` (a large sample).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``drug_class``, ``planted_log_or`` (0) and
+        ``implied[comparison][adjustment][term] = {"log_or", "mc_se"}`` for the terms
+        ``<class>_gt1``, ``<class>_0_1``, ``<class>_1_5``, ``<class>_gt5``; ``n_people``.
+    """
+    k = params.negative_control.drug_class
+    implied: dict[str, dict] = {}
+    for comparison in COMPARISON_ROLES:
+        rows = comparison_sets(people, comparison)
+        adjusted = POPULATION_ADJUSTMENT if comparison == "population" else RELATIVE_ADJUSTMENT
+        for label, adjustment in (("crude", ()), ("adjusted", adjusted)):
+            lagged = fit_truth_model(rows, "lagged", adjustment, classes=[k])
+            windows = fit_truth_model(rows, "windows", adjustment, classes=[k])
+            implied.setdefault(comparison, {})[label] = {
+                **_estimates(lagged, [f"{k}_gt1"]),
+                **_estimates(windows, [f"{k}_{w}" for w in WINDOWS]),
+            }
+    return {
+        "drug_class": k,
+        "planted_log_or": float(params.negative_control.log_or_als),
+        "implied": implied,
+        "n_people": int(len(people)),
+        "note": (
+            "planted_log_or: the negative control's effect on ALS (none). implied: the per-class model's log OR "
+            "on planted use at the truth sample (same sample as estimands['implied']), the confounded estimand "
+            "of each comparison; mc_se: its standard error"
+        ),
+    }
+
+
+def _implied(params: SimulationParameters, people: pd.DataFrame, truth_scale: float) -> dict:
     out: dict[str, dict] = {}
     pop = comparison_sets(people, "population")
     window_terms = [f"{k}_{w}" for k in CLASSES for w in WINDOWS]
