@@ -34,6 +34,13 @@ WINDOW_LONG_NAMES = {
 }
 #: Comparison (the controls' role) -> name.
 COMPARISON_NAMES = {"population": "Population controls", "sibling": "Siblings", "spouse": "Spouses"}
+#: Role in a matched set -> name.
+ROLE_NAMES = {
+    "case": "ALS cases",
+    "population_control": "Population controls",
+    "sibling": "Full siblings",
+    "spouse": "Spouses",
+}
 #: Model adjustment -> name.
 ADJUSTMENT_NAMES = {"crude": "Crude", "adjusted": "Adjusted"}
 #: Result columns -> table headers.
@@ -64,6 +71,7 @@ VOCABULARIES = {
     "window": WINDOW_LONG_NAMES,
     "comparison": COMPARISON_NAMES,
     "adjustment": ADJUSTMENT_NAMES,
+    "role": ROLE_NAMES,
 }
 
 
