@@ -35,7 +35,7 @@ from alsmeds.plots.palette import (
 WINDOW_ORDER = ("gt1", "ever", "0_1", "1_5", "gt5")
 #: Font size of the value column and of "not estimable" (points): readable at 12 in.
 VALUE_FONTSIZE = 9
-#: Vertical spread of a row's groups (row units, either side of the row's centre).
+#: Vertical spread of a row's groups (row units, either side of the row's centre), at most.
 _SPREAD = 0.3
 
 
@@ -128,7 +128,8 @@ def plot_forest(
     if ax is None:
         row_height = max(0.55, 0.21 * slots)
         _, ax = plt.subplots(figsize=(10.0, row_height * n + 1.8))
-    offsets = np.linspace(_SPREAD, -_SPREAD, slots) if slots > 1 else np.zeros(1)
+    spread = min(_SPREAD, 0.085 * slots)  # a row's groups stay closer to each other than to the next row's
+    offsets = np.linspace(spread, -spread, slots) if slots > 1 else np.zeros(1)
     y_of = {(r.drug_class, r.window): float(n - i) for i, r in enumerate(rows.itertuples())}
     value_x = transforms.blended_transform_factory(ax.transAxes, ax.transData)
     estimable = estimates["estimable"].astype(bool)
