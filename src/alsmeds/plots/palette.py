@@ -33,7 +33,7 @@ CLASS_COLOURS = {
     "anxiolytics": "#e08214",
     "hypnotics": "#8073ac",
     "antidepressants": "#35978f",
-    "negative_control": "#8c6d31",
+    "ppis": "#8c6d31",  # the negative control, alsmeds.constants.NEGATIVE_CONTROL
 }
 #: The comparison group of a class's users: non-users.
 NON_USER_COLOUR = "#a6a6a6"
