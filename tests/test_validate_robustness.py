@@ -1,6 +1,6 @@
 """Bad input at the scale of a real extract: every problem ends as a report, never as lost rows or a traceback.
 
-Each test starts from a copy of the committed synthetic data (37,128 dispensings) or of
+Each test starts from a copy of the committed synthetic data (tens of thousands of dispensings) or of
 tests/data/valid_minimal and breaks it the way real files break: quotes left open,
 records merged, a 20 MB line, a Latin-1 byte, empty lines, unreadable files and
 folders, time-zone-aware Parquet timestamps, a closed output pipe.
@@ -58,6 +58,15 @@ def _with_note(path: Path, notes: dict[int, str]) -> None:
     path.write_text("\n".join(out), encoding="utf-8")
 
 
+def _data_rows(path: Path) -> int:
+    """Records of a plain (unquoted) committed CSV file: its lines less the header."""
+    return sum(1 for line in _lines(path)[1:] if line)
+
+
+#: Dispensings in the committed synthetic data (counted, so a regenerated data set needs no edit here).
+N_DISPENSINGS = _data_rows(SYNTHETIC_DIR / "dispensings.csv")
+
+
 def _only(err: RegistryValidationError) -> Problem:
     (problem,) = err.problems
     return problem
@@ -67,7 +76,7 @@ def _only(err: RegistryValidationError) -> Problem:
 
 
 def test_unclosed_quote_in_free_text_is_an_error_naming_the_line(synthetic: Path) -> None:
-    """The quote opens on row 30,000 and is never closed: 7,127 rows would vanish into one value."""
+    """The quote opens on row 30,000 and is never closed: every later row would vanish into one value."""
     path = synthetic / "dispensings.csv"
     _with_note(path, {30_000: '"refill early'})
     with pytest.raises(RegistryValidationError) as info:
@@ -77,7 +86,8 @@ def test_unclosed_quote_in_free_text_is_an_error_naming_the_line(synthetic: Path
     assert problem.rows == [30_000] and problem.line_numbers == [30_002]
     text = str(problem)
     assert text.startswith("dispensings.csv, row 30000 (file line 30002): unbalanced quotes")
-    assert "quote opened on line 30002 is never closed: the 7,127 lines after it would be lost" in text
+    lost = N_DISPENSINGS - 30_000 - 1
+    assert f"quote opened on line 30002 is never closed: the {lost:,} lines after it would be lost" in text
     # the reader never returns the truncated table, even without validation
     with pytest.raises(RegistryValidationError):
         read_registry(synthetic, validate=False)
@@ -118,7 +128,7 @@ def test_quoted_free_text_with_line_breaks_is_read_with_exact_lines(synthetic: P
     problem = _only(info.value)
     assert (problem.rule, problem.rows, problem.line_numbers) == ("atc_code", [20_000], [20_003])
     frame, record_lines = read_csv_checked(path)
-    assert len(frame) == 37_128
+    assert len(frame) == N_DISPENSINGS
     assert frame.loc[10, "note"] == "take one,\nat night" and frame.loc[20, "note"] == 'say "when"'
     assert record_lines[10] == 12 and record_lines[11] == 14
 
@@ -450,7 +460,7 @@ def test_every_field_quoted_reads_the_same(synthetic: Path) -> None:
     for name in schema.TABLES:
         _quote_all(synthetic / f"{name}.csv")
     report = validate_registry(synthetic)
-    assert report.warnings == [] and report.row_counts["dispensings"] == 37_128
+    assert report.warnings == [] and report.row_counts["dispensings"] == N_DISPENSINGS
     quoted, plain = read_registry(synthetic), read_registry(SYNTHETIC_DIR)
     for name in schema.TABLES:
         pd.testing.assert_frame_equal(quoted[name], plain[name])
