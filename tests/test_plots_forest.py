@@ -13,7 +13,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from alsmeds.plots import MAX_FIGURE_WIDTH, use_style
-from alsmeds.plots.forest import format_or, interaction_notes, plot_forest, plot_truth_vs_estimates
+from alsmeds.plots.forest import format_or, interaction_notes, plot_forest, plot_truth_vs_estimates, plot_variants
 from alsmeds.plots.palette import CLASS_COLOURS, COMPARISON_COLOURS, STRATUM_FILLED, STRATUM_MARKERS, TRUTH_COLOUR
 
 
@@ -123,3 +123,16 @@ def test_truth_stars_sit_on_their_comparisons_lines_on_one_shared_axis():
     assert ax.figure.get_figwidth() <= MAX_FIGURE_WIDTH
     with pytest.raises(ValueError, match="comparison"):
         plot_truth_vs_estimates(est, truth.drop(columns="comparison"))
+
+
+def test_variants_are_told_apart_by_marker_in_the_class_colour_main_filled():
+    est = _estimates(groups=("main: 1-year lag", "2-year lag"), group_by="variant")
+    est.loc[est["drug_class"] == "hypnotics", "drug_class"] = "ppis"  # the negative control has a colour too
+    ax = plot_variants(est, order=["main: 1-year lag", "2-year lag"])
+    points = [line for line in ax.get_lines() if line.get_marker() in ("o", "s") and len(line.get_xdata()) == 1]
+    assert {to_hex(p.get_color()) for p in points} == {CLASS_COLOURS["anxiolytics"], CLASS_COLOURS["ppis"]}
+    assert all((p.get_markerfacecolor() == "white") == (p.get_marker() == "s") for p in points), "main filled"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["main: 1-year lag", "2-year lag"]
+    assert any("PPIs (negative control)" in t.get_text() for t in ax.get_yticklabels())
+    with pytest.raises(ValueError, match="variants"):
+        plot_variants(est, order=list("abcdef"))

@@ -14,7 +14,7 @@ CLASS_NAMES = {
     "anxiolytics": "Anxiolytics",
     "hypnotics": "Hypnotics & sedatives",
     "antidepressants": "Antidepressants",
-    "ppis": "Proton-pump inhibitors (negative control)",
+    "ppis": "PPIs (negative control)",
 }
 #: Drug class -> name with its ATC group.
 CLASS_LABELS = {

@@ -10,7 +10,7 @@ Published estimates are black open squares, planted estimands magenta stars.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -35,6 +35,8 @@ from alsmeds.plots.palette import (
 WINDOW_ORDER = ("gt1", "ever", "0_1", "1_5", "gt5")
 #: Font size of the value column and of "not estimable" (points): readable at 12 in.
 VALUE_FONTSIZE = 9
+#: Markers of analysis variants (:func:`plot_variants`): the first (the main analysis) filled, the others open.
+VARIANT_MARKERS = ("o", "s", "^", "v", "D")
 #: Vertical spread of a row's groups (row units, either side of the row's centre), at most.
 _SPREAD = 0.3
 
@@ -309,6 +311,43 @@ def plot_truth_vs_estimates(
     if group_by not in truth.columns:
         raise ValueError(f"truth needs a {group_by!r} column: each group has its own estimand")
     return plot_forest(estimates, truth=truth, ax=ax, group_by=group_by, title=title)
+
+
+def plot_variants(
+    estimates: pd.DataFrame,
+    variant: str = "variant",
+    order: Sequence[str] | None = None,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Axes:
+    """The same estimates under several analysis choices (a longer lag, a lagged covariate), side by side.
+
+    Variants have no colour of their own: each point takes its class's colour and the variant is
+    told by its marker (:data:`VARIANT_MARKERS`), the first variant (the main analysis) filled and
+    the others open.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        drug_class, window, odds_ratio, ci_lower, ci_upper, estimable and ``variant`` (readable
+        names: they are the legend).
+    variant : str
+        Column naming the analysis choice of each row.
+    order : sequence of str, optional
+        Variants in drawing order, the main analysis first; default their order of appearance.
+    ax : Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+    """
+    order = list(order) if order is not None else list(dict.fromkeys(estimates[variant]))
+    if len(order) > len(VARIANT_MARKERS):
+        raise ValueError(f"at most {len(VARIANT_MARKERS)} variants can be told apart, not {len(order)}")
+    markers = {v: VARIANT_MARKERS[i] for i, v in enumerate(order)}
+    filled = {v: i == 0 for i, v in enumerate(order)}
+    return plot_forest(estimates, ax=ax, group_by=variant, markers=markers, filled=filled, title=title)
 
 
 def interaction_notes(tests: pd.DataFrame, p_column: str = "lr_p", modifier: str = "age") -> dict[tuple[str, str], str]:
