@@ -112,6 +112,20 @@ def test_scorecard_on_the_committed_results(truth):
     assert prognosis["planted"] == pytest.approx(1.72)
 
 
+def test_scorecard_thresholds_move_the_statuses(truth):
+    """The status rules' thresholds are parameters: a stricter z limit or tolerance demotes, the default reproduces."""
+    default = scorecard(paths.COMMITTED_RESULTS_DIR, truth).set_index("target")
+    strict = scorecard(paths.COMMITTED_RESULTS_DIR, truth, z_limit=0.0, descriptive_tolerance=0.0).set_index("target")
+    ratios = default.index[default["kind"].isin(["odds_ratio", "hazard_ratio"])]
+    assert (strict.loc[ratios, "status"] == "direction only").all()  # every ratio on the published side of 1
+    assert (strict.loc[ratios, "z"] == default.loc[ratios, "z"]).all()  # z itself does not depend on the rule
+    descriptive = default.index[default["kind"] == "descriptive"]
+    exact = default.loc[descriptive, "estimate"] == default.loc[descriptive, "published"]
+    assert (strict.loc[descriptive[~exact], "status"] == "not reproduced").all() and (~exact).any()
+    assert (strict.loc[default["kind"] == "count", "status"] == default.loc[default["kind"] == "count", "status"]).all()
+    assert ratio_status(1.40, 1.20, 1.63, 1.34, 1.12, 1.60, z_limit=0.1)["status"] == "direction only"
+
+
 def test_scorecard_without_truth_or_files(tmp_path):
     for name in ("risk_models.csv", "01_cohort.json"):
         shutil.copy(paths.COMMITTED_RESULTS_DIR / name, tmp_path / name)

@@ -14,14 +14,21 @@ from alsmeds.labels import CLASS_LABELS
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
+    EVENT_COLOURS,
     NEUTRAL_COLOUR,
     PUBLISHED_COLOUR,
+    PUBLISHED_MARKER,
     SUMMARY_COLOUR,
     TRUTH_COLOUR,
+    TRUTH_MARKER,
 )
 
-#: Marker of each kind of estimate in :func:`plot_prognosis_forest`.
-SOURCE_MARKERS = {"joint": "o", "two_stage": "^", "cox": "s"}
+#: Marker of each kind of estimate in :func:`plot_prognosis_forest` (the published square is the paper's).
+SOURCE_MARKERS = {"joint": "o", "two_stage": "^", "cox": "v"}
+#: Line style of each kind of estimate's interval: sources are told apart by marker and line, not colour.
+SOURCE_LINESTYLES = {"joint": "-", "two_stage": "--", "cox": ":"}
+#: Line styles of successive landmarks in :func:`plot_dynamic_predictions`.
+LANDMARK_LINESTYLES = ("-", "--", "-.", ":")
 #: Row label of each kind of estimate.
 SOURCE_LABELS = {
     "joint": "Joint model (direct effect)",
@@ -39,10 +46,11 @@ def plot_prognosis_forest(
 ) -> plt.Axes:
     """Hazard ratios of prediagnostic use from the joint model beside the Cox and two-stage models and the paper.
 
-    Per class, one row per kind of estimate (``source``: joint, two_stage, cox; dots with 95%
-    CIs, or the reason when not estimable), then the published joint-model HR (open square,
-    with its CI when published); the planted direct HR of synthetic data is an open diamond on
-    the joint-model row.
+    Per class (in the class's colour), one row per kind of estimate (``source``: joint, two_stage,
+    cox; told apart by marker and line style, :data:`SOURCE_MARKERS`, :data:`SOURCE_LINESTYLES`;
+    95% CIs, or the reason when not estimable), then the published joint-model HR (black open
+    square, with its CI when published); the planted direct HR of synthetic data is a magenta star
+    on the joint-model row.
 
     Parameters
     ----------
@@ -82,37 +90,33 @@ def plot_prognosis_forest(
                 continue
             r = sel.iloc[0]
             if bool(r.get("estimable", True)) and np.isfinite(r["hazard_ratio"]):
-                ax.errorbar(
+                bars = ax.errorbar(
                     r["hazard_ratio"],
                     y,
                     xerr=[[r["hazard_ratio"] - r["ci_lower"]], [r["ci_upper"] - r["hazard_ratio"]]],
                     fmt=SOURCE_MARKERS[source],
-                    color=colour if source == "joint" else NEUTRAL_COLOUR,
+                    color=colour,
                     markerfacecolor=colour if source == "joint" else "white",
                     capsize=3,
-                    markersize=6,
+                    markersize=7,
+                    elinewidth=1.6,
                 )
+                bars[2][0].set_linestyle(SOURCE_LINESTYLES[source])
                 drawn += [r["ci_lower"], r["ci_upper"]]
             else:
                 ax.text(
                     1.0,
                     y,
                     f"  not estimable: {r.get('reason') or 'no estimate'}",
-                    fontsize=8,
+                    fontsize=9,
                     va="center",
                     color=colour,
                 )
             if source == "joint" and planted_direct and np.isfinite(planted_direct.get(k, np.nan)):
                 ax.scatter(
-                    planted_direct[k],
-                    y,
-                    marker="D",
-                    s=50,
-                    facecolor="white",
-                    edgecolor=TRUTH_COLOUR,
-                    linewidth=1.8,
-                    zorder=5,
+                    planted_direct[k], y, marker=TRUTH_MARKER, s=130, color=TRUTH_COLOUR, edgecolor="white", zorder=5
                 )
+                drawn.append(planted_direct[k])
                 shown.add("planted")
             labels.append(SOURCE_LABELS[source])
             ypos.append(y)
@@ -121,7 +125,14 @@ def plot_prognosis_forest(
             hr, lo, hi = published[k]
             err = None if lo is None or hi is None else [[hr - lo], [hi - hr]]
             ax.errorbar(
-                hr, y, xerr=err, fmt="s", color=PUBLISHED_COLOUR, markerfacecolor="white", capsize=3, markersize=6
+                hr,
+                y,
+                xerr=err,
+                fmt=PUBLISHED_MARKER,
+                color=PUBLISHED_COLOUR,
+                markerfacecolor="white",
+                capsize=3,
+                markersize=7,
             )
             drawn += [v for v in (hr, lo, hi) if v is not None]
             labels.append("Published joint model" + ("" if err is not None else " (CI not published)"))
@@ -132,23 +143,22 @@ def plot_prognosis_forest(
     ax.set_yticks(ypos, labels)
     ax.set_ylim(y + 0.5, 1.4)
     ax.set_xlabel("hazard ratio of death or invasive ventilation, users vs non-users (log scale)")
+    handles = [
+        Line2D([], [], marker=PUBLISHED_MARKER, color=PUBLISHED_COLOUR, markerfacecolor="white", label="published")
+    ]
     if "planted" in shown:
-        ax.legend(
-            handles=[
-                Line2D(
-                    [],
-                    [],
-                    marker="D",
-                    linestyle="",
-                    markerfacecolor="white",
-                    markeredgecolor=TRUTH_COLOUR,
-                    markeredgewidth=1.8,
-                    label="planted direct effect (synthetic data)",
-                )
-            ],
-            loc="lower right",
-            fontsize=9,
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker=TRUTH_MARKER,
+                linestyle="",
+                color=TRUTH_COLOUR,
+                markersize=11,
+                label="planted direct effect (synthetic data)",
+            )
         )
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncols=len(handles), fontsize=9)
     return ax
 
 
@@ -162,7 +172,9 @@ def plot_dynamic_predictions(
     patients : sequence of mappings
         ``title`` (str), ``visits`` (DataFrame: ``months``, ``score``), ``end`` (months of the end of
         follow-up), ``status`` (how it ended), ``curves`` (mapping landmark month -> DataFrame
-        ``time``, ``survival`` and optionally ``lower``, ``upper``).
+        ``time``, ``survival`` and optionally ``lower``, ``upper``), and optionally ``colour``
+        (the patient's group: a class colour for a user, the non-user grey; default the summary
+        colour).  Successive landmarks are told apart by line style (:data:`LANDMARK_LINESTYLES`).
     horizon_months : float
         How far ahead each curve is drawn.
     axes : array of Axes, optional
@@ -174,36 +186,38 @@ def plot_dynamic_predictions(
     """
     n = len(patients)
     if axes is None:
-        _, axes = plt.subplots(2, n, figsize=(4.6 * n, 6.6), sharex="col", height_ratios=[1, 1.2], squeeze=False)
-    cmap = plt.get_cmap("viridis")
+        _, axes = plt.subplots(2, n, figsize=(4.8 * n, 6.6), sharex="col", height_ratios=[1, 1.2], squeeze=False)
     for j, p in enumerate(patients):
         top, bottom = axes[0, j], axes[1, j]
         visits = p["visits"]
         curves = p["curves"]
+        colour = p.get("colour") or SUMMARY_COLOUR
         landmarks = sorted(curves)
-        colours = {s: cmap(0.1 + 0.75 * i / max(1, len(landmarks) - 1)) for i, s in enumerate(landmarks)}
-        top.plot(visits["months"], visits["score"], "o-", color=NEUTRAL_COLOUR, markersize=5, linewidth=1)
+        styles = {s: LANDMARK_LINESTYLES[i % len(LANDMARK_LINESTYLES)] for i, s in enumerate(landmarks)}
+        top.plot(visits["months"], visits["score"], "o-", color=colour, markersize=5, linewidth=1)
         for s in landmarks:
-            top.axvline(s, color=colours[s], linewidth=1, linestyle=":")
+            top.axvline(s, color=NEUTRAL_COLOUR, linewidth=1.2, linestyle=styles[s])
         end, status = float(p["end"]), str(p["status"])
-        marker = {"death": "x", "invasive_ventilation": "^"}.get(status)
+        marker = {"death": "X", "invasive_ventilation": "^"}.get(status)
         if marker:
-            top.scatter([end], [visits["score"].iloc[-1]], marker=marker, s=70, color="black", zorder=5)
-        top.set_title(str(p["title"]), fontsize=10)
+            top.scatter([end], [visits["score"].iloc[-1]], marker=marker, s=90, color=EVENT_COLOURS[status], zorder=5)
+        top.set_title(str(p["title"]), fontsize=11)
         top.set_ylabel("ALSFRS-R")
         top.set_ylim(-1, 49)
         for s in landmarks:
             c = curves[s]
-            bottom.plot(c["time"], c["survival"], color=colours[s], linewidth=1.8, label=f"from month {s:.0f}")
+            bottom.plot(
+                c["time"], c["survival"], color=colour, linestyle=styles[s], linewidth=2, label=f"from month {s:.0f}"
+            )
             if "lower" in c:
-                bottom.fill_between(c["time"], c["lower"], c["upper"], color=colours[s], alpha=0.15, linewidth=0)
-        bottom.axvline(end, color="black", linewidth=1, linestyle="--")
-        bottom.text(end, 1.02, f" {status.replace('_', ' ')}" if marker else " censored", fontsize=8, va="bottom")
+                bottom.fill_between(c["time"], c["lower"], c["upper"], color=colour, alpha=0.12, linewidth=0)
+        bottom.axvline(end, color=EVENT_COLOURS.get(status, SUMMARY_COLOUR), linewidth=1.2, linestyle="--")
+        bottom.text(end, 1.02, f" {status.replace('_', ' ')}" if marker else " censored", fontsize=9, va="bottom")
         bottom.set_ylim(0, 1.08)
         bottom.set_xlim(0, max(end, max(landmarks) + horizon_months) * 1.02)
         bottom.set_xlabel("months since diagnosis")
         bottom.set_ylabel("P(event-free | data so far)")
-        bottom.legend(fontsize=8, loc="lower left")
+        bottom.legend(fontsize=9, loc="lower left", title="prediction", title_fontsize=9)
     return axes
 
 
@@ -222,21 +236,24 @@ def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax:
     rows = table.reset_index(drop=True)
     y = -np.arange(len(rows), dtype=float)
     for yi, r in zip(y, rows.itertuples(), strict=True):
-        joint = r.method == "joint"
-        ax.errorbar(
+        source = "joint" if r.method == "joint" else "two_stage"
+        bars = ax.errorbar(
             r.estimate,
             yi,
             xerr=[[r.estimate - r.ci_lower], [r.ci_upper - r.estimate]],
-            fmt=SOURCE_MARKERS["joint" if joint else "two_stage"],
-            color=SUMMARY_COLOUR if joint else NEUTRAL_COLOUR,
-            markerfacecolor="white" if not joint else None,
+            fmt=SOURCE_MARKERS[source],
+            color=SUMMARY_COLOUR,
+            markerfacecolor=SUMMARY_COLOUR if source == "joint" else "white",
             capsize=3,
-            markersize=6,
+            markersize=7,
         )
+        bars[2][0].set_linestyle(SOURCE_LINESTYLES[source])
     if truth is not None:
-        ax.axvline(truth, color=TRUTH_COLOUR, linewidth=2.5, label=f"planted alpha ({truth:g})")
+        ax.axvline(truth, color=TRUTH_COLOUR, linewidth=1, linestyle=":", zorder=0)
+        ax.scatter(np.full(len(y), truth), y, marker=TRUTH_MARKER, s=110, color=TRUTH_COLOUR, zorder=4,
+                   label=f"planted alpha ({truth:g})")  # fmt: skip
         ax.legend(loc="lower right", fontsize=9)
-    ax.axvline(0, color="0.5", linewidth=1)
+    ax.axvline(0, color="0.55", linewidth=1)
     ax.set_yticks(
         y, [f"{r.data}: {'joint model' if r.method == 'joint' else 'two-stage Cox'}" for r in rows.itertuples()]
     )

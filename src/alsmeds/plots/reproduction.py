@@ -1,4 +1,14 @@
-"""The reproduction figure: the nine published estimates beside this bundle's, and the planted values."""
+"""The reproduction figures: the nine published estimates beside this bundle's and the planted values.
+
+* :func:`plot_published_vs_ours` -- per published ratio, the published estimate above ours, risk
+  and prognosis in two panels (notebook 08).
+* :func:`plot_study_summary` -- one slide of the whole study: the design in a strip and the nine
+  estimates on one shared log-ratio axis (notebook 08).
+
+Both read a scorecard (:func:`alsmeds.reporting.reproduction.scorecard`) and draw each target's
+row with the same helper: published = black open square, ours = a dot in the class's colour,
+planted = magenta star; a target without an estimate says so.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +17,96 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from alsmeds.labels import CLASS_NAMES, WINDOW_NAMES, label
 from alsmeds.plots.axes import log_ratio_axis
-from alsmeds.plots.palette import CLASS_COLOURS, NEUTRAL_COLOUR, PUBLISHED_COLOUR, TRUTH_COLOUR
+from alsmeds.plots.palette import (
+    CLASS_COLOURS,
+    COMPARISON_COLOURS,
+    PUBLISHED_COLOUR,
+    PUBLISHED_MARKER,
+    ROLE_COLOURS,
+    SUMMARY_COLOUR,
+    TRUTH_COLOUR,
+    TRUTH_MARKER,
+)
 
-#: Window labels of the published odds ratios.
-WINDOW_TEXT = {"gt1": ">1 y", "0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y", "ever": "any use"}
-#: Status -> marker fill of our estimate.
+#: Status -> text after a target's label (nothing when reproduced).
 STATUS_TEXT = {"reproduced": "", "direction only": "  (direction only)", "not reproduced": "  (not reproduced)"}
+#: The two panels of ratios: scorecard kind -> title.
+RATIO_KINDS = {
+    "odds_ratio": "Risk of ALS: adjusted odds ratios (population controls)",
+    "hazard_ratio": "Prognosis: joint-model hazard ratios of death or invasive ventilation",
+}
+
+
+def _parts(target: str) -> tuple[str, str]:
+    """(drug class, window) of a scorecard target id such as ``risk:anxiolytics:gt1`` or ``prognosis:hypnotics``."""
+    pieces = str(target).split(":")
+    return (pieces[1] if len(pieces) > 1 else str(target)), (pieces[2] if len(pieces) > 2 else "ever")
+
+
+def ratio_target_name(target: str) -> str:
+    """Readable name of a published ratio target: ``Anxiolytics, >1 y (lagged)`` (risk), ``Anxiolytics`` (prognosis)."""
+    drug, window = _parts(target)
+    name = label(CLASS_NAMES, drug)
+    return f"{name}, {label(WINDOW_NAMES, window)}" if str(target).startswith("risk:") else name
+
+
+def target_label(row: pd.Series, status: bool = False) -> str:
+    """:func:`ratio_target_name` of a scorecard row; ``status`` adds any status but reproduced."""
+    text = ratio_target_name(row["target"])
+    return text + (STATUS_TEXT.get(str(row.get("status")), f"  ({row.get('status')})") if status else "")
+
+
+def _finite(value: object) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _draw_target(ax: plt.Axes, r: pd.Series, y: float, gap: float, markersize: float, fontsize: float) -> list[float]:
+    """Published (at ``y + gap``), ours and the planted value (at ``y - gap``) of one ratio target; the values drawn."""
+    drug, _ = _parts(r["target"])
+    colour = CLASS_COLOURS.get(drug, SUMMARY_COLOUR)
+    values: list[float] = []
+    low, high = r["published_lower"], r["published_upper"]
+    err = [[r["published"] - low], [high - r["published"]]] if _finite(low) and _finite(high) else None
+    ax.errorbar(r["published"], y + gap, xerr=err, fmt=PUBLISHED_MARKER, color=PUBLISHED_COLOUR,
+                markerfacecolor="white", capsize=3, markersize=markersize, elinewidth=1.5)  # fmt: skip
+    values += [v for v in (r["published"], low, high) if _finite(v)]
+    if _finite(r["estimate"]) and float(r["estimate"]) > 0:
+        lo, hi = r["ci_lower"], r["ci_upper"]
+        err = [[r["estimate"] - lo], [hi - r["estimate"]]] if _finite(lo) and _finite(hi) else None
+        ax.errorbar(r["estimate"], y - gap, xerr=err, fmt="o", color=colour, capsize=3, markersize=markersize,
+                    elinewidth=1.8)  # fmt: skip
+        values += [v for v in (r["estimate"], lo, hi) if _finite(v)]
+    else:
+        note = str(r.get("note") or "").removeprefix("not estimable: ")
+        ax.text(1.0, y - gap, f"  not estimable{': ' + note if note else ''}", fontsize=fontsize - 1, va="center",
+                color=colour)  # fmt: skip
+    if _finite(r.get("planted", np.nan)):
+        ax.scatter(r["planted"], y - gap, marker=TRUTH_MARKER, s=markersize**2 * 3.0, color=TRUTH_COLOUR,
+                   edgecolor="white", linewidth=0.6, zorder=5)  # fmt: skip
+        values.append(float(r["planted"]))
+    return values
+
+
+def _legend_handles(planted: bool, markersize: float) -> list[Line2D]:
+    handles = [
+        Line2D([], [], marker=PUBLISHED_MARKER, color=PUBLISHED_COLOUR, markerfacecolor="white",
+               markersize=markersize, label="published (95% CI)"),
+        Line2D([], [], marker="o", color=SUMMARY_COLOUR, markersize=markersize,
+               label="this bundle (95% CI; colour: drug class)"),
+    ]  # fmt: skip
+    if planted:
+        handles.append(Line2D([], [], marker=TRUTH_MARKER, linestyle="", color=TRUTH_COLOUR,
+                              markersize=markersize * 1.7, label="planted in the synthetic data"))  # fmt: skip
+    return handles
 
 
 def plot_published_vs_ours(card: pd.DataFrame, axes: np.ndarray | None = None) -> np.ndarray:
-    """Per published ratio, the published estimate (square) above ours (dot), with 95% CIs; planted values as diamonds.
+    """Per published ratio, the published estimate (square) above ours (dot), with 95% CIs; planted values as stars.
 
     Parameters
     ----------
@@ -30,47 +119,142 @@ def plot_published_vs_ours(card: pd.DataFrame, axes: np.ndarray | None = None) -
     -------
     array of Axes
     """
-    panels = [("odds_ratio", "Risk of ALS: adjusted odds ratios"), ("hazard_ratio", "Prognosis: hazard ratios")]
     if axes is None:
-        sizes = [max(1, int((card["kind"] == k).sum())) for k, _ in panels]
+        sizes = [max(1, int((card["kind"] == k).sum())) for k in RATIO_KINDS]
         _, axes = plt.subplots(2, 1, figsize=(9.0, 0.75 * sum(sizes) + 2.2), height_ratios=sizes)
     drew_planted = False
-    for ax, (kind, title) in zip(axes, panels, strict=True):
+    for ax, (kind, title) in zip(axes, RATIO_KINDS.items(), strict=True):
         rows = card[card["kind"] == kind].reset_index(drop=True)
         labels, ticks, values = [], [], []
         for i, r in rows.iterrows():
             y = -float(i)
-            colour = CLASS_COLOURS.get(str(r["target"]).split(":")[1], NEUTRAL_COLOUR)
-            low, high = r["published_lower"], r["published_upper"]
-            err = [[r["published"] - low], [high - r["published"]]] if np.isfinite(low) and np.isfinite(high) else None
-            ax.errorbar(r["published"], y + 0.18, xerr=err, fmt="s", color=PUBLISHED_COLOUR, markerfacecolor="white",
-                        capsize=3, markersize=6)  # fmt: skip
-            values += [v for v in (r["published"], low, high) if np.isfinite(v)]
-            if np.isfinite(r["estimate"]):
-                err = [[r["estimate"] - r["ci_lower"]], [r["ci_upper"] - r["estimate"]]]
-                ax.errorbar(r["estimate"], y - 0.18, xerr=err, fmt="o", color=colour, capsize=3, markersize=6)
-                values += [r["estimate"], r["ci_lower"], r["ci_upper"]]
-            else:
-                ax.text(1.0, y - 0.18, f"  not estimable: {r['note']}", fontsize=8, va="center")
-            if np.isfinite(r.get("planted", np.nan)):
-                ax.scatter(r["planted"], y - 0.18, marker="D", s=45, facecolor="white", edgecolor=TRUTH_COLOUR,
-                           linewidth=1.8, zorder=5)  # fmt: skip
-                drew_planted = True
-            name = str(r["target"]).split(":")[1]
-            window = WINDOW_TEXT.get(str(r["target"]).split(":")[-1], "") if kind == "odds_ratio" else ""
-            labels.append(f"{name} {window}".strip() + STATUS_TEXT.get(str(r["status"]), ""))
+            values += _draw_target(ax, r, y, gap=0.18, markersize=6, fontsize=10)
+            drew_planted |= _finite(r.get("planted", np.nan))
+            labels.append(target_label(r, status=True))
             ticks.append(y)
         log_ratio_axis(ax, values, always=(0.9, 2.5))
         ax.set_yticks(ticks, labels)
+        for tick, (_, r) in zip(ax.get_yticklabels(), rows.iterrows(), strict=True):
+            tick.set_color(CLASS_COLOURS.get(_parts(r["target"])[0], SUMMARY_COLOUR))
         ax.set_ylim(min(ticks, default=0) - 0.6, 0.6)
         ax.set_title(title, loc="left")
-    handles = [
-        Line2D([], [], marker="s", color=PUBLISHED_COLOUR, markerfacecolor="white", label="published (95% CI)"),
-        Line2D([], [], marker="o", color=NEUTRAL_COLOUR, label="this bundle (95% CI)"),
-    ]
-    if drew_planted:
-        handles.append(Line2D([], [], marker="D", linestyle="", markerfacecolor="white", markeredgecolor=TRUTH_COLOUR,
-                              markeredgewidth=1.8, label="planted in the synthetic data"))  # fmt: skip
-    axes[-1].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=3, fontsize=9)
-    axes[-1].set_xlabel("ratio (log scale)")
+    axes[-1].legend(handles=_legend_handles(drew_planted, 6), loc="upper center", bbox_to_anchor=(0.5, -0.25),
+                    ncols=3, fontsize=9)  # fmt: skip
+    axes[-1].set_xlabel("odds ratio or hazard ratio (log scale)")
     return axes
+
+
+def _count(card: pd.DataFrame, target: str) -> str:
+    """Our value of a count target, formatted (the published one when ours is missing; '' when neither)."""
+    rows = card[card["target"] == target]
+    if rows.empty:
+        return ""
+    r = rows.iloc[0]
+    for column in ("estimate", "published"):
+        if _finite(r.get(column)):
+            return f"{float(r[column]):,.0f}"
+    return ""
+
+
+def _box(ax: plt.Axes, x: float, y: float, text: str, edge: str, fontsize: float, weight: str = "normal") -> None:
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, fontweight=weight, transform=ax.transAxes,
+            bbox={"boxstyle": "round,pad=0.45", "facecolor": "white", "edgecolor": edge, "linewidth": 2.2})  # fmt: skip
+
+
+def _design_strip(ax: plt.Axes, card: pd.DataFrame, fontsize: float) -> None:
+    """The study design in one row of boxes: the cases, their three comparisons (risk) and the cohort (prognosis)."""
+    ax.set_axis_off()
+
+    def n(target: str, what: str) -> str:
+        value = _count(card, target)
+        return f"{value} {what}" if value else what
+
+    _box(ax, 0.08, 0.45, f"{n('count:cases', 'ALS cases')}\nSwedish registers", ROLE_COLOURS["case"], fontsize, "bold")
+    ax.text(0.22, 0.98, "RISK: matched case-control", transform=ax.transAxes, fontsize=fontsize, fontweight="bold",
+            va="top", ha="left")  # fmt: skip
+    comparisons = [
+        ("population", n("count:population_controls", "population controls"), "matched on age, sex"),
+        ("sibling", n("count:siblings", "full siblings"), "shared family"),
+        ("spouse", n("count:spouses", "spouses"), "shared household"),
+    ]
+    for i, (comparison, what, why) in enumerate(comparisons):
+        _box(ax, 0.305 + 0.165 * i, 0.45, f"{what}\n{why}", COMPARISON_COLOURS[comparison], fontsize - 1)
+    ax.annotate("", xy=(0.215, 0.45), xytext=(0.158, 0.45), xycoords="axes fraction",
+                arrowprops={"arrowstyle": "->", "color": SUMMARY_COLOUR, "linewidth": 1.5})  # fmt: skip
+    ax.text(0.73, 0.98, "PROGNOSIS: cohort of cases", transform=ax.transAxes, fontsize=fontsize, fontweight="bold",
+            va="top", ha="left")  # fmt: skip
+    _box(ax, 0.86, 0.45, "the cases from diagnosis: ALSFRS-R\n+ death or ventilation (joint model)", SUMMARY_COLOUR,
+         fontsize - 1)  # fmt: skip
+    ax.text(0.5, 0.0, "exposure: use of anxiolytics, hypnotics & sedatives or antidepressants before diagnosis "
+            "(at least two dispensings)", transform=ax.transAxes, ha="center", va="bottom", fontsize=fontsize - 2,
+            color=SUMMARY_COLOUR)  # fmt: skip
+
+
+def plot_study_summary(
+    card: pd.DataFrame, figsize: tuple[float, float] = (12.0, 6.75), fontsize: float = 13.0
+) -> plt.Figure:
+    """One projectable slide of the study: the design in a strip, the nine estimates on one log-ratio axis.
+
+    Top: the cases and their three comparisons (population, sibling, spouse controls; the risk
+    analysis, matched case-control) and the cohort of cases (the prognosis analysis), with the
+    counts of the scorecard.  Below: every published odds and hazard ratio (black open square)
+    beside this bundle's (dot in the class's colour) and, when the data are synthetic, the
+    planted value (magenta star), risk and prognosis on one shared log-ratio axis; the numbers
+    are written at the right.  A target without an estimate says "not estimable".
+
+    Parameters
+    ----------
+    card : DataFrame
+        :func:`alsmeds.reporting.reproduction.scorecard` (``planted`` may be all missing: a real extract).
+    figsize : (float, float)
+        Inches; 16:9 by default, at most 12 wide (:data:`alsmeds.plots.MAX_FIGURE_WIDTH`).
+    fontsize : float
+        Base font size (points): large enough to read from the back of a room.
+
+    Returns
+    -------
+    Figure
+    """
+    fig = plt.figure(figsize=figsize)
+    grid = fig.add_gridspec(2, 1, height_ratios=[1.25, 4.6], hspace=0.08, left=0.3, right=0.8, top=0.98, bottom=0.1)
+    strip = fig.add_subplot(grid[0])
+    strip.set_position([0.02, strip.get_position().y0, 0.96, strip.get_position().height])
+    _design_strip(strip, card, fontsize - 1)
+    ax = fig.add_subplot(grid[1])
+    values: list[float] = []
+    ticks, labels, colours = [], [], []
+    y, drew_planted = 0.0, False
+    for kind, title in RATIO_KINDS.items():
+        rows = card[card["kind"] == kind]
+        if rows.empty:
+            continue
+        ax.text(-0.02, y + 0.05, title.split(":")[0], transform=ax.get_yaxis_transform(), ha="right", va="center",
+                fontsize=fontsize, fontweight="bold")  # fmt: skip
+        y -= 1
+        for _, r in rows.iterrows():
+            values += _draw_target(ax, r, y, gap=0.17, markersize=7, fontsize=fontsize)
+            drew_planted |= _finite(r.get("planted", np.nan))
+            ticks.append(y)
+            labels.append(target_label(r))
+            colours.append(CLASS_COLOURS.get(_parts(r["target"])[0], SUMMARY_COLOUR))
+            ours = f"{float(r['estimate']):.2f}" if _finite(r["estimate"]) else "n.e."
+            ax.text(1.03, y, f"{float(r['published']):.2f}", transform=ax.get_yaxis_transform(), va="center",
+                    fontsize=fontsize - 1, color=PUBLISHED_COLOUR)  # fmt: skip
+            ax.text(1.16, y, ours, transform=ax.get_yaxis_transform(), va="center", fontsize=fontsize - 1,
+                    color=colours[-1], fontweight="bold")  # fmt: skip
+            y -= 1
+        y -= 0.3
+    ax.text(1.03, 0.05, "paper", transform=ax.get_yaxis_transform(), va="center", fontsize=fontsize - 1,
+            fontweight="bold")  # fmt: skip
+    ax.text(1.16, 0.05, "ours", transform=ax.get_yaxis_transform(), va="center", fontsize=fontsize - 1,
+            fontweight="bold")  # fmt: skip
+    log_ratio_axis(ax, values, always=(0.9, 2.5), max_ticks=8)
+    ax.tick_params(labelsize=fontsize - 1)
+    ax.set_yticks(ticks, labels)
+    for tick, colour in zip(ax.get_yticklabels(), colours, strict=True):
+        tick.set_color(colour)
+    ax.set_ylim(y + 0.6, 0.6)
+    ax.set_xlabel("odds ratio (risk) or hazard ratio (prognosis), log scale", fontsize=fontsize)
+    ax.legend(handles=_legend_handles(drew_planted, 8), loc="upper center", bbox_to_anchor=(0.35, -0.13), ncols=3,
+              fontsize=fontsize - 2, handletextpad=0.3, columnspacing=1.2)  # fmt: skip
+    return fig

@@ -16,13 +16,31 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 
 from alsmeds.models.base import Z_975
-from alsmeds.plots.palette import NEUTRAL_COLOUR, PUBLISHED_COLOUR, SUMMARY_COLOUR, TRUTH_COLOUR
+from alsmeds.plots.axes import log_ratio_axis
+from alsmeds.plots.palette import (
+    INTERVAL_COVERS_COLOUR,
+    INTERVAL_MISSES_COLOUR,
+    NEUTRAL_COLOUR,
+    PUBLISHED_COLOUR,
+    PUBLISHED_MARKER,
+    SUMMARY_COLOUR,
+    TRUTH_COLOUR,
+    TRUTH_MARKER,
+)
+from alsmeds.plots.reproduction import ratio_target_name
 
 #: Colour of intervals that cover the estimand / that miss it (zip plot).
-COVER_COLOUR, MISS_COLOUR = "#92c5de", SUMMARY_COLOUR
+COVER_COLOUR, MISS_COLOUR = INTERVAL_COVERS_COLOUR, INTERVAL_MISSES_COLOUR
 
-#: Colour of each estimator family in the coverage overview.
-FAMILY_COLOURS = {"risk": "#2166ac", "cox": "#8073ac", "mixed": "#35978f", "joint": "#e08214"}
+#: Marker of each estimator family in the coverage overview (families are not drug classes: no class colours).
+FAMILY_MARKERS = {"risk": "o", "cox": "s", "mixed": "^", "joint": "D"}
+#: Readable name of each estimator family.
+FAMILY_NAMES = {
+    "risk": "risk: conditional logistic",
+    "cox": "Cox",
+    "mixed": "ALSFRS-R mixed model",
+    "joint": "joint model",
+}
 
 
 def plot_zip(
@@ -72,6 +90,7 @@ def plot_zip(
         m = covers == covered
         ax.hlines(centile[m], t[m] - Z_975 * s[m], t[m] + Z_975 * s[m], colors=colour, linewidth=0.9)
     ax.axvline(estimand, color=TRUTH_COLOUR, linewidth=2, zorder=3)
+    ax.scatter([estimand], [100], marker=TRUTH_MARKER, s=120, color=TRUTH_COLOUR, clip_on=False, zorder=4)
     mcse = np.sqrt(nominal * (1 - nominal) / n) * 100
     ax.axhspan(nominal * 100 - 1.96 * mcse, nominal * 100 + 1.96 * mcse, color=NEUTRAL_COLOUR, alpha=0.15, lw=0)
     ax.axhline(nominal * 100, color=NEUTRAL_COLOUR, linestyle="--", linewidth=1)
@@ -119,7 +138,7 @@ def plot_zip_grid(
     handles = [
         Line2D([], [], color=COVER_COLOUR, label="interval covers the truth"),
         Line2D([], [], color=MISS_COLOUR, label="interval misses it"),
-        Line2D([], [], color=TRUTH_COLOUR, linewidth=2, label="estimand"),
+        Line2D([], [], color=TRUTH_COLOUR, linewidth=2, marker=TRUTH_MARKER, markersize=10, label="estimand"),
         Line2D([], [], color=NEUTRAL_COLOUR, linestyle="--", label="95% (band: Monte Carlo 95% range)"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
@@ -146,35 +165,52 @@ def plot_coverage_overview(performance: pd.DataFrame, ax: plt.Axes | None = None
     shown = performance[performance["n_estimable"] > 0].reset_index(drop=True)
     x = np.arange(len(shown))
     for family, rows in shown.groupby("family", sort=False):
-        colour = FAMILY_COLOURS.get(str(family), NEUTRAL_COLOUR)
         ax.errorbar(
             x[rows.index],
             rows["coverage"],
             yerr=1.96 * rows["coverage_mcse"],
-            fmt="o",
-            ms=3.5,
-            color=colour,
-            ecolor=colour,
-            elinewidth=0.8,
-            label=f"{family} ({len(rows)})",
+            fmt=FAMILY_MARKERS.get(str(family), "o"),
+            ms=4,
+            color=SUMMARY_COLOUR,
+            ecolor=NEUTRAL_COLOUR,
+            elinewidth=1,
+            label=f"{FAMILY_NAMES.get(str(family), family)} ({len(rows)})",
         )
+        if rows.index.min() > 0:
+            ax.axvline(rows.index.min() - 0.5, color=NEUTRAL_COLOUR, linewidth=0.8, linestyle=":")
     n = float(shown["n_estimable"].median()) if len(shown) else 1.0
     band = 1.96 * np.sqrt(nominal * (1 - nominal) / n)
-    ax.axhspan(nominal - band, nominal + band, color=NEUTRAL_COLOUR, alpha=0.12, lw=0)
-    ax.axhline(nominal, color=NEUTRAL_COLOUR, linestyle="--", linewidth=1)
+    ax.axhspan(nominal - band, nominal + band, color=NEUTRAL_COLOUR, alpha=0.2, lw=0)
+    ax.axhline(nominal, color=SUMMARY_COLOUR, linestyle="--", linewidth=1)
     ax.set_xticks([])
-    ax.set_xlabel("estimator (risk: comparison, model, window; Cox; mixed; joint)")
+    ax.set_xlim(-1, max(len(shown), 1))
+    ax.set_xlabel("estimator (risk: comparison, model, window; then Cox, mixed and joint models)")
     ax.set_ylabel("coverage of the 95% CI")
-    ax.legend(loc="lower left", ncol=4, fontsize=8)
+    ax.legend(loc="lower left", ncol=4, fontsize=9)
     return ax
+
+
+def _target_draws(estimates: pd.DataFrame, p: object) -> np.ndarray:
+    """The replicates' ratios of the estimator behind one published target (a row of ``published``)."""
+    usable = estimates[estimates["estimable"].astype(bool) & np.isfinite(estimates["estimate"])]
+    m = (
+        (usable["family"] == p.family)
+        & (usable["model"] == p.model)
+        & (usable["exposure"] == p.exposure)
+        & (usable["term"] == p.term)
+    )
+    if p.family == "risk":
+        m &= (usable["comparison"] == "population") & (usable["stratum"] == "all")
+    return np.exp(usable.loc[m, "estimate"].to_numpy(float))
 
 
 def plot_estimate_distributions(
     estimates: pd.DataFrame,
     published: pd.DataFrame,
-    ax: plt.Axes | None = None,
-) -> plt.Axes:
-    """The replicates' ratios of each published target, with the estimand and the published value.
+    ncols: int = 3,
+    panel_size: tuple[float, float] = (3.9, 2.8),
+) -> plt.Figure:
+    """The replicates' ratios of each published target, one panel each, with the estimand and the published value.
 
     Parameters
     ----------
@@ -184,64 +220,59 @@ def plot_estimate_distributions(
     published : pandas.DataFrame
         :func:`alsmeds.simstudy.performance.published_percentiles`: one row per target with
         the estimator's keys, ``published`` (and its limits), ``estimand_ratio``,
-        ``published_percentile`` and a ``label``.
-    ax : matplotlib.axes.Axes, optional
+        ``published_percentile`` and optionally a ``label`` (default: the target's readable name).
+    ncols : int
+        Panels per row.
+    panel_size : (width, height) in inches
+        At most 12 inches wide in all.
 
     Returns
     -------
-    matplotlib.axes.Axes
-        Violins of the replicate odds and hazard ratios on a log axis (seaborn), the estimand
-        (line), the published ratio (diamond) with its 95% CI, and the published value's
-        percentile among the replicates.
+    matplotlib.figure.Figure
+        Per target a histogram of the replicate odds or hazard ratios (seaborn, neutral grey) on
+        the shared log-ratio axis, the estimand (magenta line and star), the published ratio
+        (black open square with its 95% CI) and its percentile among the replicates.
     """
-    ax = ax or plt.subplots(figsize=(9, 0.75 * len(published) + 1.2))[1]
-    rows = []
-    usable = estimates[estimates["estimable"].astype(bool) & np.isfinite(estimates["estimate"])]
-    for i, p in enumerate(published.itertuples(index=False)):
-        m = (
-            (usable["family"] == p.family)
-            & (usable["model"] == p.model)
-            & (usable["exposure"] == p.exposure)
-            & (usable["term"] == p.term)
-        )
-        if p.family == "risk":
-            m &= (usable["comparison"] == "population") & (usable["stratum"] == "all")
-        rows.append(pd.DataFrame({"label": p.label, "ratio": np.exp(usable.loc[m, "estimate"]), "row": i}))
-    data = pd.concat(rows, ignore_index=True)
-    order = list(published["label"])
-    sns.violinplot(
-        data=data,
-        x="ratio",
-        y="label",
-        order=order,
-        log_scale=True,
-        inner="quart",
-        cut=0,
-        color="#d1e5f0",
-        linewidth=0.8,
-        density_norm="width",
-        ax=ax,
-    )
-    for i, p in enumerate(published.itertuples(index=False)):
-        ax.vlines(p.estimand_ratio, i - 0.4, i + 0.4, color=TRUTH_COLOUR, linewidth=2.2, zorder=4)
+    n = max(1, len(published))
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    for ax, p in zip(axes.flat, published.itertuples(index=False), strict=False):
+        draws = _target_draws(estimates, p)
+        if len(draws):
+            sns.histplot(x=draws, bins=25, log_scale=True, color=NEUTRAL_COLOUR, edgecolor="white", ax=ax)
+        else:
+            ax.text(0.5, 0.5, "no replicate estimates", ha="center", va="center", transform=ax.transAxes)
+        top = ax.get_ylim()[1] if len(draws) else 1.0
+        ax.set_ylim(0, top * 1.35)
+        references = [p.published, p.published_lower, p.published_upper, p.estimand_ratio]
+        if pd.notna(p.estimand_ratio):
+            ax.axvline(p.estimand_ratio, color=TRUTH_COLOUR, linewidth=1.8, zorder=4)
+            ax.scatter([p.estimand_ratio], [top * 1.22], marker=TRUTH_MARKER, s=130, color=TRUTH_COLOUR, zorder=5)
         if pd.notna(p.published_lower) and pd.notna(p.published_upper):
-            ax.hlines(i + 0.3, p.published_lower, p.published_upper, color=PUBLISHED_COLOUR, linewidth=1.4, zorder=4)
-        ax.plot(p.published, i + 0.3, "D", color=PUBLISHED_COLOUR, ms=6, zorder=5)
-        ax.annotate(
-            f"{p.published_percentile:.0f}th pct",
-            (1.01, i),
-            xycoords=("axes fraction", "data"),
-            va="center",
-            fontsize=8,
-            color=PUBLISHED_COLOUR,
-        )
-    ax.axvline(1.0, color=NEUTRAL_COLOUR, linewidth=0.8)
-    ax.set_xlabel("odds ratio or hazard ratio (log scale)")
-    ax.set_ylabel("")
+            ax.hlines(top * 1.08, p.published_lower, p.published_upper, color=PUBLISHED_COLOUR, linewidth=1.5, zorder=5)
+        ax.plot(p.published, top * 1.08, PUBLISHED_MARKER, color=PUBLISHED_COLOUR, markerfacecolor="white", ms=7,
+                zorder=6)  # fmt: skip
+        finite = [v for v in references if pd.notna(v)]
+        if len(draws):
+            finite += [float(np.quantile(draws, 0.005)), float(np.quantile(draws, 0.995))]
+        log_ratio_axis(ax, finite, always=(1.0, 1.0), max_ticks=5)
+        title = str(getattr(p, "label", "") or ratio_target_name(p.target))
+        if pd.notna(p.published_percentile):
+            title += f"\npublished value at the {p.published_percentile:.0f}th percentile"
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("replicates")
+        ax.set_xlabel("")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
     handles = [
-        plt.Rectangle((0, 0), 1, 1, color="#d1e5f0", label="replicate estimates"),
-        Line2D([], [], color=TRUTH_COLOUR, linewidth=2.2, label="estimand (planted / implied)"),
-        Line2D([], [], color=PUBLISHED_COLOUR, marker="D", linewidth=1.4, label="published (95% CI)"),
-    ]
-    ax.legend(handles=handles, loc="lower right", fontsize=8)
-    return ax
+        plt.Rectangle((0, 0), 1, 1, color=NEUTRAL_COLOUR, label="replicate estimates"),
+        Line2D([], [], color=TRUTH_COLOUR, linewidth=1.8, marker=TRUTH_MARKER, markersize=10,
+               label="estimand (planted / implied)"),
+        Line2D([], [], color=PUBLISHED_COLOUR, marker=PUBLISHED_MARKER, markerfacecolor="white", linewidth=1.5,
+               label="published (95% CI)"),
+    ]  # fmt: skip
+    fig.supxlabel("odds ratio (risk) or hazard ratio (prognosis), log scale", fontsize=11)
+    fig.legend(handles=handles, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.04), fontsize=10)
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    return fig

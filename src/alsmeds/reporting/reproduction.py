@@ -9,7 +9,8 @@ published values (:mod:`alsmeds.published`), and gives one row per target
   and ours from our CI, ``z = (log ours - log published) / sqrt(se_ours^2 + se_published^2)``
   (our SE alone when the published CI is not available).
 
-  - *reproduced*: on the same side of 1 as the published estimate and ``|z| <= 1.96``;
+  - *reproduced*: on the same side of 1 as the published estimate and ``|z| <= 1.96``
+    (``z_limit`` of :func:`scorecard`);
   - *direction only*: on the same side of 1 but ``|z| > 1.96``;
   - *not reproduced*: on the other side of 1 (or exactly 1);
   - *not estimable*: no estimate (the reason is carried).
@@ -18,7 +19,8 @@ published values (:mod:`alsmeds.published`), and gives one row per target
   when the synthetic design carries the paper's information.
 * **Counts** (cases, controls, relatives): *reproduced* when equal.
 * **Descriptives** (age, sex, ALSFRS-R at diagnosis, follow-up): *reproduced* within
-  :data:`DESCRIPTIVE_TOLERANCE` (10%) of the published value, else *not reproduced*.
+  :data:`DESCRIPTIVE_TOLERANCE` (10%; ``descriptive_tolerance`` of :func:`scorecard`) of the
+  published value, else *not reproduced*.
 * **Qualitative findings**: a rule per finding, stated in its ``rule`` (:func:`qualitative_verdicts`).
 
 What agreement means: the generator was calibrated so that its population estimands land near
@@ -85,8 +87,19 @@ def _se_from_ci(lower: float, upper: float) -> float:
     return (np.log(upper) - np.log(lower)) / (2 * Z_975)
 
 
-def ratio_status(estimate: float, lower: float, upper: float, published: float, pub_lower: Any, pub_upper: Any) -> dict:
-    """z, CI-width ratio and status of one ratio target (rules in the module docstring)."""
+def ratio_status(
+    estimate: float,
+    lower: float,
+    upper: float,
+    published: float,
+    pub_lower: Any,
+    pub_upper: Any,
+    z_limit: float = Z_975,
+) -> dict:
+    """z, CI-width ratio and status of one ratio target (rules in the module docstring).
+
+    ``z_limit`` is the largest ``|z|`` that still counts as *reproduced* (1.96 by the stated rule).
+    """
     if estimate is None or not np.isfinite(estimate) or estimate <= 0:
         return {"z": np.nan, "ci_width_ratio": np.nan, "status": "not estimable"}
     se_ours = _se_from_ci(lower, upper)
@@ -98,7 +111,7 @@ def ratio_status(estimate: float, lower: float, upper: float, published: float, 
     same_side = np.sign(np.log(estimate)) == np.sign(np.log(published)) and estimate != 1
     if not same_side:
         status = "not reproduced"
-    elif np.isfinite(z) and abs(z) <= Z_975:
+    elif np.isfinite(z) and abs(z) <= z_limit:
         status = "reproduced"
     else:
         status = "direction only"
@@ -202,7 +215,13 @@ def _planted_design(target: pd.Series, truth: Mapping | None) -> float:
     return float(value) if value is not None else np.nan
 
 
-def scorecard(results_dir: str | Path, truth: Mapping | None = None) -> pd.DataFrame:
+def scorecard(
+    results_dir: str | Path,
+    truth: Mapping | None = None,
+    *,
+    z_limit: float = Z_975,
+    descriptive_tolerance: float = DESCRIPTIVE_TOLERANCE,
+) -> pd.DataFrame:
     """One row per quantitative published target (:data:`REPRODUCTION_COLUMNS`).
 
     Parameters
@@ -211,6 +230,10 @@ def scorecard(results_dir: str | Path, truth: Mapping | None = None) -> pd.DataF
         A results folder written by the notebooks (a missing file leaves its targets not estimable).
     truth : dict, optional
         ``truth.json`` of synthetic data (fills ``planted``).
+    z_limit : float
+        Largest ``|z|`` of a ratio that counts as *reproduced* (the stated rule: 1.96).
+    descriptive_tolerance : float
+        Relative distance within which a descriptive counts as *reproduced* (the stated rule: 0.10).
 
     Returns
     -------
@@ -237,6 +260,7 @@ def scorecard(results_dir: str | Path, truth: Mapping | None = None) -> pd.DataF
                     float(target["published"]),
                     target["published_lower"],
                     target["published_upper"],
+                    z_limit=z_limit,
                 )
             )
         else:
@@ -249,7 +273,7 @@ def scorecard(results_dir: str | Path, truth: Mapping | None = None) -> pd.DataF
             elif target["kind"] == "count":
                 row["status"] = "reproduced" if float(value) == float(target["published"]) else "not reproduced"
             else:
-                close = abs(float(value) - float(target["published"])) <= DESCRIPTIVE_TOLERANCE * abs(
+                close = abs(float(value) - float(target["published"])) <= descriptive_tolerance * abs(
                     target["published"]
                 )
                 row["status"] = "reproduced" if close else "not reproduced"
