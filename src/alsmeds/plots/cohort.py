@@ -104,14 +104,16 @@ def plot_age_by_role(members: pd.DataFrame, ax: plt.Axes | None = None) -> plt.A
 
 
 def plot_sex_by_role(members: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Share of men and women per role (stacked horizontal bars)."""
+    """Share of men (filled) and women (open) per role (stacked horizontal bars)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     share = members.groupby("role", observed=False)["sex"].apply(lambda s: 100 * (s == "male").mean())
     y = np.arange(len(ROLE_ORDER))[::-1]
     men = share.reindex(ROLE_ORDER).to_numpy()
-    ax.barh(y, men, color=[ROLE_COLOURS[r] for r in ROLE_ORDER], alpha=0.85)
-    ax.barh(y, 100 - men, left=men, color="0.85")
+    colours = [ROLE_COLOURS[r] for r in ROLE_ORDER]
+    ax.barh(y, men, color=colours, edgecolor=colours, alpha=0.85)
+    # Women as open bars in the role's colour, as the open markers of the set gallery.
+    ax.barh(y, 100 - men, left=men, color="white", edgecolor=colours, linewidth=1.2)
     for yi, m in zip(y, men, strict=True):
         if np.isnan(m):
             ax.text(50, yi, "none in this extract", ha="center", va="center", color="0.3", fontsize=9)
@@ -119,34 +121,99 @@ def plot_sex_by_role(members: pd.DataFrame, ax: plt.Axes | None = None) -> plt.A
             ax.text(m / 2, yi, f"{m:.0f}% men", ha="center", va="center", color="white", fontsize=9)
     ax.set_yticks(y, [ROLE_LABELS[r] for r in ROLE_ORDER])
     ax.set_xlim(0, 100)
-    ax.set_xlabel("Percent")
+    ax.set_xlabel("Percent (filled: men, open: women)")
     ax.set_title("Sex by role")
     return ax
 
 
-def plot_set_composition(composition: pd.DataFrame, axes: np.ndarray | None = None) -> np.ndarray:
-    """Three small panels: population controls per set, siblings per set, spouse or not."""
-    if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(10, 3), sharey=False)
-    panels = [
-        ("population_controls", "Population controls per case", ROLE_COLOURS["population_control"]),
-        ("siblings", "Siblings per case", ROLE_COLOURS["sibling"]),
-    ]
-    for ax, (col, title, colour) in zip(axes[:2], panels, strict=True):
-        counts = composition[col].value_counts().sort_index()
-        ax.bar(counts.index.astype(int), counts.to_numpy(), color=colour, alpha=0.85)
-        for x, v in counts.items():
-            ax.text(x, v, f"{v:,}", ha="center", va="bottom", fontsize=8)
-        ax.set_title(title)
-        ax.set_xlabel("number")
-        ax.set_xticks(counts.index.astype(int))
-    spouse = composition["has_spouse"].value_counts().reindex([True, False], fill_value=0)
-    axes[2].bar(["with spouse", "without"], spouse.to_numpy(), color=[ROLE_COLOURS["spouse"], "0.7"])
-    for i, v in enumerate(spouse.to_numpy()):
-        axes[2].text(i, v, f"{v:,}", ha="center", va="bottom", fontsize=8)
-    axes[2].set_title("Spouse control")
-    axes[0].set_ylabel("matched sets")
-    return axes
+def plot_age_sex_by_role(members: pd.DataFrame) -> plt.Figure:
+    """Age (violins) and sex (bars) of each role side by side, 11 inches wide.
+
+    Parameters
+    ----------
+    members : DataFrame
+        From :func:`alsmeds.reporting.describe.members` (role, age, sex).
+
+    Returns
+    -------
+    matplotlib Figure
+        Two axes: :func:`plot_age_by_role` and :func:`plot_sex_by_role`.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.3, 1], "wspace": 0.45})
+    plot_age_by_role(members, ax=axes[0])
+    plot_sex_by_role(members, ax=axes[1])
+    return fig
+
+
+def plot_set_composition(composition: pd.DataFrame, ax: plt.Axes | None = None, max_siblings: int = 5) -> plt.Axes:
+    """Which relatives each matched set holds: sets by number of full siblings, split by a spouse control.
+
+    Every set has its case and (up to) the same number of population controls, so a panel of
+    population controls per set says almost nothing; their count goes into a line under the
+    title instead (sets with the most population controls any set has, with fewer, with
+    none).  The bars show what varies between sets: how many full siblings (0, 1, ...,
+    ``max_siblings`` or more) and, within each bar, whether the set has a spouse control
+    (filled in the spouse colour) or not (open).  Sets with no sibling take no part in the
+    sibling comparison; sets without a spouse none in the spouse comparison.
+
+    Parameters
+    ----------
+    composition : DataFrame
+        From :func:`alsmeds.reporting.describe.set_composition` (columns population_controls,
+        siblings, has_spouse; one row per matched set).
+    ax : matplotlib Axes, optional
+    max_siblings : int
+        Sets with at least this many siblings share the last bar (labelled ``5+``).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.2))
+    siblings = composition["siblings"].clip(upper=max_siblings).astype(int)
+    table = pd.crosstab(siblings, composition["has_spouse"].astype(bool)).reindex(
+        index=range(max_siblings + 1), columns=[True, False], fill_value=0
+    )
+    x = np.arange(len(table))
+    spouse_colour = ROLE_COLOURS["spouse"]
+    ax.bar(x, table[True], color=spouse_colour, edgecolor=spouse_colour, label="with a spouse control")
+    ax.bar(
+        x,
+        table[False],
+        bottom=table[True],
+        color="white",
+        edgecolor=spouse_colour,
+        linewidth=1.2,
+        label="no spouse control",
+    )
+    total = table.sum(axis=1)
+    for xi, n in zip(x, total, strict=True):
+        ax.text(xi, n, f"{n:,}", ha="center", va="bottom", fontsize=9)
+    ticks = [str(i) for i in table.index]
+    ticks[-1] = f"{max_siblings}+"
+    ticks[0] = "0\n(not in the sibling\ncomparison)"
+    ax.set_xticks(x, ticks)
+    ax.set_xlabel("Full siblings in the matched set (sibling controls)")
+    ax.set_ylabel("Matched sets")
+    ax.set_ylim(0, max(float(total.max()), 1.0) * 1.15)
+    ax.legend(loc="upper right", title=f"{len(composition):,} matched sets", title_fontsize=9, fontsize=9)
+    pc = composition["population_controls"]
+    most = int(pc.max()) if len(pc) else 0
+    fewer = int(((pc > 0) & (pc < most)).sum())
+    ax.set_title("Relatives in each matched set", loc="left", pad=20)
+    ax.text(
+        0.0,
+        1.0,
+        f"Population controls: {int((pc == most).sum()):,} sets with {most}, {fewer:,} with fewer, "
+        f"{int((pc == 0).sum()):,} with none",
+        transform=ax.transAxes,
+        ha="left",
+        va="bottom",
+        fontsize=9,
+        color=ROLE_COLOURS["population_control"],
+    )
+    return ax
 
 
 def plot_set_gallery(members: pd.DataFrame, n_sets: int = 8, ax: plt.Axes | None = None) -> plt.Axes:

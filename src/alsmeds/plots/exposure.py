@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.colors import to_rgb
 from matplotlib.patches import FancyBboxPatch
 
-from alsmeds.constants import CLASSES, WINDOW_LABELS
+from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.derive.exposure import (
     DEFAULT_RULES,
     ExposureRules,
     class_dispensings,
 )
-from alsmeds.labels import CLASS_LABELS
+from alsmeds.labels import CLASS_LABELS, CLASS_NAMES
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
     NEUTRAL_COLOUR,
     ROLE_COLOURS,
-    ROLE_MARKERS,
     WINDOW_COLOURS,
 )
 from alsmeds.reporting.describe import ROLE_LABELS
@@ -42,7 +43,7 @@ def _node(ax: plt.Axes, x: float, y: float, code: str, text: str, colour: str, b
     )
     ax.add_patch(patch)
     ax.text(x, y + 0.022, code, ha="center", va="center", fontsize=10, fontweight="bold")
-    ax.text(x, y - 0.025, text, ha="center", va="center", fontsize=8)
+    ax.text(x, y - 0.025, text, ha="center", va="center", fontsize=9)
 
 
 def plot_atc_hierarchy(ax: plt.Axes | None = None) -> plt.Axes:
@@ -262,7 +263,16 @@ def plot_exposure_timelines(
     ax.spines["left"].set_visible(False)
     ax.set_xlabel("Years before the index date (diagnosis date of the case)")
     handles = [
-        plt.Line2D([], [], marker="|", linestyle="", markersize=12, markeredgewidth=2, color=CLASS_COLOURS[k], label=k)
+        plt.Line2D(
+            [],
+            [],
+            marker="|",
+            linestyle="",
+            markersize=12,
+            markeredgewidth=2,
+            color=CLASS_COLOURS[k],
+            label=CLASS_NAMES[k],
+        )
         for k in CLASSES
     ]
     handles += [
@@ -291,83 +301,199 @@ def _prevalence_from(data: pd.DataFrame) -> pd.DataFrame:
     return exposure_prevalence(data)
 
 
+def _tint(colour: str, amount: float = 0.55) -> tuple[float, float, float]:
+    """``colour`` mixed with white (``amount`` of white): the same hue, lighter."""
+    rgb = np.array(to_rgb(colour))
+    return tuple(rgb + (1.0 - rgb) * amount)
+
+
+#: Windows of :func:`plot_prevalence_by_window`, in order, with their tick labels.
+PREVALENCE_TICKS = {"0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y", "gt1": ">1 y\n(lagged)", "ever": "ever"}
+
+
 def plot_prevalence_by_window(
     prevalence: pd.DataFrame,
-    ax: plt.Axes | None = None,
+    axes: Sequence[plt.Axes] | None = None,
     controls: str = "population_control",
     windows: Sequence[str] = ("0_1", "1_5", "gt5", "gt1"),
-) -> plt.Axes:
-    """Prevalence of use (%) per class and window in cases and in one control group (dot plot).
+    ratios: bool = True,
+) -> np.ndarray:
+    """Prevalence of use (%) by window, ALS cases beside one control group, one panel per class (seaborn bars).
 
-    Each row is a class and window; a red dot for ALS cases, a marker in the control
-    colour for the controls, joined by a line.  Windows by first qualifying use: 0-1, 1-5
-    and >5 years before the index date, and the lagged main exposure (>1 year).
+    Each panel is a class in its colour: ALS cases are filled bars, the controls lighter
+    bars with an edge in the class colour (a class's colour means that class; the two
+    groups are told apart by fill, and named in each panel's legend).  Windows by first
+    qualifying use: 0-1, 1-5 and >5 years before the index date, and the lagged main
+    exposure (>1 year).  Above each pair, the crude ratio of the two percentages (no
+    matching, no adjustment); a ratio with no control user is not shown.
 
     Parameters
     ----------
     prevalence : DataFrame
-        :func:`alsmeds.reporting.table1.exposure_prevalence`, or the analysis table (then computed).
-    ax : matplotlib Axes, optional
+        :func:`alsmeds.reporting.table1.exposure_prevalence` (drug_class, window, role,
+        percent), or the analysis table (then computed).
+    axes : sequence of matplotlib Axes, optional
+        One per class of :data:`alsmeds.constants.CLASSES`; default a new 11 x 3.8 in figure.
     controls : str
-        Control role to compare with (default population controls).
+        Control role compared with the cases (default population controls).
     windows : sequence of str
-        Windows to show, top to bottom within each class.
+        Windows to show, left to right (codes of ``exposure_prevalence``).
+    ratios : bool
+        Write the crude case/control ratio above each pair.
 
     Returns
     -------
-    matplotlib Axes
+    numpy array of matplotlib Axes
     """
     prev = _prevalence_from(prevalence)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.42 * len(CLASSES) * len(windows) + 1.5))
-    labels = {"0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y", "gt1": ">1 y (lagged)", "ever": "ever"}
-    ticks, ticklabels = [], []
-    y = 0.0
-    xmax = 0.0
-    for k in CLASSES:
-        ax.text(
-            -0.01,
-            y - 0.35,
-            CLASS_LABELS[k],
-            transform=ax.get_yaxis_transform(),
-            ha="right",
-            va="bottom",
-            fontsize=10,
-            fontweight="bold",
-            color=CLASS_COLOURS[k],
-        )
-        for w in windows:
-            y -= 1
-            row = prev[(prev["drug_class"] == k) & (prev["window"] == w)].set_index("role")["percent"]
-            case, ctrl = float(row.get("case", np.nan)), float(row.get(controls, np.nan))
-            xmax = max(xmax, np.nanmax([case, ctrl]))
-            ax.plot([ctrl, case], [y, y], color="0.7", linewidth=2, zorder=1)
-            ax.scatter([ctrl], [y], marker=ROLE_MARKERS[controls], color=ROLE_COLOURS[controls], s=45, zorder=2)
-            ax.scatter([case], [y], marker=ROLE_MARKERS["case"], color=ROLE_COLOURS["case"], s=55, zorder=3)
-            ratio = case / ctrl if ctrl > 0 else np.nan
-            ax.text(
-                max(case, ctrl),
-                y,
-                f"  {case:.1f}% vs {ctrl:.1f}%  (x{ratio:.1f})",
-                va="center",
-                fontsize=8,
-                color="0.3",
+    if axes is None:
+        _, axes = plt.subplots(1, len(CLASSES), figsize=(11, 3.8), sharey=True, gridspec_kw={"wspace": 0.08})
+    axes = np.atleast_1d(np.asarray(axes, dtype=object))
+    groups = {"case": ROLE_LABELS["case"], controls: ROLE_LABELS[controls]}
+    data = prev[prev["role"].isin(list(groups)) & prev["window"].isin(list(windows))].copy()
+    data["group"] = pd.Categorical(data["role"].map(groups), categories=list(groups.values()))
+    data["window"] = pd.Categorical(data["window"], categories=list(windows))
+    top = float(data["percent"].max()) if len(data) else 1.0
+    for ax, k in zip(axes, CLASSES, strict=True):
+        sub = data[data["drug_class"] == k]
+        colour = CLASS_COLOURS[k]
+        palette = dict(zip(groups.values(), [colour, _tint(colour)], strict=True))
+        if len(sub):
+            sns.barplot(
+                data=sub,
+                x="window",
+                y="percent",
+                hue="group",
+                palette=palette,
+                edgecolor=colour,
+                linewidth=1.0,
+                order=list(windows),
+                hue_order=list(groups.values()),
+                errorbar=None,
+                saturation=1.0,
+                ax=ax,
             )
-            ticks.append(y)
-            ticklabels.append(labels.get(w, w))
-        y -= 1.0
-    ax.set_yticks(ticks, ticklabels)
-    ax.set_xlim(0, xmax * 1.45 + 1)
-    ax.set_ylim(y + 0.4, 0.2)
-    ax.set_xlabel("People with qualifying use (%)")
-    ax.grid(axis="x", color="0.92")
-    handles = [
-        plt.Line2D([], [], marker=ROLE_MARKERS[r], color=ROLE_COLOURS[r], linestyle="", label=ROLE_LABELS[r])
-        for r in ("case", controls)
-    ]
-    ax.legend(handles=handles, loc="upper right")
-    ax.set_title("Use of each class, by window of first qualifying use")
-    return ax
+        else:
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", fontsize=10)
+        if ratios:
+            wide = sub.pivot_table(index="window", columns="role", values="percent", observed=False)
+            for i, w in enumerate(windows):
+                case = wide["case"].get(w, np.nan) if "case" in wide else np.nan
+                ctrl = wide[controls].get(w, np.nan) if controls in wide else np.nan
+                if np.isfinite(case) and np.isfinite(ctrl) and ctrl > 0:
+                    ax.text(
+                        i,
+                        max(case, ctrl) + 0.02 * top,
+                        f"x{case / ctrl:.1f}",
+                        ha="center",
+                        va="bottom",
+                        fontsize=9,
+                        color="0.25",
+                    )
+        ax.set_xticks(range(len(windows)), [PREVALENCE_TICKS.get(w, w) for w in windows])
+        ax.set_title(CLASS_LABELS[k], color=colour)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.set_title(None)
+            for text in legend.get_texts():
+                text.set_fontsize(9)
+        ax.grid(axis="y", color="0.92")
+    axes[0].set_ylabel("People with qualifying use (%)")
+    axes[0].set_ylim(0, top * 1.18 + 0.5)
+    axes[len(axes) // 2].set_xlabel("Window of first qualifying use before the index date")
+    return axes
+
+
+def plot_prevalence_by_rule(
+    prevalences: Mapping[str, pd.DataFrame],
+    controls: str = "population_control",
+    windows: Sequence[str] = ("0_1", "1_5", "gt5", "gt1"),
+) -> plt.Figure:
+    """Prevalence by window under several exposure rules: one row of :func:`plot_prevalence_by_window` per rule.
+
+    Parameters
+    ----------
+    prevalences : mapping of str to DataFrame
+        Row title (the rule, e.g. ``"study rule: 2 dispensings"``) -> a prevalence frame
+        (:func:`alsmeds.reporting.table1.exposure_prevalence` or
+        :func:`use_in_window_prevalence`).  The rows share the y axis.
+    controls, windows
+        As in :func:`plot_prevalence_by_window`.
+
+    Returns
+    -------
+    matplotlib Figure
+        11 in wide, about 3 in per rule.
+    """
+    n = len(prevalences)
+    if n == 0:
+        raise ValueError("no prevalence frame to draw")
+    fig, grid = plt.subplots(
+        n,
+        len(CLASSES),
+        figsize=(11, 2.9 * n + 0.4),
+        sharey=True,
+        squeeze=False,
+        gridspec_kw={"wspace": 0.08, "hspace": 0.55},
+    )
+    for row, (title, prev) in zip(grid, prevalences.items(), strict=True):
+        plot_prevalence_by_window(prev, axes=row, controls=controls, windows=windows)
+        row[0].set_ylabel(f"{title}\n% users", fontsize=10)
+        for ax in row:
+            ax.set_xlabel("")
+        for ax in row[1:]:
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+    for row in grid[1:]:
+        for ax in row:
+            ax.set_title("")
+    top = max(float(prev["percent"].max()) for prev in prevalences.values())
+    grid[0, 0].set_ylim(0, top * 1.18 + 0.5)
+    return fig
+
+
+def use_in_window_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
+    """Prevalence by window with non-exclusive windows: any dispensing pattern that qualifies *within* each window.
+
+    :func:`alsmeds.reporting.table1.exposure_prevalence` of the table, with its 0-1, 1-5 and
+    >5 year rows replaced by the share of people whose ``<class>_in_<window>`` flag is set
+    (the derive layer makes these flags under ``ExposureRules(definition="use_in_window")``;
+    a long-term user then counts in every window of use).  The lagged and ever rows stay as
+    they are: they do not depend on the definition of the windows.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        An analysis table built with ``definition="use_in_window"``.
+
+    Returns
+    -------
+    DataFrame
+        Same columns as ``exposure_prevalence``.
+    """
+    from alsmeds.reporting.table1 import exposure_prevalence, one_row_per_person
+
+    flags = [f"{k}_in_{w}" for k in CLASSES for w in WINDOWS]
+    missing = [c for c in flags if c not in analysis_table.columns]
+    if missing:
+        raise ValueError(f"no use-in-window columns ({missing[0]}, ...): build the table with use_in_window")
+    prevalence = exposure_prevalence(analysis_table)
+    rows = one_row_per_person(analysis_table)
+    role = rows["role"].astype(str)
+    exposed = {
+        (k, w, str(r)): int(n)
+        for k in CLASSES
+        for w in WINDOWS
+        for r, n in rows[f"{k}_in_{w}"].astype(int).groupby(role).sum().items()
+    }
+    out = prevalence.copy()
+    keys = list(zip(out["drug_class"], out["window"], out["role"], strict=True))
+    in_window = np.array([k in exposed for k in keys])
+    out.loc[in_window, "exposed"] = [exposed[k] for k, hit in zip(keys, in_window, strict=True) if hit]
+    out["percent"] = 100.0 * out["exposed"] / out["people"]
+    return out
 
 
 def plot_lookback(
@@ -481,13 +607,40 @@ def plot_first_use_timing(
         rate = 100 * counts / len(sub) / bin_years
         ax.stairs(rate, edges, baseline=None, color=ROLE_COLOURS[role], linewidth=2, label=ROLE_LABELS[role])
     ax.axvspan(0, 1, color=WINDOW_COLOURS["0_1"], alpha=0.5, linewidth=0, zorder=0)
-    ax.text(0.5, 0.015, "0-1 y", transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8, color="0.3")
+    ax.text(0.5, 0.015, "0-1 y", transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=9, color="0.3")
     ax.axhline(0, color="0.6", linewidth=0.8)  # also keeps 0 inside the autoscaled y range
     ax.set_xlim(max_years, 0)
     ax.set_xlabel("Years before the index date")
     ax.set_ylabel("started use per 100 per year")
     ax.set_title(CLASS_LABELS[drug_class], color=CLASS_COLOURS[drug_class])
     return ax
+
+
+def plot_first_use_timing_panels(
+    analysis_table: pd.DataFrame, controls: str = "population_control", **kwargs: float
+) -> plt.Figure:
+    """:func:`plot_first_use_timing` for every class side by side (shared y axis, one legend below), 11.5 in wide.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table (``first_qualifying_<class>``, index_date, role).
+    controls : str
+        Control role (default population controls).
+    **kwargs
+        ``bin_years`` and ``max_years`` of :func:`plot_first_use_timing`.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    fig, axes = plt.subplots(1, len(CLASSES), figsize=(11.5, 3.6), sharey=True, gridspec_kw={"wspace": 0.12})
+    for ax, k in zip(axes, CLASSES, strict=True):
+        plot_first_use_timing(analysis_table, k, ax=ax, controls=controls, **kwargs)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=2, bbox_to_anchor=(0.5, -0.02))
+    return fig
 
 
 #: (class, window) of the example users :func:`example_people` picks, one case each.
