@@ -455,7 +455,7 @@ def plot_prevalence_by_rule(
 
 
 def use_in_window_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
-    """Prevalence by window with non-exclusive windows: any dispensing pattern that qualifies *within* each window.
+    """Prevalence by window with non-exclusive windows: the rule (e.g. two dispensing dates) met *within* each window.
 
     :func:`alsmeds.reporting.table1.exposure_prevalence` of the table, with its 0-1, 1-5 and
     >5 year rows replaced by the share of people whose ``<class>_in_<window>`` flag is set
