@@ -44,6 +44,8 @@ ROLE_NAMES = {
 }
 #: Model adjustment -> name.
 ADJUSTMENT_NAMES = {"crude": "Crude", "adjusted": "Adjusted"}
+#: Model variant (risk and Cox models) -> name.
+MODEL_NAMES = {"per_class": "One class at a time", "mutual": "Three classes together"}
 #: Result columns -> table headers.
 COLUMN_NAMES = {
     "comparison": "Comparison",
