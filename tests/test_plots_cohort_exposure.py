@@ -19,7 +19,6 @@ from alsmeds.plots.exposure import (
     plot_first_use_timing_panels,
     plot_prevalence_by_rule,
     plot_prevalence_by_window,
-    use_in_window_prevalence,
 )
 from alsmeds.plots.palette import CLASS_COLOURS, ROLE_COLOURS
 from alsmeds.reporting.table1 import exposure_prevalence
@@ -140,24 +139,10 @@ def test_prevalence_without_control_users_writes_no_ratio():
     assert not [t for ax in axes for t in ax.texts if t.get_text().startswith("x")]
 
 
-def test_use_in_window_prevalence_counts_every_window_of_use():
-    table = _table(in_window=True)
-    first = exposure_prevalence(table).set_index(["drug_class", "window", "role"])["exposed"]
-    every = use_in_window_prevalence(table).set_index(["drug_class", "window", "role"])
-    # users since >5 years also count in 1-5 y; the lagged and ever rows do not change
-    assert every.loc[("anxiolytics", "1_5", "case"), "exposed"] == first.loc[("anxiolytics", "gt5", "case")]
-    assert first.loc[("anxiolytics", "1_5", "case")] == 0
-    for w in ("gt1", "ever"):
-        assert (every.xs(w, level="window")["exposed"] == first.xs(w, level="window")).all()
-    assert np.allclose(every["percent"], 100 * every["exposed"] / every["people"])
-    with pytest.raises(ValueError, match="use_in_window"):
-        use_in_window_prevalence(_table(in_window=False))
-
-
 def test_prevalence_by_rule_one_row_per_rule_sharing_the_y_axis():
     table = _table(in_window=True)
     fig = plot_prevalence_by_rule(
-        {"study rule": exposure_prevalence(table), "use in window": use_in_window_prevalence(table)}
+        {"study rule": exposure_prevalence(_table(in_window=False)), "use in window": exposure_prevalence(table)}
     )
     _width_ok(fig)
     assert len(fig.axes) == 2 * len(CLASSES)

@@ -67,3 +67,24 @@ def test_sentences_computed_from_the_tables(paper_table):
         "Against population controls, no SMD above 0.1 (largest: civil, 0.09); "
         "against full siblings: country 0.11, civil 0.10; against spouses: sex 0.19."
     )
+
+
+def test_exposure_prevalence_follows_the_use_in_window_definition():
+    """Under use_in_window a long-term user counts in every window of use; lagged and ever rows do not move."""
+    from alsmeds import Study
+    from alsmeds.constants import CLASSES, WINDOWS
+    from alsmeds.derive.exposure import ExposureRules
+
+    study = Study.synthetic()
+    in_window = study.with_rules(ExposureRules(definition="use_in_window")).analysis_table
+    first = exposure_prevalence(study.analysis_table).set_index(["drug_class", "window", "role"])
+    every = exposure_prevalence(in_window).set_index(["drug_class", "window", "role"])
+    people = one_row_per_person(in_window)
+    for k in CLASSES:
+        for w in WINDOWS:
+            expected = people.groupby("role", observed=True)[f"{k}_in_{w}"].sum()
+            got = every.xs((k, w), level=["drug_class", "window"])["exposed"]
+            assert got.to_dict() == {r: int(n) for r, n in expected.items() if r in got.index}
+    assert (every.xs("gt1", level="window")["exposed"] == first.xs("gt1", level="window")["exposed"]).all()
+    assert (every.xs("ever", level="window")["exposed"] == first.xs("ever", level="window")["exposed"]).all()
+    assert every["exposed"].sum() > first["exposed"].sum(), "overlapping windows count long-term users again"

@@ -11,7 +11,7 @@ import seaborn as sns
 from matplotlib.colors import to_rgb
 from matplotlib.patches import FancyBboxPatch
 
-from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
+from alsmeds.constants import CLASSES, WINDOW_LABELS
 from alsmeds.derive.exposure import (
     DEFAULT_RULES,
     ExposureRules,
@@ -417,8 +417,8 @@ def plot_prevalence_by_rule(
     ----------
     prevalences : mapping of str to DataFrame
         Row title (the rule, e.g. ``"study rule: 2 dispensings"``) -> a prevalence frame
-        (:func:`alsmeds.reporting.table1.exposure_prevalence` or
-        :func:`use_in_window_prevalence`).  The rows share the y axis.
+        (:func:`alsmeds.reporting.table1.exposure_prevalence` of a table built with that rule).
+        The rows share the y axis.
     controls, windows
         As in :func:`plot_prevalence_by_window`.
 
@@ -452,48 +452,6 @@ def plot_prevalence_by_rule(
     top = max(float(prev["percent"].max()) for prev in prevalences.values())
     grid[0, 0].set_ylim(0, top * 1.18 + 0.5)
     return fig
-
-
-def use_in_window_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
-    """Prevalence by window with non-exclusive windows: the rule (e.g. two dispensing dates) met *within* each window.
-
-    :func:`alsmeds.reporting.table1.exposure_prevalence` of the table, with its 0-1, 1-5 and
-    >5 year rows replaced by the share of people whose ``<class>_in_<window>`` flag is set
-    (the derive layer makes these flags under ``ExposureRules(definition="use_in_window")``;
-    a long-term user then counts in every window of use).  The lagged and ever rows stay as
-    they are: they do not depend on the definition of the windows.
-
-    Parameters
-    ----------
-    analysis_table : DataFrame
-        An analysis table built with ``definition="use_in_window"``.
-
-    Returns
-    -------
-    DataFrame
-        Same columns as ``exposure_prevalence``.
-    """
-    from alsmeds.reporting.table1 import exposure_prevalence, one_row_per_person
-
-    flags = [f"{k}_in_{w}" for k in CLASSES for w in WINDOWS]
-    missing = [c for c in flags if c not in analysis_table.columns]
-    if missing:
-        raise ValueError(f"no use-in-window columns ({missing[0]}, ...): build the table with use_in_window")
-    prevalence = exposure_prevalence(analysis_table)
-    rows = one_row_per_person(analysis_table)
-    role = rows["role"].astype(str)
-    exposed = {
-        (k, w, str(r)): int(n)
-        for k in CLASSES
-        for w in WINDOWS
-        for r, n in rows[f"{k}_in_{w}"].astype(int).groupby(role).sum().items()
-    }
-    out = prevalence.copy()
-    keys = list(zip(out["drug_class"], out["window"], out["role"], strict=True))
-    in_window = np.array([k in exposed for k in keys])
-    out.loc[in_window, "exposed"] = [exposed[k] for k, hit in zip(keys, in_window, strict=True) if hit]
-    out["percent"] = 100.0 * out["exposed"] / out["people"]
-    return out
 
 
 def plot_lookback(

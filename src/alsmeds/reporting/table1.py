@@ -250,10 +250,14 @@ def baseline_table(analysis_table: pd.DataFrame, decimals: int = 1) -> BaselineT
 def exposure_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
     """People with qualifying use per drug class and window, by role (n and percent).
 
-    Windows are those of the study: first qualifying use 0-1, 1-5 or more than 5 years
-    before the index date (mutually exclusive), the lagged main exposure (first qualifying
-    use more than 1 year before), and ever (any qualifying use before the index date).
-    Qualifying use = at least two dispensings on distinct dates (:mod:`alsmeds.derive.exposure`).
+    Windows follow the table's exposure definition (:class:`alsmeds.derive.exposure.ExposureRules`):
+    with the study's ``definition="first_use"``, first qualifying use 0-1, 1-5 or more than 5
+    years before the index date (mutually exclusive); a table built with
+    ``definition="use_in_window"`` carries ``<class>_in_<window>`` flags, and a window then
+    counts everyone whose rule is met within it (a long-term user counts in every window of
+    use).  The lagged main exposure (first qualifying use more than ``lag_years`` before) and
+    ever (any qualifying use before the index date) do not depend on the definition.
+    Qualifying use = at least ``min_dispensings`` dispensings on distinct dates.
 
     Parameters
     ----------
@@ -271,7 +275,11 @@ def exposure_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
     role = _role_column(rows)
     out = []
     for k in CLASSES:
-        flags = {w: rows[f"window_{k}"].astype(str).eq(w) for w in WINDOWS}
+        in_window = all(f"{k}_in_{w}" in rows.columns for w in WINDOWS)
+        flags = {
+            w: rows[f"{k}_in_{w}"].astype(int).eq(1) if in_window else rows[f"window_{k}"].astype(str).eq(w)
+            for w in WINDOWS
+        }
         flags["gt1"] = rows[f"{k}_gt1"].astype(int).eq(1)
         flags["ever"] = ~rows[f"window_{k}"].astype(str).eq("never")
         for w, flag in flags.items():
