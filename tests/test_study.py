@@ -87,6 +87,21 @@ def test_synthetic_defaults_read_the_committed_data(committed):
     assert Study.synthetic(seed=DEFAULT_SEED, scale=1).data_dir == committed.data_dir
 
 
+def test_synthetic_with_planted_parameters_simulates_them():
+    """Other planted parameters are always simulated, even at the committed seed and scale, and reach the truth."""
+    from dataclasses import replace
+
+    from alsmeds.simulate.parameters import SimulationParameters
+
+    planted = SimulationParameters()
+    off = replace(planted, risk=replace(planted.risk, log_or_familial_factor=0.0))
+    study = Study.synthetic(scale=0.05, params=off, truth_scale=0)
+    assert study.data_dir is None and "own planted parameters" in study.source
+    assert study.truth["parameters"]["risk"]["log_or_familial_factor"] == 0.0
+    assert Study.synthetic(scale=0.05, truth_scale=0).truth["parameters"]["risk"]["log_or_familial_factor"] != 0.0
+    assert Study.synthetic(params=planted, truth_scale=0).data_dir is None, "the committed data are not read"
+
+
 def test_study_is_pure_no_file_of_the_project_changes():
     before = _project_files()
     study = Study.synthetic()

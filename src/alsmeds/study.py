@@ -52,7 +52,7 @@ import tempfile
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -60,6 +60,9 @@ from alsmeds import paths
 from alsmeds.data.problems import Problem
 from alsmeds.data.registry import Registry, read_registry
 from alsmeds.derive.exposure import DEFAULT_RULES, ExposureRules
+
+if TYPE_CHECKING:  # reading an extract never imports the simulator
+    from alsmeds.simulate.parameters import SimulationParameters
 
 #: The generator's file names (:data:`alsmeds.simulate.TRUTH_FILE`, :data:`alsmeds.simulate.TRUE_PEOPLE_FILE`),
 #: repeated here so that reading an extract does not import the simulator (tests/test_study.py checks them).
@@ -166,8 +169,9 @@ class Study:
         rules: ExposureRules = DEFAULT_RULES,
         progress: bool = False,
         truth_scale: float | None = None,
+        params: SimulationParameters | None = None,
     ) -> Study:
-        """The synthetic data set of a seed and scale, with its planted truth.
+        """The synthetic data set of a seed and scale (and, optionally, other planted parameters), with its truth.
 
         Parameters
         ----------
@@ -185,26 +189,31 @@ class Study:
             size; 0 skips them, for a quick look: ``truth["estimands"]["implied"]`` and
             ``["implied_cox"]`` are then empty and the notebooks' comparisons with them fail).
             Not used when the committed data are read.
+        params : alsmeds.simulate.parameters.SimulationParameters, optional
+            Planted parameters other than the committed ones, e.g. the familial factor
+            switched off: ``replace(p, risk=replace(p.risk, log_or_familial_factor=0.0))``
+            with ``p = SimulationParameters()``.  Given, the data are always simulated.
 
         Returns
         -------
         Study
-            Read from ``data/synthetic`` when the seed and scale are the committed ones;
-            otherwise simulated in memory (see the module docstring).
+            Read from ``data/synthetic`` when the seed and scale are the committed ones and
+            no ``params`` are given; otherwise simulated in memory (see the module docstring).
         """
         committed_truth, _ = _read_truth(paths.SYNTHETIC_DIR)
-        if committed_truth is not None and matches_parameters(committed_truth, seed, scale):
+        if params is None and committed_truth is not None and matches_parameters(committed_truth, seed, scale):
             return cls.from_extract(paths.SYNTHETIC_DIR, rules)
         from alsmeds.simulate import DEFAULT_SEED, generate
 
         seed = DEFAULT_SEED if seed is None else int(seed)
         scale = 1.0 if scale is None else float(scale)
-        generated = generate(seed=seed, scale=scale, truth_scale=truth_scale, progress=progress)
+        generated = generate(seed=seed, scale=scale, params=params, truth_scale=truth_scale, progress=progress)
         with tempfile.TemporaryDirectory(prefix="alsmeds-synthetic-") as tmp:
             folder = generated.write(Path(tmp) / "data")
             registry = read_registry(folder)
             truth, people = _read_truth(folder)
-        source = f"synthetic data simulated in memory (seed {seed}, scale {scale:g})"
+        planted = "" if params is None else ", own planted parameters"
+        source = f"synthetic data simulated in memory (seed {seed}, scale {scale:g}{planted})"
         return cls(registry, truth, people, rules, data_dir=None, source=source)
 
     @classmethod
