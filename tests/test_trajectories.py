@@ -40,6 +40,7 @@ from alsmeds.models.mixed import (
     MixedModelError,
     boundary_lr_pvalue,
     compare_random_effects,
+    fixed_effect_label,
     random_effects_comparison_rows,
 )
 from alsmeds.paths import SYNTHETIC_DIR
@@ -49,8 +50,10 @@ from alsmeds.simulate.dropout import (
     DROPOUT_SCENARIOS,
     cut_at_follow_up,
     dropout_scenarios,
+    latent_at_observed_visits,
     latent_complete_trajectories,
     latent_slope_regression,
+    rounded_and_clipped,
     true_person_effects,
 )
 
@@ -560,3 +563,48 @@ def test_committed_numbers_of_notebook_06(paper_data, paper_fit):
         by_followup.loc["event within 12 months", "mean_slope"] / by_followup.loc["no event (censored)", "mean_slope"]
     )
     assert 1.5 < ratio < 3.0  # "about twice as fast" in the notebook's text on the committed data
+
+
+def test_dropout_scenarios_report_bias_against_the_sample_and_its_monte_carlo_error(paper_data):
+    """Replicate 0 is the single-replicate result; the bias is the mean error over noise redraws, with its MC SE."""
+    ids = np.sort(paper_data["person_id"].unique())[:250]
+    small = paper_data[paper_data["person_id"].isin(ids)]
+    people = pd.read_csv(SYNTHETIC_DIR / "truth_people.csv")
+    observed = AlsfrsMixedModel().fit(small)
+    one = dropout_scenarios(small, people, observed=observed).set_index(["scenario", "term"])
+    three = dropout_scenarios(small, people, observed=observed, replicates=3).set_index(["scenario", "term"])
+    pd.testing.assert_frame_equal(one[["visits", "estimate", "se"]], three[["visits", "estimate", "se"]])
+    sample = latent_slope_regression(small, true_person_effects(people))  # the model's three slope terms
+    for (scenario, term), row in one.iterrows():
+        assert row["sample_value"] == pytest.approx(sample[term], abs=1e-12)
+        assert row["bias"] == pytest.approx(row["estimate"] - sample[term], abs=1e-12), scenario
+    assert one["mc_se"].isna().all() and (one["replicates"] == 1).all()
+    assert (three["mc_se"] > 0).all() and (three["replicates"] == 3).all()
+    assert not np.allclose(three["bias"], one["bias"]), "the replicates redraw the noise"
+    with pytest.raises(ValueError, match="replicates"):
+        dropout_scenarios(small, people, observed=observed, replicates=0)
+
+
+def test_rounded_and_clipped_scores_are_whole_points_on_the_scale(paper_data):
+    people = pd.read_csv(SYNTHETIC_DIR / "truth_people.csv")
+    latent = latent_at_observed_visits(paper_data, true_person_effects(people), seed=3)
+    recorded = rounded_and_clipped(latent)["score"]
+    assert latent["score"].min() < 0 or latent["score"].max() > 48, "the latent line leaves the scale somewhere"
+    assert recorded.between(0, 48).all() and (recorded == recorded.round()).all()
+    inside = latent["score"].between(0.5, 47.5)
+    assert (recorded[inside] - latent.loc[inside, "score"]).abs().max() <= 0.5
+
+
+def test_summary_tables_name_every_fixed_effect_and_variance_component(paper_fit):
+    fixed = paper_fit.fixed_effects_table()
+    wald = paper_fit.wald_table()
+    assert list(fixed["term"]) == list(wald.index)
+    np.testing.assert_array_equal(fixed["estimate"].to_numpy(), wald["estimate"].to_numpy())
+    np.testing.assert_array_equal(fixed["ci_upper"].to_numpy(), wald["ci_upper"].to_numpy())
+    assert fixed.index.is_unique and not any("_" in name or name in wald.index for name in fixed.index)
+    row = fixed.set_index("term").loc["antidepressants:months"]
+    assert row["unit"] == "points/month"
+    assert fixed_effect_label("antidepressants:months") == "Antidepressants users: slope difference"
+    vc = paper_fit.variance_components_table()
+    np.testing.assert_array_equal(vc["estimate"].to_numpy(), paper_fit.variance_components().to_numpy())
+    assert list(vc["unit"]) == ["points", "points/month", "", "points"]

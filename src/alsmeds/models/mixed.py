@@ -60,6 +60,7 @@ from scipy import stats
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
+from alsmeds.labels import CLASS_NAMES
 from alsmeds.models.base import wald_frame
 from alsmeds.models.identifiability import non_identifiable_terms
 from alsmeds.models.lmm import DEFAULT_TOL, LinearMixedResults, LmmError, LmmSums, fit_lmm
@@ -90,6 +91,37 @@ MIXED_MODEL_RESULT_COLUMNS: dict[str, str] = {
     "estimable": "false for a term the data cannot estimate (left out of the model) or a model that failed",
     "reason": "why a row is not estimable (empty otherwise)",
 }
+
+
+#: Readable names of the covariates' fixed effects (see :func:`fixed_effect_label`).
+COVARIATE_LABELS = {
+    "Intercept": "score at diagnosis (reference patient)",
+    "months": "slope of non-users of every class",
+    "age_per_decade": "age, per decade above 65",
+    "male": "male sex",
+    "bulbar": "bulbar onset",
+}
+#: Readable names and units of the variance components (:meth:`AlsfrsMixedResult.variance_components_table`).
+VARIANCE_COMPONENT_LABELS = {
+    "intercept_sd": ("SD of the patients' intercepts", "points"),
+    "slope_sd": ("SD of the patients' slopes", "points/month"),
+    "correlation": ("correlation of intercept and slope", ""),
+    "residual_sd": ("residual SD (visit to visit)", "points"),
+}
+
+
+def fixed_effect_label(term: str) -> str:
+    """The readable name of a fixed effect: ``antidepressants:months`` -> "Antidepressants users: slope difference".
+
+    The reference patient is a 65-year-old woman with spinal onset who used none of the
+    classes; a class's level term shifts the score at diagnosis, its ``:months`` term the slope.
+    """
+    if term in COVARIATE_LABELS:
+        return COVARIATE_LABELS[term]
+    if term.endswith(":months"):
+        k = term.removesuffix(":months")
+        return f"{CLASS_NAMES.get(k, k)} users: slope difference"
+    return f"{CLASS_NAMES.get(term, term)} users: level at diagnosis"
 
 
 class MixedModelError(ValueError):
@@ -644,6 +676,31 @@ class AlsfrsMixedResult(LinearMixedResults):
                 }
             )
         return pd.DataFrame(rows, columns=list(MIXED_MODEL_RESULT_COLUMNS))
+
+    def fixed_effects_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The fixed effects as a table for people: readable names, units, Wald CIs (95% by default).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by the readable name (:func:`fixed_effect_label`): ``term`` (the model's
+            name), ``estimate``, ``se``, ``ci_lower``, ``ci_upper``, ``p_value``, ``unit``.
+        """
+        wald = self.wald_table(alpha)
+        out = wald[["estimate", "se", "ci_lower", "ci_upper", "p_value"]].copy()
+        out.insert(0, "term", list(wald.index))
+        out["unit"] = ["points/month" if t in self.model.time_columns([t]) else "points" for t in wald.index]
+        out.index = pd.Index([fixed_effect_label(t) for t in wald.index], name="fixed effect")
+        return out
+
+    def variance_components_table(self) -> pd.DataFrame:
+        """The variance components as a table for people: readable names, ``estimate`` and ``unit``."""
+        vc = self.variance_components()
+        names = [VARIANCE_COMPONENT_LABELS.get(k, (k, ""))[0] for k in vc.index]
+        units = [VARIANCE_COMPONENT_LABELS.get(k, (k, ""))[1] for k in vc.index]
+        return pd.DataFrame(
+            {"estimate": vc.to_numpy(), "unit": units}, index=pd.Index(names, name="variance component")
+        )
 
     def summary(self) -> str:
         """A plain-text summary (no dates or timings, so it is stable across runs)."""

@@ -12,6 +12,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.labels import CLASS_NAMES
 from alsmeds.models.cox import TERM_LABELS, CoxResult, scaled_schoenfeld
 from alsmeds.models.km import km_by_use, logrank_by_use
+from alsmeds.plots import MAX_FIGURE_WIDTH
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
@@ -22,8 +23,7 @@ from alsmeds.plots.palette import (
     TRUTH_COLOUR,
 )
 
-#: Readable class names (as in the forest plots).
-#: Colour of the users' curve per class; non-users are grey.
+#: Readable names of the two groups of a Kaplan-Meier panel (users in their class's colour, non-users grey).
 GROUP_NAMES = {"non-users": "Non-users", "users": "Users"}
 
 
@@ -112,8 +112,10 @@ def plot_km_by_use(
     numpy.ndarray of Axes
     """
     if axes is None:
-        fig, axes = plt.subplots(1, len(classes), figsize=(5.2 * len(classes), 5.4), sharey=True)
-        fig.subplots_adjust(bottom=0.30, wspace=0.30, left=0.08, right=0.98, top=0.88)
+        # At most 12 in wide (alsmeds.plots.MAX_FIGURE_WIDTH): 4 in per panel up to three classes.
+        width = min(MAX_FIGURE_WIDTH, 4.0 * len(classes))
+        fig, axes = plt.subplots(1, len(classes), figsize=(width, 5.4), sharey=True)
+        fig.subplots_adjust(bottom=0.30, wspace=0.45, left=0.09, right=0.98, top=0.90)
     axes = np.atleast_1d(np.asarray(axes, dtype=object))
     tests = logrank_by_use(data, classes).set_index("drug_class")
     xticks = np.arange(0, max_years + 1e-9, 1.0)
@@ -156,7 +158,7 @@ def plot_km_by_use(
             fontsize=9,
         )
         if fits:
-            ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.92), fontsize=9, handlelength=1.5)
+            ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.92), fontsize=9, handlelength=1.2)
         ax.grid(axis="y", color="0.92", linewidth=0.8)
         if at_risk and fits:
             _at_risk_table(ax, fits, xticks, colours)
@@ -176,6 +178,42 @@ def _spline_trend(x: np.ndarray, y: np.ndarray, df: int) -> tuple[np.ndarray, np
     return pred["mean"].to_numpy(), pred["mean_ci_lower"].to_numpy(), pred["mean_ci_upper"].to_numpy()
 
 
+def schoenfeld_limits(
+    residuals: np.ndarray, band: Sequence[float] = (), beta: float = 0.0, central: float = 0.95
+) -> tuple[float, float]:
+    """y-limits of a residual panel: the trend's band, the estimate, zero and the residuals' central range.
+
+    For a 0/1 covariate the points form two bands (users above, non-users below); the
+    central ``central`` share of the residuals (2.5th to 97.5th percentile by default)
+    covers both, so neither band is cut off, while a few extreme points may be.
+
+    Parameters
+    ----------
+    residuals : array
+        The points drawn (scaled Schoenfeld residuals plus the coefficient).
+    band : sequence of float
+        Lower and upper limits of the trend's band (every value drawn).
+    beta : float
+        The Cox estimate (a dashed line).
+    central : float
+        Share of the residuals kept inside the limits.
+
+    Returns
+    -------
+    (float, float)
+    """
+    values = [beta, 0.0, *np.asarray(band, dtype=float).ravel()]
+    finite = np.asarray(residuals, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
+        tail = (1 - central) / 2
+        values += list(np.quantile(finite, [tail, 1 - tail]))
+    values = [v for v in values if np.isfinite(v)]
+    lo, hi = min(values), max(values)
+    pad = 0.06 * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad
+
+
 def plot_schoenfeld(
     result: CoxResult,
     terms: Sequence[str] | None = None,
@@ -184,15 +222,17 @@ def plot_schoenfeld(
     max_years: float | None = None,
     df: int = 4,
 ) -> np.ndarray:
-    """Scaled Schoenfeld residuals against time: is the log hazard ratio constant?
+    """Is the hazard ratio constant over time?  Scaled Schoenfeld residuals against time, one panel per term.
 
     Each point is one event's scaled Schoenfeld residual plus the coefficient, a noisy
     estimate of ``beta(t)`` at that time (Grambsch & Therneau 1994).  As in R's
     ``plot(cox.zph(fit))``, a natural cubic regression spline (``df`` degrees of freedom)
     on the rank of the event time shows the trend, with a pointwise 95% band; under
-    proportional hazards it stays flat at the Cox estimate (dashed).  The y axis is
-    zoomed on the trend: for a binary covariate most points fall outside it (they form
-    two bands, one per value of the covariate).  The title gives the test of the slope.
+    proportional hazards it stays flat at the Cox estimate (dashed).  For a 0/1
+    covariate the points form two bands, one per value (users above, non-users below);
+    the y-limits (:func:`schoenfeld_limits`) show the band of the trend and the central
+    95% of the points, so both bands are in view.  Each panel's title gives the test of
+    the slope.  A term that was not estimated gets a panel that says why.
 
     Parameters
     ----------
@@ -201,7 +241,7 @@ def plot_schoenfeld(
     terms : sequence of str, optional
         Terms to draw (default: the exposures).
     axes : sequence of Axes, optional
-        One per term (default: a new figure, two panels per row).
+        One per term (default: a new figure, two panels per row, at most 12 in wide).
     max_years : float, optional
         Right end of the time axis (default: the last event).
     df : int
@@ -211,6 +251,9 @@ def plot_schoenfeld(
     -------
     numpy.ndarray of Axes
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     terms = list(terms or result.exposures)
     if not terms:
         raise ValueError("no terms to draw")
@@ -218,15 +261,21 @@ def plot_schoenfeld(
     if axes is None:
         ncols = min(2, len(terms))
         nrows = int(np.ceil(len(terms) / ncols))
-        fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 3.9 * nrows), squeeze=False)
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(5.6 * ncols, 3.9 * nrows + 0.8), squeeze=False, layout="constrained"
+        )
         for ax in axes.ravel()[len(terms) :]:
             ax.set_visible(False)
-        fig.subplots_adjust(hspace=0.55, wspace=0.25, bottom=0.12)
+        fig.get_layout_engine().set(h_pad=0.12, w_pad=0.1)
+        fig.suptitle("Is the hazard ratio constant over time?", fontsize=13, fontweight="bold")
     axes = np.asarray(axes, dtype=object).ravel()
     resid = scaled_schoenfeld(result) if result.estimable else pd.DataFrame({"time": []})
     ph = result.ph_test.set_index("term") if len(result.ph_test) else None
     time = resid["time"].to_numpy()
     rank = pd.Series(time).rank(method="average").to_numpy() / max(len(time), 1)
+    right = max_years or (float(time.max()) if len(time) else 1.0)
+    shown = time <= right
+    point_label = "one event: scaled Schoenfeld residual + β"
     for ax, term in zip(axes, terms, strict=False):
         label = TERM_LABELS.get(term, term)
         title = label[0].upper() + label[1:]
@@ -239,43 +288,45 @@ def plot_schoenfeld(
             continue
         y = resid[term].to_numpy()
         beta = float(result.params[term])
-        colour = CLASS_COLOURS.get(term.removeprefix("use_"), NEUTRAL_COLOUR)
-        ax.scatter(
-            time, y, s=6, color="0.6", alpha=0.35, linewidths=0, rasterized=True, label="scaled Schoenfeld residual + β"
-        )
-        lo, hi = min(beta, 0.0), max(beta, 0.0)
+        cls = term.removeprefix("use_")
+        colour = CLASS_COLOURS.get(cls, SUMMARY_COLOUR)
+        ax.scatter(time, y, s=6, color=NEUTRAL_COLOUR, alpha=0.6, linewidths=0, rasterized=True, label=point_label)
+        band: list[float] = []
         if len(time) > 2 * df:  # a spline trend needs a few events per degree of freedom
             mean, lower, upper = _spline_trend(rank, y, df)
             ax.fill_between(time, lower, upper, color=colour, alpha=0.2, linewidth=0, label="pointwise 95% band")
-            ax.plot(time, mean, color=colour, linewidth=2.2, label="spline trend of β(t)")
-            lo, hi = min(lower.min(), lo), max(upper.max(), hi)
-        else:
-            lo, hi = min(np.min(y), lo), max(np.max(y), hi)
+            ax.plot(time, mean, color=colour, linewidth=2.2, label="trend of β(t) (spline)")
+            band = [*lower[shown], *upper[shown]]
         ax.axhline(beta, color="black", linestyle="--", linewidth=1.1, label="Cox estimate (constant β)")
-        ax.text(0.98, 0.96, f"β = {beta:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=9)
-        ax.axhline(0, color="0.6", linewidth=0.8)
-        pad = 0.25 * (hi - lo) if hi > lo else 1.0
-        ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xlim(0, max_years or float(time.max()))
+        ax.text(
+            0.98,
+            0.97,
+            f"β = {beta:.2f} (HR {np.exp(beta):.2f})",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5},
+        )
+        ax.axhline(0, color=NEUTRAL_COLOUR, linewidth=0.8)
+        ax.set_ylim(*schoenfeld_limits(y[shown], band, beta))
+        ax.set_xlim(0, right)
         if ph is not None and term in ph.index:
-            title += f"\nPH test ({result.ph_transform} time): χ² = {ph.loc[term, 'chisq']:.2f}, "
+            title += f"\ntest of a constant HR: χ² = {ph.loc[term, 'chisq']:.2f}, "
             title += _format_p(float(ph.loc[term, "p_value"]))
         ax.set_title(title, fontsize=10.5)
         ax.set_xlabel("Years since diagnosis")
-        ax.set_ylabel("β(t), log hazard ratio")
+        ax.set_ylabel("β(t), log hazard ratio\n(scaled Schoenfeld residual + β)", fontsize=10)
         if not own_figure:
-            ax.legend(loc="upper left", fontsize=8, ncols=2, markerscale=3)
+            ax.legend(loc="upper left", fontsize=9, ncols=2, markerscale=3)
     if own_figure:
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Patch
-
         handles = [
-            Line2D([], [], marker="o", linestyle="", color="0.6", markersize=4, label="scaled Schoenfeld residual + β"),
-            Patch(color="0.5", alpha=0.3, label="pointwise 95% band"),
-            Line2D([], [], color="0.25", linewidth=2.2, label="spline trend of β(t)"),
+            Line2D([], [], marker="o", linestyle="", color=NEUTRAL_COLOUR, markersize=4, label=point_label),
+            Patch(color=SUMMARY_COLOUR, alpha=0.2, label="pointwise 95% band"),
+            Line2D([], [], color=SUMMARY_COLOUR, linewidth=2.2, label="trend of β(t) (spline)"),
             Line2D([], [], color="black", linestyle="--", linewidth=1.1, label="Cox estimate (constant β)"),
         ]
-        axes[0].figure.legend(handles=handles, loc="lower center", ncols=4, fontsize=9, bbox_to_anchor=(0.5, -0.02))
+        axes[0].figure.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=9)
     return axes
 
 
@@ -290,7 +341,8 @@ def plot_hazard_ratios(
     Per class, three rows: the Cox model with that class alone, the Cox model with the
     three classes together (dots with 95% CIs; stars mark the implied total effect under
     the planted model, when known), and the joint model (the published HR with its CI
-    as an open square; the planted direct HR as an open diamond, when known).
+    as a black open square; the planted direct HR as a magenta open diamond, when known).  Estimates are
+    drawn in their class's colour, planted values in magenta (:data:`alsmeds.plots.palette.TRUTH_COLOUR`).
 
     Parameters
     ----------
@@ -311,7 +363,7 @@ def plot_hazard_ratios(
     rows = cox[cox["is_exposure"].astype(bool)] if "is_exposure" in cox else cox
     classes = [k for k in CLASSES if k in set(rows["drug_class"])]
     if ax is None:
-        _, ax = plt.subplots(figsize=(9.0, 1.45 * len(classes) + 1.0))
+        _, ax = plt.subplots(figsize=(8.4, 1.45 * len(classes) + 1.0))
     labels, ypos, headers = [], [], []
     y = 0.0
     shown = set()
@@ -380,8 +432,8 @@ def plot_hazard_ratios(
                     marker="D",
                     s=45,
                     facecolor="white",
-                    edgecolor="black",
-                    linewidth=1.0,
+                    edgecolor=TRUTH_COLOUR,
+                    linewidth=1.4,
                     zorder=4,
                 )
                 shown.add("direct")
@@ -408,7 +460,7 @@ def plot_hazard_ratios(
     ax.set_ylim(y + 0.4, 1.2)
     ax.grid(axis="x", color="0.92", linewidth=0.8)
     handles = {
-        "estimate": Line2D([], [], marker="o", color="0.3", label="Cox estimate (95% CI)"),
+        "estimate": Line2D([], [], marker="o", color=SUMMARY_COLOUR, label="Cox estimate (95% CI)"),
         "implied": Line2D(
             [],
             [],
@@ -428,7 +480,8 @@ def plot_hazard_ratios(
             marker="D",
             linestyle="",
             markerfacecolor="white",
-            markeredgecolor="black",
+            markeredgecolor=TRUTH_COLOUR,
+            markeredgewidth=1.4,
             label="planted direct effect",
         ),
     }
@@ -441,4 +494,4 @@ def plot_hazard_ratios(
     return ax
 
 
-__all__ = ["plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld"]
+__all__ = ["plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld", "schoenfeld_limits"]

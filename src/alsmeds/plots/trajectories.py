@@ -1,25 +1,49 @@
-"""Figures of ALSFRS-R trajectories: spaghetti plots, fitted mean trajectories, residual checks, dropout."""
+"""Figures of ALSFRS-R trajectories: spaghetti plots, fitted mean trajectories, residual checks, dropout.
+
+Users of a class are drawn in the class's colour, non-users in :data:`~alsmeds.plots.palette.NON_USER_COLOUR`
+(:func:`exposure_colours`), planted values in magenta (:data:`~alsmeds.plots.palette.TRUTH_COLOUR`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.patheffects as path_effects
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.lines import Line2D
 from scipy import stats
 
-from alsmeds.plots.palette import EVENT_COLOURS, NEUTRAL_COLOUR, NON_USER_COLOUR, SUMMARY_COLOUR
+from alsmeds.plots.palette import (
+    CLASS_COLOURS,
+    EVENT_COLOURS,
+    NEUTRAL_COLOUR,
+    NON_USER_COLOUR,
+    SUMMARY_COLOUR,
+    TRUTH_COLOUR,
+)
 
-#: Colours of non-users (0) and users (1) of a drug class.
-EXPOSURE_COLOURS = {0: NON_USER_COLOUR, 1: SUMMARY_COLOUR}
 #: Markers of the end of a patient's visits.
 EVENT_MARKERS = {
     "death": ("X", EVENT_COLOURS["death"]),
     "invasive_ventilation": ("^", EVENT_COLOURS["invasive_ventilation"]),
 }
 EVENT_LABELS = {"death": "death", "invasive_ventilation": "invasive ventilation"}
+#: The ALSFRS-R scale: 0 (no function) to 48 (normal).
+SCALE_FLOOR, SCALE_CEILING = 0.0, 48.0
+#: A dark outline that keeps a summary line visible over the thin lines of its own colour.
+_OUTLINE = [path_effects.Stroke(linewidth=4.6, foreground=SUMMARY_COLOUR), path_effects.Normal()]
+
+
+def exposure_colours(exposure: str) -> dict[int, str]:
+    """Colours of non-users (0) and users (1) of a drug class: light grey and the class's colour.
+
+    A column that is not a drug class (an ad hoc 0/1 split) draws its users in
+    :data:`~alsmeds.plots.palette.SUMMARY_COLOUR`.
+    """
+    return {0: NON_USER_COLOUR, 1: CLASS_COLOURS.get(exposure, SUMMARY_COLOUR)}
 
 
 def _group_labels(exposure: str) -> dict[int, str]:
@@ -53,76 +77,133 @@ def plot_spaghetti(
     seed: int = 0,
     bin_months: float = 3.0,
     max_months: float = 48.0,
-    fig: plt.Figure | None = None,
+    height: float = 4.0,
 ) -> plt.Figure:
     """Individual trajectories by prediagnostic use, the observed mean, and where follow-up ended.
 
-    Each upper panel draws ``n_per_group`` randomly chosen patients (thin lines), marks
-    the last visit of those whose follow-up ended in death or invasive ventilation,
-    and draws the mean observed score per ``bin_months`` window over *all* patients of
-    the group (thick line).  Each lower panel counts the patients still seen in each
-    window: the mean is taken over fewer and fewer, and different, patients.
+    A seaborn facet per group (non-users, users of ``exposure``).  Each draws
+    ``n_per_group`` randomly chosen patients (thin lines), marks the last visit of those
+    whose follow-up ended in death or invasive ventilation, and draws the mean observed
+    score per ``bin_months`` window over *all* patients of the group (thick line, outlined).
+    Under each facet a strip counts the patients still seen in each window: the mean is
+    taken over fewer and fewer, and different, patients.  Users are drawn in the class's
+    colour, non-users in grey (:func:`exposure_colours`); a group without patients says so.
 
     Parameters
     ----------
     data : DataFrame
         From :func:`alsmeds.derive.alsfrs.build_alsfrs_data`.
     exposure : str
-        The 0/1 exposure column that splits the panels.
+        The 0/1 exposure column that splits the facets.
+    n_per_group : int
+        Patients drawn per facet.
+    seed : int
+        Seed of the draw.
+    bin_months, max_months : float
+        Width of the windows of the observed mean; right end of the time axis.
+    height : float
+        Height of a facet in inches (two facets, at most 12 in wide in all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
-    if fig is None:
-        fig = plt.figure(figsize=(12, 6.2))
-    grid = fig.add_gridspec(2, 2, height_ratios=[3.2, 1], hspace=0.08, wspace=0.08)
     rng = np.random.default_rng(seed)
     labels = _group_labels(exposure)
-    top_axes, bottom_axes = [], []
-    for col, group in enumerate((0, 1)):
-        ax = fig.add_subplot(grid[0, col], sharey=top_axes[0] if top_axes else None)
-        bottom = fig.add_subplot(grid[1, col], sharex=ax, sharey=bottom_axes[0] if bottom_axes else None)
-        top_axes.append(ax)
-        bottom_axes.append(bottom)
+    colours = exposure_colours(exposure)
+    drawn, groups = [], {}
+    for group in (0, 1):
         d = data[data[exposure] == group]
         ids = np.sort(d["person_id"].unique())
         chosen = rng.choice(ids, size=min(n_per_group, len(ids)), replace=False) if len(ids) else ids
-        colour = EXPOSURE_COLOURS[group]
-        sample = d[d["person_id"].isin(chosen)]
-        for _, person in sample.groupby("person_id"):
-            ax.plot(person["months"], person["score"], color=colour, alpha=0.35, lw=0.9)
-            last = person.iloc[-1]
-            if last["event"] in EVENT_MARKERS:
-                marker, mcolour = EVENT_MARKERS[last["event"]]
-                ax.plot(last["months"], last["score"], marker=marker, color=mcolour, ms=6, ls="none", zorder=3)
+        groups[group] = (d, ids, chosen)
+        drawn.append(d[d["person_id"].isin(chosen)].assign(group=labels[group]))
+    sample = pd.concat(drawn, ignore_index=True)
+    order = [labels[0], labels[1]]
+    grid = sns.FacetGrid(
+        sample, col="group", col_order=order, height=height, aspect=min(1.35, 5.6 / height), sharey=True, despine=True
+    )
+    for group, ax in zip((0, 1), grid.axes.ravel(), strict=True):
+        d, ids, chosen = groups[group]
+        colour = colours[group]
+        sub = sample[sample["group"] == labels[group]]
+        if len(sub):
+            sns.lineplot(
+                data=sub,
+                x="months",
+                y="score",
+                units="person_id",
+                estimator=None,
+                color=colour,
+                alpha=0.45,
+                linewidth=0.9,
+                ax=ax,
+            )
+            last = sub.sort_values(["person_id", "months"]).groupby("person_id").tail(1)
+            for event, (marker, mcolour) in EVENT_MARKERS.items():
+                ends = last[last["event"] == event]
+                ax.scatter(ends["months"], ends["score"], marker=marker, color=mcolour, s=30, zorder=3, linewidths=0)
         means = binned_means(d, bin_months, max_months)
-        ax.plot(means["bin_mid"], means["mean"], color=colour, lw=3, marker="o", ms=4, zorder=4)
-        n_events = d.groupby("person_id")["event"].first().value_counts()
-        share = 100 * (n_events.drop("none", errors="ignore").sum() / max(len(ids), 1))
+        if len(means):
+            ax.plot(
+                means["bin_mid"], means["mean"], color=colour, lw=3, marker="o", ms=4, zorder=4, path_effects=_OUTLINE
+            )
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no patients in this group",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=10,
+                color=SUMMARY_COLOUR,
+            )
+        ended = d.groupby("person_id")["event"].first()
+        share = 100 * (ended != "none").sum() / max(len(ids), 1)
         ax.set_title(
             f"{labels[group]}\n{len(ids):,} patients ({share:.0f}% died or ventilated), {len(chosen)} drawn",
             fontsize=11,
         )
         ax.set_xlim(-1, max_months)
-        ax.set_ylim(-1, 49)
+        ax.set_ylim(SCALE_FLOOR - 1, SCALE_CEILING + 1)
+        ax.set_xlabel("")
         ax.tick_params(labelbottom=False)
-        if col == 0:
-            ax.set_ylabel("ALSFRS-R total (0-48)")
-        else:
-            ax.tick_params(labelleft=False)
-        bottom.bar(means["bin_mid"], means["patients"], width=bin_months * 0.85, color=colour, alpha=0.6)
-        bottom.set_xlabel("months since diagnosis")
-        if col == 0:
-            bottom.set_ylabel("patients seen")
-        else:
-            bottom.tick_params(labelleft=False)
+        strip = ax.inset_axes((0.0, -0.36, 1.0, 0.27), sharex=ax)
+        strip.bar(
+            means["bin_mid"],
+            means["patients"],
+            width=bin_months * 0.85,
+            color=colour,
+            alpha=0.8,
+            edgecolor=SUMMARY_COLOUR,
+            linewidth=0.4,
+        )
+        strip.set_xlabel("months since diagnosis")
+        strip.set_ylabel("patients\nseen" if group == 0 else "", fontsize=9)
+        strip.tick_params(labelsize=9)
+        sns.despine(ax=strip)
+    grid.axes.ravel()[0].set_ylabel("ALSFRS-R total (0-48)")
+    fig = grid.figure
     handles = [
-        Line2D([], [], color="grey", lw=0.9, alpha=0.6, label="one patient"),
-        Line2D([], [], color="grey", lw=3, marker="o", ms=4, label=f"observed mean per {bin_months:g} months"),
+        Line2D([], [], color=SUMMARY_COLOUR, lw=0.9, alpha=0.6, label="one patient"),
+        Line2D(
+            [],
+            [],
+            color=NON_USER_COLOUR,
+            lw=3,
+            marker="o",
+            ms=4,
+            path_effects=_OUTLINE,
+            label=f"observed mean per {bin_months:g} months",
+        ),
         *[
             Line2D([], [], marker=m, color=c, ls="none", ms=6, label=f"last visit before {EVENT_LABELS[e]}")
             for e, (m, c) in EVENT_MARKERS.items()
         ],
     ]
+    fig.subplots_adjust(bottom=0.40, top=0.88, wspace=0.12)
     fig.legend(handles=handles, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0), fontsize=9)
-    fig.subplots_adjust(bottom=0.16)
     return fig
 
 
@@ -135,7 +216,12 @@ def plot_fitted_trajectories(
     bin_months: float = 3.0,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Model-based mean trajectories of non-users and users, with 95% bands.
+    """Model-based mean trajectories of non-users and users, with 95% bands, on the 0-48 scale.
+
+    A straight line leaves the scale: past the month where the predicted mean (or the
+    planted line) falls below 0 or rises above 48 it is not drawn, and the band is
+    clipped to 0-48; the legend says so.  Users are drawn in the class's colour,
+    non-users in grey, the planted lines dashed magenta on top.
 
     Parameters
     ----------
@@ -145,25 +231,52 @@ def plot_fitted_trajectories(
     exposure : str
         The class compared; the other classes are set to non-use and the covariates to
         their mean over patients.
+    max_months : float
+        Right end of the time axis.
     truth : mapping, optional
-        ``{0: (intercept, slope), 1: (intercept, slope)}``: planted mean lines, dashed.
+        ``{0: (intercept, slope), 1: (intercept, slope)}``: planted mean lines.
+    bin_months : float
+        Width of the windows of the observed means.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 5))
-    months = np.linspace(0, max_months, 61)
+        _, ax = plt.subplots(figsize=(8.5, 5.2))
+    months = np.linspace(0, max_months, 145)
     labels = _group_labels(exposure)
+    colours = exposure_colours(exposure)
     slopes = result.group_slopes().set_index(["drug_class", "group"])
+    left_scale = False
     for group in (0, 1):
-        colour = EXPOSURE_COLOURS[group]
+        colour = colours[group]
         key = (exposure, "users" if group else "reference")
         if key not in slopes.index or not bool(slopes.loc[key, "estimable"]):
             why = slopes.loc[key, "reason"] if key in slopes.index else f"{exposure} is not in the model"
             ax.plot([], [], color=colour, lw=2.5, label=f"{labels[group]}: not estimable ({why})")
             continue
         pred = result.predict_mean(months, exposures={exposure: float(group)})
+        inside = pred["mean"].between(SCALE_FLOOR, SCALE_CEILING).to_numpy()
+        left_scale |= not inside.all()
         slope = slopes.loc[key, "estimate"]
-        ax.plot(pred["months"], pred["mean"], color=colour, lw=2.5, label=f"{labels[group]}: {slope:.2f} points/month")
-        ax.fill_between(pred["months"], pred["ci_lower"], pred["ci_upper"], color=colour, alpha=0.2, lw=0)
+        ax.plot(
+            pred["months"],
+            pred["mean"].where(inside),
+            color=colour,
+            lw=2.5,
+            label=f"{labels[group]}: {slope:.2f} points/month",
+        )
+        ax.fill_between(
+            pred["months"],
+            pred["ci_lower"].clip(SCALE_FLOOR, SCALE_CEILING),
+            pred["ci_upper"].clip(SCALE_FLOOR, SCALE_CEILING),
+            where=inside,
+            color=colour,
+            alpha=0.25,
+            lw=0,
+        )
         if data is not None:
             means = binned_means(data[data[exposure] == group], bin_months, max_months)
             ax.plot(
@@ -171,36 +284,54 @@ def plot_fitted_trajectories(
                 means["mean"],
                 ls="none",
                 marker="o",
-                ms=5,
+                ms=6,
                 color=colour,
-                alpha=0.8,
+                alpha=0.9,
                 markerfacecolor="white",
+                markeredgewidth=1.5,
             )
-        if truth is not None and group in truth:
-            b0, b1 = truth[group]
-            ax.plot(months, b0 + b1 * months, color=colour, ls="--", lw=1.3)
-    extra = (
-        [
+    if truth is not None:
+        for group, (b0, b1) in truth.items():
+            line = b0 + b1 * months
+            shown = np.where((line >= SCALE_FLOOR) & (line <= SCALE_CEILING), line, np.nan)
+            left_scale |= bool(np.isnan(shown).any())
+            ax.plot(months, shown, color=TRUTH_COLOUR, ls="--", lw=1.8, zorder=5)
+            at = int(np.argmin(np.abs(months - 0.55 * max_months)))
+            if np.isfinite(shown[at]):
+                ax.annotate(
+                    f"planted, {'users' if group else 'non-users'}",
+                    (months[at], shown[at]),
+                    xytext=(8, -14) if group else (8, 8),
+                    textcoords="offset points",
+                    ha="left",
+                    color=TRUTH_COLOUR,
+                    fontsize=9,
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0},
+                    zorder=6,
+                )
+    extra = []
+    if data is not None:
+        extra.append(
             Line2D(
                 [],
                 [],
                 ls="none",
                 marker="o",
-                color="grey",
+                color=SUMMARY_COLOUR,
                 markerfacecolor="white",
                 label="observed mean (patients still seen)",
             )
-        ]
-        if data is not None
-        else []
-    )
+        )
     if truth is not None:
-        extra.append(Line2D([], [], color="grey", ls="--", label="planted mean trajectory"))
+        extra.append(Line2D([], [], color=TRUTH_COLOUR, ls="--", lw=1.8, label="planted mean trajectory"))
+    if left_scale:
+        extra.append(Line2D([], [], ls="none", label="lines stop where they leave the 0-48 scale"))
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + extra, loc="lower left", fontsize=9)
     ax.set_xlabel("months since diagnosis")
-    ax.set_ylabel("ALSFRS-R total")
+    ax.set_ylabel("ALSFRS-R total (0-48)")
     ax.set_xlim(0, max_months)
+    ax.set_ylim(SCALE_FLOOR - 1, SCALE_CEILING + 1)
     ax.set_title("Mixed-model mean trajectories with 95% bands")
     return ax
 
@@ -225,9 +356,9 @@ def plot_residuals(result, fig: plt.Figure | None = None, seed: int = 0, max_poi
     ax.scatter(shown["fitted"], shown["residual"], s=5, alpha=0.3, color=NEUTRAL_COLOUR, lw=0)
     _binned_line(ax, r["fitted"], r["residual"], bins=20)
     ax.axhline(0, color="black", lw=0.8)
-    for edge, label in ((0, "floor"), (48, "ceiling")):
-        ax.axvline(edge, color=EVENT_COLOURS["invasive_ventilation"], lw=1, ls="--")
-        ax.text(edge, ax.get_ylim()[1], f" {label}", color=EVENT_COLOURS["invasive_ventilation"], fontsize=8, va="top")
+    for edge, label in ((SCALE_FLOOR, "floor"), (SCALE_CEILING, "ceiling")):
+        ax.axvline(edge, color=SUMMARY_COLOUR, lw=1, ls="--")
+        ax.text(edge, ax.get_ylim()[1], f" {label}", color=SUMMARY_COLOUR, fontsize=9, va="top")
     ax.set_xlabel("fitted value (patient's own line)")
     ax.set_ylabel("residual (points)")
     ax.set_title("Residuals vs fitted")
@@ -291,7 +422,7 @@ def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) ->
     labels = [f"{name}\n(n = {mask.sum():,})" for name, mask in groups.items()]
     box = ax.boxplot(values, showfliers=False, widths=0.55, patch_artist=True, medianprops={"color": "black"})
     for patch in box["boxes"]:
-        patch.set_facecolor("#d1e5f0")
+        patch.set_facecolor(NEUTRAL_COLOUR)
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=9)
     for i, v in enumerate(values, start=1):
         if len(v):
@@ -303,48 +434,70 @@ def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) ->
     return ax
 
 
-def plot_slope_scenarios(
+def plot_dropout_bias(
     estimates: pd.DataFrame,
     terms: Sequence[str] = ("months", "antidepressants:months"),
     titles: Mapping[str, str] | None = None,
-    truth: Mapping[str, float] | None = None,
-    sample: Mapping[str, float] | None = None,
     fig: plt.Figure | None = None,
 ) -> plt.Figure:
-    """Estimates of slope terms under several data scenarios (rows), one panel per term.
+    """Bias of slope terms under the dropout scenarios (rows), with ±1.96 Monte Carlo SE, one panel per term.
+
+    The bias is the mean of estimate minus this sample's true slope over noise
+    replicates (:func:`alsmeds.simulate.dropout.dropout_scenarios`); the error bars are
+    ±1.96 Monte Carlo standard errors of that mean, i.e. how precisely the replicates
+    pin the bias down, not confidence intervals of the estimates.  Zero (solid line) is
+    no bias.  The reference slope is drawn in the non-users' grey, a class's slope
+    difference in the class's colour.
 
     Parameters
     ----------
     estimates : DataFrame
-        ``scenario``, ``term``, ``estimate``, ``ci_lower``, ``ci_upper``; scenarios are
-        drawn top to bottom in order of appearance.
-    truth, sample : mapping, optional
-        Planted population values (solid line) and this sample's latent values (dotted).
+        ``scenario``, ``term``, ``bias``, ``mc_se`` (missing with one replicate: no bars)
+        and ``replicates``; scenarios are drawn top to bottom in order of appearance.
+    terms : sequence of str
+        One panel per term.
+    titles : mapping, optional
+        Panel titles by term.
+    fig : Figure, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     if fig is None:
-        fig = plt.figure(figsize=(11, 3.4))
-    axes = fig.subplots(1, len(terms), sharey=True)
-    axes = np.atleast_1d(axes)
+        fig = plt.figure(figsize=(10.5, 1.0 + 0.55 * estimates["scenario"].nunique()), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(terms), sharey=True))
     scenarios = list(dict.fromkeys(estimates["scenario"]))
     y = np.arange(len(scenarios))[::-1]
+    replicates = int(estimates["replicates"].max()) if "replicates" in estimates else 1
     for ax, term in zip(axes, terms, strict=True):
-        e = estimates[estimates["term"] == term].set_index("scenario").loc[scenarios]
+        e = estimates[estimates["term"] == term].set_index("scenario").reindex(scenarios)
+        colour = CLASS_COLOURS.get(term.removesuffix(":months"), NON_USER_COLOUR)
+        half = 1.959963984540054 * e["mc_se"].to_numpy(dtype=float)
         ax.errorbar(
-            e["estimate"],
+            e["bias"],
             y,
-            xerr=[e["estimate"] - e["ci_lower"], e["ci_upper"] - e["estimate"]],
+            xerr=np.where(np.isfinite(half), half, 0.0),
             fmt="o",
-            color=NON_USER_COLOUR,
+            color=colour,
+            markeredgecolor=SUMMARY_COLOUR,
+            ecolor=SUMMARY_COLOUR,
             capsize=3,
+            markersize=7,
         )
-        if truth is not None and term in truth:
-            ax.axvline(truth[term], color=SUMMARY_COLOUR, lw=1.5, label="planted value")
-        if sample is not None and term in sample:
-            ax.axvline(sample[term], color=SUMMARY_COLOUR, lw=1.2, ls=":", label="this sample's true slopes")
+        ax.axvline(0, color=SUMMARY_COLOUR, lw=1.2)
+        drawn = np.concatenate([e["bias"] - np.nan_to_num(half), e["bias"] + np.nan_to_num(half), [0.0]])
+        drawn = drawn[np.isfinite(drawn)]
+        span = max(np.ptp(drawn), 1e-3)
+        ax.set_xlim(drawn.min() - 0.12 * span, drawn.max() + 0.12 * span)
         ax.set_yticks(y, scenarios)
         ax.set_title((titles or {}).get(term, term), fontsize=11)
-        ax.set_xlabel("points/month")
-    handles, labels = axes[-1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+        ax.grid(axis="x", color="0.92")
+    fig.supxlabel("bias (points/month): estimate minus this sample's true slope", fontsize=11)
+    bars = f"mean over {replicates} noise replicates, ±1.96 Monte Carlo SE" if replicates > 1 else "one replicate"
+    handles = [
+        Line2D([], [], marker="o", color=SUMMARY_COLOUR, markerfacecolor=NON_USER_COLOUR, label=f"bias ({bars})"),
+        Line2D([], [], color=SUMMARY_COLOUR, lw=1.2, label="no bias"),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncol=2, fontsize=9)
     return fig
