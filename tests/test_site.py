@@ -55,6 +55,19 @@ def test_summary_takes_title_and_journal_club_question(tmp_path: Path) -> None:
     assert summary.question == "Is it the drugs?\nOr reverse causation?"
 
 
+def test_summary_points_relative_links_of_the_question_into_the_notebooks_folder(tmp_path: Path) -> None:
+    """The index sits above notebooks/: the question's glossary link must still land on the glossary."""
+    nb = _notebook(
+        tmp_path / "03_models.ipynb",
+        "# 03 · Risk models\n\n**Question for the journal club.** Is it "
+        "[protopathic bias](glossary.md#protopathic-bias) ([paper](https://doi.org/10.1/x), [below](#why))?",
+    )
+    assert site.summarize_notebook(nb).question == (
+        "Is it [protopathic bias](notebooks/glossary.md#protopathic-bias) "
+        "([paper](https://doi.org/10.1/x), [below](#why))?"
+    )
+
+
 def test_summary_falls_back_to_first_paragraph(tmp_path: Path) -> None:
     nb = _notebook(tmp_path / "01_a.ipynb", "# 01 · Alpha\nFirst paragraph, right under the title.\n\nSecond.")
     assert site.summarize_notebook(nb).question == "First paragraph, right under the title."

@@ -195,6 +195,8 @@ def summarize_notebook(path: str | Path) -> NotebookSummary:
     question = next((p for p in body if p.startswith(QUESTION_PREFIX)), None)
     if question is not None:
         question = question[len(QUESTION_PREFIX) :].strip()
+        # The index sits one folder above the notebooks: a relative link (the glossary) must say so.
+        question = re.sub(r"\]\((?![a-z]+:|/|#)([^)]+)\)", r"](notebooks/\1)", question)
     else:
         question = body[0] if body else ""
     return NotebookSummary(path=path, number=match.group(1), title=title, question=question)
