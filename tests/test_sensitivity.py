@@ -306,3 +306,26 @@ def test_psychiatric_history_lag_default_keeps_every_committed_result(registry, 
     assert lagged_rows["estimable"].all()
     # Same exposure, another covariate: the exposed counts are those of the main models.
     assert (lagged_rows["exposed_cases"].to_numpy() == base["exposed_cases"].to_numpy()).all()
+
+
+def test_stack_sensitivity_analyses_labels_each_analysis_and_keeps_its_rows():
+    from alsmeds.models.risk import RESULT_COLUMNS
+    from alsmeds.reporting.results import SENSITIVITY_COLUMNS
+    from alsmeds.reporting.sensitivity import ANALYSES, RULE_COLUMNS, stack_sensitivity_analyses
+
+    def rows(n: int, **extra) -> pd.DataFrame:
+        frame = pd.DataFrame({c: [f"{c}{i}" for i in range(n)] for c in RESULT_COLUMNS})
+        return frame.assign(**extra)
+
+    stacked = stack_sensitivity_analyses(
+        rows(2),
+        rows(3, lag_years=[1, 2, 2], psychiatric_history_lag_years=0),
+        rows(1, lag_years=1, psychiatric_history_lag_years=1),
+        ExposureRules(lag_years=2),
+    )
+    assert list(stacked.columns) == ["analysis", *RULE_COLUMNS, *RESULT_COLUMNS] == list(SENSITIVITY_COLUMNS)
+    assert stacked["analysis"].tolist() == [ANALYSES[0]] * 2 + [ANALYSES[1]] * 3 + [ANALYSES[2]]
+    assert stacked["lag_years"].tolist() == [2, 2, 1, 2, 2, 1], (
+        "the negative control carries the rules it was fitted under"
+    )
+    assert stacked["psychiatric_history_lag_years"].tolist() == [0, 0, 0, 0, 0, 1]

@@ -35,6 +35,18 @@ RISK_MODEL_COLUMNS = {
     "reason": "why a term is not estimable (empty when estimable)",
 }
 
+#: Columns of the sensitivity analyses (results/sensitivity_analyses.*), before :data:`RISK_MODEL_COLUMNS`.
+SENSITIVITY_COLUMNS = {
+    "analysis": "negative_control (proton-pump inhibitors, a planted null, modelled like a study class), "
+    "exposure_lag (main lagged exposure under lag_years 1 and 2) or psychiatric_history_lag (the adjusted "
+    "main models with psychiatric history counted only before index minus psychiatric_history_lag_years)",
+    "lag_years": "years before the index date the lagged exposure ignores (1 in the study)",
+    "psychiatric_history_lag_years": "years before the index date the psychiatric-history covariate ignores (0 in "
+    "the study)",
+    **RISK_MODEL_COLUMNS,
+    "drug_class": "anxiolytics (N05B), hypnotics (N05C), antidepressants (N06A) or ppis (A02BC, negative control)",
+}
+
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     clean = frame.astype(object).where(frame.notna(), None)

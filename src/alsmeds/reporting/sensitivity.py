@@ -308,3 +308,43 @@ __all__ = [
     "negative_control_truth",
     "negative_control_vs_truth",
 ]
+
+
+#: The analyses :func:`stack_sensitivity_analyses` labels, in its ``analysis`` column.
+ANALYSES = ("negative_control", "exposure_lag", "psychiatric_history_lag")
+
+
+def stack_sensitivity_analyses(
+    negative_control: pd.DataFrame,
+    lags: pd.DataFrame,
+    psychiatric_history_lags: pd.DataFrame,
+    rules: ExposureRules = DEFAULT_RULES,
+) -> pd.DataFrame:
+    """The three sensitivity analyses in one frame, for ``results/sensitivity_analyses.{csv,json}``.
+
+    Parameters
+    ----------
+    negative_control : DataFrame
+        :func:`fit_negative_control_models` (fitted under ``rules``).
+    lags : DataFrame
+        :func:`fit_lag_sensitivity`.
+    psychiatric_history_lags : DataFrame
+        :func:`fit_psychiatric_history_lag_sensitivity`.
+    rules : ExposureRules
+        The rules the negative control was fitted under (its two rule columns).
+
+    Returns
+    -------
+    DataFrame
+        ``analysis`` (one of :data:`ANALYSES`), then :data:`RULE_COLUMNS`, then
+        :data:`alsmeds.models.risk.RESULT_COLUMNS`; the rows of each input unchanged.
+    """
+    negative = negative_control[RESULT_COLUMNS].assign(
+        lag_years=rules.lag_years, psychiatric_history_lag_years=rules.psychiatric_history_lag_years
+    )
+    parts = [
+        negative.assign(analysis="negative_control"),
+        lags.assign(analysis="exposure_lag"),
+        psychiatric_history_lags.assign(analysis="psychiatric_history_lag"),
+    ]
+    return pd.concat([p[["analysis", *RULE_COLUMNS, *RESULT_COLUMNS]] for p in parts], ignore_index=True)
