@@ -2,8 +2,8 @@
 
 The notebooks are taught on the committed synthetic data, but the bundle promises that
 they run on any extract in the input contract.  Three small foreign extracts, built from
-the generator and then altered the way real extracts differ, are run through all six
-notebooks with papermill (:func:`alsmeds.pipeline.runner.run_notebooks`), every output going to
+the generator and then altered the way real extracts differ, are run through every
+notebook with papermill (:func:`alsmeds.pipeline.runner.run_notebooks`), every output going to
 pytest's ``tmp_path``:
 
 * **without truth** (scale 0.08, seed 7): ``truth.json`` and ``truth_people.csv`` are not
@@ -14,8 +14,9 @@ pytest's ``tmp_path``:
   assessments on the same day as another one of the same patient.
 * **population controls only, hypnotics never used** (scale 0.08, seed 11): every
   sibling and spouse row is removed from ``study_population`` (with the persons and
-  their rows), and every dispensing of N05C; so two comparisons have no sets and one
-  class has no users, and every model reports those cells as not estimable.
+  their rows), and every dispensing of N05C and of the negative control A02BC; so two
+  comparisons have no sets and two classes have no users, and every model reports
+  those cells as not estimable.
 * **ten cases** (scale 0.01, seed 5: 11 cases): most models cannot be estimated, the
   notebooks must still run to the end.
 
@@ -36,7 +37,7 @@ import pandas as pd
 import pytest
 
 from alsmeds import paths
-from alsmeds.constants import CLASSES
+from alsmeds.constants import CLASSES, NEGATIVE_CONTROL
 from alsmeds.data.registry import Registry, read_registry
 from alsmeds.data.write import write_registry
 from alsmeds.derive.alsfrs import build_alsfrs_data
@@ -87,14 +88,20 @@ def without_truth_extract(folder: Path, seed: int = 7, scale: float = 0.08) -> P
     return _write(folder, tables, synthetic.metadata)
 
 
-def population_only_extract(folder: Path, seed: int = 11, scale: float = 0.08, atc_class: str = "N05C") -> Path:
-    """A simulated extract with population controls only and no dispensing of one class."""
+def population_only_extract(
+    folder: Path, seed: int = 11, scale: float = 0.08, atc_classes: tuple[str, ...] = ("N05C", "A02BC")
+) -> Path:
+    """A simulated extract with population controls only and no dispensing of some classes.
+
+    Hypnotics (a study class) and proton-pump inhibitors (the negative control), as in an extract
+    that holds only the psychiatric drugs.
+    """
     synthetic = generate(seed=seed, scale=scale, truth_scale=0)
     tables = {k: v.copy() for k, v in synthetic.tables.items()}
     sp = tables["study_population"]
     tables = _keep_members(tables, sp[sp["role"].isin(["case", "population_control"])])
     dispensings = tables["dispensings"]
-    tables["dispensings"] = dispensings[~dispensings["atc"].astype(str).str.startswith(atc_class)]
+    tables["dispensings"] = dispensings[~dispensings["atc"].astype(str).str.startswith(atc_classes)]
     return _write(folder, tables, synthetic.metadata)
 
 
@@ -203,6 +210,10 @@ def test_foreign_extract_results_say_what_could_not_be_estimated(executed):
         assert set(hyp["term"]) == {"hypnotics", "hypnotics:months"} and not hyp["estimable"].any()
         assert {r.split(" among")[0] for r in hyp["reason"]} == {"no users of hypnotics"}
         assert joint[(joint["model"] == "joint_model") & (joint["drug_class"] == "anxiolytics")]["estimable"].all()
+        sensitivity = _estimates(results, "sensitivity_analyses")
+        negative = sensitivity[sensitivity["drug_class"] == NEGATIVE_CONTROL]
+        assert len(negative) and not negative["estimable"].any() and (negative["reason"].str.len() > 0).all()
+        assert sensitivity[sensitivity["drug_class"] == "anxiolytics"]["estimable"].all()
     else:
         assert n_cases < 15
         assert (~risk["estimable"]).any()
