@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
+from alsmeds.labels import format_ratio
 from alsmeds.plots import MAX_FIGURE_WIDTH, use_style
-from alsmeds.plots.forest import format_or, interaction_notes, plot_forest, plot_truth_vs_estimates, plot_variants
+from alsmeds.plots.forest import interaction_notes, plot_forest, plot_truth_vs_estimates, plot_variants
 from alsmeds.plots.palette import CLASS_COLOURS, COMPARISON_COLOURS, STRATUM_FILLED, STRATUM_MARKERS, TRUTH_COLOUR
 
 
@@ -57,7 +58,7 @@ def test_forest_draws_on_a_log_axis_that_holds_every_interval_and_writes_the_val
     texts = _texts(ax)
     assert "OR (95% CI)" in texts
     for r in est.itertuples():
-        assert format_or(r.odds_ratio, r.ci_lower, r.ci_upper) in texts
+        assert format_ratio(r.odds_ratio, r.ci_lower, r.ci_upper) in texts
     assert ax.figure.get_figwidth() <= MAX_FIGURE_WIDTH
     assert min(t.get_fontsize() for t in ax.texts) >= 9, "text readable at 12 in"
 

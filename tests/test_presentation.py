@@ -128,3 +128,8 @@ def test_show_table_is_deterministic_html_with_a_caption_and_readable_text():
     assert "gt1" not in html and "nan" not in html.lower().replace("n.e.", "")
     text = repr(table)
     assert text.splitlines()[0] == "Table 2 <population>" and "Anxiolytics" in text
+
+
+def test_format_ratio_is_the_one_printed_form_of_a_ratio_and_its_interval():
+    assert labels.format_ratio(1.2468, 1.0443, 1.4865) == "1.25 (1.04-1.49)"
+    assert labels.format_ratio(float("nan"), float("nan"), float("nan")) == "not estimable"

@@ -69,6 +69,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import COMPARISON_ROLES
+from alsmeds.labels import format_ratio
 from alsmeds.models.base import Z_975, separated_terms
 from alsmeds.models.clogit import ClogitError, fit_clogit
 from alsmeds.models.design import (
@@ -149,7 +150,7 @@ class RiskModelResult:
         """Plain-text table of odds ratios with 95% CIs (stable text, no timings)."""
         rows = []
         for r in self.estimates.itertuples():
-            est = f"{r.odds_ratio:.2f} ({r.ci_lower:.2f}-{r.ci_upper:.2f})" if r.estimable else f"n.e. ({r.reason})"
+            est = format_ratio(r.odds_ratio, r.ci_lower, r.ci_upper) if r.estimable else f"n.e. ({r.reason})"
             rows.append(f"  {r.drug_class:<16} {r.window:<4} {est:<22} exposed {r.exposed_cases}/{r.exposed_controls}")
         return f"{self.spec.label}: {self.n_sets} sets, {self.n_rows} rows\n" + "\n".join(rows)
 
@@ -407,7 +408,7 @@ def table2(estimates: pd.DataFrame, comparison: str = "population") -> pd.DataFr
     """
     sel = estimates[(estimates["comparison"] == comparison) & (estimates["model"] == "per_class")].copy()
     sel["OR (95% CI)"] = [
-        f"{r.odds_ratio:.2f} ({r.ci_lower:.2f}-{r.ci_upper:.2f})" if r.estimable else "n.e." for r in sel.itertuples()
+        format_ratio(r.odds_ratio, r.ci_lower, r.ci_upper) if r.estimable else "n.e." for r in sel.itertuples()
     ]
     sel["exposed cases/controls"] = sel["exposed_cases"].astype(str) + "/" + sel["exposed_controls"].astype(str)
     wide = sel.pivot_table(index=["drug_class", "window"], columns="adjustment", values="OR (95% CI)", aggfunc="first")

@@ -19,7 +19,7 @@ from matplotlib import transforms
 from matplotlib.lines import Line2D
 
 from alsmeds.constants import CLASSES
-from alsmeds.labels import CLASS_NAMES, COMPARISON_NAMES, WINDOW_NAMES, label
+from alsmeds.labels import CLASS_NAMES, COMPARISON_NAMES, WINDOW_NAMES, format_ratio, label
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
@@ -39,13 +39,6 @@ VALUE_FONTSIZE = 9
 VARIANT_MARKERS = ("o", "s", "^", "v", "D")
 #: Vertical spread of a row's groups (row units, either side of the row's centre), at most.
 _SPREAD = 0.3
-
-
-def format_or(odds_ratio: float, lower: float, upper: float) -> str:
-    """``"1.25 (1.04-1.49)"``; ``"not estimable"`` when the odds ratio is missing."""
-    if not np.isfinite(odds_ratio):
-        return "not estimable"
-    return f"{odds_ratio:.2f} ({lower:.2f}-{upper:.2f})"
 
 
 def _rows(estimates: pd.DataFrame) -> pd.DataFrame:
@@ -168,7 +161,7 @@ def plot_forest(
                 capsize=2,
                 markersize=6,
             )
-            write(y, format_or(r.odds_ratio, r.ci_lower, r.ci_upper), colour)
+            write(y, format_ratio(r.odds_ratio, r.ci_lower, r.ci_upper), colour)
         key = SUMMARY_COLOUR if by_class else order[g]
         handles.append(
             Line2D(
@@ -197,7 +190,7 @@ def plot_forest(
                 capsize=2,
                 markersize=6,
             )
-            write(y, format_or(r.published_or, r.published_lower, r.published_upper), PUBLISHED_COLOUR)
+            write(y, format_ratio(r.published_or, r.published_lower, r.published_upper), PUBLISHED_COLOUR)
         handles.append(
             Line2D([], [], marker=PUBLISHED_MARKER, color=PUBLISHED_COLOUR, markerfacecolor="white", label="published")
         )
