@@ -27,7 +27,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.data.registry import Registry, read_registry
 from alsmeds.derive.cohort import case_exposures
 from alsmeds.derive.survival_data import SURVIVAL_DATA_COLUMNS, build_survival_data
-from alsmeds.models.cox import cox_design, cox_table, fit_cox, fit_cox_models, scaled_schoenfeld
+from alsmeds.models.cox import ADJUSTMENT, cox_design, cox_table, fit_cox, fit_cox_models, scaled_schoenfeld
 from alsmeds.models.km import (
     followup_summary,
     km_by_use,
@@ -294,6 +294,27 @@ def test_cox_model_without_events_or_estimable_exposure_is_reported_with_its_rea
     nobody = fit_cox(data.assign(use_anxiolytics=0), ["use_anxiolytics"])
     assert nobody.reason == "no exposure term can be estimated"
     assert nobody.to_frame().set_index("term").loc["use_anxiolytics", "reason"] == "no users of anxiolytics"
+
+
+def test_cox_model_without_any_baseline_score_names_the_missing_covariate_not_the_exposures():
+    """An extract without ALSFRS-R visits: every case lacks the baseline score (issue 21).
+
+    The reason of every term is the missing covariate, not "no users" (there are users)."""
+    data = _toy_survival().assign(alsfrs_baseline=np.nan)
+    assert (data["use_anxiolytics"] == 1).sum() > 0
+    fits = fit_cox_models(data)
+    for fit in fits:
+        assert not fit.estimable and fit.n == 0
+        assert fit.reason.startswith("no case has ALSFRS-R at diagnosis (missing for all 60 cases)"), fit.reason
+        reasons = set(fit.to_frame()["reason"])
+        assert reasons == {fit.reason}, reasons
+    without = fit_cox(data, ["use_anxiolytics"], [t for t in ADJUSTMENT if t != "alsfrs_baseline"])
+    assert without.estimable and "use_anxiolytics" in without.params.index
+    partly = _toy_survival()
+    partly.loc[:29, "alsfrs_baseline"] = np.nan
+    partly.loc[30:, "diagnostic_delay_months"] = np.nan
+    reason = fit_cox(partly, ["use_anxiolytics"]).reason
+    assert reason == "no case has complete data; missing: diagnostic delay (30 cases), ALSFRS-R at diagnosis (30 cases)"
 
 
 def test_cox_exposure_aliased_with_a_covariate_is_reported_not_the_covariate_dropped():

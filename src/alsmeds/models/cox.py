@@ -365,7 +365,9 @@ def fit_cox(
     events = design["event"].to_numpy() == 1
     exposed = {t: int((design[t] == 1).sum()) for t in exposures}
     exposed_events = {t: int(((design[t] == 1) & events).sum()) for t in exposures}
-    not_estimable = estimability_of_cox_terms(design, exposures, adjustment, strata)
+    # With no complete case the per-term checks would see empty columns and invent reasons
+    # ("no users of ..."): the one true reason is the missing data, named below.
+    not_estimable = estimability_of_cox_terms(design, exposures, adjustment, strata) if len(design) else {}
     kept = [t for t in [*exposures, *adjustment] if t not in not_estimable]
     design = design.drop(columns=[t for t in not_estimable if t in design.columns])
     empty_ph = pd.DataFrame(columns=["term", "chisq", "p_value"])
@@ -387,7 +389,7 @@ def fit_cox(
         not_estimable=not_estimable,
     )
     if len(design) == 0:
-        result.reason = "no case with complete data"
+        result.reason = no_complete_case_reason(data, [*exposures, *adjustment, *strata])
     elif not events.any():
         result.reason = "no events"
     elif not any(t in kept for t in exposures):
@@ -425,6 +427,38 @@ def fit_cox(
         except Exception as exc:  # too few events for the residual regression
             result.warnings.append(f"proportional-hazards test failed: {_short_reason(exc)}")
     return result
+
+
+def no_complete_case_reason(data: pd.DataFrame, terms: Sequence[str]) -> str:
+    """Why a Cox design has no complete case: the terms missing for every case, or for some.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per case, as given to :func:`fit_cox_model`.
+    terms : sequence of str
+        The model's exposure, adjustment and strata terms.
+
+    Returns
+    -------
+    str
+        For example ``"no case has ALSFRS-R at diagnosis (missing for all 1,057 cases);
+        fit the model without this term"``; or, when no term is missing for every case,
+        the terms that are missing for some.
+    """
+    if len(data) == 0:
+        return "no cases"
+    columns = {t: ("age" if t in ("age_per_10y", "age_65_plus", "age_band") else t) for t in terms}
+    missing = {t: int(data[c].isna().sum()) for t, c in columns.items() if c in data.columns}
+    everywhere = [t for t, n in missing.items() if n == len(data)]
+    if everywhere:
+        named = ", ".join(TERM_LABELS.get(t, t).split(",")[0] for t in everywhere)
+        return (
+            f"no case has {named} (missing for all {len(data):,} cases); "
+            f"fit the model without {'this term' if len(everywhere) == 1 else 'these terms'}"
+        )
+    partly = [f"{TERM_LABELS.get(t, t).split(',')[0]} ({n:,} cases)" for t, n in missing.items() if n]
+    return "no case has complete data; missing: " + ", ".join(partly)
 
 
 def estimability_of_cox_terms(
