@@ -24,6 +24,7 @@ LAYERS = {
     "precision": 0,
     "published": 0,
     "labels": 0,  # readable names of codes, for tables and figures
+    "formatting": 0,  # how a number is printed for people (no negative zero)
     "data": 1,  # contract, reading, problems, validation, atomic writing
     "derive": 2,  # each study definition once: exposure, cohort, follow-up, analysis frames
     "models": 3,  # one module per model family; take frames, return results

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from alsmeds.labels import format_ratio
+from alsmeds.formatting import format_ratio
 from alsmeds.plots import MAX_FIGURE_WIDTH, use_style
 from alsmeds.plots.forest import interaction_notes, plot_forest, plot_truth_vs_estimates, plot_variants
 from alsmeds.plots.palette import CLASS_COLOURS, COMPARISON_COLOURS, STRATUM_FILLED, STRATUM_MARKERS, TRUTH_COLOUR

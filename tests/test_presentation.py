@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsmeds import labels
+from alsmeds import formatting, labels
 from alsmeds.plots import MAX_FIGURE_WIDTH, palette, save_figure, use_style
 from alsmeds.plots.axes import log_ratio_axis, ratio_limits
 from alsmeds.reporting.display import readable_frame, show_table
@@ -131,5 +131,34 @@ def test_show_table_is_deterministic_html_with_a_caption_and_readable_text():
 
 
 def test_format_ratio_is_the_one_printed_form_of_a_ratio_and_its_interval():
-    assert labels.format_ratio(1.2468, 1.0443, 1.4865) == "1.25 (1.04-1.49)"
-    assert labels.format_ratio(float("nan"), float("nan"), float("nan")) == "not estimable"
+    assert formatting.format_ratio(1.2468, 1.0443, 1.4865) == "1.25 (1.04-1.49)"
+    assert formatting.format_ratio(float("nan"), float("nan"), float("nan")) == "not estimable"
+
+
+NEAR_ZERO = (-1e-17, -0.0004, -0.0, 0.0, 1e-17)
+
+
+@pytest.mark.parametrize("value", NEAR_ZERO)
+def test_a_number_that_rounds_to_zero_prints_without_a_sign_on_every_path(value):
+    """The BLAS kernel decides the sign of a sum that is zero up to rounding: no printed form may show it."""
+    assert formatting.fixed(value) == "0.00"
+    assert formatting.fixed(value, 1) == "0.0"
+    assert formatting.signed(value, 1) == "0.0"
+    assert formatting.signed(value, 3) == "0.000"  # -0.0004 rounds to a zero: no sign
+    assert formatting.percent(value) == "0%"
+    assert formatting.rounded(value, 2) == 0.0 and str(formatting.rounded(value, 2)) == "0.0"
+    frame = pd.DataFrame({"bias": [value], "z": [value]}, index=["term"])
+    table = show_table(frame, digits=2)
+    assert "-0" not in repr(table) and "-0" not in table._repr_html_()
+    assert "0.00" in repr(table)
+    assert formatting.format_ratio(1.0 + value, 1.0 + value, 1.0 + value) == "1.00 (1.00-1.00)"
+    rounded_frame = formatting.rounded(frame, 2)
+    assert not np.signbit(rounded_frame.to_numpy()).any()
+
+
+def test_signed_numbers_keep_their_sign_when_it_carries_meaning():
+    assert formatting.signed(0.26, 1) == "+0.3" and formatting.signed(-0.26, 1) == "-0.3"
+    assert formatting.signed(-0.0004, 3) == "0.000" and formatting.signed(-0.0006, 3) == "-0.001"
+    assert formatting.fixed(-0.006) == "-0.01" and formatting.fixed(float("nan")) == ""
+    assert formatting.fixed(float("inf")) == "inf" and formatting.fixed(None, missing="n.a.") == "n.a."
+    assert formatting.percent(0.125, 1) == "12.5%" and formatting.format_p(0.0004) == "<0.001"

@@ -7,8 +7,6 @@ Table 2 says "first use more than 1 year before (lagged)" and not ``gt1``.
 
 from __future__ import annotations
 
-import math
-
 from alsmeds.constants import WINDOW_LABELS
 
 #: Drug class -> name.
@@ -87,13 +85,3 @@ def label(vocabulary: dict[str, str], code: object) -> str:
     """
     text = str(code)
     return vocabulary.get(text, text.replace("_", " "))
-
-
-def format_ratio(ratio: float, lower: float, upper: float) -> str:
-    """An odds or hazard ratio with its 95% CI, as tables and figures print it: ``"1.25 (1.04-1.49)"``.
-
-    ``"not estimable"`` when the ratio is missing (a term that could not be estimated).
-    """
-    if not math.isfinite(ratio):
-        return "not estimable"
-    return f"{ratio:.2f} ({lower:.2f}-{upper:.2f})"

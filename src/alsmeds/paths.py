@@ -3,14 +3,20 @@
 papermill runs a kernel in the caller's working directory while Jupyter and nbval use
 the notebook's folder; every path in the bundle therefore comes from here.
 
-Environment variables move the default output folders (the notebooks' ``figures_dir``
-and ``results_dir`` when their parameters are left at None):
+A user's run never rewrites the committed bundle: only the maintainers' ``make refresh``
+(``alsmeds run --inplace``) writes ``notebooks/``, ``results/`` and ``figures/``.  A notebook
+whose ``figures_dir`` and ``results_dir`` parameters are left at None writes under
+``build/runs/<data>/`` (:func:`output_folders`), where ``<data>`` names the data set
+(:func:`run_label`: ``synthetic`` for the committed data, ``seed-7_scale-1`` for a
+simulated one, ``extract-<folder>`` for a register extract).
 
-* ``ALSMEDS_FIGURES_DIR``: default ``figures/``;
-* ``ALSMEDS_RESULTS_DIR``: default ``results/``.
+Environment variables move those defaults:
 
-The test suite sets both to folders under ``build/`` (``conftest.py`` at the project
-root), so that executing the notebooks never rewrites the committed outputs.
+* ``ALSMEDS_FIGURES_DIR``: figures;
+* ``ALSMEDS_RESULTS_DIR``: machine-readable results.
+
+The test suite sets both to folders under ``build/test/`` (``conftest.py`` at the project
+root).
 """
 
 from __future__ import annotations
@@ -42,15 +48,99 @@ def _folder(variable: str, default: Path) -> Path:
 ROOT = project_root()
 DATA_DIR = ROOT / "data"
 SYNTHETIC_DIR = DATA_DIR / "synthetic"
-#: Where the notebooks write figures by default (``ALSMEDS_FIGURES_DIR`` overrides).
-FIGURES_DIR = _folder("ALSMEDS_FIGURES_DIR", ROOT / "figures")
-#: Where the notebooks write machine-readable results by default (``ALSMEDS_RESULTS_DIR`` overrides).
-RESULTS_DIR = _folder("ALSMEDS_RESULTS_DIR", ROOT / "results")
-#: The committed outputs, whatever the overrides (what ``make reproduce`` compares with).
-COMMITTED_FIGURES_DIR = ROOT / "figures"
-COMMITTED_RESULTS_DIR = ROOT / "results"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 BUILD_DIR = ROOT / "build"
+#: Where runs of the notebooks write, one folder per data set (:func:`output_folders`).
+RUNS_DIR = BUILD_DIR / "runs"
+#: The committed outputs, written only by ``make refresh`` (what ``make reproduce`` compares with).
+COMMITTED_FIGURES_DIR = ROOT / "figures"
+COMMITTED_RESULTS_DIR = ROOT / "results"
+#: Where the notebooks write figures of the committed data by default (``ALSMEDS_FIGURES_DIR`` overrides).
+FIGURES_DIR = _folder("ALSMEDS_FIGURES_DIR", RUNS_DIR / "synthetic" / "figures")
+#: Where they write machine-readable results of the committed data (``ALSMEDS_RESULTS_DIR`` overrides).
+RESULTS_DIR = _folder("ALSMEDS_RESULTS_DIR", RUNS_DIR / "synthetic" / "results")
+
+
+def is_committed_data(data_dir: str | Path | None = None, seed: int | None = None, scale: float | None = None) -> bool:
+    """True when a notebook's parameters name the committed synthetic data (``data/synthetic``)."""
+    if seed is not None or scale is not None:
+        return False
+    return data_dir is None or Path(data_dir).resolve() == SYNTHETIC_DIR.resolve()
+
+
+def run_label(data_dir: str | Path | None = None, seed: int | None = None, scale: float | None = None) -> str:
+    """The name of a run's output folder under ``build/runs/``: which data set the run analysed.
+
+    ``synthetic`` for the committed data; the folder's own name for a data set a run
+    simulated into ``build/data/`` (``seed-7_scale-1``); ``seed-<seed>_scale-<scale>`` for
+    a seed or scale simulated in memory (``default`` for one left at None); and
+    ``extract-<folder name>`` for any other folder (a register extract).
+    """
+    if is_committed_data(data_dir, seed, scale):
+        return "synthetic"
+    if data_dir is not None:
+        folder = Path(data_dir).resolve()
+        if folder.parent == (BUILD_DIR / "data").resolve():
+            return folder.name
+        return f"extract-{folder.name or 'root'}"
+    seed_text = "default" if seed is None else str(int(seed))
+    scale_text = "default" if scale is None else f"{float(scale):g}"
+    return f"seed-{seed_text}_scale-{scale_text}"
+
+
+def output_folders(
+    figures_dir: str | Path | None = None,
+    results_dir: str | Path | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    seed: int | None = None,
+    scale: float | None = None,
+) -> tuple[Path, Path]:
+    """The figure and results folders a notebook writes into.
+
+    A folder given explicitly wins; then ``ALSMEDS_FIGURES_DIR`` / ``ALSMEDS_RESULTS_DIR``;
+    otherwise ``build/runs/<run_label>/figures`` and ``.../results``.  The committed
+    ``figures/`` and ``results/`` are never a default: only ``make refresh`` names them.
+
+    Parameters
+    ----------
+    figures_dir, results_dir : path-like, optional
+        The notebook's parameters.
+    data_dir, seed, scale : optional
+        The notebook's data parameters, which name the run's folder.
+
+    Returns
+    -------
+    (Path, Path)
+        Figures folder, results folder.
+    """
+    run = RUNS_DIR / run_label(data_dir, seed, scale)
+    figures = Path(figures_dir) if figures_dir else _folder("ALSMEDS_FIGURES_DIR", run / "figures")
+    results = Path(results_dir) if results_dir else _folder("ALSMEDS_RESULTS_DIR", run / "results")
+    return figures, results
+
+
+def results_to_read(
+    results_dir: str | Path,
+    needed: list[str],
+    *,
+    data_dir: str | Path | None = None,
+    seed: int | None = None,
+    scale: float | None = None,
+) -> Path:
+    """The folder a notebook reads other notebooks' results from.
+
+    ``results_dir`` when it holds every file in ``needed`` (the notebooks of this run wrote
+    them); for the committed data, the committed ``results/`` when this run has not written
+    them yet (a reader who opens notebook 08 alone); otherwise ``results_dir`` (and the
+    notebook reports what is missing).  Results of other data are never mixed in.
+    """
+    results_dir = Path(results_dir)
+    if all((results_dir / name).is_file() for name in needed):
+        return results_dir
+    if is_committed_data(data_dir, seed, scale) and all((COMMITTED_RESULTS_DIR / n).is_file() for n in needed):
+        return COMMITTED_RESULTS_DIR
+    return results_dir
 
 
 def display_path(path: str | Path) -> Path:

@@ -580,7 +580,8 @@ class AlsfrsMixedResult(LinearMixedResults):
         Returns
         -------
         Series
-            Mean and SD of the residuals, skewness and excess kurtosis of the
+            SD of the residuals (their mean is zero by construction of the fit and is
+            not shown: its sign would be rounding noise), skewness and excess kurtosis of the
             standardized residuals, share beyond +-2 and +-3 (normal: 4.6% and 0.27%),
             correlation of residuals with fitted values, share of visits at the
             ceiling (48) and floor (0), and the within-patient lag-1 correlation of the
@@ -592,7 +593,6 @@ class AlsfrsMixedResult(LinearMixedResults):
         both = lag.notna()
         return pd.Series(
             {
-                "residual mean": float(r["residual"].mean()),
                 "residual SD": float(r["residual"].std()),
                 "skewness": float(stats.skew(z)),
                 "excess kurtosis": float(stats.kurtosis(z)),

@@ -69,7 +69,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import COMPARISON_ROLES
-from alsmeds.labels import format_ratio
+from alsmeds.formatting import format_ratio
 from alsmeds.models.base import Z_975, separated_terms
 from alsmeds.models.clogit import ClogitError, fit_clogit
 from alsmeds.models.design import (

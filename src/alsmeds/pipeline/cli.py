@@ -130,18 +130,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     """
     from alsmeds.pipeline import runner
 
-    params = runner.standard_parameters(
+    folders = runner.run_folders(
         data_dir=args.data_dir,
+        seed=args.seed,
+        scale=args.scale,
+        output_dir=args.output_dir,
         figures_dir=args.figures_dir,
         results_dir=args.results_dir,
+        inplace=args.inplace,
+    )
+    params = runner.standard_parameters(
+        data_dir=args.data_dir,
+        figures_dir=folders.figures,
+        results_dir=folders.results,
         seed=args.seed,
         scale=args.scale,
     )
     notebooks_dir = Path(args.notebooks_dir)
+    print(f"alsmeds run: {folders.describe()}", file=sys.stderr)
     try:
         results = runner.run_notebooks(
             notebooks_dir,
-            args.output_dir,
+            folders.notebooks,
             parameters=params,
             only=args.only,
             inplace=args.inplace,
@@ -157,8 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"alsmeds run: no notebooks matching {runner.NOTEBOOK_PATTERN} in {notebooks_dir}", file=sys.stderr)
         return EXIT_OK
     total = sum(r.seconds for r in results)
-    where = f"{Path(args.output_dir)}" + (f" and back into {notebooks_dir}" if args.inplace else "")
-    print(f"executed {len(results)} notebook(s) in {total:.0f} s; written to {where}")
+    back = f"; notebooks also written back into {paths.display_path(notebooks_dir)}" if args.inplace else ""
+    print(f"executed {len(results)} notebook(s) in {total:.0f} s: {folders.describe()}{back}")
     return EXIT_OK
 
 
@@ -274,16 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--output-dir",
-        default=str(paths.BUILD_DIR / "notebooks"),
+        default=None,
         metavar="DIR",
-        help="folder for the executed notebooks (default: %(default)s)",
+        help="folder for the executed notebooks (default: build/runs/<data>/notebooks)",
     )
-    p.add_argument("--figures-dir", default=None, metavar="DIR", help="figure folder passed to the notebooks")
-    p.add_argument("--results-dir", default=None, metavar="DIR", help="results folder passed to the notebooks")
+    p.add_argument(
+        "--figures-dir", default=None, metavar="DIR", help="figure folder (default: build/runs/<data>/figures)"
+    )
+    p.add_argument(
+        "--results-dir", default=None, metavar="DIR", help="results folder (default: build/runs/<data>/results)"
+    )
     p.add_argument(
         "--inplace",
         action="store_true",
-        help="also write the executed notebooks, cleaned of run metadata, back into the notebooks folder",
+        help="(maintainers, make refresh) write figures/ and results/ and the executed notebooks, cleaned of run "
+        "metadata, back into the notebooks folder",
     )
     p.add_argument(
         "--notebooks-dir",

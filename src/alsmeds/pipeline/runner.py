@@ -5,9 +5,11 @@ Each one declares its parameters in a cell tagged ``parameters``; the runner pas
 notebook only the parameters it declares, so one command line serves every notebook.
 A run with a ``seed`` or ``scale`` simulates that data set once, into ``build/data/``
 (:mod:`alsmeds.pipeline.datasets`), and every notebook reads it.
-Executed copies go to ``build/notebooks`` by default; with ``inplace=True`` they are
-also cleaned of papermill's run-specific metadata and written back into the notebooks
-folder, to refresh the committed outputs without churning the diffs.
+A user's run writes its executed copies, figures and results under ``build/runs/<data>/``
+(:func:`run_folders`); only ``inplace=True`` (the maintainers' ``make refresh``) writes the
+committed ``figures/`` and ``results/`` and cleans the executed notebooks of papermill's
+run-specific metadata and writes them back into the notebooks folder, to refresh the
+committed outputs without churning the diffs.
 
 Examples
 --------
@@ -18,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -278,6 +281,64 @@ def standard_parameters(
     return out
 
 
+@dataclass(frozen=True)
+class RunFolders:
+    """Where one run of the notebooks writes: executed notebooks, figures and results."""
+
+    notebooks: Path
+    figures: Path
+    results: Path
+
+    def describe(self) -> str:
+        """One line naming the three folders (relative to the project root when inside it)."""
+        return (
+            f"executed notebooks in {paths.display_path(self.notebooks)}, figures in "
+            f"{paths.display_path(self.figures)}, results in {paths.display_path(self.results)}"
+        )
+
+
+def run_folders(
+    *,
+    data_dir: Path | str | None = None,
+    seed: int | None = None,
+    scale: float | None = None,
+    output_dir: Path | str | None = None,
+    figures_dir: Path | str | None = None,
+    results_dir: Path | str | None = None,
+    inplace: bool = False,
+) -> RunFolders:
+    """The folders of a run: a user's run writes under ``build/runs/<data>/``, never into the committed bundle.
+
+    Folders given explicitly are used as they are.  ``inplace`` (the maintainers'
+    ``make refresh``) writes figures and results into the committed ``figures/`` and
+    ``results/``; every other run writes under ``build/runs/<label>/`` (``synthetic`` for
+    the committed data, ``seed-<seed>_scale-<scale>`` for a simulated data set, as its data
+    folder in ``build/data/`` is named, ``extract-<folder>`` for an extract; see
+    :func:`alsmeds.paths.run_label`), unless ``ALSMEDS_FIGURES_DIR`` /
+    ``ALSMEDS_RESULTS_DIR`` move them.
+
+    Returns
+    -------
+    RunFolders
+    """
+    from alsmeds.pipeline.datasets import synthetic_data_dir
+
+    if (seed is not None or scale is not None) and data_dir is None:
+        label = synthetic_data_dir(seed, scale).name  # the folder the run simulates its data into
+    else:
+        label = paths.run_label(data_dir, seed, scale)
+    run = paths.RUNS_DIR / label
+    if inplace:
+        figures = Path(figures_dir) if figures_dir else paths.COMMITTED_FIGURES_DIR
+        results = Path(results_dir) if results_dir else paths.COMMITTED_RESULTS_DIR
+    else:
+        moved_figures, moved_results = os.environ.get("ALSMEDS_FIGURES_DIR"), os.environ.get("ALSMEDS_RESULTS_DIR")
+        figures = Path(figures_dir or moved_figures or run / "figures")
+        results = Path(results_dir or moved_results or run / "results")
+    notebooks = Path(output_dir) if output_dir else run / "notebooks"
+    return RunFolders(notebooks=notebooks.resolve(), figures=figures.resolve(), results=results.resolve())
+
+
 def clean_executed_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Strip papermill's run-specific additions from an executed notebook.
 
@@ -449,7 +510,7 @@ def remove_interrupted_writes(
 
 def run_notebooks(
     notebooks_dir: Path | str = paths.NOTEBOOKS_DIR,
-    output_dir: Path | str = paths.BUILD_DIR / "notebooks",
+    output_dir: Path | str = paths.RUNS_DIR / "synthetic" / "notebooks",
     *,
     parameters: Mapping[str, Any] | None = None,
     only: Iterable[str] | None = None,

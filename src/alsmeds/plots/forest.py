@@ -19,7 +19,8 @@ from matplotlib import transforms
 from matplotlib.lines import Line2D
 
 from alsmeds.constants import CLASSES
-from alsmeds.labels import CLASS_NAMES, COMPARISON_NAMES, WINDOW_NAMES, format_ratio, label
+from alsmeds.formatting import format_ratio
+from alsmeds.labels import CLASS_NAMES, COMPARISON_NAMES, WINDOW_NAMES, label
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     CLASS_COLOURS,

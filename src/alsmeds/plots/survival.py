@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
+from alsmeds.formatting import fixed
 from alsmeds.labels import CLASS_NAMES
 from alsmeds.models.cox import TERM_LABELS, CoxResult, scaled_schoenfeld
 from alsmeds.models.km import km_by_use, logrank_by_use
@@ -301,7 +302,7 @@ def plot_schoenfeld(
         ax.text(
             0.98,
             0.97,
-            f"β = {beta:.2f} (HR {np.exp(beta):.2f})",
+            f"β = {fixed(beta)} (HR {fixed(np.exp(beta))})",
             transform=ax.transAxes,
             ha="right",
             va="top",

@@ -7,6 +7,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.data.registry import Registry
+from alsmeds.formatting import fixed, format_p, format_ratio, rounded  # noqa: F401 (one definition, re-exported)
 from alsmeds.models.terms import split_term
 
 ROLE_ORDER = ("case", "population_control", "sibling", "spouse")
@@ -96,56 +97,6 @@ def set_composition(members_frame: pd.DataFrame) -> pd.DataFrame:
             "has_spouse": counts["spouse"] > 0,
         }
     )
-
-
-def rounded(values, decimals: int = 2):
-    """Numbers rounded for display, with no negative zero.
-
-    Rounding a tiny negative number (a residual mean of ``-1e-15``) gives ``-0.0``, which
-    prints as ``-0.000`` on one machine and ``0.000`` on another; adding ``0.0`` turns
-    ``-0.0`` into ``0.0`` and leaves every other value as it is.  Text checked by nbval
-    should print numbers through this (or format them with the same care).
-
-    Parameters
-    ----------
-    values : float, Series or DataFrame
-        Non-numeric columns of a DataFrame are left as they are.
-    decimals : int
-
-    Returns
-    -------
-    The same kind of object, rounded.
-    """
-    if isinstance(values, pd.DataFrame):
-        out = values.copy()
-        for col in out.columns:
-            if pd.api.types.is_float_dtype(out[col]):
-                out[col] = out[col].round(decimals) + 0.0
-        return out
-    if isinstance(values, pd.Series):
-        return values.round(decimals) + 0.0 if pd.api.types.is_float_dtype(values) else values
-    return round(float(values), decimals) + 0.0
-
-
-def fixed(value: float, decimals: int = 2) -> str:
-    """A number as text with ``decimals`` decimals and never a negative zero (``-0.004`` -> ``0.00``)."""
-    return f"{rounded(value, decimals):.{decimals}f}"
-
-
-def format_p(p: float) -> str:
-    """A p-value as stable text: ``<0.001``, three decimals below 0.01, else two; ``n.a.`` when missing."""
-    if p is None or not np.isfinite(p):
-        return "n.a."
-    if p < 0.001:
-        return "<0.001"
-    return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
-
-
-def format_ratio(estimate: float, lower: float, upper: float, reason: str = "", decimals: int = 2) -> str:
-    """``1.52 (1.28-1.82)``, or ``not estimable: <reason>`` when the estimate is missing."""
-    if estimate is None or not np.isfinite(estimate):
-        return f"not estimable: {reason}" if reason else "not estimable"
-    return f"{fixed(estimate, decimals)} ({fixed(lower, decimals)}-{fixed(upper, decimals)})"
 
 
 def _require_truth(truth: dict | None) -> dict:

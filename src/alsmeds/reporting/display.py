@@ -14,6 +14,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from alsmeds.formatting import fixed, is_float
 from alsmeds.labels import COLUMN_NAMES, VOCABULARIES, label
 
 __all__ = ["Table", "readable_frame", "show_table"]
@@ -67,8 +68,8 @@ class Table:
         def fmt(v: object) -> object:
             if isinstance(v, (bool, np.bool_)):
                 return "yes" if v else "no"
-            if isinstance(v, (float, np.floating)):
-                return "" if np.isnan(v) else f"{v:.{self.digits}f}"
+            if is_float(v):
+                return fixed(v, self.digits)  # no sign on a rounded zero (alsmeds.formatting)
             return v
 
         return self.frame.map(fmt)

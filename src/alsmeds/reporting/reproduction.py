@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
+from alsmeds.formatting import fixed
 from alsmeds.models.base import Z_975
 from alsmeds.published import published_values
 
@@ -413,7 +414,7 @@ def qualitative_verdicts(results_dir: str | Path) -> pd.DataFrame:
         s = slope.iloc[0]
         status = "reproduced" if s["ci_upper"] < 0 else ("direction only" if s["estimate"] < 0 else "not reproduced")
         add("finding:decline", status, rule,
-            f"{s['estimate']:.2f} points/month ({s['ci_lower']:.2f} to {s['ci_upper']:.2f})")  # fmt: skip
+            f"{fixed(s['estimate'])} points/month ({fixed(s['ci_lower'])} to {fixed(s['ci_upper'])})")  # fmt: skip
     return pd.DataFrame(verdicts, columns=VERDICT_COLUMNS)
 
 

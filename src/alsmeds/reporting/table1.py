@@ -41,6 +41,7 @@ from tableone import TableOne
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.data.write import write_csv_atomic, write_text_atomic
+from alsmeds.formatting import fixed
 from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
 
 #: Control roles an SMD against the cases is reported for, in column order.
@@ -227,7 +228,7 @@ def baseline_table(analysis_table: pd.DataFrame, decimals: int = 1) -> BaselineT
     first_rows = ~table.index.get_level_values(0).duplicated()
     for role, name in smd_columns.items():
         values = table.index.get_level_values(0).map(lambda v, role=role: smd.at[v, role] if v in smd.index else np.nan)
-        text = np.where(np.isnan(values.to_numpy(dtype=float)), "", [f"{v:.3f}" for v in values])
+        text = np.where(np.isnan(values.to_numpy(dtype=float)), "", [fixed(v, 3) for v in values])
         out[name] = np.where(first_rows, text, "")
     out.loc["n", list(smd_columns.values())] = ""
 
