@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent
-_TEST_OUTPUTS = _ROOT / "build" / "test"
+# ALSMEDS_TEST_OUTPUTS moves it (a nested pytest run of the notebooks, tests/test_machine_independence.py).
+_TEST_OUTPUTS = Path(os.environ.get("ALSMEDS_TEST_OUTPUTS") or _ROOT / "build" / "test")
 
 if os.environ.get("PYTEST_XDIST_WORKER") is None:
     # A fresh folder per session: no output of an earlier run can stand in for this one's.
