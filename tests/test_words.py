@@ -111,3 +111,20 @@ def test_what_the_paper_does_not_say_is_said_of_our_sources(path):
     phrase = re.compile(r"the (?:paper|authors?|study) (?:does|do|did) not (?:say|publish|give|report|state)", re.I)
     found = [m.group() for _, text in _markdown(path) for m in phrase.finditer(text)]
     assert not found, f"{path.name}: write 'the sources available to us do not say' instead of {found}"
+
+
+CLAIMS_DIR = ROOT / "docs" / "claims"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_lists_its_claims_with_evidence(notebook):
+    """docs/claims/<notebook>.md: a Markdown table whose every row has a claim and its evidence."""
+    path = CLAIMS_DIR / f"{notebook.stem}.md"
+    assert path.is_file(), f"no claims file {path.relative_to(ROOT)}"
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
+    body = [r for r in rows[2:] if not set(r) <= set("|-: ")]
+    assert len(body) >= 5, f"{path.name}: fewer than five claims listed"
+    for row in body:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        assert len(cells) >= 2 and cells[0] and cells[-1], f"{path.name}: a claim without evidence: {row}"
+    assert notebook.stem in (CLAIMS_DIR / "README.md").read_text(encoding="utf-8")
