@@ -159,3 +159,47 @@ def test_first_use_timing_panels_fit_and_share_one_legend():
     assert len(fig.axes) == len(CLASSES)
     assert fig.axes[0].get_xlim() == (8.0, 0.0)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ALS cases", "Population controls"]
+
+
+def test_causal_diagram_draws_every_planted_path_and_only_those(tmp_path):
+    from dataclasses import replace
+
+    from matplotlib.patches import FancyArrowPatch
+
+    from alsmeds.plots.dag import planted_edges, plot_causal_diagram
+    from alsmeds.simulate.parameters import SimulationParameters
+
+    planted = {(e.source, e.target) for e in planted_edges()}
+    # The generator's risk mechanism (simulate/population.py, parameters.py), path by path.
+    assert planted == {
+        ("familial", "spouse_familial"),  # a spouse's U is correlated with the case's
+        ("familial", "liability"),  # Psi = r U + sqrt(1 - r^2) Z
+        ("familial", "use"),  # per_familial_factor in the latent use of each class
+        ("familial", "negative_control"),  # PPI use depends on U ...
+        ("familial", "als"),  # ... and so does ALS (log_or_familial_factor)
+        ("liability", "psych_history"),
+        ("liability", "use"),
+        ("propensity", "use"),  # the propensity shared by the classes
+        ("psych_history", "als"),
+        ("use", "als"),  # the 1-5 and >5 year windows
+        ("als", "use"),  # the 0-1 year window: prodromal prescribing
+        ("als", "diagnosis"),
+        ("covariates", "use"),
+        ("covariates", "psych_history"),
+        ("covariates", "als"),
+        ("covariates", "negative_control"),
+    }, "no arrow from the negative control to ALS: its planted effect is 0"
+    params = SimulationParameters()
+    no_familial = replace(params, risk=replace(params.risk, log_or_familial_factor=0.0))
+    assert planted - {(e.source, e.target) for e in planted_edges(no_familial)} == {("familial", "als")}
+
+    ax = plot_causal_diagram()
+    _width_ok(ax.figure)
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    assert len(arrows) == len(planted)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    for word in ("Familial factor U", "Psychiatric liability", "Psychiatric history", "prodrome", "ALS diagnosis"):
+        assert word in texts
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "sibling comparison removes" in legend and "lag" in legend
+    assert save_figure(ax.figure, "01_causal_diagram", tmp_path).is_file()

@@ -111,19 +111,35 @@ def test_row_notes_add_the_interaction_p_value_to_the_row_label():
     assert any("age × use: p = 0.18" in t.get_text() for t in ax.get_yticklabels())
 
 
-def test_truth_stars_sit_on_their_comparisons_lines_on_one_shared_axis():
-    est = _estimates()
-    truth = est[["comparison", "drug_class", "window"]].assign(odds_ratio=40.0)
+@pytest.mark.parametrize("groups", [("population", "sibling"), ("population", "sibling", "spouse")])
+def test_truth_stars_sit_just_above_their_groups_estimates_on_one_shared_axis(groups):
+    est = _estimates(groups=groups)
+    truth = est[["comparison", "drug_class", "window"]].assign(odds_ratio=est["odds_ratio"])  # on the estimates
     ax = plot_truth_vs_estimates(est, truth)
     stars = [c for c in ax.collections if len(c.get_facecolor()) and to_hex(c.get_facecolor()[0]) == TRUTH_COLOUR]
     assert stars and len(stars[0].get_offsets()) == len(truth)
-    assert ax.get_xlim()[1] >= 40.0, "limits include the planted values"
-    point_y = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_marker() == "o")
-    assert sorted(np.asarray(stars[0].get_offsets())[:, 1]) == pytest.approx(point_y)
-    assert "planted estimand (on its group's line)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    star_y = np.sort(np.asarray(stars[0].get_offsets())[:, 1])
+    point_y = np.sort([line.get_ydata()[0] for line in ax.get_lines() if line.get_marker() == "o"])
+    shift = star_y - point_y  # each star above its own estimate ...
+    assert (shift > 0).all() and np.allclose(shift, shift[0])
+    others = np.abs(star_y[:, None] - point_y[None, :])
+    np.fill_diagonal(others, np.inf)
+    assert (shift < others.min(axis=1)).all(), "... nearer to it than to any other estimate"
+    # ... and far enough that neither marker hides the other (a star is about 9 points across, a dot 6)
+    points_per_row_unit = ax.get_window_extent().height / (ax.get_ylim()[1] - ax.get_ylim()[0]) * 72 / ax.figure.dpi
+    star_points = np.sqrt(stars[0].get_sizes()[0])
+    assert shift[0] * points_per_row_unit >= 0.5 * (star_points + 6)
+    assert "planted estimand (just above its group's estimate)" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert ax.figure.get_figwidth() <= MAX_FIGURE_WIDTH
     with pytest.raises(ValueError, match="comparison"):
         plot_truth_vs_estimates(est, truth.drop(columns="comparison"))
+
+
+def test_planted_values_widen_the_axis():
+    est = _estimates()
+    truth = est[["comparison", "drug_class", "window"]].assign(odds_ratio=40.0)
+    ax = plot_truth_vs_estimates(est, truth)
+    assert ax.get_xlim()[1] >= 40.0, "limits include the planted values"
 
 
 def test_variants_are_told_apart_by_marker_in_the_class_colour_main_filled():

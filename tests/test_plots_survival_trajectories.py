@@ -261,6 +261,20 @@ def test_fitted_trajectories_stay_on_the_scale_and_show_the_planted_lines_on_top
     assert "lines stop where they leave the 0-48 scale" in legend and "planted mean trajectory" in legend
 
 
+def test_fitted_trajectories_legend_sits_below_the_axes_clear_of_the_planted_labels():
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    tplots.plot_fitted_trajectories(
+        _StubResult(), _visits(), max_months=36, truth={0: (36.0, -0.9), 1: (36.0, -1.25)}, ax=ax
+    )
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y1 <= ax.get_window_extent(renderer).y0, "the legend is below the axes"
+    labels = [t for t in ax.texts if t.get_text().startswith("planted, ")]
+    assert sorted(t.get_text() for t in labels) == ["planted, non-users", "planted, users"]
+    for text in labels:
+        assert not text.get_window_extent(renderer).overlaps(legend), f"{text.get_text()!r} overlaps the legend"
+
+
 def _scenario_bias(mc_se: float | None = 0.002) -> pd.DataFrame:
     rows = []
     for i, scenario in enumerate(("1 complete latent", "2 same, cut at follow-up", "4 observed scores")):

@@ -40,6 +40,34 @@ VALUE_FONTSIZE = 9
 VARIANT_MARKERS = ("o", "s", "^", "v", "D")
 #: Vertical spread of a row's groups (row units, either side of the row's centre), at most.
 _SPREAD = 0.3
+#: With a planted star beside each group's estimate: the star sits this share of the distance between two
+#: groups' lines above its own estimate (closer to it than to the next group's), and the two are at least
+#: this far apart (inches), so that neither marker hides the other.
+_STAR_SHARE = 0.4
+_STAR_CLEARANCE_IN = 0.11
+#: ... and a row's estimates and stars span at most this much of a row, leaving the rows more apart than a
+#: star from its estimate.
+_ROW_SPAN = 0.66
+#: Area of a planted star (points squared): about 9 points across.
+_STAR_SIZE = 80
+
+
+def _slot_offsets(slots: int, stars_beside: bool) -> tuple[np.ndarray, float]:
+    """Vertical offsets of a row's slots (row units, top first) and the shift of a star above its estimate.
+
+    Without stars beside the estimates the slots spread evenly over at most :data:`_SPREAD`
+    either side of the row's centre (shift 0).  With them, each slot's estimate is followed
+    by its star :data:`_STAR_SHARE` of a slot's distance above it, and the whole spans at
+    most :data:`_ROW_SPAN` of the row, so that the top star is nearer its own estimate than
+    the next row's.
+    """
+    if not stars_beside:
+        spread = min(_SPREAD, 0.085 * slots)  # a row's groups stay closer to each other than to the next row's
+        return (np.linspace(spread, -spread, slots) if slots > 1 else np.zeros(1)), 0.0
+    step = min(_ROW_SPAN / (slots - 1 + _STAR_SHARE), 0.45)
+    shift = _STAR_SHARE * step
+    top = ((slots - 1) * step + shift) / 2
+    return top - shift - step * np.arange(slots), shift
 
 
 def _rows(estimates: pd.DataFrame) -> pd.DataFrame:
@@ -79,8 +107,9 @@ def plot_forest(
         open squares with their CI.
     truth : DataFrame, optional
         drug_class, window, odds_ratio: the planted estimand, drawn as a magenta star.  With a
-        ``group_by`` column each star sits on its group's line (e.g. the estimand of each
-        comparison); otherwise on a line of its own.
+        ``group_by`` column each star sits just above its group's estimate (e.g. the estimand
+        of each comparison), nearer to it than to any other group's, so that neither hides
+        the other; otherwise on a line of its own.
     ax : Axes, optional
         Drawn on a new figure (height from the number of rows) when None.
     group_by : str
@@ -121,11 +150,12 @@ def plot_forest(
     rows = _rows(estimates)
     n = len(rows)
     slots = len(groups) + (published is not None) + (truth is not None and not truth_by_group)
+    offsets, star_shift = _slot_offsets(slots, stars_beside=truth_by_group)
     if ax is None:
         row_height = max(0.55, 0.21 * slots)
+        if truth_by_group:  # room for a star just above each estimate, clear of both markers
+            row_height = max(row_height, _STAR_CLEARANCE_IN / star_shift)
         _, ax = plt.subplots(figsize=(10.0, row_height * n + 1.8))
-    spread = min(_SPREAD, 0.085 * slots)  # a row's groups stay closer to each other than to the next row's
-    offsets = np.linspace(spread, -spread, slots) if slots > 1 else np.zeros(1)
     y_of = {(r.drug_class, r.window): float(n - i) for i, r in enumerate(rows.itertuples())}
     value_x = transforms.blended_transform_factory(ax.transAxes, ax.transData)
     estimable = estimates["estimable"].astype(bool)
@@ -198,9 +228,9 @@ def plot_forest(
         j += 1
     if truth is not None:
         tr = truth[[(k, w) in y_of for k, w in zip(truth["drug_class"], truth["window"], strict=True)]]
-        if truth_by_group:
+        if truth_by_group:  # just above its group's estimate, so that neither hides the other
             tr = tr[tr[group_by].isin(groups)]
-            shift = np.array([offsets[groups.index(g)] for g in tr[group_by]])
+            shift = np.array([offsets[groups.index(g)] + star_shift for g in tr[group_by]])
         else:
             shift = np.full(len(tr), offsets[j])
         y = np.array([y_of[(k, w)] for k, w in zip(tr["drug_class"], tr["window"], strict=True)]) + shift
@@ -208,7 +238,7 @@ def plot_forest(
             tr["odds_ratio"],
             y,
             marker=TRUTH_MARKER,
-            s=90,
+            s=_STAR_SIZE,
             color=TRUTH_COLOUR,
             edgecolor="black",
             linewidth=0.5,
@@ -223,7 +253,7 @@ def plot_forest(
                 color=TRUTH_COLOUR,
                 markeredgecolor="black",
                 markersize=11,
-                label="planted estimand" + (" (on its group's line)" if truth_by_group else ""),
+                label="planted estimand" + (" (just above its group's estimate)" if truth_by_group else ""),
             )
         )
 
@@ -292,7 +322,7 @@ def plot_truth_vs_estimates(
         window, odds_ratio, ci_lower, ci_upper, estimable and ``group_by``.
     truth : DataFrame
         drug_class, window, odds_ratio and ``group_by``: each group's estimand, drawn as a star
-        on that group's line.
+        just above that group's estimate.
     ax : Axes, optional
     group_by : str
         Column of the groups (default comparison: coloured as its controls).

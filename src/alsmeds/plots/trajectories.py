@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import transforms
 from matplotlib.lines import Line2D
 from scipy import stats
 
@@ -220,8 +221,8 @@ def plot_fitted_trajectories(
 
     A straight line leaves the scale: past the month where the predicted mean (or the
     planted line) falls below 0 or rises above 48 it is not drawn, and the band is
-    clipped to 0-48; the legend says so.  Users are drawn in the class's colour,
-    non-users in grey, the planted lines dashed magenta on top.
+    clipped to 0-48; the legend, below the axes, says so.  Users are drawn in the class's
+    colour, non-users in grey, the planted lines dashed magenta on top, each labelled.
 
     Parameters
     ----------
@@ -327,7 +328,11 @@ def plot_fitted_trajectories(
     if left_scale:
         extra.append(Line2D([], [], ls="none", label="lines stop where they leave the 0-48 scale"))
     handles, _ = ax.get_legend_handles_labels()
-    ax.legend(handles=handles + extra, loc="lower left", fontsize=9)
+    # Below the axes: inside, it would cover the lines it explains and the planted lines' labels.
+    below = transforms.offset_copy(ax.transAxes, fig=ax.figure, y=-0.45, units="inches")
+    ax.legend(
+        handles=handles + extra, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below, ncol=2, fontsize=9
+    )
     ax.set_xlabel("months since diagnosis")
     ax.set_ylabel("ALSFRS-R total (0-48)")
     ax.set_xlim(0, max_months)
