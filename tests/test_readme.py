@@ -32,3 +32,19 @@ def test_replace_sections():
 def test_gallery_groups_by_notebook():
     text = gallery_markdown(["figures/01_a.png", "figures/01_b.png", "figures/07_c.png"])
     assert text.index("01 ·") < text.index('src="figures/01_a.png"') < text.index("07 ·") < text.index("07_c.png")
+
+
+def test_scorecard_table_separates_inputs_and_shows_whether_our_ci_covers_the_published_value():
+    import json
+
+    from alsmeds.reporting.readme import scorecard_markdown
+    from alsmeds.reporting.reproduction import scorecard
+
+    truth = json.loads((paths.SYNTHETIC_DIR / "truth.json").read_text(encoding="utf-8"))
+    lines = scorecard_markdown(scorecard(paths.COMMITTED_RESULTS_DIR, truth)).splitlines()
+    assert "published in our 95% CI" in lines[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
+    assert rows["ALS cases diagnosed 2015-01-01 to 2023-07-01"].endswith("|  | calibrated input |")
+    assert sum(line.endswith("| reproduced |") for line in lines) <= 9  # only the nine published ratios
+    anx_1_5 = next(line for line in lines if line.startswith("| anxiolytics, 1-5 years"))
+    assert anx_1_5.endswith("| no | reproduced |")  # reproduced by the combined-SE rule, outside our CI

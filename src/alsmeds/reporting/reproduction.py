@@ -15,13 +15,30 @@ published values (:mod:`alsmeds.published`), and gives one row per target
   - *not reproduced*: on the other side of 1 (or exactly 1);
   - *not estimable*: no estimate (the reason is carried).
 
+  The combined SE asks whether two *independent* estimates are compatible with one common value,
+  the right question when a new data set replicates a published estimate.  It is looser than
+  "our 95% CI covers the published value" (``published_in_ci``), which treats the published value
+  as exact: two unbiased estimates of one value with equal SEs fall outside each other's CI about
+  one time in six.  On synthetic data calibrated to the published values the published value is
+  the generator's target, not an independent draw, so there the stricter readings are
+  ``published_in_ci`` and the distance from the planted value (:func:`distance_from_planted`).
+
   ``ci_width_ratio`` is the width of our 95% CI over the published one on the log scale: near 1
   when the synthetic design carries the paper's information.
-* **Counts** (cases, controls, relatives): *reproduced* when equal.
-* **Descriptives** (age, sex, ALSFRS-R at diagnosis, follow-up): *reproduced* within
+* **Design counts and descriptives** (cases, controls, relatives; age, sex, ALSFRS-R at
+  diagnosis, follow-up).  On synthetic data (a ``truth`` given) they are inputs of the generator
+  or targets it was calibrated to (:data:`CALIBRATED_INPUTS`): their status is *calibrated input*,
+  never *reproduced*, and ``note`` says whether the generator hit its input (a count equal, a
+  descriptive within :data:`DESCRIPTIVE_TOLERANCE`).  On a real extract (no truth) they are
+  findings: a count is *reproduced* when equal, a descriptive within
   :data:`DESCRIPTIVE_TOLERANCE` (10%; ``descriptive_tolerance`` of :func:`scorecard`) of the
   published value, else *not reproduced*.
 * **Qualitative findings**: a rule per finding, stated in its ``rule`` (:func:`qualitative_verdicts`).
+  A finding about a *difference* (stronger under 65, weaker for hypnotics in relatives) is judged
+  by the interval of a ratio of odds ratios, never by a difference of point estimates or by one
+  stratum's interval including 1; a finding of *no difference* (consistent in men and women,
+  similar in relatives) can only be found not contradicted, and the intervals say how large a
+  difference the data leave open.
 
 What agreement means: the generator was calibrated so that its population estimands land near
 the published odds ratios and its direct hazard ratios equal the published ones, so agreement of
@@ -39,15 +56,30 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
-from alsmeds.formatting import fixed
+from alsmeds.formatting import fixed, format_p, format_ratio
 from alsmeds.models.base import Z_975
 from alsmeds.published import published_values
 
 #: Relative distance within which a descriptive (age, sex, score, follow-up) counts as reproduced.
 DESCRIPTIVE_TOLERANCE = 0.10
 
-#: The statuses, in order of agreement.
-STATUSES = ("reproduced", "direction only", "not reproduced", "not estimable")
+#: The statuses: three of agreement, one for the generator's own inputs, one for a missing estimate.
+STATUSES = ("reproduced", "direction only", "not reproduced", "calibrated input", "not estimable")
+
+#: Targets that are inputs of the synthetic data's generator or targets it was calibrated to: on
+#: synthetic data their status is *calibrated input* (never *reproduced*), with how in ``note``.
+CALIBRATED_INPUTS: dict[str, str] = {
+    "count:cases": "design input (planted)",
+    "count:population_controls": "design input (planted)",
+    "count:siblings": "design input (planted)",
+    "count:cases_with_siblings": "design input (planted)",
+    "count:spouses": "design input (planted)",
+    "cases:age_mean": "calibration target of the source population's age",
+    "cases:age_sd": "calibration target of the source population's age",
+    "cases:male_percent": "calibration target of the source population's sex ratio",
+    "cases:alsfrs_at_diagnosis": "generator input (mean of the planted ALSFRS-R intercept)",
+    "followup:median": "calibration target of the baseline hazard",
+}
 
 #: Columns of ``results/reproduction.csv`` and ``.json``.
 REPRODUCTION_COLUMNS: dict[str, str] = {
@@ -64,8 +96,12 @@ REPRODUCTION_COLUMNS: dict[str, str] = {
     "ci_upper": "its 95% CI upper limit (upper quartile for follow-up)",
     "ci_width_ratio": "width of our 95% CI over the published one, log scale (ratios only)",
     "z": "(log ours - log published) / combined SE (ratios only)",
-    "status": "reproduced, direction only, not reproduced or not estimable (rules in alsmeds.reporting.reproduction)",
-    "note": "the reason when not estimable; the source of the estimate",
+    "published_in_ci": "true when the published value lies inside our 95% CI (ratios only): stricter than the status "
+    "rule, which allows for the published value's own error",
+    "status": "reproduced, direction only, not reproduced, calibrated input (a generator input or calibration "
+    "target, synthetic data only) or not estimable (rules in alsmeds.reporting.reproduction)",
+    "note": "the reason when not estimable; the source of the estimate; for a calibrated input, what kind and "
+    "whether the generator hit it",
 }
 
 #: Columns of the qualitative verdicts.
@@ -97,12 +133,19 @@ def ratio_status(
     pub_upper: Any,
     z_limit: float = Z_975,
 ) -> dict:
-    """z, CI-width ratio and status of one ratio target (rules in the module docstring).
+    """z, CI-width ratio, whether our CI covers the published value, and status of one ratio target.
 
-    ``z_limit`` is the largest ``|z|`` that still counts as *reproduced* (1.96 by the stated rule).
+    Rules in the module docstring.  ``z_limit`` is the largest ``|z|`` that still counts as
+    *reproduced* (1.96 by the stated rule).
+
+    Returns
+    -------
+    dict
+        ``z``, ``ci_width_ratio``, ``published_in_ci`` (bool; missing without our CI) and ``status``.
     """
     if estimate is None or not np.isfinite(estimate) or estimate <= 0:
-        return {"z": np.nan, "ci_width_ratio": np.nan, "status": "not estimable"}
+        return {"z": np.nan, "ci_width_ratio": np.nan, "published_in_ci": None, "status": "not estimable"}
+    covered = bool(lower <= published <= upper) if np.isfinite(lower) and np.isfinite(upper) else None
     se_ours = _se_from_ci(lower, upper)
     pub_lower = np.nan if pub_lower is None or pd.isna(pub_lower) else float(pub_lower)
     pub_upper = np.nan if pub_upper is None or pd.isna(pub_upper) else float(pub_upper)
@@ -117,7 +160,7 @@ def ratio_status(
     else:
         status = "direction only"
     width = se_ours / se_pub if np.isfinite(se_pub) and se_pub > 0 else np.nan
-    return {"z": float(z), "ci_width_ratio": float(width), "status": status}
+    return {"z": float(z), "ci_width_ratio": float(width), "published_in_ci": covered, "status": status}
 
 
 def _planted_ratio(target: pd.Series, truth: Mapping | None) -> float:
@@ -216,6 +259,24 @@ def _planted_design(target: pd.Series, truth: Mapping | None) -> float:
     return float(value) if value is not None else np.nan
 
 
+def _design_status(target: pd.Series, value: Any, synthetic: bool, tolerance: float) -> dict:
+    """Status of a count or descriptive target (module docstring); on synthetic data, what kind of input it is."""
+    if value is None or not np.isfinite(float(value)):
+        return {"status": "not estimable"}
+    published = float(target["published"])
+    if target["kind"] == "count":
+        agrees = float(value) == published
+        how = "equal to the published value" if agrees else "not equal to the published value"
+    else:
+        distance = abs(float(value) - published) / abs(published)
+        agrees = distance <= tolerance
+        within = "within" if agrees else "outside"
+        how = f"{fixed(100 * distance, 1)}% from the published value ({within} the {tolerance:.0%} tolerance)"
+    if synthetic and target["target"] in CALIBRATED_INPUTS:
+        return {"status": "calibrated input", "input_note": f"{CALIBRATED_INPUTS[target['target']]}: {how}"}
+    return {"status": "reproduced" if agrees else "not reproduced"}
+
+
 def scorecard(
     results_dir: str | Path,
     truth: Mapping | None = None,
@@ -230,11 +291,13 @@ def scorecard(
     results_dir : path-like
         A results folder written by the notebooks (a missing file leaves its targets not estimable).
     truth : dict, optional
-        ``truth.json`` of synthetic data (fills ``planted``).
+        ``truth.json`` of synthetic data (fills ``planted``; given, the design counts and
+        descriptives are *calibrated input*, not findings).
     z_limit : float
         Largest ``|z|`` of a ratio that counts as *reproduced* (the stated rule: 1.96).
     descriptive_tolerance : float
-        Relative distance within which a descriptive counts as *reproduced* (the stated rule: 0.10).
+        Relative distance within which a descriptive counts as *reproduced* on a real extract, or
+        as hit by the generator on synthetic data (the stated rule: 0.10).
 
     Returns
     -------
@@ -268,18 +331,12 @@ def scorecard(
             found = _design_estimate(target, cohort, followup)
             row.update(found)
             row["planted"] = _planted_design(target, truth)
-            value = found.get("estimate")
-            if value is None or not np.isfinite(float(value)):
-                row["status"] = "not estimable"
-            elif target["kind"] == "count":
-                row["status"] = "reproduced" if float(value) == float(target["published"]) else "not reproduced"
-            else:
-                close = abs(float(value) - float(target["published"])) <= descriptive_tolerance * abs(
-                    target["published"]
-                )
-                row["status"] = "reproduced" if close else "not reproduced"
+            row.update(_design_status(target, found.get("estimate"), truth is not None, descriptive_tolerance))
+            if row.get("input_note"):
+                row["note"] = f"{row.pop('input_note')}; {row['note']}"
         rows.append(row)
     out = pd.DataFrame(rows).reindex(columns=list(REPRODUCTION_COLUMNS))
+    out["published_in_ci"] = out["published_in_ci"].astype("boolean")
     for c in ("published", "published_lower", "published_upper", "planted", "estimate", "ci_lower", "ci_upper",
               "ci_width_ratio", "z"):  # fmt: skip
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
@@ -296,11 +353,144 @@ def _rows(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame:
     return frame[mask]
 
 
-def qualitative_verdicts(results_dir: str | Path) -> pd.DataFrame:
-    """A verdict per published qualitative finding, each by its stated rule (columns :data:`VERDICT_COLUMNS`)."""
+def _interaction_ratio(row: Any, other: str) -> tuple[float, float, float]:
+    """Ratio of ORs (with its 95% CI) of an interaction-test row, ``other`` stratum over the other one."""
+    ratio = (row.ratio_of_ors, row.ratio_lower, row.ratio_upper)
+    if row.other_stratum == other:
+        return ratio
+    return (1 / ratio[0], 1 / ratio[2], 1 / ratio[1])
+
+
+def _stratum_or(row: Any, stratum: str) -> tuple[float, float, float]:
+    """OR (with its 95% CI) of one stratum of an interaction-test row."""
+    if row.reference_stratum == stratum:
+        return (row.or_reference, row.or_reference_lower, row.or_reference_upper)
+    return (row.or_other, row.or_other_lower, row.or_other_upper)
+
+
+#: Columns of :func:`relative_ratios`.
+RELATIVE_RATIO_COLUMNS = [
+    "drug_class", "comparison", "or_relative", "or_population", "log_ratio", "se_log_ratio", "ratio", "ratio_lower",
+    "ratio_upper", "estimable",
+]  # fmt: skip
+
+
+def relative_ratios(risk: pd.DataFrame | None, correlation: float = 0.0) -> pd.DataFrame:
+    """Ratio of odds ratios, sibling or spouse comparison over the population comparison, with a 95% CI.
+
+    Per class, the adjusted one-class-per-model OR of exposure more than a year before diagnosis
+    (``window == "gt1"``).  On the log scale the ratio is ``log OR_relative - log OR_population``
+    with ``SE = sqrt(se_r^2 + se_p^2 - 2 correlation se_r se_p)``.  The results files hold no
+    covariance between the comparisons, so ``correlation = 0`` (the stated rule) treats them as
+    independent samples.  They are not: the same cases enter the population, sibling and spouse
+    comparisons, so the two estimates are positively correlated and the independent SE is too
+    large (the interval too wide: a difference is harder to show, a similarity easier to leave
+    uncontradicted).  A positive ``correlation`` (for example the one the simulation study finds,
+    :func:`replicate_correlations`) gives the interval under that assumption.
+
+    Parameters
+    ----------
+    risk : DataFrame or None
+        ``results/risk_models.csv``.
+    correlation : float
+        Assumed correlation of the two log odds ratios.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`RELATIVE_RATIO_COLUMNS`, one row per class and relative comparison (empty
+        without risk models); ``estimable`` false when an estimate is missing.
+    """
+    if risk is None or risk.empty:
+        return pd.DataFrame(columns=RELATIVE_RATIO_COLUMNS)
+    main = risk[(risk["model"] == "per_class") & (risk["adjustment"] == "adjusted") & (risk["window"] == "gt1")]
+    rows = []
+    for k in CLASSES:
+        pop = main[(main["comparison"] == "population") & (main["drug_class"] == k)]
+        for comparison in ("sibling", "spouse"):
+            rel = main[(main["comparison"] == comparison) & (main["drug_class"] == k)]
+            row: dict[str, Any] = {"drug_class": k, "comparison": comparison}
+            values = [*pop[["log_or", "se"]].to_numpy().ravel(), *rel[["log_or", "se"]].to_numpy().ravel()]
+            usable = (
+                len(pop) and len(rel) and bool(pop["estimable"].iloc[0]) and bool(rel["estimable"].iloc[0])
+                and np.isfinite(np.asarray(values, dtype=float)).all()
+            )  # fmt: skip
+            if not usable:
+                rows.append({**row, "estimable": False})
+                continue
+            se_r, se_p = float(rel["se"].iloc[0]), float(pop["se"].iloc[0])
+            log_ratio = float(rel["log_or"].iloc[0]) - float(pop["log_or"].iloc[0])
+            se = float(np.sqrt(se_r**2 + se_p**2 - 2 * correlation * se_r * se_p))
+            rows.append({
+                **row, "or_relative": float(rel["odds_ratio"].iloc[0]),
+                "or_population": float(pop["odds_ratio"].iloc[0]), "log_ratio": log_ratio, "se_log_ratio": se,
+                "ratio": float(np.exp(log_ratio)), "ratio_lower": float(np.exp(log_ratio - Z_975 * se)),
+                "ratio_upper": float(np.exp(log_ratio + Z_975 * se)), "estimable": True,
+            })  # fmt: skip
+    out = pd.DataFrame(rows).reindex(columns=RELATIVE_RATIO_COLUMNS)
+    out["estimable"] = out["estimable"].astype(bool)
+    return out
+
+
+def replicate_correlations(estimates: pd.DataFrame) -> pd.DataFrame:
+    """Across simulation-study replicates, how the relative comparisons' log ORs move with the population one.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        ``results/simstudy_estimates.csv.gz`` (:mod:`alsmeds.simstudy`): one row per replicate and
+        estimator.
+
+    Returns
+    -------
+    DataFrame
+        Per class and relative comparison (``>1 y``, per class, lagged): ``correlation`` of the
+        two log ORs across replicates, ``sd_difference`` (SD of their difference) and
+        ``independent_se`` (root mean square of ``sqrt(se_r^2 + se_p^2)``), and their ratio
+        ``sd_over_independent_se`` (below 1: the independent SE overstates the SE of the ratio).
+    """
+    sel = estimates[
+        (estimates["family"] == "risk") & (estimates["model"] == "per_class") & (estimates["exposure"] == "lagged")
+        & (estimates["stratum"] == "all") & estimates["estimable"].astype(bool)
+    ]  # fmt: skip
+    rows = []
+    for k in CLASSES:
+        term = sel[sel["term"] == f"{k}_gt1"]
+        est = term.pivot_table(index="rep", columns="comparison", values="estimate")
+        se = term.pivot_table(index="rep", columns="comparison", values="se")
+        for comparison in ("sibling", "spouse"):
+            if not {comparison, "population"} <= set(est.columns):
+                continue
+            both = est[[comparison, "population"]].dropna()
+            diff = both[comparison] - both["population"]
+            variances = se.loc[both.index, comparison] ** 2 + se.loc[both.index, "population"] ** 2
+            independent = float(np.sqrt(variances.mean()))
+            rows.append({
+                "drug_class": k, "comparison": comparison, "replicates": len(both),
+                "correlation": float(both[comparison].corr(both["population"])), "sd_difference": float(diff.std()),
+                "independent_se": independent, "sd_over_independent_se": float(diff.std()) / independent,
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def qualitative_verdicts(results_dir: str | Path, relatives_correlation: float = 0.0) -> pd.DataFrame:
+    """A verdict per published qualitative finding, each by its stated rule (columns :data:`VERDICT_COLUMNS`).
+
+    Parameters
+    ----------
+    results_dir : path-like
+        A results folder written by the notebooks (a missing file leaves its findings not estimable).
+    relatives_correlation : float
+        Correlation assumed between the log odds ratio of a relative comparison and that of the
+        population comparison, for the SE of their ratio (:func:`relative_ratios`); the stated rule
+        uses 0, as if the comparisons were independent.
+
+    Returns
+    -------
+    DataFrame
+    """
     results_dir = Path(results_dir)
     risk = _read_csv(results_dir, "risk_models")
-    strata = _read_csv(results_dir, "effect_modification")
     tests = _read_csv(results_dir, "interaction_tests")
     joint = _read_csv(results_dir, "joint_model")
     mixed = _read_csv(results_dir, "alsfrs_mixed_model")
@@ -328,68 +518,90 @@ def qualitative_verdicts(results_dir: str | Path) -> pd.DataFrame:
         add("finding:every_window_raised", status, rule,
             f"{above} of {len(cells)} ORs above 1 ({excluding} with a CI above 1)")  # fmt: skip
 
-    # restricted to under 65
+    # restricted to under 65: judged by the age interaction, not by one stratum's interval
     rule = (
-        "reproduced: for every class (>1 y), OR under 65 above the OR at 65+ and the 65+ CI includes 1; "
-        "direction only: OR under 65 above the OR at 65+ for every class"
+        "reproduced: for every class (>1 y, population, per class), the ratio of ORs under 65 over 65+ above 1 with "
+        "a 95% CI above 1 (the age interaction), and no 65+ OR with a CI above 1; direction only: every ratio above "
+        "1; not reproduced: a ratio at or below 1. A 65+ CI that includes 1 is not evidence of no association at "
+        "65+, so 'restricted to' can be contradicted (a 65+ CI above 1) but not shown"
     )
-    age = _rows(strata, comparison="population", model="per_class", adjustment="adjusted", stratified_by="age")
+    age = _rows(tests, comparison="population", model="per_class", stratified_by="age")
     age = age[(age["window"] == "gt1") & age["estimable"].astype(bool)] if len(age) else age
-    pieces, larger, null_old = [], 0, 0
-    classes = [k for k in CLASSES if len(age) and {"<65", "65+"} <= set(age.loc[age["drug_class"] == k, "stratum"])]
-    for k in classes:
-        young = age[(age["drug_class"] == k) & (age["stratum"] == "<65")].iloc[0]
-        old = age[(age["drug_class"] == k) & (age["stratum"] == "65+")].iloc[0]
-        larger += young["odds_ratio"] > old["odds_ratio"]
-        null_old += old["ci_lower"] <= 1 <= old["ci_upper"]
-        pieces.append(f"{k} {young['odds_ratio']:.2f} under 65 vs {old['odds_ratio']:.2f} (65+ CI "
-                      f"{old['ci_lower']:.2f}-{old['ci_upper']:.2f})")  # fmt: skip
-    if not classes:
-        add("finding:under_65", "not estimable", rule, "no age-stratified estimates")
+    if len(age) == 0:
+        add("finding:under_65", "not estimable", rule, "no age-interaction tests")
     else:
+        ratios = [_interaction_ratio(r, "<65") for r in age.itertuples()]
+        shown = sum(lo > 1 for _, lo, _ in ratios)
+        above = sum(est > 1 for est, _, _ in ratios)
+        old_raised = sum(_stratum_or(r, "65+")[1] > 1 for r in age.itertuples())
         status = (
-            "reproduced" if larger == null_old == len(classes)
-            else "direction only" if larger == len(classes) else "not reproduced"
+            "reproduced" if shown == len(ratios) and not old_raised
+            else "direction only" if above == len(ratios) else "not reproduced"
         )  # fmt: skip
+        pieces = [
+            f"{r.drug_class}: OR under 65 over 65+ {format_ratio(*ratio)}, p = {format_p(r.wald_p)} "
+            f"(65+ OR {format_ratio(*_stratum_or(r, '65+'))})"
+            for r, ratio in zip(age.itertuples(), ratios, strict=True)
+        ]
         add("finding:under_65", status, rule, "; ".join(pieces))
 
-    # consistent in men and women
-    rule = "reproduced: no Wald test of a sex interaction (>1 y, population, per class) with p < 0.05"
+    # consistent in men and women: a claim of no difference, which the data can only fail to contradict
+    rule = (
+        "reproduced: no class (>1 y, population, per class) with a 95% CI of the ratio of ORs men over women that "
+        "excludes 1 (a sex difference not detected, which is not shown absent: the intervals say how large a "
+        "difference the data leave open)"
+    )
     sex = _rows(tests, comparison="population", model="per_class", stratified_by="sex")
     sex = sex[(sex["window"] == "gt1") & sex["estimable"].astype(bool)] if len(sex) else sex
     if len(sex) == 0:
         add("finding:men_and_women", "not estimable", rule, "no sex-interaction tests")
     else:
-        low = sex[sex["wald_p"] < 0.05]
-        ps = ", ".join(f"{r.drug_class} p = {r.wald_p:.2f}" for r in sex.itertuples())
-        add("finding:men_and_women", "reproduced" if low.empty else "not reproduced", rule, ps)
+        ratios = [_interaction_ratio(r, "men") for r in sex.itertuples()]
+        detected = any(lo > 1 or hi < 1 for _, lo, hi in ratios)
+        pieces = [
+            f"{r.drug_class}: OR men over women {format_ratio(*ratio)}, p = {format_p(r.wald_p)}"
+            for r, ratio in zip(sex.itertuples(), ratios, strict=True)
+        ]
+        add("finding:men_and_women", "not reproduced" if detected else "reproduced", rule, "; ".join(pieces))
 
-    # relatives
+    # relatives: ratios of odds ratios, relative comparison over population comparison
     rule = (
-        "reproduced: sibling and spouse ORs (>1 y, per class, adjusted) above 1 for anxiolytics and antidepressants, "
-        "and the sibling OR of hypnotics below its population OR"
+        "ratio of ORs (>1 y, per class, adjusted) of the sibling and of the spouse comparison over the population "
+        "comparison, 95% CI with SE sqrt(se_relative^2 + se_population^2 - 2 r se_relative se_population), "
+        f"r = {fixed(relatives_correlation)} (0: as if independent, an approximation: the comparisons share the "
+        "cases). Reproduced: both hypnotics ratios with a CI below 1 (weaker) and no anxiolytics or antidepressants "
+        "ratio with a CI excluding 1 (similar: a difference not detected, not shown absent); direction only: "
+        "neither part contradicted (no hypnotics CI above 1, no other CI excluding 1) but weaker not shown; "
+        "not reproduced: either part contradicted"
     )
-    rel = _rows(risk, model="per_class", adjustment="adjusted")
-    rel = rel[(rel["window"] == "gt1")] if len(rel) else rel
-
-    def odds(comparison: str, k: str) -> float:
-        if rel.empty:
-            return np.nan
-        sel = rel[(rel["comparison"] == comparison) & (rel["drug_class"] == k) & rel["estimable"].astype(bool)]
-        return float(sel["odds_ratio"].iloc[0]) if len(sel) else np.nan
-
-    needed = [odds(c, k) for c in ("sibling", "spouse") for k in ("anxiolytics", "antidepressants")]
-    hyp_sib, hyp_pop = odds("sibling", "hypnotics"), odds("population", "hypnotics")
-    if not np.all(np.isfinite([*needed, hyp_sib, hyp_pop])):
-        add("finding:relatives", "not estimable", rule, "a sibling or spouse estimate is missing")
+    found = relative_ratios(risk, relatives_correlation)
+    if found.empty or not found["estimable"].all():
+        add("finding:relatives", "not estimable", rule, "a sibling, spouse or population estimate is missing")
     else:
-        similar = all(v > 1 for v in needed)
-        weaker = hyp_sib < hyp_pop
-        status = "reproduced" if similar and weaker else ("direction only" if similar or weaker else "not reproduced")
-        add("finding:relatives", status, rule,
-            "sibling/spouse ORs anxiolytics " + f"{needed[0]:.2f}/{needed[1]:.2f}, antidepressants "
-            f"{needed[2]:.2f}/{needed[3]:.2f}; hypnotics sibling {hyp_sib:.2f} vs population "
-            f"{hyp_pop:.2f}")  # fmt: skip
+        hyp = found[found["drug_class"] == "hypnotics"]
+        other = found[found["drug_class"] != "hypnotics"]
+        weaker_shown = bool((hyp["ratio_upper"] < 1).all())
+        weaker_contradicted = bool((hyp["ratio_lower"] > 1).any())
+        similar_contradicted = bool(((other["ratio_lower"] > 1) | (other["ratio_upper"] < 1)).any())
+        status = (
+            "not reproduced" if weaker_contradicted or similar_contradicted
+            else "reproduced" if weaker_shown else "direction only"
+        )  # fmt: skip
+        pieces = []
+        for k in CLASSES:
+            rows = found[found["drug_class"] == k].set_index("comparison")
+            if rows.empty:
+                continue
+            ors = "/".join(fixed(rows.loc[c, "or_relative"]) for c in ("sibling", "spouse"))
+            ratio_text = ", ".join(
+                f"{c} {format_ratio(rows.loc[c, 'ratio'], rows.loc[c, 'ratio_lower'], rows.loc[c, 'ratio_upper'])}"
+                for c in ("sibling", "spouse")
+            )
+            pieces.append(
+                f"{k}: sibling/spouse ORs {ors}, population {fixed(rows['or_population'].iloc[0])}; "
+                f"ratio to population {ratio_text}"
+            )
+        add("finding:relatives", status, rule, "; ".join(pieces))
 
     # prognosis
     rule = "reproduced: every joint-model HR above 1 with a CI above 1; direction only: every HR above 1"
