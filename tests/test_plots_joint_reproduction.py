@@ -134,6 +134,30 @@ def test_published_vs_ours_panels_use_readable_labels_and_the_log_ratio_axis():
     assert any("not estimable" in t.get_text() for t in axes[1].texts)
 
 
+def _lane_gaps(ax: plt.Axes) -> list[float]:
+    """Vertical distance of every planted star from the nearest estimate dot (magenta scatter vs 'o' markers)."""
+    stars = [
+        y
+        for c in ax.collections
+        if isinstance(c, PathCollection)
+        and len(c.get_offsets())
+        and mcolors.same_color(c.get_facecolor()[0], TRUTH_COLOUR)
+        for y in c.get_offsets()[:, 1]
+    ]
+    dots = [float(line.get_ydata()[0]) for line in ax.lines if line.get_marker() == "o" and len(line.get_ydata())]
+    return [min(abs(y - d) for d in dots) for y in stars] if dots else []
+
+
+def test_planted_stars_sit_beside_the_estimates_not_on_them():
+    card = _card()
+    fig, axes = plt.subplots(2, 1, figsize=(9, 6))
+    plot_published_vs_ours(card, axes=axes)
+    gaps = [g for ax in axes for g in _lane_gaps(ax)]
+    assert gaps and min(gaps) >= 0.2, "a star drawn on top of an estimate hides it"
+    summary = _forest_axis(plot_study_summary(card))
+    assert min(_lane_gaps(summary)) >= 0.2
+
+
 def _estimates() -> pd.DataFrame:
     rows = []
     for k, hr in (("anxiolytics", 1.5), ("hypnotics", 1.2)):

@@ -6,8 +6,9 @@
   estimates on one shared log-ratio axis (notebook 08).
 
 Both read a scorecard (:func:`alsmeds.reporting.reproduction.scorecard`) and draw each target's
-row with the same helper: published = black open square, ours = a dot in the class's colour,
-planted = magenta star; a target without an estimate says so.
+row with the same helper, in three lanes so that nothing hides anything: published = black open
+square (top), ours = a dot in the class's colour (middle), planted = magenta star (bottom); a
+target without an estimate says so.
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ def _finite(value: object) -> bool:
 
 
 def _draw_target(ax: plt.Axes, r: pd.Series, y: float, gap: float, markersize: float, fontsize: float) -> list[float]:
-    """Published (at ``y + gap``), ours and the planted value (at ``y - gap``) of one ratio target; the values drawn."""
+    """Published (at ``y + gap``), ours (at ``y``) and the planted value (at ``y - gap``) of one ratio target.
+
+    Three lanes, so that a planted star never hides the estimate it should sit beside.  Returns
+    the values drawn.
+    """
     drug, _ = _parts(r["target"])
     colour = CLASS_COLOURS.get(drug, SUMMARY_COLOUR)
     values: list[float] = []
@@ -78,12 +83,12 @@ def _draw_target(ax: plt.Axes, r: pd.Series, y: float, gap: float, markersize: f
     if _finite(r["estimate"]) and float(r["estimate"]) > 0:
         lo, hi = r["ci_lower"], r["ci_upper"]
         err = [[r["estimate"] - lo], [hi - r["estimate"]]] if _finite(lo) and _finite(hi) else None
-        ax.errorbar(r["estimate"], y - gap, xerr=err, fmt="o", color=colour, capsize=3, markersize=markersize,
+        ax.errorbar(r["estimate"], y, xerr=err, fmt="o", color=colour, capsize=3, markersize=markersize,
                     elinewidth=1.8)  # fmt: skip
         values += [v for v in (r["estimate"], lo, hi) if _finite(v)]
     else:
         note = str(r.get("note") or "").removeprefix("not estimable: ")
-        ax.text(1.0, y - gap, f"  not estimable{': ' + note if note else ''}", fontsize=fontsize - 1, va="center",
+        ax.text(1.0, y, f"  not estimable{': ' + note if note else ''}", fontsize=fontsize - 1, va="center",
                 color=colour)  # fmt: skip
     if _finite(r.get("planted", np.nan)):
         ax.scatter(r["planted"], y - gap, marker=TRUTH_MARKER, s=markersize**2 * 3.0, color=TRUTH_COLOUR,
@@ -106,7 +111,7 @@ def _legend_handles(planted: bool, markersize: float) -> list[Line2D]:
 
 
 def plot_published_vs_ours(card: pd.DataFrame, axes: np.ndarray | None = None) -> np.ndarray:
-    """Per published ratio, the published estimate (square) above ours (dot), with 95% CIs; planted values as stars.
+    """Per published ratio, the published estimate (square) above ours (dot), 95% CIs; planted values (stars) below.
 
     Parameters
     ----------
@@ -128,7 +133,7 @@ def plot_published_vs_ours(card: pd.DataFrame, axes: np.ndarray | None = None) -
         labels, ticks, values = [], [], []
         for i, r in rows.iterrows():
             y = -float(i)
-            values += _draw_target(ax, r, y, gap=0.18, markersize=6, fontsize=10)
+            values += _draw_target(ax, r, y, gap=0.26, markersize=6, fontsize=10)
             drew_planted |= _finite(r.get("planted", np.nan))
             labels.append(target_label(r, status=True))
             ticks.append(y)
@@ -232,7 +237,7 @@ def plot_study_summary(
                 fontsize=fontsize, fontweight="bold")  # fmt: skip
         y -= 1
         for _, r in rows.iterrows():
-            values += _draw_target(ax, r, y, gap=0.17, markersize=7, fontsize=fontsize)
+            values += _draw_target(ax, r, y, gap=0.27, markersize=7, fontsize=fontsize)
             drew_planted |= _finite(r.get("planted", np.nan))
             ticks.append(y)
             labels.append(target_label(r))
