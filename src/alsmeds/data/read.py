@@ -9,7 +9,9 @@ shift a reported line); Parquet as stored.  Problems of the files themselves (a 
 that is never closed, a record with too many or too few fields, a byte that is not
 UTF-8, an unreadable file) are collected as :class:`~alsmeds.data.problems.Problem`
 with their rule and line, never raised as a traceback, and no row is silently lost:
-the number of records parsed is checked against the records found in the bytes.
+the number of records parsed is checked against the records found in the bytes.  Every
+check takes time linear in the file, so a damaged file (a binary file under a ``.csv``
+name, a Latin-1 export with a bad byte on every line) is rejected in seconds.
 
 Typing and validation are the next steps (:mod:`alsmeds.data.validate`,
 :func:`alsmeds.data.registry.read_registry`).
@@ -326,8 +328,69 @@ def _holds_records(content: bytes, ncols: int, id_column: int | None) -> bool:
     return False
 
 
+#: Bytes of a file judged per step of the UTF-8 check: bounds its memory (the time is linear).
+_UTF8_BLOCK = 1 << 23
+
+
+def _not_utf8_offsets(b: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Offsets in ``[start, stop)`` of the bytes that belong to no well-formed UTF-8 sequence.
+
+    A byte is well-formed when it is ASCII or part of a complete multi-byte sequence: a
+    lead byte C2-DF, E0-EF or F0-F4 followed by the one, two or three continuation bytes
+    (80-BF) it announces, the second byte within the narrower ranges of E0 (A0-BF), ED
+    (80-9F), F0 (90-BF) and F4 (80-8F) that exclude overlong forms, surrogates and code
+    points above U+10FFFF.  Every other byte is one that Python's strict decoder reports
+    in an error.  Vectorised over the non-ASCII bytes; the three bytes before ``start``
+    are judged too, so that a sequence crossing the block boundary is seen whole.
+
+    Parameters
+    ----------
+    b : numpy.ndarray of uint8
+        The whole file.
+    start, stop : int
+        The block of ``b`` to judge.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Ascending offsets into ``b``.
+    """
+    first = max(start - 3, 0)
+    pos = np.flatnonzero(b[first:stop] >= 0x80) + first
+    if len(pos) == 0:
+        return pos
+    value = b[pos]
+
+    def following(k: int) -> np.ndarray:
+        at = pos + k
+        out = np.zeros(len(pos), dtype=np.uint8)  # 0 (ASCII) past the end: never a continuation byte
+        inside = at < len(b)
+        out[inside] = b[at[inside]]
+        return out
+
+    c1, c2, c3 = following(1), following(2), following(3)
+    low = np.where(value == 0xE0, 0xA0, np.where(value == 0xF0, 0x90, 0x80))
+    high = np.where(value == 0xED, 0x9F, np.where(value == 0xF4, 0x8F, 0xBF))
+    second = (c1 >= low) & (c1 <= high)
+    third = (c2 & 0xC0) == 0x80
+    ok2 = (value >= 0xC2) & (value <= 0xDF) & second
+    ok3 = (value >= 0xE0) & (value <= 0xEF) & second & third
+    ok4 = (value >= 0xF0) & (value <= 0xF4) & second & third & ((c3 & 0xC0) == 0x80)
+    good = ok2 | ok3 | ok4
+    covered = np.zeros(len(pos), dtype=bool)  # continuation bytes of a well-formed sequence
+    for k, lead in ((1, good), (2, ok3 | ok4), (3, ok4)):
+        targets = pos[lead] + k
+        covered[np.searchsorted(pos, targets[targets < stop])] = True
+    return pos[~good & ~covered & (pos >= start)]
+
+
 def _utf8_problems(scan: _CsvScan) -> list[Problem]:
-    """Bytes that are not UTF-8, with their file lines (the contract's CSV files are UTF-8)."""
+    """Bytes that are not UTF-8, with their file lines (the contract's CSV files are UTF-8).
+
+    One vectorised pass over the file in blocks of :data:`_UTF8_BLOCK` bytes
+    (:func:`_not_utf8_offsets`): the time grows linearly with the file, however many
+    bytes are wrong, and the count of bytes, rows and distinct byte values is exact.
+    """
     data = scan.data
     if data.isascii():
         return []
@@ -336,32 +399,126 @@ def _utf8_problems(scan: _CsvScan) -> list[Problem]:
         return []
     except UnicodeDecodeError:
         pass
-    offsets: list[int] = []
-    shown: dict[str, None] = {}
+    b = np.frombuffer(data, dtype=np.uint8)
     count = 0
-    view = memoryview(data)
-    pos = 0
-    while pos < len(data):  # one decoder call per bad byte sequence: linear in the file size
-        try:
-            codecs.utf_8_decode(view[pos:], "strict", True)
-            break
-        except UnicodeDecodeError as err:
-            at = pos + err.start
-            count += 1
-            if len(offsets) < MAX_ROWS_STORED:
-                offsets.append(at)
-            if len(shown) <= MAX_SHOWN:
-                shown[f"0x{data[at]:02X}"] = None
-            pos = pos + max(err.end, err.start + 1)
-    rows, lines = scan.locate(np.asarray(offsets, dtype=np.int64))
+    byte_values: dict[int, None] = {}  # distinct offending byte values, in order of appearance
+    row_parts: list[np.ndarray] = []
+    line_parts: list[np.ndarray] = []
+    for start in range(0, len(b), _UTF8_BLOCK):
+        offsets = _not_utf8_offsets(b, start, min(start + _UTF8_BLOCK, len(b)))
+        if len(offsets) == 0:
+            continue
+        count += len(offsets)
+        values = b[offsets]
+        _, first = np.unique(values, return_index=True)
+        byte_values.update(dict.fromkeys(values[np.sort(first)].tolist()))
+        rows, lines = scan.locate(offsets)
+        rows, first = np.unique(rows, return_index=True)  # one entry per row: the line of its first bad byte
+        row_parts.append(rows)
+        line_parts.append(lines[first])
+    rows, lines = np.concatenate(row_parts), np.concatenate(line_parts)
     problems = []
     if (rows < 0).any():
         problems.append(_header_problem(scan, "not_utf8", "the header line holds bytes that are not UTF-8"))
     if (rows >= 0).any():
         message = f"{count:,} byte(s) that are not UTF-8 (re-save the file as UTF-8, e.g. from Latin-1):"
         keep = rows >= 0
-        problems.append(_structure_problem(scan, "not_utf8", message, rows[keep], lines[keep], list(shown), len(shown)))
+        shown = [f"0x{v:02X}" for v in list(byte_values)[: MAX_SHOWN + 1]]
+        problems.append(_structure_problem(scan, "not_utf8", message, rows[keep], lines[keep], shown, len(byte_values)))
     return problems
+
+
+#: Byte-order marks of text in a wide encoding (UTF-32 first: its little-endian mark begins
+#: with UTF-16's).
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+)
+
+
+#: Wide encodings tried on a file without byte-order mark that holds NUL bytes.
+_WIDE_ENCODINGS = (
+    ("utf-32-le", "UTF-32 (little-endian)"),
+    ("utf-32-be", "UTF-32 (big-endian)"),
+    ("utf-16-le", "UTF-16 (little-endian)"),
+    ("utf-16-be", "UTF-16 (big-endian)"),
+)
+
+
+#: Bytes of a file's start tried in the wide encodings.
+_WIDE_SAMPLE = 1 << 16
+
+
+#: Leading bytes of binary formats that end up under a ``.csv`` name, and what to do.
+_BINARY_FORMATS = (
+    (b"PAR1", "a Parquet file (name it {table}.parquet)"),
+    (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
+    (b"PK\x03\x04", "a ZIP archive, such as an Excel .xlsx workbook (export the table as CSV)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook (export the table as CSV)"),
+    (b"\xfd7zXZ\x00", "xz-compressed data (decompress it first)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data (decompress it first)"),
+)
+
+
+def _wide_encoding(sample: bytes) -> str | None:
+    """The UTF-32 or UTF-16 encoding in which ``sample`` (without byte-order mark) reads as a table's text.
+
+    A table's text holds no NUL character, a comma or a line break, and at least 90%
+    ASCII characters (digits, dates, codes); binary data decoded in a wide encoding
+    gives unpaired surrogates, NULs or mostly non-ASCII characters.
+    """
+    for codec, label in _WIDE_ENCODINGS:
+        try:
+            text = codecs.getincrementaldecoder(codec)("strict").decode(sample, final=False)
+        except UnicodeDecodeError:
+            continue
+        ascii_chars = len(text.encode("ascii", "ignore"))
+        if text and "\x00" not in text and ("," in text or "\n" in text) and ascii_chars >= 0.9 * len(text):
+            return label
+    return None
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """1-based file line of a byte offset: line breaks before it (``\n``, or a lone ``\r``) plus one."""
+    lone_cr = data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset)
+    return data.count(b"\n", 0, offset) + lone_cr + 1
+
+
+def _encoding_problem(data: bytes, table: str, file: str) -> Problem | None:
+    """A file that is not UTF-8 text at all: UTF-16 or UTF-32, or binary data; None for text.
+
+    Checked on the raw bytes before anything else, in time linear in the file (a search
+    for NUL bytes), so that a binary file is rejected at once with what it is: text in a
+    wide encoding (found by its byte-order mark, or, without one, by decoding the file's
+    start, :func:`_wide_encoding`) is ``not_utf8``; a known binary format (Parquet, gzip,
+    ZIP or Excel...) or any other file holding NUL bytes is ``unreadable_table``.
+    """
+    for bom, label in _WIDE_BOMS:
+        if data.startswith(bom):
+            message = f"the file is {label} text (it starts with that byte-order mark); re-save it as UTF-8"
+            return _file_problem(table, file, "not_utf8", message)
+    for magic, what in _BINARY_FORMATS:
+        if data.startswith(magic) and (magic != b"PAR1" or data.endswith(magic)):
+            message = f"the file is not CSV text but {what.format(table=table)}"
+            return _file_problem(table, file, "unreadable_table", message)
+    nul = data.find(b"\x00")
+    if nul < 0:
+        return None
+    label = _wide_encoding(data[:_WIDE_SAMPLE])
+    if label is not None:
+        message = (
+            f"the file looks like {label} text without a byte-order mark (NUL bytes between the "
+            "characters); re-save it as UTF-8"
+        )
+        return _file_problem(table, file, "not_utf8", message)
+    n_nul = data.count(b"\x00")
+    message = (
+        f"the file holds {n_nul:,} NUL byte(s) (0x00), the first on file line "
+        f"{_line_of(data, nul):,}: it is binary data, not CSV text (or a damaged copy)"
+    )
+    return _file_problem(table, file, "unreadable_table", message)
 
 
 def _field_count_problem(scan: _CsvScan, ncols: int, skip: np.ndarray) -> list[Problem]:
@@ -400,13 +557,19 @@ def read_csv_checked(path: str | Path, table: str | None = None) -> tuple[pd.Dat
     The structure is checked with a byte scan before the values are read (with
     pyarrow): line breaks outside quotes end records, empty lines are skipped, and each
     data row's starting file line is recorded, so that reports give exact file lines
-    even after empty lines or a quoted value holding a line break.  The scan rejects:
+    even after empty lines or a quoted value holding a line break.  A file that is the
+    header line alone (with or without a final line break) is an empty table.  Before
+    the scan, a file that is not text at all is rejected at once
+    (:func:`_encoding_problem`): UTF-16 or UTF-32 text (``not_utf8``), or binary data
+    such as NUL bytes or a Parquet, compressed or Excel file (``unreadable_table``).
+    The scan rejects:
 
     * a quoted value that is never closed, spans :data:`MAX_LINES_IN_QUOTED_VALUE`
       lines or more, or holds lines shaped like records (rule ``unbalanced_quote``):
       the reader would silently merge or swallow records;
     * a record with more or fewer fields than the header (``wrong_field_count``);
-    * bytes that are not UTF-8 (``not_utf8``).
+    * bytes that are not UTF-8 (``not_utf8``), found in one linear pass
+      (:func:`_utf8_problems`).
 
     Parameters
     ----------
@@ -437,6 +600,9 @@ def read_csv_checked(path: str | Path, table: str | None = None) -> tuple[pd.Dat
     data = path.read_bytes()
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
+    encoding = _encoding_problem(data, table, path.name)
+    if encoding is not None:
+        raise CsvFormatError([encoding])
     scan = _scan_csv(data, table, path.name)
     if scan.header_seg < 0:
         raise CsvFormatError([_header_problem(scan, "unreadable_table", "the file is empty (no header line)", False)])
@@ -460,6 +626,10 @@ def read_csv_checked(path: str | Path, table: str | None = None) -> tuple[pd.Dat
         raise CsvFormatError([_header_problem(scan, "unreadable_table", "the header line is empty")])
 
     record_lines = scan.record_lines
+    if len(record_lines) == 0:  # the header alone, with or without a final line break: an empty table
+        empty = pa.table([pa.array([], pa.string())] * len(header), names=header)
+        dtype = pd.StringDtype("pyarrow")
+        return empty.to_pandas(types_mapper=lambda t: dtype if t == pa.string() else None), None
     longest = int((scan.seg_end - scan.seg_start).max())
     multiline = len(scan.quoted_breaks) > 0
     try:
@@ -518,11 +688,35 @@ def read_csv_raw(path: str | Path) -> pd.DataFrame:
     return read_csv_checked(path)[0]
 
 
+def read_parquet_raw(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file as stored, keeping columns that share a name.
+
+    ``pandas.read_parquet`` refuses a file whose schema repeats a column name (with
+    pyarrow's wording); such a file is read column by column instead, so that the
+    validator reports the repeated name by the rule ``duplicate_column``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns as stored (a repeated name appears more than once).
+    """
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    if len(set(names)) == len(names):
+        return pd.read_parquet(path)
+    return pq.ParquetFile(path).read(use_pandas_metadata=True).to_pandas()
+
+
 def read_table_raw(path: str | Path) -> pd.DataFrame:
-    """Read one table file, CSV as text (:func:`read_csv_raw`) or Parquet as stored."""
+    """Read one table file, CSV as text (:func:`read_csv_raw`) or Parquet as stored (:func:`read_parquet_raw`)."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        return read_parquet_raw(path)
     return read_csv_raw(path)
 
 
@@ -597,7 +791,7 @@ def load_raw(data_dir: str | Path) -> RawRegistry:
             continue
         try:
             if path.suffix == ".parquet":
-                tables[name] = pd.read_parquet(path)
+                tables[name] = read_parquet_raw(path)
             else:
                 tables[name], lines[name] = read_csv_checked(path, name)
         except CsvFormatError as err:
