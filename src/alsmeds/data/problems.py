@@ -49,12 +49,19 @@ RULES: dict[str, str] = {
     "duplicate_column": "column names in a table are unique",
     "missing_metadata": "extract.json is present and holds a JSON object",
     "missing_metadata_key": "extract.json gives " + ", ".join(schema.EXTRACT_METADATA_KEYS),
-    "bad_metadata_date": "the study dates in extract.json are ISO dates YYYY-MM-DD",
+    "bad_metadata_date": (
+        "the study dates in extract.json are ISO dates written YYYY-MM-DD, from "
+        f"{schema.FIRST_SUPPORTED_DATE} to {schema.LAST_SUPPORTED_DATE}"
+    ),
     "metadata_order": "register_start <= recruitment_start <= recruitment_end <= end_of_follow_up",
     # columns and values
     "missing_column": "every required column is present",
     "not_an_id": "a person id is a whole number written with digits only",
     "not_a_date": "an ISO date YYYY-MM-DD",
+    "date_out_of_range": (
+        f"a date from {schema.FIRST_SUPPORTED_DATE} to {schema.LAST_SUPPORTED_DATE}, the dates the analysis holds; "
+        "an unknown or open-ended date is an empty field, not a sentinel such as 9999-12-31"
+    ),
     "not_an_integer": "a whole number",
     "not_a_number": "a finite decimal number such as 12.5",
     "missing_value": "a non-nullable column has a value in every row",
@@ -65,6 +72,7 @@ RULES: dict[str, str] = {
         "ICD-9 codes (starting with a digit) are read as ICD-9; chapter 290-319 counts as psychiatric history"
     ),
     "icd9_code_after_1997": f"an ICD-9 code (starting with a digit) is dated on or before {schema.ICD9_LAST_DATE}",
+    "alsfrs_total_mismatch": "when all twelve ALSFRS-R item scores of a visit are given, they sum to alsfrs_r_total",
     "pattern": "text matches the column's pattern",
     "out_of_range": "a number lies within the column's range",
     "duplicate_key": "the table's key identifies one row",
@@ -101,6 +109,17 @@ RULES: dict[str, str] = {
     "death_before_birth": "death_date is on or after birth_date",
     "emigration_before_birth": "emigration_date is on or after birth_date",
     "diagnosis_before_birth": "the ALS diagnosis is on or after the case's birth_date",
+    "dispensing_before_birth": (
+        "dispensings are on or after the person's birth_date (else they would count as exposure)"
+    ),
+    "diagnosis_record_before_birth": (
+        "rows of diagnoses are on or after the person's birth_date (else they would count as psychiatric history)"
+    ),
+    "sentinel_birth_date": (
+        "birth_date is a date of birth, not a placeholder for an unknown date ("
+        + ", ".join(d.isoformat() for d in schema.SENTINEL_BIRTH_DATES)
+        + ")"
+    ),
     "death_before_diagnosis": "a case's death_date is on or after the ALS diagnosis_date",
     "dispensing_after_death": "dispensings are on or before the person's death_date",
     "death_date_conflict": "an outcome 'death' has the event_date of the person's death_date in persons",

@@ -59,6 +59,18 @@ ICD_PATTERN = r"^(?:[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?|[0-9]{3}(\.?([0-9]{1,2}[A-Z
 #: no register holds an ICD-9 code dated after 1997-12-31.
 ICD9_LAST_DATE = date(1997, 12, 31)
 
+#: The dates the analysis can hold (a day at midnight as pandas ``datetime64[ns]``).  A date
+#: outside them, such as the register sentinel 9999-12-31 for "no end", is rejected (rule
+#: ``date_out_of_range``): an unknown or open-ended date is an empty field.
+FIRST_SUPPORTED_DATE = date(1677, 9, 22)
+LAST_SUPPORTED_DATE = date(2262, 4, 11)
+
+#: Placeholders that systems write for an unknown date: 1900-01-01 (the zero of SQL Server and
+#: many registers) and 1899-12-30 / 1899-12-31 (the zero of spreadsheet dates).  As a birth
+#: date such a placeholder makes a control over 115 years old at the index date (rule
+#: ``sentinel_birth_date``).
+SENTINEL_BIRTH_DATES = (date(1900, 1, 1), date(1899, 12, 31), date(1899, 12, 30))
+
 
 @dataclass(frozen=True)
 class Column:

@@ -10,22 +10,26 @@ Errors and warnings
 -------------------
 Every rule has a severity (:data:`WARNING_RULES`).  An *error* is what would make an
 analysis wrong (a malformed code, a control who died before the index date, a file
-whose quotes swallow records); any error makes validation fail.  A *warning* is what
-real registers contain and the analysis handles by a documented rule (a dispensing
-after the end of follow-up, an ICD-9 code from before 1997, two ALSFRS-R assessments
-on one day, a case without controls): the rows are kept, and the warning says how
-many there are.  Warnings never make :func:`validate_registry` or
-:func:`alsmeds.data.registry.read_registry` raise.
+whose quotes swallow records, a dispensing before the person's birth); any error makes
+validation fail.  A *warning* is what real registers contain and the analysis handles
+by a documented rule (a dispensing after the end of follow-up, an ICD-9 code from
+before 1997, two ALSFRS-R assessments on one day, a case without controls): the rows
+are kept, and the warning says how many there are.  Warnings never make
+:func:`validate_registry` or :func:`alsmeds.data.registry.read_registry` raise.
 
 How values are read
 -------------------
 Values are parsed by the column kind declared in the schema:
 
 ``id``
-    a whole number written with digits only (``123``, not ``123.0``).
+    a whole number written with digits only (``123``, not ``123.0``, ``-123`` or ``+123``;
+    a negative integer in Parquet is not an id either).
 ``date``
     an ISO date ``YYYY-MM-DD``; a Parquet timestamp gives its calendar date in the
-    time zone it is stored in (a time of day is dropped), never shifted to UTC.
+    time zone it is stored in (a time of day is dropped), never shifted to UTC.  A real
+    date outside :data:`~alsmeds.data.schema.FIRST_SUPPORTED_DATE` to
+    :data:`~alsmeds.data.schema.LAST_SUPPORTED_DATE` (the sentinel ``9999-12-31``) is
+    reported as such (rule ``date_out_of_range``), not as a malformed date.
 ``int``
     a whole number; ``3.0`` is accepted as 3, ``3.5`` is not.
 ``float``
@@ -69,6 +73,7 @@ warnings), for about 17 MB of added dependencies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -96,7 +101,7 @@ from alsmeds.data.problems import (
 from alsmeds.data.schema import Column, Table
 
 _PARSE_RULES = {
-    "id": ("not_an_id", "not an integer person id"),
+    "id": ("not_an_id", "not a person id written with digits only"),
     "date": ("not_a_date", "not a valid date"),
     "int": ("not_an_integer", "not an integer"),
     "float": ("not_a_number", "not a number"),
@@ -111,10 +116,22 @@ _PATTERN_RULES = {
 }
 
 
-_DIGITS = r"[+-]?[0-9]{1,18}"
+#: An integer as text, with an optional sign (``int`` columns; a negative count is out of range).
+_SIGNED_DIGITS = r"[+-]?[0-9]{1,18}"
+
+
+#: A person id as text: digits only, no sign (``-101888`` and ``+102693`` are not ids).
+_ID_DIGITS = r"[0-9]{1,18}"
 
 
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+#: Message of rule ``date_out_of_range``.
+_OUT_OF_RANGE_DATE = (
+    f"date outside the supported range {schema.FIRST_SUPPORTED_DATE} to {schema.LAST_SUPPORTED_DATE}, "
+    "probably a sentinel for an unknown or open date (write an empty field):"
+)
 
 
 @dataclass
@@ -155,24 +172,31 @@ def _text(u: pd.Index) -> pd.Index:
     return pd.Index(u.astype(str), dtype=object).str.strip()
 
 
-def _parse_integers(u: pd.Index, allow_float_text: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse distinct values as int64: (values, missing, bad)."""
+def _parse_integers(
+    u: pd.Index, allow_float_text: bool, signed: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse distinct values as int64: (values, missing, bad).
+
+    With ``signed=False`` (person ids) a sign or a negative number is bad: an id is
+    written with digits only.
+    """
     n = len(u)
     values = np.zeros(n, dtype=np.int64)
     missing = np.zeros(n, dtype=bool)
     if ptypes.is_bool_dtype(u.dtype):
         return values, missing, np.ones(n, dtype=bool)
     if ptypes.is_integer_dtype(u.dtype):
-        return np.asarray(u, dtype=np.int64), missing, np.zeros(n, dtype=bool)
+        values = np.asarray(u, dtype=np.int64)
+        return values, missing, np.zeros(n, dtype=bool) if signed else values < 0
     if ptypes.is_float_dtype(u.dtype):
         x = np.asarray(u, dtype=np.float64)
-        ok = np.isfinite(x) & (np.abs(x) < 2.0**53)
+        ok = np.isfinite(x) & (np.abs(x) < 2.0**53) & (signed | (x >= 0))
         ok[ok] = x[ok] == np.floor(x[ok])
         values[ok] = x[ok].astype(np.int64)
         return values, missing, ~ok
     text = _text(u)
     missing = np.asarray(text == "", dtype=bool)
-    ok = np.asarray(text.str.fullmatch(_DIGITS), dtype=bool)
+    ok = np.asarray(text.str.fullmatch(_SIGNED_DIGITS if signed else _ID_DIGITS), dtype=bool)
     values[ok] = np.asarray(text[ok], dtype=np.int64) if ok.any() else values[ok]
     if allow_float_text:
         rest = ~ok & ~missing
@@ -206,28 +230,65 @@ def _wall_clock(value: Any) -> Any:
     return value.replace(tzinfo=None) if tz is not None else value
 
 
-def _parse_dates(u: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # A timestamp stands for its calendar date in the time zone it is stored in: local
-    # midnight in Europe/Stockholm is that day, not the day before (as it would be in UTC).
-    # A time of day is dropped.
+#: The supported dates as numpy days (see :data:`alsmeds.data.schema.FIRST_SUPPORTED_DATE`).
+_FIRST_DAY = np.datetime64(schema.FIRST_SUPPORTED_DATE, "D")
+_LAST_DAY = np.datetime64(schema.LAST_SUPPORTED_DATE, "D")
+
+
+def _day(value: Any) -> np.datetime64:
+    """The calendar day of a date-like object (wall-clock time in its own zone), NaT if it is none."""
+    value = _wall_clock(value)
+    if value is None or value is pd.NaT or (isinstance(value, np.datetime64) and np.isnat(value)):
+        return np.datetime64("NaT", "D")
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date | np.datetime64):
+        return np.datetime64(value, "D")
+    return np.datetime64("NaT", "D")
+
+
+def _supported_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days as datetime64[ns] (NaT outside the supported range) and which lie outside it."""
+    days = days.astype("datetime64[D]")
+    outside = ~np.isnat(days) & ((days < _FIRST_DAY) | (days > _LAST_DAY))
+    days[outside] = np.datetime64("NaT", "D")
+    return days.astype("datetime64[ns]"), outside
+
+
+def _parse_dates(u: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse distinct values as dates: (values as datetime64[ns], missing, bad, outside).
+
+    ``outside`` marks real calendar dates beyond the supported range (9999-12-31,
+    0001-01-01), which ``bad`` (not a date at all) leaves out.  A timestamp stands for
+    its calendar date in the time zone it is stored in: local midnight in
+    Europe/Stockholm is that day, not the day before (as it would be in UTC).  A time
+    of day is dropped.
+    """
     n = len(u)
     missing = np.zeros(n, dtype=bool)
     if ptypes.is_datetime64_any_dtype(u.dtype):
         d = pd.DatetimeIndex(u)
         if d.tz is not None:
             d = d.tz_localize(None)  # wall-clock time in the stored zone
-        x = d.as_unit("ns").normalize().to_numpy()
-        return x, missing, np.isnat(x)
+        x, outside = _supported_days(d.to_numpy())  # in the stored unit: 9999-12-31 fits in microseconds
+        return x, missing, np.isnat(x) & ~outside, outside
     if n and ptypes.infer_dtype(u, skipna=True) in ("date", "datetime", "datetime64"):
-        local = pd.Series([_wall_clock(v) for v in u], dtype=object)
-        x = pd.to_datetime(local, errors="coerce").dt.normalize().to_numpy("datetime64[ns]")
-        return x, missing, np.isnat(x)
+        x, outside = _supported_days(np.array([_day(v) for v in u], dtype="datetime64[D]"))
+        return x, missing, np.isnat(x) & ~outside, outside
     text = _text(u)
     missing = np.asarray(text == "", dtype=bool)
     shaped = np.asarray(text.str.fullmatch(_ISO_DATE), dtype=bool)
     s = pd.Series(np.asarray(text, dtype=object)).where(shaped)
     x = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").to_numpy("datetime64[ns]")
-    return x, missing, ~missing & np.isnat(x)
+    bad = ~missing & np.isnat(x)
+    outside = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(bad & shaped):  # a calendar date pandas cannot hold, or an impossible one
+        try:
+            date.fromisoformat(text[i])
+        except ValueError:
+            continue
+        outside[i] = True
+    return x, missing, bad & ~outside, outside
 
 
 def _requirement_range(col: Column) -> str:
@@ -269,7 +330,8 @@ def _fast_integers(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, 
 
     Ids have many distinct values, so hashing them is the slow part of the general
     path; here integer columns (Parquet, memory) and Arrow-backed text columns (CSV)
-    whose every value is plain digits are converted directly.
+    whose every value is plain digits are converted directly.  An id with a sign (or a
+    negative integer id) goes to the general path, which reports it.
     """
     n = len(raw)
     if ptypes.is_integer_dtype(raw.dtype) and not isinstance(raw.dtype, pd.api.extensions.ExtensionDtype):
@@ -287,10 +349,14 @@ def _fast_integers(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, 
         # hexadecimal ("0x10"), which the contract does not allow.
         if n and pc.any(pc.match_substring(arr, "x", ignore_case=True)).as_py():
             return None
+        if n and col.kind == "id" and pc.any(pc.match_substring(arr, "-")).as_py():  # "-0" too
+            return None
         try:
             values = pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
+    if n and col.kind == "id" and values.min() < 0:
+        return None
     valid = np.ones(n, dtype=bool)
     typed = pd.Series(values, index=raw.index, name=col.name, dtype="int64")
     if col.kind == "int" and col.nullable:
@@ -336,7 +402,7 @@ def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, li
     unique_flags: list[tuple[str, str, str, np.ndarray]] = []
     kind = col.kind
     if kind in ("id", "int"):
-        values_u, missing_u, bad_u = _parse_integers(u, allow_float_text=kind == "int")
+        values_u, missing_u, bad_u = _parse_integers(u, allow_float_text=kind == "int", signed=kind == "int")
         valid_u = ~missing_u & ~bad_u
         num_u = values_u.astype(np.float64)
     elif kind == "float":
@@ -344,9 +410,11 @@ def parse_column(raw: pd.Series, col: Column) -> tuple[pd.Series, np.ndarray, li
         valid_u = ~missing_u & ~bad_u
         num_u = values_u
     elif kind == "date":
-        values_u, missing_u, bad_u = _parse_dates(u)
-        valid_u = ~missing_u & ~bad_u
+        values_u, missing_u, bad_u, outside_u = _parse_dates(u)
+        valid_u = ~missing_u & ~bad_u & ~outside_u
         num_u = None
+        if outside_u.any():
+            unique_flags.append(("date_out_of_range", _OUT_OF_RANGE_DATE, RULES["date_out_of_range"], outside_u))
     elif kind in ("category", "str"):
         text = _text(u)
         if col.pattern is not None:
@@ -462,6 +530,21 @@ def parse_table(
     return ParsedTable(table.name, file or table.name, raw, frame, missing, flags, record_lines)
 
 
+def _metadata_date(text: str) -> date | None:
+    """A study date written ``YYYY-MM-DD``, or None.
+
+    Only that form: :meth:`datetime.date.fromisoformat` also reads other ISO 8601 forms
+    (the week date ``2023-W52-7``, the basic form ``20231231``), which the contract does not
+    allow.
+    """
+    if not re.fullmatch(_ISO_DATE, text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def parse_metadata(metadata: Mapping[str, Any] | None) -> tuple[dict[str, date], list[Problem]]:
     """Parse the study dates of ``extract.json`` and check them.
 
@@ -488,19 +571,23 @@ def parse_metadata(metadata: Mapping[str, Any] | None) -> tuple[dict[str, date],
             continue
         value = metadata[key]
         if isinstance(value, datetime):
-            dates[key] = value.date()
+            found: date | None = value.date()
         elif isinstance(value, date):
-            dates[key] = value
+            found = value
         else:
-            text = str(value).strip()
-            try:
-                if len(text) != 10:
-                    raise ValueError(text)
-                dates[key] = date.fromisoformat(text)
-            except ValueError:
-                problems.append(
-                    _file_problem("extract", file, "bad_metadata_date", f"not a valid date {value!r}", column=key)
-                )
+            found = _metadata_date(str(value).strip())
+        if found is None:
+            why = "not a date written YYYY-MM-DD"
+        elif not schema.FIRST_SUPPORTED_DATE <= found <= schema.LAST_SUPPORTED_DATE:
+            why = (
+                f"a date outside the supported range {schema.FIRST_SUPPORTED_DATE} to "
+                f"{schema.LAST_SUPPORTED_DATE} (a sentinel?)"
+            )
+        else:
+            dates[key] = found
+            continue
+        shown = repr(value.isoformat() if isinstance(value, date) else value)
+        problems.append(_file_problem("extract", file, "bad_metadata_date", f"{why}: {shown}", column=key))
     ordered = [(k, dates[k]) for k in schema.EXTRACT_METADATA_KEYS if k in dates]
     for (k1, d1), (k2, d2) in zip(ordered, ordered[1:], strict=False):
         if d1 > d2:
@@ -602,6 +689,23 @@ DATE_ORDER_RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("persons", "death_date", "persons", "birth_date", "death_before_birth", "death before birth:"),
     ("persons", "emigration_date", "persons", "birth_date", "emigration_before_birth", "emigration before birth:"),
     ("als_cases", "diagnosis_date", "persons", "birth_date", "diagnosis_before_birth", "ALS diagnosis before birth:"),
+    # a dispensing or a diagnosis before birth would count as exposure or psychiatric history
+    (
+        "dispensings",
+        "dispensing_date",
+        "persons",
+        "birth_date",
+        "dispensing_before_birth",
+        "dispensings dated before the person's birth:",
+    ),
+    (
+        "diagnoses",
+        "diagnosis_date",
+        "persons",
+        "birth_date",
+        "diagnosis_record_before_birth",
+        "diagnoses dated before the person's birth:",
+    ),
     # a case cannot die before being diagnosed (persons rows; non-cases have no diagnosis date)
     (
         "persons",
@@ -878,6 +982,54 @@ def _same_day_alsfrs(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
     return [_row_problem(pt, "person_id, visit_date", "same_day_alsfrs", message, mask, values, n_values)]
 
 
+def _sentinel_birth_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    """Birth dates that are a placeholder for an unknown date (:data:`alsmeds.data.schema.SENTINEL_BIRTH_DATES`).
+
+    An error: the analysis would take 1900-01-01 for a real birth date, and a control
+    over 115 years old at the index date would move to the oldest age stratum.
+    """
+    pt = parsed.get("persons")
+    if pt is None or not pt.has("birth_date") or len(pt) == 0:
+        return []
+    sentinels = np.array([np.datetime64(d, "D") for d in schema.SENTINEL_BIRTH_DATES]).astype("datetime64[ns]")
+    mask = np.isin(_dates(pt.frame["birth_date"]), sentinels)
+    if not mask.any():
+        return []
+    values, n_values = _examples(pt.frame["birth_date"], mask)
+    message = "birth dates that are a placeholder for an unknown date, not a date of birth:"
+    return [_row_problem(pt, "birth_date", "sentinel_birth_date", message, mask, values, n_values)]
+
+
+def _alsfrs_total_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
+    """ALSFRS-R visits whose twelve item scores are all given and do not sum to the total.
+
+    An error: the analysis reads ``alsfrs_r_total``, and when it contradicts the items
+    one of them was mis-keyed, which the data cannot tell.  A visit with an item missing
+    is not checked (the items are optional), nor one with a score that is itself invalid
+    (reported as such).
+    """
+    pt = parsed.get("alsfrs")
+    columns = [*schema.ALSFRS_ITEMS, "alsfrs_r_total"]
+    if pt is None or not pt.has("person_id", "visit_date", *columns) or len(pt) == 0:
+        return []
+    scores = np.column_stack([pt.frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in columns])
+    usable = ~np.isnan(scores).any(axis=1)
+    for c in columns:
+        for flag in pt.flags.get(c, []):
+            usable &= ~flag.mask
+    items, total = scores[:, :-1].sum(axis=1), scores[:, -1]
+    mask = usable & (items != total)
+    if not mask.any():
+        return []
+    f = pt.frame
+    values, n_values = _distinct(
+        f"person_id {_format_value(pid)} on {_format_value(day)}: total {t:.0f}, items sum to {i:.0f}"
+        for pid, day, t, i in zip(f["person_id"][mask], f["visit_date"][mask], total[mask], items[mask], strict=True)
+    )
+    message = "ALSFRS-R totals that differ from the sum of their twelve item scores:"
+    return [_row_problem(pt, "alsfrs_r_total", "alsfrs_total_mismatch", message, mask, values, n_values)]
+
+
 def _diagnosis_code_problems(parsed: Mapping[str, ParsedTable]) -> list[Problem]:
     """ICD-9 codes: accepted up to 1997 with a counted warning, an error when dated later.
 
@@ -1114,6 +1266,8 @@ def check_tables(
         problems += _cohort_problems(parsed)
         problems += _same_day_alsfrs(parsed)
         problems += _diagnosis_code_problems(parsed)
+        problems += _sentinel_birth_problems(parsed)
+        problems += _alsfrs_total_problems(parsed)
     return problems, parsed, dates
 
 
@@ -1220,6 +1374,10 @@ def _examples(values: pd.Series | pd.DataFrame, mask: np.ndarray) -> tuple[list[
             for row in uniq.head(MAX_SHOWN + 1).itertuples(index=False)
         ]
         return [f"({s})" for s in shown], len(uniq)
+    if isinstance(sub.dtype, pd.DatetimeTZDtype):
+        # wall-clock time in the stored zone: pandas cannot turn a far date such as 9999-12-31 in a
+        # time zone into Timestamp objects (it crashes), and the date shown is the one checked
+        sub = sub.dt.tz_localize(None)
     uniq = pd.unique(sub.to_numpy(dtype=object) if sub.dtype == object else sub.to_numpy())
     return [_format_value(v) for v in uniq[: MAX_SHOWN + 1]], len(uniq)
 
