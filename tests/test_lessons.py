@@ -62,6 +62,14 @@ def test_glossary_entries_have_anchors_and_headings():
     assert len(anchors) == len(re.findall(r"^## ", text, re.M)), "every ## entry needs an anchor"
 
 
+def test_glossary_entries_are_in_alphabetical_order():
+    headings = re.findall(r"^## (.+)$", GLOSSARY.read_text(encoding="utf-8"), re.M)
+    in_order = sorted(headings, key=str.casefold)
+    assert headings == in_order, "glossary headings out of alphabetical order: " + ", ".join(
+        f"{h!r} (place {in_order.index(h) + 1})" for i, h in enumerate(headings) if in_order[i] != h
+    )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_header_states_aim_learning_prerequisites_and_time(path):
     nb = _read(path)
