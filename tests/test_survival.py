@@ -551,3 +551,99 @@ def test_cox_estimates_beside_the_implied_total_effects():
     np.testing.assert_allclose(shown["z"], expected)
     np.testing.assert_allclose(shown["implied total"], np.exp(exposures["implied_log_hr"]))
     assert set(shown["published joint model"]) == {1.52, 1.72, 1.23}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Robust (sandwich) SEs, the simulation study's verdict on the model SEs, the hazard-ratio figure (notebook 05)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_robust_standard_errors_keep_the_estimates_and_change_only_the_variance(committed, committed_fits):
+    from alsmeds.reporting.survival_results import ROBUST_SE_COLUMNS, robust_standard_errors
+
+    robust = robust_standard_errors(committed_fits)
+    assert list(robust.columns) == ROBUST_SE_COLUMNS
+    assert len(robust) == sum(len(f.exposures) for f in committed_fits)
+    for fit in committed_fits:
+        rows = robust[robust["model"] == fit.model].set_index("term").reindex(fit.exposures)
+        np.testing.assert_allclose(np.log(rows["hazard_ratio"]), fit.params[fit.exposures], rtol=1e-12)
+        np.testing.assert_allclose(rows["se"], fit.bse[fit.exposures], rtol=1e-12)
+    assert (robust["robust_se"] > 0).all()
+    np.testing.assert_allclose(robust["robust_over_model"], robust["robust_se"] / robust["se"])
+    width = np.log(robust["robust_ci_upper"]) - np.log(robust["robust_ci_lower"])
+    np.testing.assert_allclose(width, 2 * 1.959963984540054 * robust["robust_se"], rtol=1e-9)
+    not_fitted = fit_cox(committed.iloc[:0], ["use_anxiolytics"])  # no cases: not fitted
+    assert robust_standard_errors([not_fitted])["robust_se"].isna().all()
+
+
+@needs_r
+def test_robust_standard_errors_agree_with_r_despite_ties(committed_fits, tmp_path):
+    """lifelines' sandwich ignores ties (Efron); on the committed data's tied days it still matches R within 0.1%."""
+    import subprocess
+
+    from alsmeds.reporting.survival_results import robust_standard_errors
+
+    robust = robust_standard_errors(committed_fits).set_index(["model", "term"])["robust_se"]
+    script = tmp_path / "robust.R"
+    script.write_text(
+        "suppressPackageStartupMessages(library(survival))\n"
+        "args <- commandArgs(TRUE)\n"
+        "d <- read.csv(args[1])\n"
+        "covs <- setdiff(names(d), c('time', 'event'))\n"
+        "f <- coxph(as.formula(paste('Surv(time, event) ~', paste(covs, collapse = ' + '))), data = d,\n"
+        "           ties = 'efron', robust = TRUE, control = coxph.control(eps = 1e-12, iter.max = 50))\n"
+        "write.csv(data.frame(term = covs, robust_se = sqrt(diag(f$var))), args[2], row.names = FALSE)\n"
+    )
+    tied = 0
+    for fit in committed_fits:
+        design, out = tmp_path / f"{fit.label}.csv", tmp_path / f"{fit.label}_out.csv"
+        fit.design.to_csv(design, index=False)
+        subprocess.run(["Rscript", str(script), str(design), str(out)], check=True, capture_output=True, timeout=120)
+        reference = pd.read_csv(out).set_index("term")["robust_se"]
+        for term in fit.exposures:
+            assert robust[(fit.model, term)] == pytest.approx(reference[term], rel=1e-3), (fit.label, term)
+        event_days = fit.design.loc[fit.design["event"] == 1, "time"]
+        tied = max(tied, int(event_days.duplicated(keep=False).sum()))
+    assert tied > 100, "the check is only meaningful with many tied event days"
+
+
+def test_cox_se_performance_reads_the_simulation_study(tmp_path):
+    from alsmeds.paths import COMMITTED_RESULTS_DIR
+    from alsmeds.reporting.survival_results import cox_se_performance
+
+    perf = cox_se_performance(COMMITTED_RESULTS_DIR)
+    assert len(perf) == 6 and set(perf["model"]) == {"per_class", "mutual"} and set(perf["drug_class"]) == set(CLASSES)
+    # The simulation study's finding notebook 05 reports beside its intervals: model SEs too small, coverage below 95%.
+    assert (perf["relerr_modse"] < 0).all() and (perf["coverage"] < 0.95).all()
+    assert cox_se_performance(tmp_path).empty
+
+
+def test_hazard_ratio_figure_labels_the_joint_row_as_reference_values_and_keeps_stars_off_the_dots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import PathCollection
+
+    from alsmeds.plots.survival import IMPLIED_ROW_OFFSET, JOINT_REFERENCE_LABEL, plot_hazard_ratios
+    from alsmeds.published import PUBLISHED_PROGNOSIS
+
+    rows = []
+    for k, hr in zip(CLASSES, (1.6, 1.2, 1.5), strict=True):
+        for model in ("per_class", "mutual"):
+            rows.append({"model": model, "drug_class": k, "is_exposure": True, "hazard_ratio": hr,
+                         "ci_lower": hr / 1.2, "ci_upper": hr * 1.2, "reason": "", "implied_log_hr": np.log(hr),
+                         "direct_log_hr": np.log(hr)})  # fmt: skip
+    ax = plot_hazard_ratios(pd.DataFrame(rows), PUBLISHED_PROGNOSIS)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels.count(JOINT_REFERENCE_LABEL) == 3 and "published" in JOINT_REFERENCE_LABEL
+    assert not any("notebook 07" in label for label in labels), "the row is not this bundle's joint model"
+    dots = [float(line.get_ydata()[0]) for line in ax.lines if line.get_marker() == "o"]
+    stars = [
+        float(y)
+        for c in ax.collections
+        if isinstance(c, PathCollection) and len(c.get_offsets()) and c.get_sizes()[0] >= 100
+        for y in c.get_offsets()[:, 1]
+    ]
+    assert len(stars) == len(dots) == 6
+    for y in stars:
+        assert min(abs(y - d) for d in dots) == pytest.approx(IMPLIED_ROW_OFFSET), "beside its dot, not on it"

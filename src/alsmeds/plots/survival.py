@@ -24,6 +24,11 @@ from alsmeds.plots.palette import (
     TRUTH_COLOUR,
 )
 
+#: Vertical offset of an implied-total-effect star below its Cox estimate (rows are 1 apart), so both stay visible.
+IMPLIED_ROW_OFFSET = 0.24
+#: Label of the row of joint-model reference values (published HR, planted direct HR): not this bundle's estimate.
+JOINT_REFERENCE_LABEL = "Joint model: published HR, planted direct"
+
 #: Readable names of the two groups of a Kaplan-Meier panel (users in their class's colour, non-users grey).
 GROUP_NAMES = {"non-users": "Non-users", "users": "Users"}
 
@@ -340,10 +345,13 @@ def plot_hazard_ratios(
     """Cox hazard ratios of prediagnostic use beside what they estimate and what the paper's joint model reported.
 
     Per class, three rows: the Cox model with that class alone, the Cox model with the
-    three classes together (dots with 95% CIs; stars mark the implied total effect under
-    the planted model, when known), and the joint model (the published HR with its CI
-    as a black open square; the planted direct HR as a magenta open diamond, when known).  Estimates are
-    drawn in their class's colour, planted values in magenta (:data:`alsmeds.plots.palette.TRUTH_COLOUR`).
+    three classes together (dots with 95% CIs; stars, just below each dot so that neither
+    hides the other, mark the implied total effect under the planted model, when known), and
+    a row of reference values for the joint model, labelled as such: the *published* HR with
+    its CI (black open square) and the planted direct HR (magenta open diamond, when known).
+    This bundle's own joint-model estimates come from notebook 07, after this figure; they
+    are not drawn here.  Estimates are drawn in their class's colour, planted values in
+    magenta (:data:`alsmeds.plots.palette.TRUTH_COLOUR`).
 
     Parameters
     ----------
@@ -395,7 +403,7 @@ def plot_hazard_ratios(
             if "implied_log_hr" in r and np.isfinite(r["implied_log_hr"]):
                 ax.scatter(
                     np.exp(r["implied_log_hr"]),
-                    y,
+                    y - IMPLIED_ROW_OFFSET,
                     marker="*",
                     s=160,
                     color=TRUTH_COLOUR,
@@ -438,7 +446,7 @@ def plot_hazard_ratios(
                     zorder=4,
                 )
                 shown.add("direct")
-            labels.append("Joint model (notebook 07)")
+            labels.append(JOINT_REFERENCE_LABEL)
             ypos.append(y)
             y -= 1
         y -= 0.7

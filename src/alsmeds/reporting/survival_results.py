@@ -5,11 +5,17 @@
   (``{"schema": ..., "estimates": [...]}``).
 * ``results/followup.json``: follow-up after diagnosis (:func:`write_followup`), with
   :data:`FOLLOWUP_FIELDS` as its ``schema`` key.
+
+Two helpers put the Cox intervals in context (notebook 05): :func:`robust_standard_errors`
+refits each model with lifelines' sandwich (Lin-Wei) variance, and :func:`cox_se_performance`
+reads how the model-based SEs performed in the simulation study
+(``results/simstudy_performance.csv``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +137,100 @@ def add_implied(cox: pd.DataFrame, implied: dict | None) -> pd.DataFrame:
 __all__ = [
     "FOLLOWUP_FIELDS",
     "FOLLOWUP_FILE",
+    "ROBUST_SE_COLUMNS",
     "SURVIVAL_COX_COLUMNS",
     "SURVIVAL_COX_FILE",
     "add_implied",
+    "compare_with_implied",
+    "cox_se_performance",
     "read_followup",
+    "robust_standard_errors",
     "write_followup",
 ]
+
+#: Columns of :func:`robust_standard_errors`.
+ROBUST_SE_COLUMNS = [
+    "model", "drug_class", "term", "hazard_ratio", "se", "robust_se", "robust_over_model", "robust_ci_lower",
+    "robust_ci_upper",
+]  # fmt: skip
+
+
+def robust_standard_errors(fits: Sequence[Any], strata: Sequence[str] = ()) -> pd.DataFrame:
+    """Sandwich (Lin-Wei) standard errors of the exposure terms of fitted Cox models, beside the model-based ones.
+
+    Each model is refitted by lifelines' ``CoxPHFitter`` with ``robust=True`` on the design it
+    was fitted on (``CoxResult.design``; same Newton settings, Efron ties): the coefficients are
+    those of the fit, only the variance changes.  The sandwich variance stays consistent when
+    the model is misspecified (omitted heterogeneity, non-proportional hazards), where the
+    inverse-information SE does not.  lifelines documents that its robust variance "does not
+    handle ties" (the score residuals use no Efron correction), so with many tied event days it
+    can differ from R's ``coxph(..., robust = TRUE)``.
+
+    Parameters
+    ----------
+    fits : sequence of alsmeds.models.cox.CoxResult
+        Fitted models (:func:`alsmeds.models.cox.fit_cox_models`); a model that was not fitted
+        gives rows with missing SEs.
+    strata : sequence of str
+        The strata the models were fitted with (none for the per-class and mutual models).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`ROBUST_SE_COLUMNS`, one row per exposure term: ``se`` model-based,
+        ``robust_se`` sandwich, their ratio, and the hazard ratio's 95% CI with the sandwich SE.
+    """
+    from lifelines import CoxPHFitter
+
+    from alsmeds.models.base import Z_975
+    from alsmeds.models.cox import LIFELINES_FIT_OPTIONS
+
+    rows = []
+    for fit in fits:
+        robust = pd.Series(dtype=float)
+        if fit.estimable:
+            cph = CoxPHFitter().fit(
+                fit.design, duration_col="time", event_col="event", robust=True, strata=list(strata) or None,
+                fit_options=dict(LIFELINES_FIT_OPTIONS), show_progress=False,
+            )  # fmt: skip
+            robust = cph.standard_errors_.astype(float)
+        for term in fit.exposures:
+            beta = float(fit.params.get(term, np.nan))
+            se = float(fit.bse.get(term, np.nan))
+            rse = float(robust.get(term, np.nan))
+            rows.append({
+                "model": fit.model, "drug_class": term.removeprefix("use_"), "term": term,
+                "hazard_ratio": float(np.exp(beta)), "se": se, "robust_se": rse, "robust_over_model": rse / se,
+                "robust_ci_lower": float(np.exp(beta - Z_975 * rse)),
+                "robust_ci_upper": float(np.exp(beta + Z_975 * rse)),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=ROBUST_SE_COLUMNS)
+
+
+def cox_se_performance(results_dir: str | Path) -> pd.DataFrame:
+    """How the Cox models' model-based SEs performed in the simulation study (notebook 09).
+
+    Parameters
+    ----------
+    results_dir : path-like
+        A folder holding ``simstudy_performance.csv`` (``alsmeds simstudy``; the committed
+        ``results/`` has the study of 250 replicates at the paper's size).
+
+    Returns
+    -------
+    DataFrame
+        Cox rows (``family == "cox"``): ``model``, ``drug_class``, ``n_reps``, ``relerr_modse``
+        (percent: 100 (model SE / empirical SE - 1)) and its Monte Carlo SE, ``coverage`` of the
+        95% Wald interval and its Monte Carlo SE; empty when the file is missing.
+    """
+    path = Path(results_dir) / "simstudy_performance.csv"
+    columns = ["model", "drug_class", "n_reps", "relerr_modse", "relerr_modse_mcse", "coverage", "coverage_mcse"]
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    perf = pd.read_csv(path)
+    cox = perf[perf["family"] == "cox"].copy()
+    cox["drug_class"] = cox["term"].str.removeprefix("use_")
+    return cox[columns].reset_index(drop=True)
 
 
 def compare_with_implied(results: pd.DataFrame) -> pd.DataFrame:
