@@ -3,8 +3,8 @@
 Every file the bundle writes goes through here.  A file is written to a hidden
 temporary sibling (``.<name>.tmp-<pid>-<hex>``) and renamed into place, so a reader
 never sees a half-written file; a folder (:func:`write_registry`) is built beside its
-target and swapped in.  :func:`remove_stale_temporaries` clears what a killed process
-left behind.
+target and swapped in (:func:`check_registry_target` says beforehand whether it can
+be).  :func:`remove_stale_temporaries` clears what a killed process left behind.
 
 Deterministic CSV format
 ------------------------
@@ -205,7 +205,8 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     An atomic write removes its temporary file when it fails or is interrupted, but a
     process that is killed (a notebook kernel stopped by its runner, a power cut) cannot.
     Only temporaries whose writing process no longer runs are removed, so a concurrent
-    writer is never disturbed.
+    writer is never disturbed; what cannot be removed (a read-only folder) is left, never
+    an error.
 
     Parameters
     ----------
@@ -218,19 +219,119 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         What was removed.
     """
     folder = Path(folder)
-    if not folder.is_dir():
+    try:
+        entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    except OSError:  # a folder that cannot be read cannot be cleaned either: nothing to do
         return []
     removed = []
-    for path in sorted(folder.iterdir()):
+    for path in entries:
         match = _TEMPORARY.fullmatch(path.name)
         if match is None or _process_alive(int(match.group("pid"))):
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:  # read-only or someone else's: left as it is, never an error
+            continue
         removed.append(path)
     return removed
+
+
+class OutputFolderError(Exception):
+    """An output folder that :func:`write_registry` could not write; the message says why, in one line."""
+
+
+def check_registry_target(out_dir: str | Path) -> Path:
+    """Check, before any long work, that :func:`write_registry` can write ``out_dir``.
+
+    Nothing is created or left behind: the check makes and removes a hidden temporary
+    folder (:func:`temporary_sibling`) beside ``out_dir``, or beside the nearest of its
+    parents that exists, which is what the write itself will need.  That is the only
+    reliable test of a read-only file system, and of permissions the superuser ignores.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The folder to create or replace.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir`` as an absolute path (a symbolic link resolved, as the write does).
+
+    Raises
+    ------
+    OutputFolderError
+        If ``out_dir`` is a file; an existing folder that is not empty and holds no
+        ``MANIFEST.sha256`` (not an extract written here: writing would replace everything
+        in it); a parent is a file; or the folder it would be written in is not writable.
+    """
+    out_dir = Path(os.path.abspath(out_dir))
+    try:
+        if out_dir.is_symlink():
+            out_dir = out_dir.resolve()
+        if out_dir.exists():
+            if not out_dir.is_dir():
+                raise OutputFolderError(f"{out_dir} exists and is not a folder")
+            if any(out_dir.iterdir()) and not (out_dir / MANIFEST_FILE).is_file():
+                raise OutputFolderError(
+                    f"{out_dir} is not empty and holds no {MANIFEST_FILE} (not an extract written by alsmeds); "
+                    "writing would replace everything in it: choose a new or empty folder"
+                )
+        _probe_beside(out_dir)
+    except OSError as err:
+        raise OutputFolderError(f"cannot write {out_dir}: {err.strerror or err}") from err
+    return out_dir
+
+
+def _probe_beside(path: Path) -> None:
+    """Make and remove a hidden folder where ``path`` would be created: in its nearest existing parent."""
+    child, parent = path, path.parent
+    while not parent.exists():
+        child, parent = parent, parent.parent
+    if not parent.is_dir():
+        raise OutputFolderError(f"cannot create {path}: {parent} is a file, not a folder")
+    probe = _sibling(child, "tmp")
+    os.mkdir(probe)
+    os.rmdir(probe)
+
+
+def check_writable_folder(folder: str | Path) -> Path:
+    """Check, before any long work, that files can be written into ``folder`` (made if missing).
+
+    As :func:`check_registry_target`, by making and removing a hidden temporary folder:
+    inside ``folder`` when it exists, else in its nearest existing parent.  Nothing is
+    created or left behind.
+
+    Parameters
+    ----------
+    folder : path-like
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder`` as an absolute path.
+
+    Raises
+    ------
+    OutputFolderError
+        If ``folder`` or a parent is a file, or it cannot be written (read-only).
+    """
+    folder = Path(os.path.abspath(folder))
+    try:
+        if not folder.exists():
+            _probe_beside(folder)
+        elif not folder.is_dir():
+            raise OutputFolderError(f"{folder} exists and is not a folder")
+        else:
+            probe = _sibling(folder / "probe", "tmp")
+            os.mkdir(probe)
+            os.rmdir(probe)
+    except OSError as err:
+        raise OutputFolderError(f"cannot write {folder}: {err.strerror or err}") from err
+    return folder
 
 
 def _check_name(name: str, what: str) -> None:
