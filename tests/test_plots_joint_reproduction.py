@@ -2,8 +2,9 @@
 
 Each draws on small hand-made frames and checks what a reader relies on: odds and hazard ratios
 on the log-ratio axis with every drawn value inside its limits, published = black open square,
-planted = magenta star (and no star without a planted value), a target or class without an
-estimate says "not estimable", no figure wider than 12 inches, readable labels instead of codes.
+planted = magenta star (and no star without a planted value; beside its estimate, not on it), a
+target or class without an estimate says "not estimable", no legend over the data, correct English
+ordinals, no figure wider than 12 inches, readable labels instead of codes.
 """
 
 from __future__ import annotations
@@ -66,17 +67,28 @@ def _texts(fig: plt.Figure) -> list[str]:
     return [t.get_text() for ax in fig.axes for t in ax.texts]
 
 
-def _star_offsets(ax: plt.Axes) -> np.ndarray:
-    """x of every magenta point drawn by scatter on ``ax``."""
+def _star_points(ax: plt.Axes) -> np.ndarray:
+    """(x, y) of every magenta point drawn by scatter on ``ax``."""
     found = [
-        c.get_offsets()[:, 0]
+        np.asarray(c.get_offsets(), float)
         for c in ax.collections
         if isinstance(c, PathCollection)
         and len(c.get_offsets())
         and len(c.get_facecolor())
         and mcolors.same_color(c.get_facecolor()[0], TRUTH_COLOUR)
     ]
-    return np.concatenate(found) if found else np.empty(0)
+    return np.concatenate(found) if found else np.empty((0, 2))
+
+
+def _star_offsets(ax: plt.Axes) -> np.ndarray:
+    """x of every magenta point drawn by scatter on ``ax``."""
+    return _star_points(ax)[:, 0]
+
+
+def _marker_points(ax: plt.Axes, markers: set[str]) -> np.ndarray:
+    """(x, y) of every line point drawn with one of ``markers`` (the estimates of a forest plot)."""
+    found = [np.column_stack([line.get_xdata(), line.get_ydata()]) for line in ax.lines if line.get_marker() in markers]
+    return np.concatenate(found).astype(float) if found else np.empty((0, 2))
 
 
 def _inside(ax: plt.Axes, values) -> bool:
@@ -181,12 +193,27 @@ def test_prognosis_forest_tells_sources_apart_by_marker_and_marks_the_planted_ef
     assert any("not estimable: no event among users" in t.get_text() for t in ax.texts)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "published",
-        "planted direct effect (synthetic data)",
+        "planted direct effect (synthetic data; star above the joint-model row)",
     ]
-    assert "Published joint model (CI not published)" in [t.get_text() for t in ax.get_yticklabels()]
+    assert "Published joint model (CI not available to us)" in [t.get_text() for t in ax.get_yticklabels()]
     # source colours are the class's: no grey or role colour stands for a kind of estimate
     colours = {mcolors.to_hex(line.get_color()) for line in ax.lines if line.get_marker() in ("o", "^", "v")}
     assert colours <= {CLASS_COLOURS["anxiolytics"], CLASS_COLOURS["hypnotics"]}
+
+
+def test_prognosis_forest_draws_the_star_beside_an_estimate_on_the_planted_value():
+    """A joint-model estimate equal to its planted value stays visible: the star sits above its row, not on it."""
+    estimates = _estimates()
+    ax = jplots.plot_prognosis_forest(estimates, None, {"anxiolytics": 1.5, "hypnotics": 1.2})
+    joint = _marker_points(ax, {jplots.SOURCE_MARKERS["joint"]})
+    stars = _star_points(ax)
+    assert len(stars) == len(joint) == 2
+    for (sx, sy), (jx, jy) in zip(sorted(stars.tolist()), sorted(joint.tolist()), strict=True):
+        assert sx == pytest.approx(jx), "same hazard ratio"
+        assert sy - jy == pytest.approx(jplots.TRUTH_ROW_OFFSET), "the star just above the estimate's row"
+    rows = sorted({y for _, y in _marker_points(ax, {"o", "^", "v", "s"}).tolist()})
+    gaps = np.diff(rows)
+    assert jplots.TRUTH_ROW_OFFSET < gaps.min() / 2, "closer to its own row than to the row above"
 
 
 def test_prognosis_forest_without_truth_has_no_star():
@@ -206,12 +233,19 @@ def test_dynamic_predictions_tell_landmarks_apart_by_line_style_in_the_patients_
     axes = jplots.plot_dynamic_predictions(patients)
     assert axes.shape == (2, 2)
     assert axes[0, 0].figure.get_figwidth() <= MAX_FIGURE_WIDTH
-    curves = [line for line in axes[1, 0].lines if line.get_label().startswith("from month")]
+    curves = [line for line in axes[1, 0].lines if line.get_label().startswith("month")]
     assert len({line.get_linestyle() for line in curves}) == 3
     assert {mcolors.to_hex(line.get_color()) for line in curves} == {CLASS_COLOURS["antidepressants"]}
-    non_user = [line for line in axes[1, 1].lines if line.get_label().startswith("from month")]
+    non_user = [line for line in axes[1, 1].lines if line.get_label().startswith("month")]
     assert mcolors.to_hex(non_user[0].get_color()) == SUMMARY_COLOUR
     assert any("censored" in t.get_text() for t in axes[1, 1].texts)
+    # each legend sits outside the data: below its panel, not over a curve
+    fig = axes[0, 0].figure
+    renderer = fig.canvas.get_renderer()
+    for ax in axes[1]:
+        legend = ax.get_legend()
+        assert legend is not None and legend.get_title().get_text() == "prediction from"
+        assert legend.get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0
 
 
 def test_two_stage_contrast_marks_the_planted_alpha_with_stars():
@@ -219,8 +253,20 @@ def test_two_stage_contrast_marks_the_planted_alpha_with_stars():
                           "ci_lower": [-0.09, -0.07], "ci_upper": [-0.07, -0.05]})  # fmt: skip
     ax = jplots.plot_two_stage_contrast(table, truth=-0.07)
     assert list(_star_offsets(ax)) == [-0.07, -0.07]
+    rows = sorted(_marker_points(ax, {"o", "^"})[:, 1])
+    assert sorted(_star_points(ax)[:, 1]) == pytest.approx([r + jplots.TRUTH_ROW_OFFSET for r in rows])
     ax = jplots.plot_two_stage_contrast(table)
     assert len(_star_offsets(ax)) == 0 and ax.get_legend() is None
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (10, "10th"), (11, "11th"), (12, "12th"), (13, "13th"),
+     (21, "21st"), (22, "22nd"), (23, "23rd"), (41, "41st"), (42, "42nd"), (53, "53rd"), (60, "60th"),
+     (100, "100th"), (101, "101st"), (111, "111th"), (112, "112th"), (113, "113th"), (0, "0th")],
+)  # fmt: skip
+def test_ordinal_suffixes_are_english(n, text):
+    assert splots.ordinal(n) == text
 
 
 def _replicates(n: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -232,7 +278,7 @@ def _replicates(n: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
     published = pd.DataFrame([
         {"target": "risk:anxiolytics:gt1", "family": "risk", "model": "per_class", "exposure": "lagged",
          "term": "anxiolytics_gt1", "published": 1.34, "published_lower": 1.12, "published_upper": 2.6,
-         "estimand_ratio": 1.3, "published_percentile": 60.0},
+         "estimand_ratio": 1.3, "published_percentile": 41.2},
         {"target": "prognosis:hypnotics", "family": "joint", "model": "joint_model", "exposure": "ever",
          "term": "surv:hypnotics", "published": 1.23, "published_lower": np.nan, "published_upper": np.nan,
          "estimand_ratio": 1.23, "published_percentile": np.nan},
@@ -249,7 +295,7 @@ def test_estimate_distributions_are_facets_on_the_log_ratio_axis():
     first, second = visible
     assert first.get_xscale() == "log" and _inside(first, [1.0, 1.12, 2.6, 1.3, *np.exp(replicates["estimate"])])
     assert first.get_title().startswith("Anxiolytics, >1 y (lagged)")
-    assert "60th percentile" in first.get_title()
+    assert first.get_title().endswith("published value at the 41st percentile")
     assert len(first.patches) > 5, "a histogram of the replicates"
     assert list(_star_offsets(first)) == [1.3]
     assert any("no replicate estimates" in t.get_text() for t in second.texts)
@@ -280,3 +326,13 @@ def test_coverage_overview_tells_families_apart_without_class_colours():
     assert {line.get_marker() for line in drawn} == {"o", "s", "D"}
     assert not {mcolors.to_hex(line.get_color()) for line in drawn} & {*CLASS_COLOURS.values(), *ROLE_COLOURS.values()}
     assert ax.get_ylim()[0] <= 0.2
+
+
+def test_table_beside_references_says_a_missing_published_ci_is_not_available_to_us():
+    """The hypnotics' published 95% CI is not in our sources: the table says so, not that it was never published."""
+    from alsmeds.reporting.joint_results import beside_references
+
+    table = beside_references(_estimates(), {"anxiolytics": (1.52, 1.12, 2.05), "hypnotics": (1.23, None, None)})
+    assert table.loc["anxiolytics", "published 95% CI"] == "1.12-2.05"
+    assert table.loc["hypnotics", "published 95% CI"] == "not available to us"
+    assert not table.astype(str).apply(lambda c: c.str.contains("not published")).any().any()

@@ -29,6 +29,8 @@ SOURCE_MARKERS = {"joint": "o", "two_stage": "^", "cox": "v"}
 SOURCE_LINESTYLES = {"joint": "-", "two_stage": "--", "cox": ":"}
 #: Line styles of successive landmarks in :func:`plot_dynamic_predictions`.
 LANDMARK_LINESTYLES = ("-", "--", "-.", ":")
+#: Height, in rows, above an estimate at which its planted value's star is drawn: beside the estimate, not on it.
+TRUTH_ROW_OFFSET = 0.36
 #: Row label of each kind of estimate.
 SOURCE_LABELS = {
     "joint": "Joint model (direct effect)",
@@ -49,8 +51,9 @@ def plot_prognosis_forest(
     Per class (in the class's colour), one row per kind of estimate (``source``: joint, two_stage,
     cox; told apart by marker and line style, :data:`SOURCE_MARKERS`, :data:`SOURCE_LINESTYLES`;
     95% CIs, or the reason when not estimable), then the published joint-model HR (black open
-    square, with its CI when published); the planted direct HR of synthetic data is a magenta star
-    on the joint-model row.
+    square, with its CI when available to us); the planted direct HR of synthetic data is a magenta
+    star just above the joint-model row (:data:`TRUTH_ROW_OFFSET`), so that an estimate on the
+    planted value stays visible beside it.
 
     Parameters
     ----------
@@ -114,7 +117,13 @@ def plot_prognosis_forest(
                 )
             if source == "joint" and planted_direct and np.isfinite(planted_direct.get(k, np.nan)):
                 ax.scatter(
-                    planted_direct[k], y, marker=TRUTH_MARKER, s=130, color=TRUTH_COLOUR, edgecolor="white", zorder=5
+                    planted_direct[k],
+                    y + TRUTH_ROW_OFFSET,
+                    marker=TRUTH_MARKER,
+                    s=130,
+                    color=TRUTH_COLOUR,
+                    edgecolor="white",
+                    zorder=5,
                 )
                 drawn.append(planted_direct[k])
                 shown.add("planted")
@@ -135,7 +144,7 @@ def plot_prognosis_forest(
                 markersize=7,
             )
             drawn += [v for v in (hr, lo, hi) if v is not None]
-            labels.append("Published joint model" + ("" if err is not None else " (CI not published)"))
+            labels.append("Published joint model" + ("" if err is not None else " (CI not available to us)"))
             ypos.append(y)
             y -= 1
         y -= 0.9
@@ -155,7 +164,7 @@ def plot_prognosis_forest(
                 linestyle="",
                 color=TRUTH_COLOUR,
                 markersize=11,
-                label="planted direct effect (synthetic data)",
+                label="planted direct effect (synthetic data; star above the joint-model row)",
             )
         )
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncols=len(handles), fontsize=9)
@@ -207,7 +216,7 @@ def plot_dynamic_predictions(
         for s in landmarks:
             c = curves[s]
             bottom.plot(
-                c["time"], c["survival"], color=colour, linestyle=styles[s], linewidth=2, label=f"from month {s:.0f}"
+                c["time"], c["survival"], color=colour, linestyle=styles[s], linewidth=2, label=f"month {s:.0f}"
             )
             if "lower" in c:
                 bottom.fill_between(c["time"], c["lower"], c["upper"], color=colour, alpha=0.12, linewidth=0)
@@ -217,7 +226,15 @@ def plot_dynamic_predictions(
         bottom.set_xlim(0, max(end, max(landmarks) + horizon_months) * 1.02)
         bottom.set_xlabel("months since diagnosis")
         bottom.set_ylabel("P(event-free | data so far)")
-        bottom.legend(fontsize=9, loc="lower left", title="prediction", title_fontsize=9)
+        bottom.legend(
+            fontsize=9,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncols=len(landmarks),
+            title="prediction from",
+            title_fontsize=9,
+            handlelength=2.6,
+        )
     return axes
 
 
@@ -229,7 +246,8 @@ def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax:
     table : DataFrame
         ``data`` (which visits), ``method`` (joint or two_stage), ``estimate``, ``ci_lower``, ``ci_upper``.
     truth : float, optional
-        The planted association.
+        The planted association: a dotted vertical line, and a star just above each row
+        (:data:`TRUTH_ROW_OFFSET` of the row spacing), beside the estimate rather than on it.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(8.0, 0.55 * len(table) + 1.2))
@@ -250,8 +268,8 @@ def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax:
         bars[2][0].set_linestyle(SOURCE_LINESTYLES[source])
     if truth is not None:
         ax.axvline(truth, color=TRUTH_COLOUR, linewidth=1, linestyle=":", zorder=0)
-        ax.scatter(np.full(len(y), truth), y, marker=TRUTH_MARKER, s=110, color=TRUTH_COLOUR, zorder=4,
-                   label=f"planted alpha ({truth:g})")  # fmt: skip
+        ax.scatter(np.full(len(y), truth), y + TRUTH_ROW_OFFSET, marker=TRUTH_MARKER, s=110, color=TRUTH_COLOUR,
+                   zorder=4, label=f"planted alpha ({truth:g})")  # fmt: skip
         ax.legend(loc="lower right", fontsize=9)
     ax.axvline(0, color="0.55", linewidth=1)
     ax.set_yticks(

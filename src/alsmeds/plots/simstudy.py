@@ -43,6 +43,32 @@ FAMILY_NAMES = {
 }
 
 
+def ordinal(n: int) -> str:
+    """An English ordinal number: ``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``-``13th``, ``21st``, ``101st``.
+
+    Parameters
+    ----------
+    n : int
+        A whole number (a rounded percentile, a rank).
+
+    Returns
+    -------
+    str
+        ``n`` with its suffix: ``th`` after 11, 12 and 13 (and 111, 112, ...), else ``st``, ``nd``
+        or ``rd`` after a last digit 1, 2 or 3, else ``th``.
+
+    Examples
+    --------
+    >>> [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 41, 53)]
+    ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '23rd', '41st', '53rd']
+    >>> [ordinal(n) for n in (100, 101, 111, 112, 113, 121)]
+    ['100th', '101st', '111th', '112th', '113th', '121st']
+    """
+    n = int(n)
+    suffix = "th" if abs(n) % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(abs(n) % 10, "th")
+    return f"{n}{suffix}"
+
+
 def plot_zip(
     estimate: np.ndarray | pd.Series,
     se: np.ndarray | pd.Series,
@@ -259,7 +285,7 @@ def plot_estimate_distributions(
         log_ratio_axis(ax, finite, always=(1.0, 1.0), max_ticks=5)
         title = str(getattr(p, "label", "") or ratio_target_name(p.target))
         if pd.notna(p.published_percentile):
-            title += f"\npublished value at the {p.published_percentile:.0f}th percentile"
+            title += f"\npublished value at the {ordinal(round(p.published_percentile))} percentile"
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("replicates")
         ax.set_xlabel("")

@@ -1,7 +1,8 @@
 """The joint model's results beside their references, and the material of notebook 07's figures.
 
 * :func:`prognosis_estimates` -- hazard ratios of prediagnostic use from the joint model, the
-  two-stage model and the Cox model without ALSFRS-R, one row per class and source (the forest plot).
+  two-stage model and notebook 05's Cox model (adjusted for the ALSFRS-R at diagnosis, not for the
+  trajectory after it), one row per class and source (the forest plot).
 * :func:`beside_references` -- the joint model's direct hazard ratios beside the Cox total effect,
   the published joint-model estimate and the planted direct effect.
 * :func:`two_stage_rows` -- the two-stage fit as rows of the results file.
@@ -140,8 +141,8 @@ def beside_references(
     -------
     DataFrame
         Indexed by class: ``joint HR``, ``joint 95% CI``, ``Cox HR (total)``, ``published HR``,
-        ``published 95% CI``; with the truth ``implied total HR``, ``planted direct HR`` and
-        ``z (joint - planted)``.
+        ``published 95% CI`` ("not available to us" when our sources do not give it); with the
+        truth ``implied total HR``, ``planted direct HR`` and ``z (joint - planted)``.
     """
 
     def ci(r: pd.Series) -> str:
@@ -156,7 +157,7 @@ def beside_references(
             row["Cox HR (total)"] = by["cox"].loc[k, "hazard_ratio"]
         pub = published.get(k)
         row["published HR"] = pub[0] if pub else np.nan
-        row["published 95% CI"] = f"{pub[1]:.2f}-{pub[2]:.2f}" if pub and pub[1] is not None else "not published"
+        row["published 95% CI"] = f"{pub[1]:.2f}-{pub[2]:.2f}" if pub and pub[1] is not None else "not available to us"
         if implied_total is not None and k in implied_total:
             row["implied total HR"] = float(np.exp(implied_total[k]))
         if planted_direct is not None and k in planted_direct:
@@ -193,9 +194,13 @@ def example_patients(long: pd.DataFrame, surv: pd.DataFrame, exposure: str = "an
     """Two patients for dynamic predictions: a user of ``exposure`` who had the event and a non-user, both followed.
 
     Chosen deterministically: among patients with at least four visits, the user with an event
-    whose score fell most per month, and the non-user whose score fell least (preferring one
-    without an event); a patient of the other group replaces a missing one.  Returns fewer than
-    two when fewer patients have four visits.
+    whose score fell most per month, and a slowly declining non-user: the one whose slope is
+    nearest the upper quartile of the non-users' slopes (preferring one without an event; each
+    patient's slope is the least-squares line through their visits).  Not the non-user whose
+    score fell least: the synthetic generator's normal random slopes let some patients improve
+    or stay at the ceiling of 48 for years, which is not the course of ALS.  A patient of the
+    other group replaces a missing one.  Returns fewer than two when fewer patients have four
+    visits.
     """
     counts = long.groupby("person_id").size()
     followed = counts[counts >= 4].index
@@ -212,7 +217,8 @@ def example_patients(long: pd.DataFrame, surv: pd.DataFrame, exposure: str = "an
     others = others if len(others) else info.drop(index=fast)
     if others.empty:
         return [fast]
-    slow = others.sort_values(["event", "slope"], ascending=[True, False], kind="stable").index[0]
+    distance = (others["slope"] - others["slope"].quantile(0.75)).abs()
+    slow = others.assign(distance=distance).sort_values(["event", "distance"], kind="stable").index[0]
     return [fast, slow]
 
 
