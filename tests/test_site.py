@@ -4,8 +4,10 @@ The browser test builds the site once from the committed notebooks, figures and 
 into a temporary folder, serves it on 127.0.0.1 and opens every page in Debian's
 ``chromium`` through Playwright.  A page fails on a console error, an uncaught exception,
 a failed request or an HTTP error, any request to another host, an image that did not
-load, math that MathJax did not typeset, or a link to a local page or anchor that does
-not exist.  Screenshots of the index and of notebook 06 go to ``build/site-screenshots/``.
+load, math that MathJax did not typeset, TeX source left in the prose (a ``$``, ``\\alpha``,
+``\\frac`` or ``\\(`` outside code blocks and MathJax's output: math MyST did not recognise),
+or a link to a local page or anchor that does not exist.  Screenshots of the index and of
+notebook 06 go to ``build/site-screenshots/``.
 
 Without chromium (or MathJax) the browser test is skipped locally, and fails under CI
 (``CI`` set): ``.ci/run`` installs both.
@@ -173,6 +175,28 @@ def test_index_links_every_notebook_and_figure(tmp_path: Path) -> None:
     assert site.toc_yaml(nbs).splitlines()[-2:] == ["  - file: notebooks/01_a", "  - file: notebooks/02_b"]
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("the association alpha per point, typeset", []),
+        ("with the true trajectory $$ Survival submodel", ["with the true trajectory $$ Survival submodel"]),
+        ("score: $h_0$.", ["score: $h_0$."]),
+        (r"h(t) = h_0(t) \exp(\alpha m)", [r"h(t) = h_0(t) \exp(\alpha m)"]),
+        (r"a \frac{1}{2} b", [r"a \frac{1}{2} b"]),
+        (r"\(m_i(t)\) left as text", [r"\(m_i(t)\) left as text"]),
+        ("costs 5 USD, path C:/x, 50% of 1.2e-3", []),
+    ],
+)
+def test_unrendered_math_finds_tex_left_in_prose(text: str, found: list[str]) -> None:
+    assert site.unrendered_math(text) == found
+
+
+def test_unrendered_math_names_each_distant_find_once() -> None:
+    text = "a $ " + "x" * 200 + r" \beta b"
+    finds = site.unrendered_math(text, context=5)
+    assert len(finds) == 2 and finds[0].startswith("a $") and finds[1].endswith(r"\beta b")
+
+
 def test_mathjax_missing_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(site.SiteError, match="libjs-mathjax"):
         site.find_mathjax(tmp_path)
@@ -277,6 +301,13 @@ def browser(server: str) -> Iterator[object]:
             launched.close()
 
 
+#: Elements whose text is not prose: code, scripts, and MathJax 2's typeset output (its CommonHTML
+#: rendering, the assistive MathML beside it, the preview).  TeX in the text of anything else is an error.
+_NOT_PROSE = (
+    "script, style, pre, code, kbd, samp, .MathJax, .MathJax_CHTML, .mjx-chtml, .MJXc-display, "
+    ".MJX_Assistive_MathML, .MathJax_Preview, .MathJax_Display, .MathJax_SVG"
+)
+
 #: Script run in each page once loaded: images forced to load, MathJax finished, then facts.
 _PAGE_FACTS = """
 async () => {
@@ -293,10 +324,19 @@ async () => {
     mathSource: document.querySelectorAll(".math").length,
     mathRendered: document.querySelectorAll(".MJXc-display, .mjx-chtml").length,
     mathErrors: document.querySelectorAll(".mjx-merror, .MathJax_Error, merror").length,
+    prose: (() => {
+      const parts = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (parent && !parent.closest(NOT_PROSE)) parts.push(node.nodeValue);
+      }
+      return parts.join("");
+    })(),
     title: document.title,
   };
 }
-"""
+""".replace("NOT_PROSE", json.dumps(_NOT_PROSE))
 
 
 def test_every_page_in_a_browser(built: site.SiteBuild, server: str, browser) -> None:  # noqa: ANN001
@@ -342,6 +382,8 @@ def test_every_page_in_a_browser(built: site.SiteBuild, server: str, browser) ->
                 problems.append(f"{name}: {facts['mathSource']} math elements, none typeset by MathJax")
             if facts["mathErrors"]:
                 problems.append(f"{name}: {facts['mathErrors']} MathJax errors")
+        unrendered = site.unrendered_math(facts["prose"])
+        problems += [f"{name}: TeX left in the text (math not rendered): {p!r}" for p in unrendered]
         ids_by_page[name] = set(facts["ids"])
         links_by_page[name] = facts["links"]
         if name == "index.html":

@@ -775,6 +775,52 @@ def build_site(
     )
 
 
+#: Text that means math was not typeset: a dollar sign, a TeX command (``\frac``, ``\alpha``) or
+#: a TeX delimiter (``\(``, ``\[``) left in a page's prose.
+UNRENDERED_MATH = re.compile(r"\$|\\(?:[A-Za-z]+|[()\[\]])")
+
+
+def unrendered_math(text: str, context: int = 40) -> list[str]:
+    r"""Passages of a page's visible prose that show TeX source instead of typeset math.
+
+    A notebook's math is written between ``$`` signs; on the site MyST turns it into math
+    elements that MathJax typesets.  Math MyST did not recognise (display math inside a list
+    paragraph, say) reaches the reader as ``$``, ``\alpha`` or ``\frac{...}`` in the text.
+    The browser test collects each page's text outside code blocks and MathJax's own output
+    and fails on any passage found here.
+
+    Parameters
+    ----------
+    text : str
+        The visible text of a page, without its code and its typeset math.
+    context : int
+        Characters shown on each side of a find.
+
+    Returns
+    -------
+    list of str
+        One passage per find, finds whose passages overlap merged (whitespace collapsed);
+        empty when the text shows no TeX.
+
+    Examples
+    --------
+    >>> unrendered_math("the hazard $h_0$ and the association alpha")
+    ['the hazard $h_0$ and the association alpha']
+    >>> unrendered_math(r"exp(\alpha m)", context=3)
+    ['xp(\\alpha m)']
+    >>> unrendered_math("typeset math leaves no source behind")
+    []
+    """
+    spans: list[list[int]] = []
+    for match in UNRENDERED_MATH.finditer(text):
+        start, end = max(0, match.start() - context), match.end() + context
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [" ".join(text[start:end].split()) for start, end in spans]
+
+
 def external_asset_urls(site: str | Path) -> list[str]:
     """Asset URLs on another host in the site's HTML, CSS and JavaScript (should be none).
 
