@@ -146,12 +146,16 @@ def test_run_failure_report(failing: Path, tmp_path: Path) -> None:
     assert (err.ename, err.evalue) == ("ValueError", "boom 3")
     assert err.cell_index == 3  # parameters, markdown, print, failing cell: index in the source notebook
     assert err.source.startswith("y = x + 1")
-    assert err.output_path == out / "02_beta.ipynb" and err.output_path.is_file()
+    # the partial copy says so in its name; under its own name a notebook is always complete
+    assert err.output_path == out / "02_beta.partial.ipynb" and err.output_path.is_file()
+    assert not (out / "02_beta.ipynb").exists()
+    assert "boom 3" in err.output_path.read_text()
     report = err.report()
     for expected in ("02_beta.ipynb", "index 3", "y = x + 1", "raise ValueError", "ValueError: boom 3", str(out)):
         assert expected in report
     assert (out / "01_alpha.ipynb").is_file()
     assert not (out / "03_gamma.ipynb").exists()  # stopped at the failure
+    assert sorted(p.name for p in out.iterdir()) == ["01_alpha.ipynb", "02_beta.partial.ipynb"]  # no temporaries
 
 
 def test_inplace_writes_clean_notebooks_back(nbdir: Path, tmp_path: Path) -> None:
@@ -205,6 +209,7 @@ def test_clean_executed_notebook() -> None:
 
 def test_cli_run_success(nbdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
+    (tmp_path / "d").mkdir()
     argv = ["run", "--notebooks-dir", str(nbdir), "--output-dir", str(out), "--seed", "11", "--no-progress"]
     assert cli.main([*argv, "--data-dir", str(tmp_path / "d"), "--only", "01"]) == 0
     assert _stdout(out / "01_alpha.ipynb") == f"x=1 seed=11 data_dir={tmp_path / 'd'}\n"
@@ -217,7 +222,7 @@ def test_cli_run_failure_exit_code(failing: Path, tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert "notebook failed: 02_beta.ipynb" in err
     assert "index 3" in err and "ValueError: boom 2" in err
-    assert str(tmp_path / "out" / "02_beta.ipynb") in err
+    assert str(tmp_path / "out" / "02_beta.partial.ipynb") in err
 
 
 def test_cli_run_unknown_only(failing: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,8 +231,16 @@ def test_cli_run_unknown_only(failing: Path, tmp_path: Path, capsys: pytest.Capt
 
 
 def test_cli_run_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["run", "--notebooks-dir", str(tmp_path), "--output-dir", str(tmp_path / "o")]) == 0
-    assert "no notebooks" in capsys.readouterr().err
+    """A notebooks folder without notebooks (or a typo) is a usage error, said before anything runs."""
+    assert cli.main(["run", "--notebooks-dir", str(tmp_path), "--output-dir", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"alsmeds run: no notebooks matching [0-9][0-9]_*.ipynb in {tmp_path}"
+    ]
+    assert cli.main(["run", "--notebooks-dir", str(tmp_path / "typo"), "--output-dir", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"alsmeds run: no such notebooks folder: {tmp_path / 'typo'}"
+    ]
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:

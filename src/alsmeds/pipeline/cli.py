@@ -14,13 +14,17 @@ compare
 site
     Build the static HTML site of the executed notebooks (Jupyter Book, offline).
 
-Exit codes: 0 success, 1 a failed check or notebook, 2 invalid usage or invalid data,
-130 interrupted (Ctrl-C).
+Exit codes: 0 success, 1 a failed check or notebook (or a write that failed: a full disk,
+an output that cannot be written), 2 invalid usage or invalid data, 130 interrupted (Ctrl-C).
+A plain mistake (an option out of range, an output folder that is a file or read-only, a
+notebooks folder without notebooks) is found before any long work starts and reported in
+one line on stderr, never as a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -48,13 +52,105 @@ def _silence(stream) -> None:
         pass
 
 
+def _settle(stream) -> None:
+    """Flush a stream; if that fails (a full disk, a closed pipe), silence it so that exit cannot fail again."""
+    try:
+        stream.flush()
+    except (OSError, ValueError):
+        _silence(stream)
+
+
+def _describe_os_error(err: OSError) -> str:
+    """One line for a failed file operation: what the system said, and on which file."""
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"{reason}: {err.filename}" if err.filename is not None else reason
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (and exit code 2)."""
+
+    def error(self, message: str):
+        """Print ``<prog>: <message> (see <prog> --help)`` on stderr and exit with code 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    """A ``--seed``: a non-negative integer (numpy's seeds are)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, not {text!r}")
+    return value
+
+
+def _scale(text: str) -> float:
+    """A ``--scale``: a positive, finite multiple of the paper's sample size."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0 (1 = the paper's size), not {text!r}")
+    return value
+
+
+class _OutputError(Exception):
+    """The command's output could not be written (``> /dev/full``, a full disk): carries the OSError."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedOutput:
+    """``sys.stdout`` as a command sees it: a write that fails (other than a closed pipe) is the output's failure.
+
+    ``print`` to a full device fails in the command, where an OSError could be any file's;
+    this tells :func:`main` it was the output's.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write to the wrapped stream."""
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc) from exc
+
+    def flush(self) -> None:
+        """Flush the wrapped stream."""
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc) from exc
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _print_quietly(text: str, stream) -> None:
-    """Print and flush; if the reader has gone (a closed pipe), stop writing without a traceback."""
+    """Print and flush; if the reader has gone (a closed pipe), stop writing without a traceback.
+
+    Raises
+    ------
+    _OutputError
+        If the stream cannot be written otherwise (a full disk).
+    """
     try:
         print(text, file=stream)
         stream.flush()
     except BrokenPipeError:
         _silence(stream)
+    except OSError as exc:
+        raise _OutputError(exc) from exc
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -71,6 +167,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         Exit code.
     """
     from alsmeds import simulate
+    from alsmeds.data.write import OutputFolderError, check_registry_target, remove_stale_temporaries
 
     out = Path(args.out)
     if args.check:
@@ -84,7 +181,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if check.truth is not None:
             print(f"  truth.json: {check.truth.summary()}")
         return EXIT_OK
-    simulate.write_synthetic(out, seed=args.seed, scale=args.scale)
+    try:
+        target = check_registry_target(out)  # before the minute of simulation, not after it
+    except OutputFolderError as exc:
+        print(f"alsmeds simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    remove_stale_temporaries(target.parent)  # what a killed simulate left beside its output
+    try:
+        simulate.write_synthetic(out, seed=args.seed, scale=args.scale)
+    except OSError as exc:  # a full disk: the write left the folder as it was
+        reason = exc.strerror or str(exc)
+        print(f"alsmeds simulate: could not write {out}: {reason}; {out} is as it was", file=sys.stderr)
+        return EXIT_FAILED
     print(f"synthetic data written to {out}")
     return EXIT_OK
 
@@ -102,7 +210,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     int
         0 when valid, with the summary and any warnings on stdout (warnings alone never
         fail); 2 with the errors (and warnings) on stderr when not.  A closed output pipe
-        (``alsmeds validate DIR | head -1``) ends the command quietly with the same code.
+        (``alsmeds validate DIR | head -1``) ends the command quietly with the same code;
+        an output that cannot be written (``> /dev/full``) with one line and code 1
+        (:func:`main`).
     """
     from alsmeds.data import problems, validate
 
@@ -126,9 +236,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        0 when every notebook ran, 1 at the first failure, 2 for an unknown ``--only``.
+        0 when every notebook ran, 1 at the first failure, 2 for an unknown ``--only``, a
+        notebooks folder without notebooks, a ``--data-dir`` that is not a folder or an
+        output folder that cannot be written (said before anything runs).
     """
+    from alsmeds.data.write import OutputFolderError
     from alsmeds.pipeline import runner
+
+    try:
+        runner.select_notebooks(runner.find_notebooks(args.notebooks_dir), args.only)
+    except runner.NotebookSelectionError as exc:
+        print(f"alsmeds run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        print(f"alsmeds run: --data-dir {args.data_dir} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
 
     folders = runner.run_folders(
         data_dir=args.data_dir,
@@ -157,15 +279,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             inplace=args.inplace,
             progress=not args.no_progress,
         )
-    except runner.NotebookSelectionError as exc:
+    except (runner.NotebookSelectionError, OutputFolderError) as exc:
         print(f"alsmeds run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except runner.NotebookRunError as exc:
         print(exc.report(), file=sys.stderr)
         return EXIT_FAILED
-    if not results:
-        print(f"alsmeds run: no notebooks matching {runner.NOTEBOOK_PATTERN} in {notebooks_dir}", file=sys.stderr)
-        return EXIT_OK
     total = sum(r.seconds for r in results)
     back = f"; notebooks also written back into {paths.display_path(notebooks_dir)}" if args.inplace else ""
     print(f"executed {len(results)} notebook(s) in {total:.0f} s: {folders.describe()}{back}")
@@ -248,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         Parser with the ``simulate``, ``validate``, ``run``, ``compare`` and ``site`` subcommands.
     """
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="alsmeds",
         description="Reproducibility bundle: psychiatric medications and ALS on simulated Swedish registers.",
     )
@@ -259,8 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", default=str(paths.SYNTHETIC_DIR), metavar="DIR", help="output folder (default: %(default)s)"
     )
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: the simulator's own)")
-    p.add_argument("--scale", type=float, default=None, help="sample-size multiplier (default: the simulator's own)")
+    p.add_argument("--seed", type=_seed, default=None, help="random seed, 0 or more (default: the simulator's own)")
+    p.add_argument(
+        "--scale", type=_scale, default=None, help="sample-size multiplier, > 0 (default: the simulator's own)"
+    )
     p.add_argument(
         "--check", action="store_true", help="regenerate in a temporary folder and compare with DIR's MANIFEST.sha256"
     )
@@ -272,8 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="execute the numbered notebooks in order with papermill")
     p.add_argument("--data-dir", default=None, metavar="DIR", help="registry folder passed to the notebooks")
-    p.add_argument("--seed", type=int, default=None, help="seed passed to notebooks that declare one")
-    p.add_argument("--scale", type=float, default=None, help="scale passed to notebooks that declare one")
+    p.add_argument("--seed", type=_seed, default=None, help="seed passed to notebooks that declare one")
+    p.add_argument("--scale", type=_scale, default=None, help="scale passed to notebooks that declare one")
     p.add_argument(
         "--only",
         nargs="+",
@@ -395,8 +516,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "simulate" and args.check and (args.seed is not None or args.scale is not None):
         parser.error("simulate --check regenerates with the recorded seed and scale; drop --seed/--scale")
+    stdout = sys.stdout
     try:
-        return int(args.func(args))
+        sys.stdout = _GuardedOutput(stdout)
+        code = int(args.func(args))
+        sys.stdout.flush()  # a full disk behind stdout shows here, not in the interpreter's exit
+        return code
     except KeyboardInterrupt:
         # Ctrl-C: one line, not a traceback.  Atomic writes have already removed their
         # temporary files; anything a killed kernel left is cleared by the next run.
@@ -404,8 +529,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of the output has gone (``alsmeds ... | head -1``): stop quietly.
-        _silence(sys.stdout)
+        _silence(stdout)
         return EXIT_OK
+    except _OutputError as exc:
+        # ``alsmeds ... > /dev/full``: one line, and no second failure at exit.
+        _silence(stdout)
+        print(f"alsmeds {args.command}: cannot write the output: {_describe_os_error(exc.error)}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        # A file that cannot be written (a full disk, a read-only folder): one line, not a
+        # traceback.  Atomic writes leave their targets as they were.
+        _settle(stdout)
+        print(f"alsmeds {args.command}: {_describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,18 +19,25 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
+import gc
+import logging
 import os
+import signal
+import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nbformat
 
 from alsmeds import paths
-from alsmeds.data.write import write_text_atomic
+from alsmeds.data.write import check_writable_folder, temporary_sibling, write_text_atomic
 
 __all__ = [
     "NOTEBOOK_PATTERN",
@@ -42,6 +49,8 @@ __all__ = [
     "discover_notebooks",
     "execute_notebook",
     "filter_parameters",
+    "find_notebooks",
+    "partial_copy_path",
     "remove_interrupted_writes",
     "run_notebooks",
     "select_notebooks",
@@ -57,10 +66,18 @@ INJECTED_TAG = "injected-parameters"
 ERROR_MARKER_TAG = "papermill-error-cell-tag"
 #: Number of source lines the failure report quotes.
 REPORT_SOURCE_LINES = 6
+#: Number of lines of the kernel's own error output the failure report quotes (a kernel that died).
+REPORT_KERNEL_LINES = 8
+#: What the name of a failed notebook's partially executed copy ends with (``02_beta.partial.ipynb``).
+PARTIAL_SUFFIX = ".partial.ipynb"
+#: The notebook parameters that name folders a notebook writes to; ``data_dir`` is its input.
+OUTPUT_FOLDER_PARAMETERS = ("figures_dir", "results_dir")
+#: Loggers of the notebook machinery, silenced while a Ctrl-C stops the kernel.
+_EXECUTION_LOGGERS = ("papermill", "nbclient", "traitlets", "asyncio")
 
 
 class NotebookSelectionError(ValueError):
-    """Raised when ``only`` names a notebook that does not exist."""
+    """Raised when the notebooks folder holds no notebooks, or ``only`` names one that does not exist."""
 
 
 @dataclass(eq=False)
@@ -71,8 +88,9 @@ class NotebookRunError(Exception):
     ----------
     notebook : pathlib.Path
         The source notebook that failed.
-    output_path : pathlib.Path
-        The partially executed notebook papermill left behind.
+    output_path : pathlib.Path or None
+        The partially executed copy (:func:`partial_copy_path`), or None when none was
+        saved (the kernel did not start).
     ename, evalue : str
         Exception class name and message raised in the notebook.
     cell_index : int or None
@@ -82,15 +100,18 @@ class NotebookRunError(Exception):
         The ``In [n]`` execution count of the failing cell.
     source : str
         Source of the failing cell.
+    kernel_log : str
+        The last lines the kernel process wrote to its own stderr (why a kernel died).
     """
 
     notebook: Path
-    output_path: Path
+    output_path: Path | None
     ename: str
     evalue: str
     cell_index: int | None = None
     exec_count: int | None = None
     source: str = ""
+    kernel_log: str = ""
 
     def __post_init__(self) -> None:
         super().__init__(self.report())
@@ -117,7 +138,12 @@ class NotebookRunError(Exception):
             if len(src) > REPORT_SOURCE_LINES:
                 lines.append(f"  {'':<9} | ... ({len(src) - REPORT_SOURCE_LINES} more lines)")
         lines.append(f"  error:    {self.ename}: {self.evalue}")
-        lines.append(f"  partially executed notebook: {self.output_path}")
+        for i, line in enumerate(self.kernel_log.splitlines()[-REPORT_KERNEL_LINES:]):
+            lines.append(f"  {'kernel:' if i == 0 else '':<9} | {line}")
+        if self.output_path is not None:
+            lines.append(f"  partially executed notebook: {self.output_path}")
+        else:
+            lines.append("  no partially executed copy was saved")
         return "\n".join(lines)
 
 
@@ -157,9 +183,49 @@ def discover_notebooks(notebooks_dir: Path | str = paths.NOTEBOOKS_DIR) -> list[
     Returns
     -------
     list of pathlib.Path
-        Notebooks matching :data:`NOTEBOOK_PATTERN`, sorted by name.
+        Notebooks matching :data:`NOTEBOOK_PATTERN`, sorted by name; the partially
+        executed copies of failed notebooks (``NN_name.partial.ipynb``) are not notebooks.
     """
-    return sorted(p for p in Path(notebooks_dir).glob(NOTEBOOK_PATTERN) if p.is_file())
+    return sorted(
+        p for p in Path(notebooks_dir).glob(NOTEBOOK_PATTERN) if p.is_file() and not p.name.endswith(PARTIAL_SUFFIX)
+    )
+
+
+def find_notebooks(notebooks_dir: Path | str = paths.NOTEBOOKS_DIR) -> list[Path]:
+    """The notebooks of a folder that a run executes; a folder without any is a mistake.
+
+    Parameters
+    ----------
+    notebooks_dir : path-like
+        Folder holding ``NN_name.ipynb`` notebooks.
+
+    Returns
+    -------
+    list of pathlib.Path
+        As :func:`discover_notebooks`, never empty.
+
+    Raises
+    ------
+    NotebookSelectionError
+        If the folder does not exist or holds no notebook matching :data:`NOTEBOOK_PATTERN`.
+    """
+    folder = Path(notebooks_dir)
+    if not folder.is_dir():
+        raise NotebookSelectionError(f"no such notebooks folder: {folder}")
+    notebooks = discover_notebooks(folder)
+    if not notebooks:
+        raise NotebookSelectionError(f"no notebooks matching {NOTEBOOK_PATTERN} in {folder}")
+    return notebooks
+
+
+def partial_copy_path(output_path: Path | str) -> Path:
+    """Where the partially executed copy of a failed notebook is kept: ``NN_name.partial.ipynb``.
+
+    An executed notebook appears under its own name only once it ran to the end, so a
+    notebook under its final name is always complete.
+    """
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.stem + PARTIAL_SUFFIX)
 
 
 def _matches(notebook: Path, key: str) -> bool:
@@ -375,27 +441,107 @@ def clean_executed_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def _kernel_manager_class() -> type | None:
-    """Return a kernel manager that encrypts the kernel transport when possible.
+def _kernel_manager_class(kernel_stderr: IO[bytes] | None = None) -> type:
+    """Return a kernel manager whose kernel writes its own stderr to ``kernel_stderr``.
 
-    ipykernel >= 7.4 warns on stderr at every start when the transport is plain TCP;
-    jupyter_client >= 8.10 can provision CurveZMQ keys instead. None keeps papermill's
-    default manager when that is not available.
+    The kernel process's stderr holds its log (not the cells' output, which goes into the
+    notebook): start-up warnings, and the tracebacks of a kernel torn down by Ctrl-C.  It
+    goes to a file, quoted in the failure report of a kernel that died, instead of the
+    terminal.  The transport is encrypted when possible (jupyter_client >= 8.10 with
+    CurveZMQ), which also spares ipykernel >= 7.4's warning about plain TCP.
     """
-    try:
-        import zmq
-        from jupyter_client.manager import AsyncKernelManager
-    except ImportError:  # pragma: no cover - both come with papermill
-        return None
-    if not (AsyncKernelManager.class_traits().get("transport_encryption") and zmq.has("curve")):
-        return None
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
 
-    class _CurveKernelManager(AsyncKernelManager):
+    encrypt = bool(AsyncKernelManager.class_traits().get("transport_encryption")) and zmq.has("curve")
+
+    class _QuietKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
-            kwargs.setdefault("transport_encryption", "auto")
+            if encrypt:
+                kwargs.setdefault("transport_encryption", "auto")
             super().__init__(**kwargs)
 
-    return _CurveKernelManager
+        async def start_kernel(self, **kw: Any) -> None:  # the launch arguments reach subprocess.Popen
+            if kernel_stderr is not None:
+                kw.setdefault("stderr", kernel_stderr)
+            await super().start_kernel(**kw)
+
+    return _QuietKernelManager
+
+
+def _read_tail(stream: IO[bytes], limit: int = 20_000) -> str:
+    """The end of what a kernel wrote to its stderr file."""
+    try:
+        stream.flush()
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(max(0, size - limit))
+        return stream.read().decode("utf-8", errors="replace").strip()
+    except (OSError, ValueError):
+        return ""
+
+
+def _settle_pending_tasks() -> None:
+    """Cancel and collect the tasks an interrupted notebook client left in its event loop.
+
+    Otherwise asyncio reports them when they are garbage-collected, at exit ("Task exception
+    was never retrieved ... DeadKernelError"): a task that failed while papermill stopped the
+    kernel is still referenced by the interrupt's traceback, so its exception is marked as
+    seen here.
+    """
+    try:
+        from jupyter_core.utils import ensure_event_loop
+
+        loop = ensure_event_loop()
+        if loop.is_running() or loop.is_closed():
+            return
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        gc.collect()
+        for obj in gc.get_objects():
+            if isinstance(obj, asyncio.Future) and obj.get_loop() is loop and obj.done() and not obj.cancelled():
+                obj.exception()
+    except Exception:  # noqa: BLE001 - best effort on the way out of an interrupt
+        pass
+
+
+@contextlib.contextmanager
+def _quiet_interrupt() -> Iterator[None]:
+    """Make Ctrl-C during a notebook end without the notebook machinery's tracebacks.
+
+    papermill stops the kernel when a KeyboardInterrupt reaches it; meanwhile nbclient and
+    asyncio log a dead kernel and an abandoned task.  A SIGINT handler (in the main
+    thread, where the default one is installed) silences those loggers from the moment of
+    the interrupt, and the abandoned tasks are settled before they are restored.  The
+    kernel's own messages go to its stderr file (:func:`_kernel_manager_class`).
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in _EXECUTION_LOGGERS]
+    disabled = [logger.disabled for logger in loggers]
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        for logger in loggers:
+            logger.disabled = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        for logger in loggers:
+            logger.disabled = True
+        _settle_pending_tasks()
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for logger, was_disabled in zip(loggers, disabled, strict=True):
+            logger.disabled = was_disabled
 
 
 def _source_cell_index(notebook: Path, exec_index: int, source: str) -> int | None:
@@ -426,7 +572,10 @@ def execute_notebook(
     notebook : path-like
         Source notebook.
     output_path : path-like
-        Where the executed notebook is written (also when execution fails).
+        Where the executed notebook is written, atomically, once it ran to the end.  While
+        it runs, papermill saves it after each cell under a hidden temporary name; when it
+        fails, that copy is kept as :func:`partial_copy_path` (``NN_name.partial.ipynb``),
+        and an interrupted run removes it.
     parameters : mapping, optional
         Candidate parameters; those the notebook does not declare are dropped.
     cwd : path-like, optional
@@ -442,7 +591,8 @@ def execute_notebook(
     Raises
     ------
     NotebookRunError
-        If the notebook raises, or execution fails otherwise.
+        If the notebook raises, or execution fails otherwise (a kernel that died, a full
+        disk, ...).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -451,47 +601,100 @@ def execute_notebook(
     output_path = Path(output_path).resolve()
     output_path.parent.mkdir(parents=True, exist_ok=True)
     injected = filter_parameters(parameters, declared_parameters(notebook))
-    extra: dict[str, Any] = {}
-    manager = _kernel_manager_class()
-    if manager is not None:
-        extra["kernel_manager_class"] = manager
+    running = temporary_sibling(output_path, ".ipynb")  # papermill rewrites it after every cell
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output_path),
-            parameters=injected,
-            kernel_name=kernel_name,
-            cwd=str(cwd if cwd is not None else notebook.parent),
-            progress_bar=False,
-            log_output=False,
-            **extra,
-        )
-    except PapermillExecutionError as exc:
-        raise NotebookRunError(
-            notebook=notebook,
-            output_path=output_path,
-            ename=str(exc.ename),
-            evalue=str(exc.evalue),
-            cell_index=_source_cell_index(notebook, exc.cell_index, exc.source),
-            exec_count=exc.exec_count,
-            source=exc.source,
-        ) from exc
-    except Exception as exc:  # kernel death, timeout, missing kernel, unreadable notebook, ...
-        raise NotebookRunError(
-            notebook=notebook, output_path=output_path, ename=type(exc).__name__, evalue=str(exc)
-        ) from exc
+        with tempfile.TemporaryFile() as kernel_stderr, _quiet_interrupt():
+            try:
+                executed = papermill.execute_notebook(
+                    str(notebook),
+                    str(running),
+                    parameters=injected,
+                    kernel_name=kernel_name,
+                    cwd=str(cwd if cwd is not None else notebook.parent),
+                    progress_bar=False,
+                    log_output=False,
+                    kernel_manager_class=_kernel_manager_class(kernel_stderr),
+                )
+            except PapermillExecutionError as exc:
+                raise NotebookRunError(
+                    notebook=notebook,
+                    output_path=_keep_partial_copy(running, output_path),
+                    ename=str(exc.ename),
+                    evalue=str(exc.evalue),
+                    cell_index=_source_cell_index(notebook, exc.cell_index, exc.source),
+                    exec_count=exc.exec_count,
+                    source=exc.source,
+                ) from exc
+            except Exception as exc:  # kernel death, timeout, missing kernel, a full disk, ...
+                raise NotebookRunError(
+                    notebook=notebook,
+                    output_path=_keep_partial_copy(running, output_path),
+                    ename=type(exc).__name__,
+                    evalue=str(exc),
+                    kernel_log=_read_tail(kernel_stderr),
+                ) from exc
+        executed.metadata.setdefault("papermill", {})["output_path"] = str(output_path)
+        try:
+            write_text_atomic(output_path, nbformat.writes(executed) + "\n")
+        except OSError as exc:  # a full disk: the copy papermill saved is kept
+            raise NotebookRunError(
+                notebook=notebook,
+                output_path=_keep_partial_copy(running, output_path),
+                ename=type(exc).__name__,
+                evalue=str(exc),
+            ) from exc
+        partial_copy_path(output_path).unlink(missing_ok=True)  # an earlier failure's copy is history
+    finally:
+        running.unlink(missing_ok=True)
     return injected
 
 
+def _keep_partial_copy(running: Path, output_path: Path) -> Path | None:
+    """Keep the copy papermill saved while a notebook ran, under a name that says it is partial."""
+    partial = partial_copy_path(output_path)
+    try:
+        os.replace(running, partial)
+    except OSError:  # never written (the kernel did not start), or the folder went away
+        return None
+    return partial
+
+
+def _written_folders(
+    notebooks_dir: Path | str, output_dir: Path | str, parameters: Mapping[str, Any] | None, *, inplace: bool
+) -> set[Path]:
+    """The folders the notebooks of a run write into (never ``data_dir``, their input)."""
+    given = dict(parameters or {})
+    defaults = {"figures_dir": paths.FIGURES_DIR, "results_dir": paths.RESULTS_DIR}
+    folders = {Path(output_dir)} | {Path(given.get(key) or defaults[key]) for key in OUTPUT_FOLDER_PARAMETERS}
+    if inplace:
+        folders.add(Path(notebooks_dir))
+    return folders
+
+
 def remove_interrupted_writes(
-    notebooks_dir: Path | str, output_dir: Path | str, parameters: Mapping[str, Any] | None = None
+    notebooks_dir: Path | str,
+    output_dir: Path | str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    inplace: bool = False,
 ) -> list[Path]:
     """Clear what interrupted earlier runs left in the folders a run writes to.
 
     A kernel that is killed mid-write leaves a hidden temporary file or folder (see
     :func:`alsmeds.data.write.remove_stale_temporaries`); the next run removes them from the
-    notebooks and output folders, the default and given figure and result folders, and
-    the simulated-data cache.
+    folders it writes to: the executed notebooks' folder, the figure and result folders
+    (given, or else the defaults), the simulated-data cache, and the notebooks folder
+    only with ``inplace``.  A run never writes into its input: the ``data_dir`` it reads
+    is not touched, and a folder that cannot be cleaned (read-only) is left as it is.
+
+    Parameters
+    ----------
+    notebooks_dir, output_dir : path-like
+        The source notebooks and the executed copies.
+    parameters : mapping, optional
+        The run's notebook parameters (:func:`standard_parameters`).
+    inplace : bool
+        Whether the run writes the notebooks back into ``notebooks_dir``.
 
     Returns
     -------
@@ -500,8 +703,7 @@ def remove_interrupted_writes(
     """
     from alsmeds.data.write import remove_stale_temporaries
 
-    folders = {Path(notebooks_dir), Path(output_dir), paths.FIGURES_DIR, paths.RESULTS_DIR, paths.BUILD_DIR / "data"}
-    folders |= {Path(v) for k, v in (parameters or {}).items() if k.endswith("_dir") and v is not None}
+    folders = _written_folders(notebooks_dir, output_dir, parameters, inplace=inplace) | {paths.BUILD_DIR / "data"}
     removed: list[Path] = []
     for folder in sorted(folders):
         removed += remove_stale_temporaries(folder)
@@ -551,7 +753,11 @@ def run_notebooks(
     Raises
     ------
     NotebookSelectionError
-        If ``only`` names an unknown notebook.
+        If the folder holds no notebooks (:func:`find_notebooks`) or ``only`` names an
+        unknown one; raised before anything runs.
+    alsmeds.data.write.OutputFolderError
+        If a folder the run writes to is a file or cannot be written (read-only); also
+        raised before anything runs.
     NotebookRunError
         At the first notebook that fails; later notebooks are not run.
     """
@@ -559,8 +765,10 @@ def run_notebooks(
 
     notebooks_dir = Path(notebooks_dir).resolve()
     output_dir = Path(output_dir).resolve()
-    selected = select_notebooks(discover_notebooks(notebooks_dir), only)
-    remove_interrupted_writes(notebooks_dir, output_dir, parameters)
+    selected = select_notebooks(find_notebooks(notebooks_dir), only)
+    for folder in sorted(_written_folders(notebooks_dir, output_dir, parameters, inplace=inplace)):
+        check_writable_folder(folder)
+    remove_interrupted_writes(notebooks_dir, output_dir, parameters, inplace=inplace)
     if selected:
         from alsmeds.pipeline.datasets import prepare_run_parameters
 
