@@ -348,3 +348,21 @@ def test_replicate_correlations_on_constructed_replicates():
     np.testing.assert_allclose(found["correlation"], 1 / np.sqrt(2), atol=0.05)
     np.testing.assert_allclose(found["independent_se"], np.sqrt(5.0))
     np.testing.assert_allclose(found["sd_over_independent_se"], 1 / np.sqrt(5.0), atol=0.05)
+
+
+def test_reproduction_report_appends_the_verdicts_with_the_scorecard_types(truth):
+    import warnings
+
+    from alsmeds.reporting.reproduction import reproduction_report
+
+    card = scorecard(paths.COMMITTED_RESULTS_DIR, truth)
+    verdicts = qualitative_verdicts(paths.COMMITTED_RESULTS_DIR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pandas FutureWarning about all-NA columns in the notebook's output
+        report = reproduction_report(card, verdicts)
+    assert list(report.columns) == list(REPRODUCTION_COLUMNS) and len(report) == len(card) + len(verdicts)
+    assert (report.dtypes == card.dtypes).all()
+    found = report[report["kind"] == "qualitative"].set_index("target")
+    assert (found["label"] == "P").all() and found["published_in_ci"].isna().all()
+    rule = verdicts.set_index("target").loc["finding:relatives", "rule"]
+    assert found.loc["finding:relatives", "note"].endswith(f" | rule: {rule}")

@@ -630,6 +630,31 @@ def qualitative_verdicts(results_dir: str | Path, relatives_correlation: float =
     return pd.DataFrame(verdicts, columns=VERDICT_COLUMNS)
 
 
+def reproduction_report(card: pd.DataFrame, verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``results/reproduction.csv``: the scorecard, then one row per qualitative verdict.
+
+    A verdict becomes a row of kind ``qualitative`` (label ``P``) with its status, and its
+    evidence and rule in ``note`` (``"<evidence> | rule: <rule>"``); the columns it lacks stay
+    missing, with the scorecard's types.
+
+    Parameters
+    ----------
+    card : DataFrame
+        :func:`scorecard`.
+    verdicts : DataFrame
+        :func:`qualitative_verdicts`.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`REPRODUCTION_COLUMNS`.
+    """
+    found = verdicts.assign(kind="qualitative", label="P", note=verdicts["evidence"] + " | rule: " + verdicts["rule"])
+    found = found.reindex(columns=list(REPRODUCTION_COLUMNS))
+    found = found.astype({c: card[c].dtype for c in found.columns if c in card and found[c].isna().all()})
+    return pd.concat([card.reindex(columns=list(REPRODUCTION_COLUMNS)), found], ignore_index=True)
+
+
 def distance_from_planted(card: pd.DataFrame) -> pd.DataFrame:
     """The ratio targets of a scorecard with ``z_vs_planted``: (log ours - log planted) / our SE (from our CI)."""
     ratios = card[card["kind"].isin(["odds_ratio", "hazard_ratio"])].copy()
