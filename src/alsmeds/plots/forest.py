@@ -64,7 +64,7 @@ def _slot_offsets(slots: int, stars_beside: bool) -> tuple[np.ndarray, float]:
     if not stars_beside:
         spread = min(_SPREAD, 0.085 * slots)  # a row's groups stay closer to each other than to the next row's
         return (np.linspace(spread, -spread, slots) if slots > 1 else np.zeros(1)), 0.0
-    step = min(_ROW_SPAN / (slots - 1 + _STAR_SHARE), 0.45)
+    step = min(_ROW_SPAN / (slots - 1 + _STAR_SHARE), _ROW_SPAN / 2)  # rows stay further apart than groups
     shift = _STAR_SHARE * step
     top = ((slots - 1) * step + shift) / 2
     return top - shift - step * np.arange(slots), shift
