@@ -7,14 +7,18 @@ slope.  Stage 2 fits a Cox model with ``m_hat_i(t)`` as a time-varying covariate
 (lifelines' ``CoxTimeVaryingFitter``, Efron ties), beside prediagnostic use and the
 covariates.
 
-Why it is biased (Tsiatis and Davidian 2004; Rizopoulos 2012, section 5.1): the
-predicted score is the true score measured with error, and it is shrunk towards the
-mean trajectory most for the patients with few visits, who are those who die early.
-The association with the hazard is therefore attenuated towards zero, and the
-exposure hazard ratios, adjusted for an imperfect measure of the current score, keep
-part of the path through the score (they lean towards the total effect).  The stage-1
-fit also ignores the informative dropout that the joint likelihood models, and the
-stage-2 standard errors treat the predictions as known.  The notebook shows the bias
+Why it is biased (Tsiatis and Davidian 2004; Rizopoulos 2012, section 5.1).  The
+empirical-Bayes prediction is the conditional mean of the true score given the visits,
+so its error is of Berkson type (independent of the prediction), which by itself does
+not attenuate a linear association.  The attenuation comes from elsewhere: the
+predicted line is extrapolated past each patient's last visit to the event (where it
+is furthest from the truth and, for fast decliners, too high), patients with few
+visits are shrunk hard towards the mean trajectory, and the stage-1 fit ignores the
+informative dropout that the joint likelihood models (fast decliners leave early), so
+its slopes are too flat.  The exposure hazard ratios, adjusted for an imperfect
+measure of the current score, keep part of the path through the score (they lean
+towards the total effect), and the stage-2 standard errors treat the predictions as
+known.  The notebook shows the bias
 against the planted truth; it is the reason the paper fitted a joint model.
 
 Time is split into intervals of ``grid_months`` (half a month by default); the
