@@ -366,3 +366,23 @@ def test_reproduction_report_appends_the_verdicts_with_the_scorecard_types(truth
     assert (found["label"] == "P").all() and found["published_in_ci"].isna().all()
     rule = verdicts.set_index("target").loc["finding:relatives", "rule"]
     assert found.loc["finding:relatives", "note"].endswith(f" | rule: {rule}")
+
+
+def test_every_window_raised_needs_every_interval_above_one(tmp_path):
+    """A point estimate above 1 whose CI includes 1 does not show a raised risk (issue 22)."""
+    risk = pd.read_csv(paths.COMMITTED_RESULTS_DIR / "risk_models.csv")
+    cells = (
+        (risk["comparison"] == "population")
+        & (risk["model"] == "per_class")
+        & (risk["adjustment"] == "adjusted")
+        & risk["window"].isin(["0_1", "1_5", "gt5"])
+    )
+    risk.loc[cells, ["odds_ratio", "ci_lower", "ci_upper"]] = [1.5, 1.1, 2.0]  # every CI above 1
+    risk.to_csv(tmp_path / "risk_models.csv", index=False)
+    verdicts = qualitative_verdicts(tmp_path).set_index("target")
+    assert verdicts.loc["finding:every_window_raised", "status"] == "reproduced"
+    first = risk.index[cells][0]
+    risk.loc[first, ["odds_ratio", "ci_lower", "ci_upper"]] = [1.3, 0.9, 1.9]  # above 1, CI includes 1
+    risk.to_csv(tmp_path / "risk_models.csv", index=False)
+    verdict = qualitative_verdicts(tmp_path).set_index("target").loc["finding:every_window_raised"]
+    assert verdict["status"] == "direction only" and "with a CI above 1" in verdict["evidence"]

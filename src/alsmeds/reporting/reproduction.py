@@ -502,7 +502,11 @@ def qualitative_verdicts(results_dir: str | Path, relatives_correlation: float =
                          "rule": rule, "evidence": evidence})  # fmt: skip
 
     # every window raised
-    rule = "reproduced: every class x window OR (0-1, 1-5, >5 y; population, adjusted) above 1; direction only: most"
+    rule = (
+        "reproduced: every class x window OR (0-1, 1-5, >5 y; population, adjusted) with a 95% CI above 1; direction "
+        "only: every OR above 1, or most; not reproduced: most at or below 1. A point estimate above 1 whose CI "
+        "includes 1 does not show a raised risk"
+    )
     cells = _rows(risk, comparison="population", model="per_class", adjustment="adjusted")
     cells = (
         cells[cells["window"].isin(["0_1", "1_5", "gt5"]) & cells["estimable"].astype(bool)] if len(cells) else cells
@@ -513,7 +517,9 @@ def qualitative_verdicts(results_dir: str | Path, relatives_correlation: float =
         above = int((cells["odds_ratio"] > 1).sum())
         excluding = int((cells["ci_lower"] > 1).sum())
         status = (
-            "reproduced" if above == len(cells) else ("direction only" if above > len(cells) / 2 else "not reproduced")
+            "reproduced"
+            if excluding == len(cells)
+            else ("direction only" if above > len(cells) / 2 else "not reproduced")
         )
         add("finding:every_window_raised", status, rule,
             f"{above} of {len(cells)} ORs above 1 ({excluding} with a CI above 1)")  # fmt: skip
