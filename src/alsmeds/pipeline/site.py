@@ -73,6 +73,7 @@ REPRODUCTION_COLUMNS = (
     "estimate",
     "ci_lower",
     "ci_upper",
+    "published_in_ci",
     "status",
 )
 
@@ -223,7 +224,8 @@ def find_notebooks(notebooks_dir: str | Path) -> list[Path]:
     folder = Path(notebooks_dir)
     if not folder.is_dir():
         raise SiteError(f"no notebooks folder {folder}")
-    found = sorted(folder.glob(NOTEBOOK_GLOB))
+    # a failed run's partially executed copy (NN_name.partial.ipynb) is not a page of the site
+    found = sorted(p for p in folder.glob(NOTEBOOK_GLOB) if not p.name.endswith(".partial.ipynb"))
     if not found:
         raise SiteError(f"no notebooks matching {NOTEBOOK_GLOB} in {folder}")
     return found
@@ -287,6 +289,12 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _yes_no_in_ci(row: Mapping[str, str]) -> str:
+    """``published_in_ci`` as ``yes``/``no`` (empty when there is no interval to hold it against)."""
+    value = str(row.get("published_in_ci", "")).strip().lower()
+    return {"true": "yes", "false": "no", "1": "yes", "0": "no", "1.0": "yes", "0.0": "no"}.get(value, "")
+
+
 def reproduction_markdown(csv_path: str | Path) -> tuple[str, bool]:
     """The index's reproduction section body, from ``reproduction.csv``.
 
@@ -339,6 +347,8 @@ def reproduction_markdown(csv_path: str | Path) -> tuple[str, bool]:
             has_ci = {"ci_lower", "ci_upper"} <= set(present)
             label = "This bundle (95% CI)" if has_ci else "This bundle"
             headers.append((label, lambda r: _with_interval(r, "estimate", "ci_lower", "ci_upper")))
+        elif column == "published_in_ci":
+            headers.append(("Published value in our 95% CI", _yes_no_in_ci))
         else:
             headers.append((column.capitalize(), lambda r, c=column: r.get(c, "") or ""))
     lines = [
