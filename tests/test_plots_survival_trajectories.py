@@ -20,7 +20,8 @@ import pytest
 from matplotlib.collections import PathCollection
 
 from alsmeds.constants import CLASSES
-from alsmeds.models.cox import fit_cox, scaled_schoenfeld
+from alsmeds.models.cox import fit_cox, scaled_schoenfeld, schoenfeld_diagnostics
+from alsmeds.models.km import kaplan_meier_by_use
 from alsmeds.plots import MAX_FIGURE_WIDTH, save_figure, use_style
 from alsmeds.plots import trajectories as tplots
 from alsmeds.plots.palette import (
@@ -71,7 +72,7 @@ def _survival(n: int = 160, seed: int = 3, no_users_of: str | None = None) -> pd
 
 
 def test_km_panels_fit_12_inches_with_users_in_class_colours_and_non_users_grey(tmp_path):
-    axes = plot_km_by_use(_survival())
+    axes = plot_km_by_use(kaplan_meier_by_use(_survival()))
     fig = axes[0].figure
     assert fig.get_figwidth() <= MAX_FIGURE_WIDTH
     save_figure(fig, "km", tmp_path)  # refuses a figure wider than 12 in
@@ -86,7 +87,7 @@ def test_km_panels_fit_12_inches_with_users_in_class_colours_and_non_users_grey(
 
 
 def test_km_panel_of_a_class_without_users_says_why():
-    axes = plot_km_by_use(_survival(no_users_of="hypnotics"))
+    axes = plot_km_by_use(kaplan_meier_by_use(_survival(no_users_of="hypnotics")))
     panel = axes[list(CLASSES).index("hypnotics")]
     labels = [line.get_label() for line in panel.get_lines()]
     assert not any(label.startswith("Users") for label in labels)
@@ -108,7 +109,9 @@ def test_schoenfeld_limits_cover_the_band_the_estimate_zero_and_the_central_resi
 def test_schoenfeld_panels_show_both_residual_bands_and_say_what_they_ask():
     data = _survival(n=300)
     result = fit_cox(data, ["use_anxiolytics", "use_antidepressants"], adjustment=["male"])
-    axes = plot_schoenfeld(result, ["use_anxiolytics", "use_antidepressants", "male"], max_years=5)
+    axes = plot_schoenfeld(
+        schoenfeld_diagnostics(result, ["use_anxiolytics", "use_antidepressants", "male"]), max_years=5
+    )
     fig = axes[0].figure
     assert fig.get_figwidth() <= MAX_FIGURE_WIDTH
     assert fig._suptitle is not None and fig._suptitle.get_text() == "Is the hazard ratio constant over time?"
@@ -130,7 +133,7 @@ def test_schoenfeld_panel_of_a_term_not_estimated_says_why():
     data = _survival(no_users_of="hypnotics")
     result = fit_cox(data, ["use_anxiolytics", "use_hypnotics"], adjustment=[])
     assert "use_hypnotics" in result.not_estimable
-    axes = plot_schoenfeld(result, ["use_anxiolytics", "use_hypnotics"])
+    axes = plot_schoenfeld(schoenfeld_diagnostics(result, ["use_anxiolytics", "use_hypnotics"]))
     assert any("not estimable" in t.get_text() for t in axes[1].texts)
 
 

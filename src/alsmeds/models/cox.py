@@ -539,3 +539,130 @@ def scaled_schoenfeld(result: CoxResult) -> pd.DataFrame:
     out = resid + result.params[resid.columns].to_numpy()[None, :]
     out.insert(0, "time", result.design.loc[resid.index, "time"].to_numpy())
     return out.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def spline_trend(x: np.ndarray, y: np.ndarray, df: int) -> pd.DataFrame:
+    """Least-squares natural cubic regression spline of ``y`` on ``x``, with a pointwise 95% band.
+
+    The basis is formulaic's ``cr(x, df=df)`` (the natural cubic regression spline of
+    mgcv, as in patsy, from which formulaic took it: the same basis to the bit); formulaic
+    comes with lifelines and statsmodels, so no further dependency.  ``cr()`` without
+    constraints spans the constant, so the intercept is left out (else the basis is
+    rank-deficient).
+
+    Parameters
+    ----------
+    x, y : array
+        Abscissae and values, one per point.
+    df : int
+        Degrees of freedom of the spline (columns of the basis).
+
+    Returns
+    -------
+    DataFrame
+        ``mean``, ``lower``, ``upper`` of the fitted trend at each ``x``, in the order of ``x``.
+    """
+    import statsmodels.api as sm
+    from formulaic import model_matrix
+
+    basis = np.asarray(model_matrix(f"cr(x, df={df}) - 1", pd.DataFrame({"x": np.asarray(x, dtype=float)})))
+    fit = sm.OLS(np.asarray(y, dtype=float), basis).fit()
+    pred = fit.get_prediction(basis).summary_frame(alpha=0.05)
+    return pd.DataFrame(
+        {
+            "mean": pred["mean"].to_numpy(),
+            "lower": pred["mean_ci_lower"].to_numpy(),
+            "upper": pred["mean_ci_upper"].to_numpy(),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SchoenfeldDiagnostics:
+    """Scaled Schoenfeld residuals of a Cox model and their trends over time: what a figure of ``beta(t)`` draws.
+
+    Attributes
+    ----------
+    terms : list of str
+        The terms asked for, in drawing order.
+    labels : dict of str to str
+        Readable name of each term (:data:`TERM_LABELS`).
+    time : numpy.ndarray
+        Event times (years since diagnosis), ascending; empty when the model was not fitted.
+    residuals : DataFrame
+        :func:`scaled_schoenfeld` (``time`` and one column per fitted term), one row per event.
+    beta : dict of str to float
+        The Cox estimate of each fitted term among ``terms``.
+    trends : dict of str to DataFrame
+        Term -> :func:`spline_trend` of its residuals on the rank of the event time
+        (``mean``, ``lower``, ``upper`` at each event time); a term is missing when there
+        are too few events (at most ``2 * df``) for a trend.
+    not_estimable : dict of str to str
+        Term -> why it has no residuals (not estimable, model not fitted, not in the model).
+    ph_test : DataFrame
+        The model's test of a constant hazard ratio (:attr:`CoxResult.ph_test`).
+    df : int
+        Degrees of freedom of the spline trends.
+    """
+
+    terms: list[str]
+    labels: dict[str, str]
+    time: np.ndarray
+    residuals: pd.DataFrame
+    beta: dict[str, float]
+    trends: dict[str, pd.DataFrame]
+    not_estimable: dict[str, str]
+    ph_test: pd.DataFrame
+    df: int
+
+
+def schoenfeld_diagnostics(result: CoxResult, terms: Sequence[str] | None = None, df: int = 4) -> SchoenfeldDiagnostics:
+    """Is the hazard ratio constant over time?  Scaled Schoenfeld residuals and a spline trend of each term.
+
+    Each residual plus the coefficient is a noisy estimate of ``beta(t)`` at its event
+    time (Grambsch & Therneau 1994).  As in R's ``plot(cox.zph(fit))``, a natural cubic
+    regression spline (``df`` degrees of freedom, :func:`spline_trend`) on the rank of the
+    event time shows the trend, with a pointwise 95% band; under proportional hazards it
+    stays flat at the Cox estimate.  The trend needs a few events per degree of freedom
+    (more than ``2 * df`` events).
+
+    Parameters
+    ----------
+    result : CoxResult
+        A fitted model (:func:`fit_cox`).
+    terms : sequence of str, optional
+        Terms to diagnose (default: the exposures).
+    df : int
+        Degrees of freedom of the spline.
+
+    Returns
+    -------
+    SchoenfeldDiagnostics
+        What :func:`alsmeds.plots.survival.plot_schoenfeld` draws.
+
+    Raises
+    ------
+    ValueError
+        Without terms.
+    """
+    terms = list(terms or result.exposures)
+    if not terms:
+        raise ValueError("no terms to draw")
+    resid = scaled_schoenfeld(result) if result.estimable else pd.DataFrame({"time": []})
+    time = resid["time"].to_numpy()
+    rank = pd.Series(time).rank(method="average").to_numpy() / max(len(time), 1)
+    fitted = [t for t in terms if t in resid.columns]
+    trends = {t: spline_trend(rank, resid[t].to_numpy(), df) for t in fitted} if len(time) > 2 * df else {}
+    return SchoenfeldDiagnostics(
+        terms=terms,
+        labels={t: TERM_LABELS.get(t, t) for t in terms},
+        time=time,
+        residuals=resid,
+        beta={t: float(result.params[t]) for t in fitted},
+        trends=trends,
+        not_estimable={
+            t: result.not_estimable.get(t) or result.reason or "not in the model" for t in terms if t not in fitted
+        },
+        ph_test=result.ph_test,
+        df=df,
+    )

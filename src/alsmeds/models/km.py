@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -299,3 +300,49 @@ def rmst_by_use(data: pd.DataFrame, tau: float, classes: Sequence[str] = CLASSES
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class KaplanMeierByUse:
+    """Kaplan-Meier fits and log-rank tests of users against non-users, one entry per class: what a figure draws.
+
+    Attributes
+    ----------
+    classes : tuple of str
+        The classes, in drawing order.
+    fits : dict of str to dict of str to lifelines.KaplanMeierFitter
+        class -> ``{"non-users": kmf, "users": kmf}`` (:func:`km_by_use`; a group with no cases is left out).
+    n : dict of str to dict of str to int
+        class -> group -> number of cases in the group.
+    logrank : DataFrame
+        :func:`logrank_by_use`, one row per class.
+    """
+
+    classes: tuple[str, ...]
+    fits: dict[str, dict[str, Any]]
+    n: dict[str, dict[str, int]]
+    logrank: pd.DataFrame
+
+
+def kaplan_meier_by_use(data: pd.DataFrame, classes: Sequence[str] = CLASSES, alpha: float = 0.05) -> KaplanMeierByUse:
+    """Kaplan-Meier curves (:func:`km_by_use`) and log-rank tests (:func:`logrank_by_use`) of every class.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Survival data (:func:`alsmeds.derive.survival_data.build_survival_data`): ``time``,
+        ``event`` and ``use_<class>``.
+    classes : sequence of str
+        The classes.
+    alpha : float
+        1 - confidence level of the bands (log(-log) Greenwood).
+
+    Returns
+    -------
+    KaplanMeierByUse
+        What :func:`alsmeds.plots.survival.plot_km_by_use` draws.
+    """
+    classes = tuple(classes)
+    fits = {k: km_by_use(data, k, alpha=alpha) for k in classes}
+    n = {k: {g: int((data[f"use_{k}"] == v).sum()) for v, g in USE_GROUPS.items()} for k in classes}
+    return KaplanMeierByUse(classes=classes, fits=fits, n=n, logrank=logrank_by_use(data, classes))

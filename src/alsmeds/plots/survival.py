@@ -1,8 +1,15 @@
-"""Figures of survival after diagnosis: Kaplan-Meier curves with numbers at risk, and Schoenfeld residuals."""
+"""Figures of survival after diagnosis: Kaplan-Meier curves with numbers at risk, and Schoenfeld residuals.
+
+The figures draw results; they fit nothing.  The curves and log-rank tests come from
+:func:`alsmeds.models.km.kaplan_meier_by_use`, the residuals and their spline trends from
+:func:`alsmeds.models.cox.schoenfeld_diagnostics`, the hazard ratios from the results
+table of :mod:`alsmeds.reporting.survival_results`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,8 +18,6 @@ import pandas as pd
 from alsmeds.constants import CLASSES
 from alsmeds.formatting import fixed
 from alsmeds.labels import CLASS_NAMES
-from alsmeds.models.cox import TERM_LABELS, CoxResult, scaled_schoenfeld
-from alsmeds.models.km import km_by_use, logrank_by_use
 from alsmeds.plots import MAX_FIGURE_WIDTH
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
@@ -86,9 +91,17 @@ def _at_risk_table(ax: plt.Axes, fits: dict, xticks: Sequence[float], colours: d
     table_ax.annotate("At risk", xytext=(-16, 1), **{**anchor, "va": "bottom"}, fontweight="bold")
 
 
+class KaplanMeierCurves(Protocol):
+    """What :func:`plot_km_by_use` draws: :class:`alsmeds.models.km.KaplanMeierByUse`."""
+
+    classes: tuple[str, ...]
+    fits: dict[str, dict[str, Any]]
+    n: dict[str, dict[str, int]]
+    logrank: pd.DataFrame
+
+
 def plot_km_by_use(
-    data: pd.DataFrame,
-    classes: Sequence[str] = CLASSES,
+    km: KaplanMeierCurves,
     *,
     axes: Sequence[plt.Axes] | None = None,
     max_years: float = 6.0,
@@ -102,10 +115,9 @@ def plot_km_by_use(
 
     Parameters
     ----------
-    data : DataFrame
-        Survival data (:func:`alsmeds.derive.survival_data.build_survival_data`).
-    classes : sequence of str
-        One panel per class.
+    km : KaplanMeierByUse
+        The fitted curves and log-rank tests of each class
+        (:func:`alsmeds.models.km.kaplan_meier_by_use`); one panel per class.
     axes : sequence of Axes, optional
         Axes to draw on (default: a new figure with one row of panels).
     max_years : float
@@ -117,19 +129,20 @@ def plot_km_by_use(
     -------
     numpy.ndarray of Axes
     """
+    classes = km.classes
     if axes is None:
         # At most 12 in wide (alsmeds.plots.MAX_FIGURE_WIDTH): 4 in per panel up to three classes.
         width = min(MAX_FIGURE_WIDTH, 4.0 * len(classes))
         fig, axes = plt.subplots(1, len(classes), figsize=(width, 5.4), sharey=True)
         fig.subplots_adjust(bottom=0.30, wspace=0.45, left=0.09, right=0.98, top=0.90)
     axes = np.atleast_1d(np.asarray(axes, dtype=object))
-    tests = logrank_by_use(data, classes).set_index("drug_class")
+    tests = km.logrank.set_index("drug_class")
     xticks = np.arange(0, max_years + 1e-9, 1.0)
     for ax, k in zip(axes, classes, strict=True):
-        fits = km_by_use(data, k)
+        fits = km.fits[k]
         colours = {"non-users": NON_USER_COLOUR, "users": CLASS_COLOURS.get(k, SUMMARY_COLOUR)}
         for name, kmf in fits.items():
-            n = int((data[f"use_{k}"] == (name == "users")).sum())
+            n = km.n[k][name]
             sf = kmf.survival_function_.iloc[:, 0]
             ci = kmf.confidence_interval_survival_function_
             ax.step(
@@ -172,18 +185,6 @@ def plot_km_by_use(
     return axes
 
 
-def _spline_trend(x: np.ndarray, y: np.ndarray, df: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Least-squares natural cubic regression spline of ``y`` on ``x`` with a pointwise 95% band."""
-    import patsy
-    import statsmodels.api as sm
-
-    # cr() without constraints spans the constant, so the intercept is left out (else the basis is rank-deficient).
-    basis = patsy.dmatrix(f"cr(x, df={df}) - 1", {"x": x}, return_type="dataframe")
-    fit = sm.OLS(y, basis).fit()
-    pred = fit.get_prediction(basis).summary_frame(alpha=0.05)
-    return pred["mean"].to_numpy(), pred["mean_ci_lower"].to_numpy(), pred["mean_ci_upper"].to_numpy()
-
-
 def schoenfeld_limits(
     residuals: np.ndarray, band: Sequence[float] = (), beta: float = 0.0, central: float = 0.95
 ) -> tuple[float, float]:
@@ -220,38 +221,46 @@ def schoenfeld_limits(
     return lo - pad, hi + pad
 
 
+class SchoenfeldTrends(Protocol):
+    """What :func:`plot_schoenfeld` draws: :class:`alsmeds.models.cox.SchoenfeldDiagnostics`."""
+
+    terms: list[str]
+    labels: dict[str, str]
+    time: np.ndarray
+    residuals: pd.DataFrame
+    beta: dict[str, float]
+    trends: dict[str, pd.DataFrame]
+    not_estimable: dict[str, str]
+    ph_test: pd.DataFrame
+
+
 def plot_schoenfeld(
-    result: CoxResult,
-    terms: Sequence[str] | None = None,
+    diagnostics: SchoenfeldTrends,
     *,
     axes: Sequence[plt.Axes] | None = None,
     max_years: float | None = None,
-    df: int = 4,
 ) -> np.ndarray:
     """Is the hazard ratio constant over time?  Scaled Schoenfeld residuals against time, one panel per term.
 
     Each point is one event's scaled Schoenfeld residual plus the coefficient, a noisy
     estimate of ``beta(t)`` at that time (Grambsch & Therneau 1994).  As in R's
-    ``plot(cox.zph(fit))``, a natural cubic regression spline (``df`` degrees of freedom)
-    on the rank of the event time shows the trend, with a pointwise 95% band; under
-    proportional hazards it stays flat at the Cox estimate (dashed).  For a 0/1
-    covariate the points form two bands, one per value (users above, non-users below);
-    the y-limits (:func:`schoenfeld_limits`) show the band of the trend and the central
-    95% of the points, so both bands are in view.  Each panel's title gives the test of
-    the slope.  A term that was not estimated gets a panel that says why.
+    ``plot(cox.zph(fit))``, a natural cubic regression spline on the rank of the event
+    time shows the trend, with a pointwise 95% band; under proportional hazards it stays
+    flat at the Cox estimate (dashed).  For a 0/1 covariate the points form two bands, one
+    per value (users above, non-users below); the y-limits (:func:`schoenfeld_limits`)
+    show the band of the trend and the central 95% of the points, so both bands are in
+    view.  Each panel's title gives the test of the slope.  A term that was not estimated
+    gets a panel that says why.
 
     Parameters
     ----------
-    result : CoxResult
-        A fitted model (:func:`alsmeds.models.cox.fit_cox`).
-    terms : sequence of str, optional
-        Terms to draw (default: the exposures).
+    diagnostics : SchoenfeldDiagnostics
+        Residuals, trends and tests of the terms to draw
+        (:func:`alsmeds.models.cox.schoenfeld_diagnostics`); one panel per term.
     axes : sequence of Axes, optional
         One per term (default: a new figure, two panels per row, at most 12 in wide).
     max_years : float, optional
         Right end of the time axis (default: the last event).
-    df : int
-        Degrees of freedom of the spline.
 
     Returns
     -------
@@ -260,7 +269,7 @@ def plot_schoenfeld(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    terms = list(terms or result.exposures)
+    terms = list(diagnostics.terms)
     if not terms:
         raise ValueError("no terms to draw")
     own_figure = axes is None
@@ -275,31 +284,31 @@ def plot_schoenfeld(
         fig.get_layout_engine().set(h_pad=0.12, w_pad=0.1)
         fig.suptitle("Is the hazard ratio constant over time?", fontsize=13, fontweight="bold")
     axes = np.asarray(axes, dtype=object).ravel()
-    resid = scaled_schoenfeld(result) if result.estimable else pd.DataFrame({"time": []})
-    ph = result.ph_test.set_index("term") if len(result.ph_test) else None
-    time = resid["time"].to_numpy()
-    rank = pd.Series(time).rank(method="average").to_numpy() / max(len(time), 1)
+    resid = diagnostics.residuals
+    ph = diagnostics.ph_test.set_index("term") if len(diagnostics.ph_test) else None
+    time = np.asarray(diagnostics.time)
     right = max_years or (float(time.max()) if len(time) else 1.0)
     shown = time <= right
     point_label = "one event: scaled Schoenfeld residual + β"
     for ax, term in zip(axes, terms, strict=False):
-        label = TERM_LABELS.get(term, term)
+        label = diagnostics.labels.get(term, term)
         title = label[0].upper() + label[1:]
         if term not in resid.columns:
-            why = result.not_estimable.get(term) or result.reason or "not in the model"
+            why = diagnostics.not_estimable.get(term) or "not in the model"
             ax.set_title(title, fontsize=10.5)
             _not_estimable(ax, f"not estimable: {why}")
             ax.set_xticks([])
             ax.set_yticks([])
             continue
         y = resid[term].to_numpy()
-        beta = float(result.params[term])
+        beta = float(diagnostics.beta[term])
         cls = term.removeprefix("use_")
         colour = CLASS_COLOURS.get(cls, SUMMARY_COLOUR)
         ax.scatter(time, y, s=6, color=NEUTRAL_COLOUR, alpha=0.6, linewidths=0, rasterized=True, label=point_label)
         band: list[float] = []
-        if len(time) > 2 * df:  # a spline trend needs a few events per degree of freedom
-            mean, lower, upper = _spline_trend(rank, y, df)
+        trend = diagnostics.trends.get(term)
+        if trend is not None:  # a spline trend needs a few events per degree of freedom
+            mean, lower, upper = (trend[c].to_numpy() for c in ("mean", "lower", "upper"))
             ax.fill_between(time, lower, upper, color=colour, alpha=0.2, linewidth=0, label="pointwise 95% band")
             ax.plot(time, mean, color=colour, linewidth=2.2, label="trend of β(t) (spline)")
             band = [*lower[shown], *upper[shown]]
@@ -503,4 +512,11 @@ def plot_hazard_ratios(
     return ax
 
 
-__all__ = ["plot_hazard_ratios", "plot_km_by_use", "plot_schoenfeld", "schoenfeld_limits"]
+__all__ = [
+    "KaplanMeierCurves",
+    "SchoenfeldTrends",
+    "plot_hazard_ratios",
+    "plot_km_by_use",
+    "plot_schoenfeld",
+    "schoenfeld_limits",
+]
