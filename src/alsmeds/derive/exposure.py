@@ -10,6 +10,8 @@ Rules (Chourpiliadis et al. 2025, with the choices this bundle documents)
   ``min_dispensings``-th distinct dispensing date: 0-1 years (on or after the date one
   calendar year before the index date), 1-5 years (on or after five years before),
   or more than 5 years before the index date.  Categories are mutually exclusive.
+  One definition, :func:`window_codes` with the edges :data:`WINDOW_EDGES_YEARS`, which
+  the generator calls for its true dates of first use.
   Why: the paper does not say how people were placed in windows; its confidence
   intervals imply small 0-1 and 1-5 year groups and most users in >5 years, which
   is what first-use timing gives (a long-term user counts once, in the window where
@@ -51,6 +53,11 @@ from alsmeds.derive.codelists import (
 )
 from alsmeds.derive.dates import years_before, years_between
 
+#: Window boundaries of the study, whole calendar years before the index date: windows 0-1, 1-5 and >5 years
+#: (:data:`alsmeds.constants.WINDOWS`).  The default of :attr:`ExposureRules.window_edges_years` and of
+#: :func:`window_codes`, which the generator (:mod:`alsmeds.simulate.population`) calls too.
+WINDOW_EDGES_YEARS: tuple[int, int] = (1, 5)
+
 
 @dataclass(frozen=True)
 class ExposureRules:
@@ -75,7 +82,7 @@ class ExposureRules:
     """
 
     min_dispensings: int = 2
-    window_edges_years: tuple[int, int] = (1, 5)
+    window_edges_years: tuple[int, int] = WINDOW_EDGES_YEARS
     lag_years: int = 1
     definition: Literal["first_use", "use_in_window"] = "first_use"
     psychiatric_history_lag_years: int = 0
@@ -134,18 +141,63 @@ def first_qualifying_dates(
     ].reset_index(drop=True)
 
 
-def window_category(first_qualifying: pd.Series, index_date: pd.Series, rules: ExposureRules = DEFAULT_RULES):
-    """Window code (:data:`alsmeds.constants.CATEGORY_CODES`) of first qualifying use before the index date."""
-    near, far = rules.window_edges_years
-    first = first_qualifying.to_numpy().astype("datetime64[D]")
-    index = index_date.to_numpy().astype("datetime64[D]")
+def window_codes(dates, index_date, edges_years: tuple[int, int] = WINDOW_EDGES_YEARS) -> np.ndarray:
+    """Window code of a date before the index date: the one definition of the study's windows.
+
+    A date on or after the day ``near`` calendar years before the index date is in window
+    0-1 years, else on or after ``far`` years before in 1-5 years, else in >5 years
+    (:func:`alsmeds.derive.dates.years_before`; ``(near, far) = edges_years``).  The
+    analysis applies it to the date of first qualifying use (:func:`window_category`) and
+    to each dispensing date (:func:`use_in_windows`), the generator to its true date of
+    first use (:mod:`alsmeds.simulate.population`).
+
+    Parameters
+    ----------
+    dates : array-like of dates
+        Missing (NaT) for "never".
+    index_date : array-like of dates
+        Same length as ``dates``.
+    edges_years : tuple of int
+        ``(near, far)`` whole calendar years before the index date (:data:`WINDOW_EDGES_YEARS`).
+
+    Returns
+    -------
+    numpy.ndarray of int8
+        :data:`alsmeds.constants.CATEGORY_CODES`: 0 never (missing date), 1 "0_1", 2 "1_5", 3 "gt5".
+    """
+    near, far = edges_years
+    first = np.asarray(dates, dtype="datetime64[D]")
+    index = np.asarray(index_date, dtype="datetime64[D]")
+    near_date, far_date = years_before(index, near), years_before(index, far)
     code = np.full(first.shape[0], CATEGORY_CODES["never"], dtype=np.int8)
     known = ~np.isnat(first)
-    code[known & (first < years_before(index, far))] = CATEGORY_CODES["gt5"]
-    mid = known & (first >= years_before(index, far)) & (first < years_before(index, near))
-    code[mid] = CATEGORY_CODES["1_5"]
-    code[known & (first >= years_before(index, near))] = CATEGORY_CODES["0_1"]
+    code[known & (first < far_date)] = CATEGORY_CODES["gt5"]
+    code[known & (first >= far_date) & (first < near_date)] = CATEGORY_CODES["1_5"]
+    code[known & (first >= near_date)] = CATEGORY_CODES["0_1"]
     return code
+
+
+def window_category(
+    first_qualifying: pd.Series, index_date: pd.Series, rules: ExposureRules = DEFAULT_RULES
+) -> np.ndarray:
+    """Window code (:data:`alsmeds.constants.CATEGORY_CODES`) of first qualifying use before the index date.
+
+    :func:`window_codes` with ``rules.window_edges_years``.
+
+    Parameters
+    ----------
+    first_qualifying : Series of dates
+        Date of first qualifying use, NaT for people who never qualify.
+    index_date : Series of dates
+    rules : ExposureRules
+
+    Returns
+    -------
+    numpy.ndarray of int8
+    """
+    first = first_qualifying.to_numpy().astype("datetime64[D]")
+    index = index_date.to_numpy().astype("datetime64[D]")
+    return window_codes(first, index, rules.window_edges_years)
 
 
 def lagged_use(first_qualifying, index_date, lag_years: int = DEFAULT_RULES.lag_years) -> np.ndarray:
@@ -203,13 +255,10 @@ def use_in_windows(
 
     Returns one row per member with 0/1 columns ``<class>_in_<window>`` (not exclusive).
     """
-    near, far = rules.window_edges_years
     rows = _distinct_dates_before(class_dispensings(dispensings), members)
     index = rows["index_date"].to_numpy().astype("datetime64[D]")
     date = rows["dispensing_date"].to_numpy().astype("datetime64[D]")
-    window = np.where(
-        date >= years_before(index, near), "0_1", np.where(date >= years_before(index, far), "1_5", "gt5")
-    )
+    window = np.array(list(CATEGORY_CODES))[window_codes(date, index, rules.window_edges_years)]  # code -> name
     counts = rows.assign(window=window).groupby(["person_id", "case_id", "group", "window"]).size()
     hit = (counts >= rules.min_dispensings).astype(np.int8).rename("exposed").reset_index()
     hit["column"] = hit["group"] + "_in_" + hit["window"]

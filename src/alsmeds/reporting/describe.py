@@ -7,6 +7,7 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.data.registry import Registry
+from alsmeds.derive.dates import age_in_years
 from alsmeds.formatting import fixed, format_p, format_ratio, rounded  # noqa: F401 (one definition, re-exported)
 from alsmeds.models.terms import split_term
 
@@ -26,12 +27,13 @@ def members(registry: Registry) -> pd.DataFrame:
     -------
     DataFrame
         study_population columns plus ``sex``, ``birth_date``, ``age`` (years at the
-        index date), ``education``, ``country_of_birth`` and ``civil_status``.
+        index date, :func:`alsmeds.derive.dates.age_in_years`), ``education``,
+        ``country_of_birth`` and ``civil_status``.
     """
     sp = registry["study_population"]
     persons = registry["persons"].set_index("person_id")
     out = sp.join(persons[["sex", "birth_date", "education", "country_of_birth", "civil_status"]], on="person_id")
-    out["age"] = (out["index_date"] - out["birth_date"]).dt.days / 365.25
+    out["age"] = age_in_years(out["birth_date"], out["index_date"])
     out["role"] = pd.Categorical(out["role"], categories=ROLE_ORDER, ordered=True)
     return out
 

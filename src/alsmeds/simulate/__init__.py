@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alsmeds.derive.dates import DAYS_PER_YEAR
 from alsmeds.precision import Comparison, compare_values, round_floats
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS, published_value
 from alsmeds.simulate.parameters import CLASSES, NEGATIVE_CONTROL, WINDOW_LABELS, SimulationParameters
@@ -211,7 +212,7 @@ def _vital_events_of_controls(people: pd.DataFrame, params: SimulationParameters
         ("death_date", pop.control_death_rate_per_year),
         ("emigration_date", pop.control_emigration_rate_per_year),
     ):
-        days = np.ceil(rng.exponential(365.25 / rate, len(people))).astype(np.int64)
+        days = np.ceil(rng.exponential(DAYS_PER_YEAR / rate, len(people))).astype(np.int64)
         date = index + days.astype("timedelta64[D]")
         out[col] = np.where((date <= end) & (people["role"].to_numpy() != "case"), date, np.datetime64("NaT"))
     people = people.copy()
@@ -301,7 +302,7 @@ def _sample_summary(people: pd.DataFrame, per_case: pd.DataFrame, visits: pd.Dat
     followup = (
         per_case["followup_end"].to_numpy().astype("datetime64[D]")
         - cases["index_date"].to_numpy().astype("datetime64[D]")
-    ).astype(np.int64) / 365.25
+    ).astype(np.int64) / DAYS_PER_YEAR
     q = np.quantile(followup, [0.25, 0.5, 0.75])
     first_visit = visits[visits["months"] == 0]["alsfrs_r_total"]
     return {

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from alsmeds.derive.dates import years_before
+from alsmeds.derive.dates import DAYS_PER_YEAR
+from alsmeds.derive.exposure import window_codes
 from alsmeds.simulate.parameters import CATEGORY_CODES, CLASSES, WINDOWS, SimulationParameters
 
 EDUCATION = ("compulsory", "upper_secondary", "post_secondary")
@@ -147,13 +148,7 @@ def _first_use(
     prevalent_day = register_start + rng.integers(30, 241, n).astype("timedelta64[D]")
     first = np.where(prevalent, prevalent_day, incident_day)
     first = np.where(user, first, np.datetime64("NaT"))
-    one_year_before = years_before(index_date, 1)
-    five_years_before = years_before(index_date, 5)
-    cat = np.full(n, CATEGORY_CODES["never"], dtype=np.int8)
-    cat[user & (first < five_years_before)] = CATEGORY_CODES["gt5"]
-    cat[user & (first >= five_years_before) & (first < one_year_before)] = CATEGORY_CODES["1_5"]
-    cat[user & (first >= one_year_before)] = CATEGORY_CODES["0_1"]
-    return cat, first
+    return window_codes(first, index_date), first  # the study's windows (derive.exposure.WINDOW_EDGES_YEARS)
 
 
 def draw_negative_control(
@@ -247,7 +242,7 @@ def _uniform_dates(rng: np.random.Generator, start, end, n: int) -> np.ndarray:
 
 def _whole_days(age: np.ndarray) -> np.ndarray:
     """Round ages to whole days so that birth date, index date and age agree exactly."""
-    return np.round(age * 365.25) / 365.25
+    return np.round(age * DAYS_PER_YEAR) / DAYS_PER_YEAR
 
 
 def _member_age(rng, params, centre):
@@ -359,7 +354,7 @@ def simulate_study_population(
     pop = params.population
 
     cases, centre = draw_cases(rng_for(seed, step_prefix + "cases"), params, n_cases, progress)
-    case_birth = cases.index_date - np.round(cases.age * 365.25).astype("timedelta64[D]")
+    case_birth = cases.index_date - np.round(cases.age * DAYS_PER_YEAR).astype("timedelta64[D]")
     frames = [_frame(cases, np.arange(n_cases), "case", case_birth)]
 
     # Population controls: same sex and birth year, the case's index date, untilted population.
@@ -374,7 +369,7 @@ def simulate_study_population(
         rng.random(set_c.size) * year_length.astype(np.int64)
     ).astype("timedelta64[D]")
     index_c = cases.index_date[set_c]
-    age_c = (index_c - birth_c).astype(np.int64) / 365.25
+    age_c = (index_c - birth_c).astype(np.int64) / DAYS_PER_YEAR
     controls = draw_traits(rng, params, age_c, cases.male[set_c], rng.standard_normal(set_c.size), index_c)
     frames.append(_frame(controls, set_c, "population_control", birth_c))
 
@@ -386,7 +381,7 @@ def simulate_study_population(
     male_s = rng.random(set_s.size) < pop.male_share
     index_s = cases.index_date[set_s]
     sibs = draw_traits(rng, params, age_s, male_s, cases.familial[set_s], index_s)
-    frames.append(_frame(sibs, set_s, "sibling", index_s - np.round(age_s * 365.25).astype("timedelta64[D]")))
+    frames.append(_frame(sibs, set_s, "sibling", index_s - np.round(age_s * DAYS_PER_YEAR).astype("timedelta64[D]")))
 
     # Spouses: opposite sex, familial factor correlated with the case's.
     rng = rng_for(seed, step_prefix + "spouses")
@@ -399,7 +394,7 @@ def simulate_study_population(
     spouses = draw_traits(rng, params, age_p, ~cases.male[set_p], fam_p, index_p)
     # A couple shares its civil status (a spouse control is a current or former partner).
     spouses.civil = cases.civil[set_p].copy()
-    frames.append(_frame(spouses, set_p, "spouse", index_p - np.round(age_p * 365.25).astype("timedelta64[D]")))
+    frames.append(_frame(spouses, set_p, "spouse", index_p - np.round(age_p * DAYS_PER_YEAR).astype("timedelta64[D]")))
 
     out = pd.concat(frames, ignore_index=True)
     role_order = {"case": 0, "population_control": 1, "sibling": 2, "spouse": 3}

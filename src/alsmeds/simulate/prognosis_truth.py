@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
+from alsmeds.derive.dates import DAYS_PER_YEAR
 from alsmeds.derive.exposure import ever_used
 from alsmeds.simulate.parameters import SimulationParameters
 from alsmeds.simulate.population import rng_for, simulate_study_population
@@ -99,7 +100,7 @@ def simulate_survival_truth_sample(
         raise ValueError(f"baseline must be 'observed' or 'true', not {baseline!r}")
     out = pd.DataFrame(
         {
-            "time": days / 365.25,
+            "time": days / DAYS_PER_YEAR,
             "event": (per_case["event"].to_numpy() != "").astype(np.int64),
             "age": cases["age"].to_numpy(dtype=float),
             "male": cases["male"].astype(np.int64).to_numpy(),
