@@ -41,6 +41,7 @@ from tableone import TableOne
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.data.write import write_csv_atomic, write_text_atomic
+from alsmeds.derive.exposure import ever_used
 from alsmeds.formatting import fixed
 from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
 
@@ -282,7 +283,7 @@ def exposure_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
             for w in WINDOWS
         }
         flags["gt1"] = rows[f"{k}_gt1"].astype(int).eq(1)
-        flags["ever"] = ~rows[f"window_{k}"].astype(str).eq("never")
+        flags["ever"] = pd.Series(ever_used(rows[f"cat_{k}"].to_numpy()) == 1, index=rows.index)
         for w, flag in flags.items():
             counts = pd.DataFrame({"role": role, "flag": flag.to_numpy()}).groupby("role", observed=True)["flag"]
             people, exposed = counts.size(), counts.sum()

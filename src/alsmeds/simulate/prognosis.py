@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alsmeds.simulate.parameters import CATEGORY_CODES, CLASSES, SimulationParameters
-
-DAYS_PER_MONTH = 365.25 / 12
+from alsmeds.derive.dates import DAYS_PER_MONTH
+from alsmeds.derive.exposure import ever_used
+from alsmeds.simulate.parameters import CLASSES, SimulationParameters
 
 
 def event_times_months(
@@ -65,7 +65,7 @@ def simulate_prognosis(rng: np.random.Generator, params: SimulationParameters, c
     """
     pr = params.prognosis
     n = len(cases)
-    use = {k: (cases[f"cat_{k}"].to_numpy() != CATEGORY_CODES["never"]) for k in CLASSES}
+    use = {k: ever_used(cases[f"cat_{k}"].to_numpy()).astype(bool) for k in CLASSES}  # the study's definition
     bulbar = rng.random(n) < pr.bulbar_share
     delay = np.exp(np.log(pr.diagnostic_delay_median_months) + pr.diagnostic_delay_log_sd * rng.standard_normal(n))
 

@@ -4,7 +4,8 @@ For checking the estimator on :func:`alsmeds.simulate.generate` output only.  Th
 built by the study's own rules (:func:`alsmeds.derive.alsfrs.build_alsfrs_data` and
 :func:`alsmeds.derive.joint_data.build_joint_frames`: visits kept, follow-up, event, covariates),
 with one change: the exposures come from the generator's answer key
-(``SyntheticRegistry.people``: prediagnostic use of a class is ``window_<class> != "never"``,
+(``SyntheticRegistry.people``: prediagnostic use of a class is
+:func:`alsmeds.derive.exposure.ever_used` of the true window ``window_<class>``,
 exactly the indicator the generator's hazard and slopes use, :mod:`alsmeds.simulate.prognosis`)
 instead of being classified from the dispensings, so the check isolates the joint model from
 exposure classification.  On the committed draw the two classifications agree for every case
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import CLASSES
+from alsmeds.constants import CATEGORY_CODES, CLASSES
 from alsmeds.derive.alsfrs import build_alsfrs_data
+from alsmeds.derive.exposure import ever_used
 from alsmeds.derive.joint_data import JOINT_COVARIATES, build_joint_frames
 
 #: The planted joint model's structure, as arguments of :class:`~.fitting.JointModel`.
@@ -40,7 +42,8 @@ def answer_key_exposures(registry: Any) -> pd.DataFrame:
     cases = registry.tables["als_cases"][["person_id"]].copy()
     people = registry.people.set_index("person_id")
     for k in CLASSES:
-        cases[f"cat_{k}"] = (cases["person_id"].map(people[f"window_{k}"]) != "never").astype(np.int64)
+        codes = cases["person_id"].map(people[f"window_{k}"].map(CATEGORY_CODES))  # window name -> code
+        cases[f"cat_{k}"] = ever_used(codes.to_numpy()).astype(np.int64)
     return cases.reset_index(drop=True)
 
 
