@@ -18,3 +18,8 @@ CATEGORY_CODES = {"never": 0, "0_1": 1, "1_5": 2, "gt5": 3}
 NEGATIVE_CONTROL = "ppis"
 #: ATC group of the negative control (standard group A02BC, proton-pump inhibitors).
 NEGATIVE_CONTROL_ATC = "A02BC"
+#: Days per year of every time scale of the analysis (the mean Julian year): ages, follow-up, look-back, in years.
+#: Defined here, in the foundation, so that figures use it too; :mod:`alsmeds.derive.dates` re-exports it.
+DAYS_PER_YEAR = 365.25
+#: Days per month (365.25 / 12), the time unit of the ALSFRS-R models.
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12

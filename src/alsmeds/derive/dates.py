@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Days per year of every time scale of the analysis (the mean Julian year).
-DAYS_PER_YEAR = 365.25
-#: Days per month (365.25 / 12), the time unit of the ALSFRS-R models.
-DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+# Defined once in the foundation (figures, which may not import derive, use them too); re-exported here.
+from alsmeds.constants import DAYS_PER_MONTH as DAYS_PER_MONTH
+from alsmeds.constants import DAYS_PER_YEAR as DAYS_PER_YEAR
 
 
 def years_before(dates: np.ndarray, years: int) -> np.ndarray:
