@@ -12,11 +12,13 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 
-from alsmeds.constants import CLASSES, WINDOWS
+from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOWS
 from alsmeds.plots import MAX_FIGURE_WIDTH, save_figure, use_style
 from alsmeds.plots.cohort import plot_age_sex_by_role, plot_set_composition
 from alsmeds.plots.exposure import (
+    plot_exposure_timelines,
     plot_first_use_timing_panels,
+    plot_lookback,
     plot_prevalence_by_rule,
     plot_prevalence_by_window,
 )
@@ -66,6 +68,7 @@ def _table(in_window: bool = False) -> pd.DataFrame:
                 user = (role == "case" and s < 2 + k_i % 2) or (role != "case" and (s + j + k_i) % 5 == 0)
                 window = ("0_1" if k == "hypnotics" else "gt5") if user else "never"
                 row[f"window_{k}"] = window
+                row[f"cat_{k}"] = CATEGORY_CODES[window]  # as the derive layer codes it
                 row[f"{k}_gt1"] = int(window in ("1_5", "gt5"))
                 years = {"0_1": 0.5, "1_5": 3.0, "gt5": 7.0}.get(window)
                 row[f"first_qualifying_{k}"] = index - pd.Timedelta(days=365.25 * years) if years else pd.NaT
@@ -203,3 +206,33 @@ def test_causal_diagram_draws_every_planted_path_and_only_those(tmp_path):
     legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
     assert "sibling comparison removes" in legend and "lag" in legend
     assert save_figure(ax.figure, "01_causal_diagram", tmp_path).is_file()
+
+
+def test_exposure_timelines_draw_the_class_dispensings_and_windows_of_the_rules_given():
+    """The figure takes the derive layer's class dispensings and rules; it refuses the raw table (no re-derivation)."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Rules:  # the two attributes of derive.exposure.ExposureRules a figure draws
+        window_edges_years: tuple[int, int] = (2, 6)
+        min_dispensings: int = 3
+
+    table = _table()
+    disp = pd.DataFrame(
+        {
+            "person_id": [0, 0, 0],
+            "dispensing_date": pd.to_datetime(["2019-10-01", "2019-12-01", "2020-01-15"]),
+            "group": ["hypnotics"] * 3,
+        }
+    )
+    with pytest.raises(ValueError, match="class_dispensings"):
+        plot_exposure_timelines(disp.drop(columns="group").assign(atc="N05CD02"), table, [0], rules=Rules())
+    ax = plot_exposure_timelines(disp, table, [0], register_start="2012-01-01", rules=Rules())
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "first qualifying (dispensing no. 3)" in legend
+    ticks = [c for c in ax.collections if c.get_offsets().shape[0] == 3]
+    assert ticks, "the three class dispensings are drawn"
+    edges = sorted({round(p.get_paths()[0].vertices[:, 0].max(), 6) for p in ax.collections[:3]})
+    assert 2.0 in edges and 6.0 in edges, "windows from the rules given, not the default 1 and 5 years"
+    ax = plot_lookback(table, register_start="2012-01-01", rules=Rules())
+    assert {"0-1 y window", ">5 y window"} <= {t.get_text() for t in ax.get_legend().get_texts()}

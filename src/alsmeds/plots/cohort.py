@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import FancyBboxPatch
 
+from alsmeds.constants import DAYS_PER_YEAR
 from alsmeds.plots.palette import ROLE_COLOURS, ROLE_MARKERS
 from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
 
@@ -276,10 +277,10 @@ def plot_index_dates(members: pd.DataFrame, register_start, ax: plt.Axes | None 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.2))
     cases = members[members["role"] == "case"]
-    years = cases["index_date"].dt.year + (cases["index_date"].dt.dayofyear - 1) / 365.25
+    years = cases["index_date"].dt.year + (cases["index_date"].dt.dayofyear - 1) / DAYS_PER_YEAR
     ax.hist(years, bins=np.arange(2015, 2024, 0.5), color=ROLE_COLOURS["case"], alpha=0.8)
     start = pd.Timestamp(register_start)
-    lookback = (cases["index_date"] - start).dt.days / 365.25
+    lookback = (cases["index_date"] - start).dt.days / DAYS_PER_YEAR
     ax.set_xlabel("Calendar year of diagnosis (index date)")
     ax.set_ylabel("cases")
     ax.set_title(

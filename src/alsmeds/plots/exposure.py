@@ -1,8 +1,15 @@
-"""Figures of the exposure classification: ATC levels, dispensing timelines, windows, prevalence, look-back."""
+"""Figures of the exposure classification: ATC levels, dispensing timelines, windows, prevalence, look-back.
+
+The figures draw what the derive layer made and never re-run a definition: the class
+dispensings (:func:`alsmeds.derive.exposure.class_dispensings`), the analysis table's
+classification, and the exposure rules that made it (:class:`alsmeds.derive.exposure.ExposureRules`)
+are passed in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,12 +18,7 @@ import seaborn as sns
 from matplotlib.colors import to_rgb
 from matplotlib.patches import FancyBboxPatch
 
-from alsmeds.constants import CLASSES, WINDOW_LABELS
-from alsmeds.derive.exposure import (
-    DEFAULT_RULES,
-    ExposureRules,
-    class_dispensings,
-)
+from alsmeds.constants import CLASSES, DAYS_PER_YEAR, WINDOW_LABELS
 from alsmeds.labels import CLASS_LABELS, CLASS_NAMES
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
@@ -28,6 +30,29 @@ from alsmeds.reporting.describe import ROLE_LABELS
 
 WINDOW_TEXT = {"0_1": "0-1 y", "1_5": "1-5 y", "gt5": ">5 y"}
 DEFAULT_REGISTER_START = "2005-07-01"
+
+
+class WindowRules(Protocol):
+    """The parts of :class:`alsmeds.derive.exposure.ExposureRules` a figure draws (windows, rule of two)."""
+
+    @property
+    def window_edges_years(self) -> tuple[int, int]:
+        """Years before the index date that separate the 0-1, 1-5 and >5 year windows."""
+        ...
+
+    @property
+    def min_dispensings(self) -> int:
+        """Distinct dispensing dates that make a user."""
+        ...
+
+
+def _class_dispensings_only(dispensings: pd.DataFrame) -> pd.DataFrame:
+    """Check that ``dispensings`` are the derive layer's class dispensings (a ``group`` column)."""
+    if "group" not in dispensings.columns:
+        raise ValueError(
+            "pass the class dispensings (alsmeds.derive.exposure.class_dispensings), not the raw dispensings table"
+        )
+    return dispensings
 
 
 def _node(ax: plt.Axes, x: float, y: float, code: str, text: str, colour: str, bold: bool = False) -> None:
@@ -157,7 +182,7 @@ def _members_of(members: pd.DataFrame, person_ids: Sequence[int]) -> pd.DataFram
 
 
 def _years_before(dates: pd.Series, index_date: pd.Series) -> np.ndarray:
-    return (index_date - dates).dt.days.to_numpy() / 365.25
+    return (index_date - dates).dt.days.to_numpy() / DAYS_PER_YEAR
 
 
 def plot_exposure_timelines(
@@ -166,7 +191,8 @@ def plot_exposure_timelines(
     person_ids: Sequence[int],
     ax: plt.Axes | None = None,
     register_start=DEFAULT_REGISTER_START,
-    rules: ExposureRules = DEFAULT_RULES,
+    *,
+    rules: WindowRules,
     max_years: float | None = None,
 ) -> plt.Axes:
     """Dispensing timelines of a few people, with the windows and the resulting classification.
@@ -181,7 +207,9 @@ def plot_exposure_timelines(
     Parameters
     ----------
     dispensings : DataFrame
-        The ``dispensings`` table (person_id, dispensing_date, atc).
+        Dispensings of the study classes (person_id, dispensing_date, group), as
+        :func:`alsmeds.derive.exposure.class_dispensings` makes them from the
+        ``dispensings`` table.
     members : DataFrame
         Rows of the analysis table (person_id, set_id, index_date, role, and the
         classification ``first_qualifying_<class>`` and ``cat_<class>`` made by the derive
@@ -192,7 +220,8 @@ def plot_exposure_timelines(
     register_start : date-like
         First day of the drug register.
     rules : ExposureRules
-        The exposure definition the classification uses.
+        The exposure definition the classification used (``study.rules``): its windows
+        and its number of dispensing dates.
     max_years : float, optional
         Left end of the x axis (default: the longest look-back shown).
 
@@ -209,7 +238,8 @@ def plot_exposure_timelines(
     far = float(max_years) if max_years is not None else float(np.ceil(lookback.max()))
     key = people[["person_id", "case_id", "index_date"]]
 
-    disp = class_dispensings(dispensings[dispensings["person_id"].isin(people["person_id"])])
+    disp = _class_dispensings_only(dispensings)
+    disp = disp[disp["person_id"].isin(people["person_id"])]
     disp = disp.merge(key, on="person_id")
     disp = disp[disp["dispensing_date"] < disp["index_date"]]
     near, far_edge = rules.window_edges_years
@@ -458,7 +488,8 @@ def plot_lookback(
     analysis_table: pd.DataFrame,
     ax: plt.Axes | None = None,
     register_start=DEFAULT_REGISTER_START,
-    rules: ExposureRules = DEFAULT_RULES,
+    *,
+    rules: WindowRules,
 ) -> plt.Axes:
     """Look-back available before each index date, and how it truncates the >5 year window.
 
@@ -475,6 +506,7 @@ def plot_lookback(
     register_start : date-like
         First day of the drug register.
     rules : ExposureRules
+        The exposure definition of the table (``study.rules``): its windows are drawn.
 
     Returns
     -------
@@ -487,19 +519,19 @@ def plot_lookback(
     idx = pd.to_datetime(cases["index_date"])
     lo, hi = idx.min(), idx.max()
     grid = pd.date_range(lo, hi, periods=200)
-    x_grid = grid.year + (grid.dayofyear - 1) / 365.25
-    lb = (grid - start).days.to_numpy() / 365.25
+    x_grid = grid.year + (grid.dayofyear - 1) / DAYS_PER_YEAR
+    lb = (grid - start).days.to_numpy() / DAYS_PER_YEAR
     near, far = rules.window_edges_years
     ax.fill_between(x_grid, 0, near, color=WINDOW_COLOURS["0_1"], alpha=0.8, linewidth=0, label="0-1 y window")
     ax.fill_between(x_grid, near, far, color=WINDOW_COLOURS["1_5"], alpha=0.8, linewidth=0, label="1-5 y window")
     ax.fill_between(x_grid, far, lb, color=WINDOW_COLOURS["gt5"], alpha=0.9, linewidth=0, label=">5 y window")
     ax.plot(x_grid, lb, color="black", linewidth=1.5, label=f"register start ({start.date()})")
-    x_cases = (idx.dt.year + (idx.dt.dayofyear - 1) / 365.25).to_numpy()
+    x_cases = (idx.dt.year + (idx.dt.dayofyear - 1) / DAYS_PER_YEAR).to_numpy()
     ax.vlines(x_cases, -0.9, -0.2, color=ROLE_COLOURS["case"], alpha=0.25, linewidth=0.6)
     ax.plot([], [], color=ROLE_COLOURS["case"], linewidth=1, label="index dates of ALS cases")
     for when, side in ((lo, "left"), (hi, "right")):
-        years = (when - start).days / 365.25
-        xw = when.year + (when.dayofyear - 1) / 365.25
+        years = (when - start).days / DAYS_PER_YEAR
+        xw = when.year + (when.dayofyear - 1) / DAYS_PER_YEAR
         xa = xw + (0.12 if side == "left" else -0.12)
         ax.annotate("", xy=(xa, far), xytext=(xa, years), arrowprops={"arrowstyle": "<->", "color": "0.2"})
         ax.text(
@@ -560,7 +592,7 @@ def plot_first_use_timing(
         sub = rows[rows["role"] == role]
         years = (
             pd.to_datetime(sub["index_date"]) - pd.to_datetime(sub[f"first_qualifying_{drug_class}"])
-        ).dt.days.dropna() / 365.25
+        ).dt.days.dropna() / DAYS_PER_YEAR
         counts, _ = np.histogram(years, bins=edges)
         rate = 100 * counts / len(sub) / bin_years
         ax.stairs(rate, edges, baseline=None, color=ROLE_COLOURS[role], linewidth=2, label=ROLE_LABELS[role])
@@ -610,6 +642,8 @@ def example_people(
     dispensings: pd.DataFrame,
     uses: Sequence[tuple[str, str]] = EXAMPLE_USES,
     margin_years: float = 0.25,
+    *,
+    rules: WindowRules,
 ) -> list[int]:
     """A deterministic choice of people for :func:`plot_exposure_timelines`.
 
@@ -619,13 +653,29 @@ def example_people(
     the lowest person id who has dispensings of a study class but never qualifies (a single
     dispensing date: the rule of two at work).
 
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table (person_id, set_id, role, index_date, ``first_qualifying_<class>``,
+        ``window_<class>``).
+    dispensings : DataFrame
+        Dispensings of the study classes (person_id, dispensing_date, group),
+        :func:`alsmeds.derive.exposure.class_dispensings`.
+    uses : sequence of (str, str)
+        (class, window) of the example users.
+    margin_years : float
+        Least distance of the first qualifying use from its window's edges.
+    rules : ExposureRules
+        The exposure definition of the table (``study.rules``): its window edges.
+
     Returns
     -------
     list of int
         Person ids, in the order to draw them.
     """
     rows = analysis_table.drop_duplicates(["person_id", "set_id"]).sort_values("person_id", kind="stable")
-    edges = {"0_1": (0.0, 1.0), "1_5": (1.0, 5.0), "gt5": (5.0, np.inf)}
+    near, far = (float(e) for e in rules.window_edges_years)
+    edges = {"0_1": (0.0, near), "1_5": (near, far), "gt5": (far, np.inf)}
     chosen: list[int] = []
     for k, w in uses:
         lo, hi = edges[w]
@@ -636,7 +686,8 @@ def example_people(
         if ids:
             chosen.append(ids[0])
     never = (rows[[f"window_{k}" for k in CLASSES]] == "never").all(axis=1) & (rows["role"] == "population_control")
-    some = class_dispensings(dispensings[dispensings["person_id"].isin(rows.loc[never, "person_id"])])
+    some = _class_dispensings_only(dispensings)
+    some = some[some["person_id"].isin(rows.loc[never, "person_id"])]
     some = some.merge(rows[["person_id", "index_date"]], on="person_id")
     some = some[some["dispensing_date"] < some["index_date"]]
     if len(some):

@@ -410,19 +410,25 @@ def _qq(ax: plt.Axes, values: np.ndarray, title: str, rng: np.random.Generator, 
     ax.set_title(f"Normal QQ: {title}")
 
 
-def plot_slopes_by_followup(slopes: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_slopes_by_followup(
+    slopes: pd.DataFrame, groups: Mapping[str, pd.Series], ax: plt.Axes | None = None
+) -> plt.Axes:
     """Each patient's own least-squares slope by how their follow-up ended.
 
     Parameters
     ----------
     slopes : DataFrame
         From :func:`alsmeds.derive.alsfrs.person_ols_slopes`.
-    """
-    from alsmeds.derive.alsfrs import followup_groups
+    groups : mapping of str to boolean Series
+        One box per group, in this order: :func:`alsmeds.derive.alsfrs.followup_groups` of ``slopes``.
+    ax : matplotlib Axes, optional
 
+    Returns
+    -------
+    matplotlib Axes
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
-    groups = followup_groups(slopes)
     values = [slopes.loc[mask, "slope"].to_numpy() for mask in groups.values()]
     labels = [f"{name}\n(n = {mask.sum():,})" for name, mask in groups.items()]
     box = ax.boxplot(values, showfliers=False, widths=0.55, patch_artist=True, medianprops={"color": "black"})
