@@ -1,14 +1,27 @@
-"""Shared fixtures: the committed data's truth and analysis table, and a large simulated analysis table."""
+"""Shared fixtures: the committed data's truth and analysis table, a large simulated analysis table, R.
+
+Markers (registered in ``pyproject.toml``): ``slow`` (large-scale recovery), ``r`` (needs R;
+given by :func:`pytest_collection_modifyitems` to every test that uses :func:`needs_r`) and
+``notebooks`` (executes the lessons; given to every nbval item).  The fast developer loop is
+``pytest -m "not slow and not notebooks and not r"``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from alsmeds.data.registry import read_registry
 from alsmeds.derive.analysis_table import build_analysis_table
 from alsmeds.paths import SYNTHETIC_DIR
+from alsmeds.reference import r_available
+
+#: True under continuous integration (``CI`` set and not false, as CI services and ``.ci/run`` do).
+IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+#: How to install what :func:`needs_r` checks for (Debian packages; ``.ci/run`` installs them in CI).
+R_INSTALL = "apt-get install -y --no-install-recommends r-base-core r-cran-survival r-cran-nlme r-cran-jsonlite"
 
 #: Scale of the recovery tests (20 x the paper's 1,057 cases).
 LARGE_SCALE = 20
@@ -33,3 +46,35 @@ def large_table(tmp_path_factory):
     folder = tmp_path_factory.mktemp("large") / "registry"
     generate(seed=23, scale=LARGE_SCALE, truth_scale=0).write(folder)
     return build_analysis_table(read_registry(folder))
+
+
+@pytest.fixture(scope="session")
+def needs_r() -> None:
+    """Require Rscript with survival, nlme and jsonlite (:func:`alsmeds.reference.r_available`).
+
+    Skips the test when R is missing, except under CI (:data:`IN_CI`), where R is installed by
+    ``.ci/run`` and a missing R is a broken install: the test then fails rather than skipping
+    the reference checks silently.  A test that uses this fixture is marked ``r``.
+    """
+    if r_available():
+        return
+    if IN_CI:
+        pytest.fail(
+            f"CI is set but Rscript with survival, nlme and jsonlite is not available: the R install in .ci/run "
+            f"failed ({R_INSTALL}); the R reference checks must not be skipped in CI",
+            pytrace=False,
+        )
+    pytest.skip(f"R reference checks need Rscript with survival, nlme and jsonlite ({R_INSTALL})")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``r`` every test that uses :func:`needs_r`, and ``notebooks`` every executed notebook (nbval).
+
+    ``tryfirst`` so that the marks are there when ``-m`` deselects.
+    """
+    for item in items:
+        if "needs_r" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.r)
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebooks)

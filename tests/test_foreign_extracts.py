@@ -151,6 +151,7 @@ def executed(request, tmp_path_factory) -> tuple[str, Path, Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks
 def test_every_notebook_runs_and_reports_instead_of_failing(executed):
     name, data, root = executed
     results = root / "results"
@@ -174,6 +175,7 @@ def test_every_notebook_runs_and_reports_instead_of_failing(executed):
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks
 def test_foreign_extract_results_say_what_could_not_be_estimated(executed):
     name, data, root = executed
     results = root / "results"

@@ -19,12 +19,12 @@
   data; JM's fixed-random-effect rule shown to fail at ALS scale (why the default differs).
 * Results API, reported non-convergence, dynamic predictions against brute force.
 
-Without R the R-based checks are skipped, except under CI (``CI`` set), where a missing R must fail.
+The R-based checks use the ``needs_r`` fixture (``tests/conftest.py``, marker ``r``): skipped without R,
+except under CI (``CI`` set), where a missing R fails.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -40,16 +40,7 @@ from alsmeds.models.joint.fitting import JM_SETTINGS, default_nodes
 from alsmeds.models.joint.likelihood import Layout, PiecewiseBaseline, WeibullBaseline, joint_loglik_terms
 from alsmeds.models.joint.quadrature import random_effect_nodes, time_rule
 from alsmeds.models.joint.synthetic import PLANTED_MODEL, planted_values, synthetic_joint_frames
-from alsmeds.reference import r_available
 from alsmeds.simulate import SimulationParameters, generate
-
-IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-R_OK = r_available()
-needs_r = pytest.mark.skipif(
-    not R_OK and not IN_CI,
-    reason="needs Rscript with nlme and jsonlite (apt-get install -y --no-install-recommends r-base-core "
-    "r-cran-survival r-cran-nlme r-cran-jsonlite)",
-)
 
 PBC_CSV = Path(__file__).parent / "data" / "pbcseq.csv"
 #: JM's pbc2: year = day / 365.24, years = futime / 365.24.
@@ -272,7 +263,8 @@ def test_piecewise_knots_at_event_quantiles():
 # --------------------------------------------------------------------------- likelihood pieces
 
 
-@needs_r
+@pytest.mark.r
+@pytest.mark.usefixtures("needs_r")
 def test_mixed_model_alone_matches_nlme(pbc):
     """The closed-form ML mixed model (the starting values and quadrature centres) equals nlme::lme ML."""
     from alsmeds.reference import run_r_script
@@ -417,7 +409,8 @@ def test_pbc_jm_settings_reproduce_jm_closely(pbc_fit_jm):
     assert pbc_fit_jm.llf - JM_LLF < 0.02
 
 
-@needs_r
+@pytest.mark.r
+@pytest.mark.usefixtures("needs_r")
 def test_pbc_csv_is_what_pbc_data_r_writes(tmp_path):
     """tests/data/pbcseq.csv is R survival's pbcseq as pbc_data.R extracts it."""
     import json

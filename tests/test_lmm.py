@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import autograd
@@ -37,11 +36,7 @@ from alsmeds.models.lmm import (
     relative_theta,
 )
 from alsmeds.models.mixed import AlsfrsMixedModel, MixedModelError
-from alsmeds.reference import r_available
 
-IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-R_OK = r_available()
-INSTALL = "apt-get install -y --no-install-recommends r-base-core r-cran-nlme r-cran-jsonlite"
 #: Relative agreement required of two fits of the same model (fixed effects, SEs, variance
 #: components, log-likelihood) at their optima.
 RTOL_OPTIMUM = 1e-6
@@ -172,14 +167,6 @@ def test_paper_fit_converges_in_a_few_newton_steps(paper):
 # --------------------------------------------------------------------------- R nlme::lme
 
 
-@pytest.fixture(scope="module")
-def _require_r():
-    if not R_OK:
-        if IN_CI:
-            pytest.fail(f"CI is set but Rscript is not available ({INSTALL})", pytrace=False)
-        pytest.skip(f"R reference checks need Rscript with nlme and jsonlite ({INSTALL})")
-
-
 def nlme_d(vc: pd.Series) -> np.ndarray:
     if "slope_sd" not in vc:
         return np.array([[vc["intercept_sd"] ** 2]])
@@ -189,7 +176,7 @@ def nlme_d(vc: pd.Series) -> np.ndarray:
 
 @pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
 @pytest.mark.parametrize("random_slope", [True, False], ids=["slope", "intercept"])
-def test_agrees_with_nlme(_require_r, paper, random_slope, reml):
+def test_agrees_with_nlme(needs_r, paper, random_slope, reml):
     """The same formulas as nlme, and a maximum at least as high.
 
     nlme maximises with ``nlminb`` on finite-difference gradients; ``lmeControl(tolerance=)`` does

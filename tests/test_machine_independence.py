@@ -111,6 +111,7 @@ def test_committed_truth_holds_no_more_digits_than_written():
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks
 def test_checked_notebook_outputs_are_the_same_under_one_blas_thread():
     """Every nbval-checked output, re-executed with ``OPENBLAS_NUM_THREADS=1`` (issue 21).
 

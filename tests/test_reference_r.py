@@ -4,14 +4,14 @@ The same design matrices (built as :func:`alsmeds.simulate.truth.fit_truth_model
 them) go to both; coefficients, standard errors and the log-likelihood must agree to
 1e-6.  One R session fits every model (R start-up with survival takes about 2 s).
 
-Without R the module is skipped, except under CI (``CI`` set, as CI services do and
-``.ci/run`` does): there R is installed by ``.ci/run``, and a missing R means a broken
-install, which must fail rather than skip the reference checks silently.
+Every test here uses the ``needs_r`` fixture (``tests/conftest.py``, marker ``r``): without R
+the module is skipped, except under CI (``CI`` set, as CI services do and ``.ci/run`` does):
+there R is installed by ``.ci/run``, and a missing R means a broken install, which must fail
+rather than skip the reference checks silently.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,19 +29,12 @@ from alsmeds.models.design import (
     lagged_indicators,
     window_indicators,
 )
-from alsmeds.reference import ClogitSpec, RError, r_available, r_clogit_many, run_r_script, script_path
+from alsmeds.reference import ClogitSpec, RError, r_clogit_many, run_r_script, script_path
 from alsmeds.simulate import SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
 from alsmeds.simulate.truth import comparison_sets, fit_truth_model
 
-IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-R_OK = r_available()
-INSTALL = "apt-get install -y --no-install-recommends r-base-core r-cran-survival r-cran-jsonlite"
-
-pytestmark = pytest.mark.skipif(
-    not R_OK and not IN_CI,
-    reason=f"R reference checks need Rscript with survival and jsonlite ({INSTALL}); .ci/run installs them in CI",
-)
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("needs_r")]
 
 #: Agreement required on coefficients, standard errors and the log-likelihood (absolute).
 ATOL = 1e-6
@@ -58,16 +51,6 @@ MODELS["sibling-mutual-windows-x-young"] = ("sibling", "windows", CLASSES, True)
 METHOD_CHECK = "population-mutual-windows"
 #: The model also fitted with statsmodels ConditionalLogit (about 1.5 s).
 STATSMODELS_CHECK = "sibling-lagged-antidepressants"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _require_r():
-    if not R_OK:
-        pytest.fail(
-            "CI is set but Rscript with the R packages survival and jsonlite is not available: the R install "
-            f"in .ci/run failed ({INSTALL}); the R reference checks must not be skipped in CI",
-            pytrace=False,
-        )
 
 
 def _design(

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import numpy as np
@@ -39,16 +38,8 @@ from alsmeds.models.km import (
 )
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS
-from alsmeds.reference import r_available
 from alsmeds.reference.coxph import r_coxph
 
-IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-R_OK = r_available()
-needs_r = pytest.mark.skipif(
-    not R_OK and not IN_CI,
-    reason="R reference checks need Rscript with survival and jsonlite "
-    "(apt-get install -y --no-install-recommends r-base-core r-cran-survival r-cran-jsonlite)",
-)
 #: Agreement with R coxph (coefficients, SEs, log-likelihood) and survfit (survival estimates).
 COX_ATOL = 1e-6
 KM_ATOL = 1e-8
@@ -423,7 +414,8 @@ def r_reference(committed, committed_fits):
     return r_coxph({f.label: f.design for f in committed_fits}, survfit=groups, rmean_tau=3.0)
 
 
-@needs_r
+@pytest.mark.r
+@pytest.mark.usefixtures("needs_r")
 def test_cox_agrees_with_r_coxph(committed_fits, r_reference):
     for fit in committed_fits:
         ref = r_reference["models"][fit.label]
@@ -435,7 +427,8 @@ def test_cox_agrees_with_r_coxph(committed_fits, r_reference):
         assert fit.loglik == pytest.approx(ref["loglik"], abs=COX_ATOL)
 
 
-@needs_r
+@pytest.mark.r
+@pytest.mark.usefixtures("needs_r")
 def test_kaplan_meier_agrees_with_r_survfit(committed, r_reference):
     for k in CLASSES:
         fits = km_by_use(committed, k)
@@ -576,7 +569,8 @@ def test_robust_standard_errors_keep_the_estimates_and_change_only_the_variance(
     assert robust_standard_errors([not_fitted])["robust_se"].isna().all()
 
 
-@needs_r
+@pytest.mark.r
+@pytest.mark.usefixtures("needs_r")
 def test_robust_standard_errors_agree_with_r_despite_ties(committed_fits, tmp_path):
     """lifelines' sandwich ignores ties (Efron); on the committed data's tied days it still matches R within 0.1%."""
     import subprocess

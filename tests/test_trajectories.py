@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -44,7 +43,6 @@ from alsmeds.models.mixed import (
     random_effects_comparison_rows,
 )
 from alsmeds.paths import SYNTHETIC_DIR
-from alsmeds.reference import r_available
 from alsmeds.reference.lme import RLmeResult, r_lme
 from alsmeds.simulate.dropout import (
     DROPOUT_SCENARIOS,
@@ -57,9 +55,6 @@ from alsmeds.simulate.dropout import (
     true_person_effects,
 )
 
-IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-R_OK = r_available()
-INSTALL = "apt-get install -y --no-install-recommends r-base-core r-cran-nlme r-cran-jsonlite"
 #: Agreement with nlme::lme required on fixed effects, SEs, variance components, log-likelihood.
 R_ATOL = 1e-4
 
@@ -413,17 +408,6 @@ def test_a_model_that_cannot_be_fitted_says_why(paper_data):
 # --------------------------------------------------------------------------- R nlme::lme
 
 
-@pytest.fixture(scope="module")
-def _require_r():
-    if not R_OK:
-        if IN_CI:
-            pytest.fail(
-                f"CI is set but Rscript is not available ({INSTALL}); the nlme checks must not be skipped",
-                pytrace=False,
-            )
-        pytest.skip(f"R reference checks need Rscript with nlme and jsonlite ({INSTALL})")
-
-
 def _assert_agrees(ours: AlsfrsMixedResult, ref: RLmeResult) -> None:
     assert ref.warnings == []
     assert (ref.n_obs, ref.n_groups) == (ours.n_obs, ours.n_groups)
@@ -435,12 +419,12 @@ def _assert_agrees(ours: AlsfrsMixedResult, ref: RLmeResult) -> None:
     assert abs(ours.llf - ref.llf) < R_ATOL
 
 
-def test_agrees_with_nlme_reml(_require_r, paper_data, paper_fit):
+def test_agrees_with_nlme_reml(needs_r, paper_data, paper_fit):
     """Random intercept and slope, REML: the main model of notebook 06."""
     _assert_agrees(paper_fit, r_lme(paper_data))
 
 
-def test_agrees_with_nlme_ml_random_intercept(_require_r, paper_data):
+def test_agrees_with_nlme_ml_random_intercept(needs_r, paper_data):
     """Random intercept only, ML: the comparison model (another code path: k = 1, no REML term)."""
     model = AlsfrsMixedModel(random_slope=False, reml=False)
     with warnings.catch_warnings():
