@@ -4,6 +4,12 @@ Data flow one way, raw tables -> validated -> derived frames -> fits -> results 
 figures and report, and so do imports: a module may import from its own layer and from
 the layers below it, never from a layer above.  This test reads every module's imports
 (also those inside functions) and names each import that points up.
+
+Some downward flows are forbidden too (:data:`FORBIDDEN_FLOWS`): figures draw results and
+never fit a model or re-derive a study frame (plots -> models, plots -> derive), the
+generator does not fit the analysis models, reporting does not re-run a definition.  The
+exceptions of today are listed one by one in :data:`ALLOWED_EXCEPTIONS` (issue 23: to
+remove), so that no new one can appear.
 """
 
 from __future__ import annotations
@@ -82,6 +88,119 @@ def test_imports_point_down(path: Path):
         if LAYERS.get(_layer_of_module(target), -1) > rank and _layer_of_module(target) not in ("__init__",)
     ]
     assert not upward, f"{path.relative_to(PACKAGE)} imports upward:\n" + "\n".join(upward)
+
+
+#: (importing layer, imported layer) pairs that are forbidden although they point down.
+FORBIDDEN_FLOWS = {
+    ("plots", "models"): "figures draw results; the caller fits the model and passes the result",
+    ("plots", "derive"): "figures draw frames; the caller derives them and passes them in",
+    ("simulate", "models"): "the generator plants the truth; it does not fit the analysis models",
+    ("reporting", "derive"): "reporting writes and shows results of frames it is given; it re-runs no definition",
+}
+
+#: Today's forbidden flows, one (module, imported module) pair each: issue 23: to remove.  A pair not listed
+#: here fails; a pair listed here that no longer occurs fails too, so the list only shrinks.
+ALLOWED_EXCEPTIONS = {
+    # issue 23: to remove.  Z_975 (the normal quantile of the zip plot's intervals) belongs in the foundation.
+    ("plots/simstudy.py", "alsmeds.models.base"): "Z_975",
+    # issue 23: to remove.  The generator's estimands are fits of the models to the planted truth.
+    ("simulate/truth.py", "alsmeds.models.clogit"): "fit_clogit on the truth sample",
+    ("simulate/truth.py", "alsmeds.models.design"): "the models' design matrices on the truth sample",
+    ("simulate/dropout.py", "alsmeds.models.mixed"): "the mixed model under each dropout scenario",
+    ("simulate/prognosis_truth.py", "alsmeds.models.cox"): "fit_cox on the implied-effect sample",
+    # issue 23: to remove.  The sensitivity analyses rebuild the analysis table under other rules.
+    ("reporting/sensitivity.py", "alsmeds.derive.analysis_table"): "build_analysis_table under other rules",
+    ("reporting/sensitivity.py", "alsmeds.derive.exposure"): "ExposureRules of the sensitivity analyses",
+    # issue 23: to remove.  Table 1 reads exposure rules and first qualifying dates.
+    ("reporting/table1.py", "alsmeds.derive.exposure"): "ever_used, ExposureRules, first_qualifying_dates",
+    # issue 23: to remove.  The day constants are in alsmeds.constants (re-exported by derive.dates).
+    ("reporting/describe.py", "alsmeds.derive.dates"): "DAYS_PER_YEAR",
+}
+
+
+def forbidden_imports(
+    graph: dict[str, list[tuple[int, str]]],
+    allowed: dict[tuple[str, str], str] | None = None,
+) -> list[str]:
+    """The imports of ``graph`` that follow a forbidden flow and are not allowed exceptions.
+
+    Parameters
+    ----------
+    graph : dict of str to list of (int, str)
+        Module path relative to the package (``plots/survival.py``) -> its imports
+        (line, dotted module), as :func:`_imports` reads them.
+    allowed : dict, optional
+        (module path, imported module) pairs let through (default: :data:`ALLOWED_EXCEPTIONS`).
+
+    Returns
+    -------
+    list of str
+        One line per offending import.
+    """
+    allowed = ALLOWED_EXCEPTIONS if allowed is None else allowed
+    found = []
+    for module, imports in graph.items():
+        own = module.split("/")[0].removesuffix(".py")
+        for line, target in imports:
+            flow = (own, _layer_of_module(target))
+            if flow in FORBIDDEN_FLOWS and (module, target) not in allowed:
+                found.append(f"{module} line {line}: {target} ({flow[0]} -> {flow[1]}: {FORBIDDEN_FLOWS[flow]})")
+    return found
+
+
+def _package_graph() -> dict[str, list[tuple[int, str]]]:
+    return {p.relative_to(PACKAGE).as_posix(): _imports(p) for p in MODULES}
+
+
+def test_no_forbidden_flow_beyond_the_listed_exceptions():
+    found = forbidden_imports(_package_graph())
+    assert not found, "forbidden imports (docs/architecture.md):\n" + "\n".join(found)
+
+
+def test_every_listed_exception_still_occurs():
+    """An exception that was removed leaves the list, so it cannot come back unnoticed."""
+    graph = _package_graph()
+    present = {(m, t) for m, imports in graph.items() for _, t in imports}
+    stale = sorted(set(ALLOWED_EXCEPTIONS) - present)
+    assert not stale, f"remove these from ALLOWED_EXCEPTIONS, they no longer occur: {stale}"
+
+
+def test_figures_import_neither_models_nor_derive():
+    """The rule of issue 23 without exceptions except the one listed: plots draw results, they fit nothing."""
+    graph = _package_graph()
+    plots = {m: i for m, i in graph.items() if m.startswith("plots/")}
+    found = forbidden_imports(plots, allowed={})
+    assert found == [line for line in found if line.startswith("plots/simstudy.py") and "models.base" in line]
+
+
+def test_the_checker_finds_a_forbidden_downward_import(tmp_path: Path):
+    """A figure that fits a model or re-derives a frame is caught, relatively or not, at top level or in a function."""
+    fake = tmp_path / "alsmeds" / "plots" / "fake.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(
+        "from ..models.km import km_by_use\n\ndef f():\n    from alsmeds.derive.exposure import class_dispensings\n"
+        "    from alsmeds.reporting import display\n    from alsmeds import labels\n"
+    )
+    graph = {"plots/fake.py": _imports(fake, tmp_path / "alsmeds")}
+    found = forbidden_imports(graph)
+    assert len(found) == 2
+    assert found[0].startswith("plots/fake.py line 1: alsmeds.models.km (plots -> models")
+    assert found[1].startswith("plots/fake.py line 4: alsmeds.derive.exposure (plots -> derive")
+    # a synthetic graph: a new exception fails, a listed one passes, an allowed flow is not flagged
+    synthetic = {
+        "simulate/new.py": [(3, "alsmeds.models.cox")],
+        "simulate/truth.py": [(40, "alsmeds.models.clogit")],
+        "reporting/new.py": [(5, "alsmeds.derive.followup"), (6, "alsmeds.models.base")],
+        "models/new.py": [(7, "alsmeds.derive.exposure")],
+    }
+    assert forbidden_imports(synthetic) == [
+        "simulate/new.py line 3: alsmeds.models.cox (simulate -> models: "
+        + FORBIDDEN_FLOWS["simulate", "models"]
+        + ")",
+        "reporting/new.py line 5: alsmeds.derive.followup (reporting -> derive: "
+        + FORBIDDEN_FLOWS["reporting", "derive"]
+        + ")",
+    ]
 
 
 def test_the_checker_finds_an_upward_import(tmp_path: Path):
