@@ -22,7 +22,13 @@ from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOWS
 from alsmeds.data.registry import Registry
 from alsmeds.derive.analysis_table import ANALYSIS_TABLE_COLUMNS, build_analysis_table
 from alsmeds.derive.dates import years_before
-from alsmeds.derive.exposure import ExposureRules, classify_exposures, psychiatric_history
+from alsmeds.derive.exposure import (
+    WINDOW_EDGES_YEARS,
+    ExposureRules,
+    classify_exposures,
+    psychiatric_history,
+    window_codes,
+)
 
 KEY = ["person_id", "case_id"]
 SUBCLASSES = (
@@ -149,6 +155,19 @@ def test_window_boundaries_at_exactly_one_and_five_years(second, window, lagged)
     assert row["cat_anxiolytics"] == CATEGORY_CODES[window]
     assert row["anxiolytics_gt1"] == lagged
     assert row["first_qualifying_anxiolytics"] == ts(second)
+
+
+def test_window_codes_is_the_one_window_rule():
+    """On the edge day 1 (5) calendar years before: window 0-1 (1-5); a day earlier: 1-5 (>5); NaT: never."""
+    index = np.array(["2020-02-29"] * 5, dtype="datetime64[D]")
+    dates = np.array(["2019-02-28", "2019-02-27", "2015-02-28", "2015-02-27", "NaT"], dtype="datetime64[D]")
+    expected = [CATEGORY_CODES[w] for w in ("0_1", "1_5", "1_5", "gt5", "never")]
+    assert window_codes(dates, index).tolist() == expected
+    assert WINDOW_EDGES_YEARS == ExposureRules().window_edges_years == (1, 5)
+    # The generator calls the same function for its true dates of first use.
+    import alsmeds.simulate.population as population
+
+    assert population.window_codes is window_codes
 
 
 def test_years_before_a_leap_day_is_28_february():

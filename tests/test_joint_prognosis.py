@@ -29,6 +29,7 @@ from alsmeds.derive.joint_data import (
     JointFrames,
     build_joint_frames,
 )
+from alsmeds.models.base import Z_975
 from alsmeds.models.joint.mixed import fit_mixed
 from alsmeds.models.joint.prognosis import (
     JOINT_MODEL_RESULT_COLUMNS,
@@ -148,7 +149,7 @@ def test_results_schema_and_hazard_ratios(fit):
     assert list(survival["term"]) == list(CLASSES)
     hr = fit.hazard_ratios().set_index("drug_class")
     np.testing.assert_allclose(hr["hazard_ratio"], np.exp(fit.params[[f"surv:{k}" for k in CLASSES]]).to_numpy())
-    np.testing.assert_allclose(hr["ci_lower"], np.exp(hr["log_hr"] - 1.959963984540054 * hr["se"]))
+    np.testing.assert_allclose(hr["ci_lower"], np.exp(hr["log_hr"] - Z_975 * hr["se"]))
     alpha = fit.association()
     assert alpha["hr_per_point_lower"] == pytest.approx(np.exp(-fit.params["alpha"]))
     stats = table[table["component"] == "fit_statistic"].set_index("term")["estimate"]
@@ -303,4 +304,4 @@ def test_association_contrast_rows(fit, frames):
     table = association_contrast({"all": (fit, stage, len(frames.long))})
     assert list(table["method"]) == ["joint", "two_stage"]
     assert table["estimate"].tolist() == [fit.params["alpha"], stage.params[PREDICTED_SCORE]]
-    np.testing.assert_allclose(table["ci_upper"] - table["estimate"], 1.959963984540054 * table["se"])
+    np.testing.assert_allclose(table["ci_upper"] - table["estimate"], Z_975 * table["se"])

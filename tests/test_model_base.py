@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from alsmeds.constants import CLASSES, WINDOWS
-from alsmeds.models.base import MAX_ABS_LOG_RATIO, Z_975, separated_terms, wald_frame, z_quantile
+from alsmeds.models.base import MAX_ABS_LOG_RATIO, Z_975, Z_DETECTABLE_80, separated_terms, wald_frame, z_quantile
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.identifiability import non_identifiable_terms
 from alsmeds.models.terms import split_term
@@ -20,6 +20,12 @@ def test_the_normal_quantile():
     assert Z_975 == 1.959963984540054
     assert z_quantile() == Z_975 and z_quantile(0.05) == Z_975
     assert z_quantile(0.10) == pytest.approx(1.6448536269514722, rel=1e-15)
+
+
+def test_the_minimal_detectable_effect_multiplier():
+    """z_0.975 + z_0.80 (the textbook 1.96 + 0.84 = 2.8): a true log ratio this many SEs from 0 has 80% power."""
+    assert Z_DETECTABLE_80 == pytest.approx(1.959964 + 0.841621, abs=1e-6)
+    assert stats.norm.sf(Z_975 - Z_DETECTABLE_80) == pytest.approx(0.80, abs=1e-12)  # the upper tail's share
 
 
 def test_wald_frame_by_hand():

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from alsmeds import paths
+from alsmeds.models.base import Z_975
 from alsmeds.published import (
     PUBLISHED_FOLLOWUP_YEARS,
     PUBLISHED_PROGNOSIS,
@@ -89,8 +90,8 @@ def test_ratio_status_rules(estimate, lower, upper, published, pub_lower, pub_up
     result = ratio_status(estimate, lower, upper, published, pub_lower, pub_upper)
     assert result["status"] == status
     if status != "not estimable":
-        se_ours = (np.log(upper) - np.log(lower)) / (2 * 1.959963984540054)
-        se_pub = 0.0 if pub_lower is None else (np.log(pub_upper) - np.log(pub_lower)) / (2 * 1.959963984540054)
+        se_ours = (np.log(upper) - np.log(lower)) / (2 * Z_975)
+        se_pub = 0.0 if pub_lower is None else (np.log(pub_upper) - np.log(pub_lower)) / (2 * Z_975)
         expected = (np.log(estimate) - np.log(published)) / np.hypot(se_ours, se_pub)
         assert result["z"] == pytest.approx(expected)
 
@@ -164,13 +165,13 @@ def test_information_and_distance_from_planted(truth):
 
     card = scorecard(paths.COMMITTED_RESULTS_DIR, truth)
     info = information_table(card)
-    published_se = (np.log(1.60) - np.log(1.12)) / (2 * 1.959963984540054)
+    published_se = (np.log(1.60) - np.log(1.12)) / (2 * Z_975)
     assert info.loc["risk:anxiolytics:gt1", "published information"] == pytest.approx(1 / published_se**2)
     assert np.isnan(info.loc["prognosis:hypnotics", "published information"])
     np.testing.assert_allclose(info["ours / published"] ** -0.5, info["ci_width_ratio"], rtol=1e-12)
     z = distance_from_planted(card).set_index("target")["z_vs_planted"]
     row = card.set_index("target").loc["risk:hypnotics:0_1"]
-    se = (np.log(row["ci_upper"]) - np.log(row["ci_lower"])) / (2 * 1.959963984540054)
+    se = (np.log(row["ci_upper"]) - np.log(row["ci_lower"])) / (2 * Z_975)
     assert z["risk:hypnotics:0_1"] == pytest.approx((np.log(row["estimate"]) - np.log(row["planted"])) / se)
 
 
@@ -201,7 +202,7 @@ def test_generator_inputs_are_calibrated_inputs_never_reproduced(truth):
 def test_published_in_ci_is_stricter_than_the_status_rule():
     """Reproduced by the combined-SE z while the published value lies outside our CI (anxiolytics 1-5 y's case)."""
     loose = ratio_status(2.20, 1.61, 3.01, 1.60, 1.15, 2.23)
-    assert loose["status"] == "reproduced" and loose["published_in_ci"] is False and abs(loose["z"]) < 1.96
+    assert loose["status"] == "reproduced" and loose["published_in_ci"] is False and abs(loose["z"]) < Z_975
     assert ratio_status(1.40, 1.20, 1.63, 1.34, 1.12, 1.60)["published_in_ci"] is True
     assert ratio_status(np.nan, np.nan, np.nan, 1.34, 1.12, 1.60)["published_in_ci"] is None
 
@@ -269,8 +270,8 @@ def _risk(values: dict) -> pd.DataFrame:
     """Adjusted one-class-per-model rows (>1 y): (comparison, class) -> (OR, SE of the log OR)."""
     rows = [
         {"comparison": c, "model": "per_class", "adjustment": "adjusted", "window": "gt1", "drug_class": k,
-         "log_or": np.log(o), "se": se, "odds_ratio": o, "ci_lower": o * np.exp(-1.96 * se),
-         "ci_upper": o * np.exp(1.96 * se), "estimable": True}
+         "log_or": np.log(o), "se": se, "odds_ratio": o, "ci_lower": o * np.exp(-Z_975 * se),
+         "ci_upper": o * np.exp(Z_975 * se), "estimable": True}
         for (c, k), (o, se) in values.items()
     ]  # fmt: skip
     return pd.DataFrame(rows)

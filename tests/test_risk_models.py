@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from alsmeds.constants import CLASSES, WINDOWS
+from alsmeds.models.base import Z_975
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.design import POPULATION_ADJUSTMENT, covariate_matrix, lagged_indicators
 from alsmeds.models.risk import (
@@ -82,7 +83,7 @@ def test_fit_risk_model_is_the_conditional_logit_on_the_documented_design(paper_
     assert res["log_or"] == pytest.approx(ref.params["hypnotics_gt1"], abs=1e-12)
     assert res["se"] == pytest.approx(ref.bse["hypnotics_gt1"], abs=1e-12)
     assert res["ci_lower"] == pytest.approx(
-        math.exp(ref.params["hypnotics_gt1"] - 1.959963984540054 * ref.bse["hypnotics_gt1"]), rel=1e-9
+        math.exp(ref.params["hypnotics_gt1"] - Z_975 * ref.bse["hypnotics_gt1"]), rel=1e-9
     )
 
 

@@ -26,6 +26,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.data.registry import Registry, read_registry
 from alsmeds.derive.cohort import case_exposures
 from alsmeds.derive.survival_data import SURVIVAL_DATA_COLUMNS, build_survival_data
+from alsmeds.models.base import Z_975
 from alsmeds.models.cox import ADJUSTMENT, cox_design, cox_table, fit_cox, fit_cox_models, scaled_schoenfeld
 from alsmeds.models.km import (
     followup_summary,
@@ -564,7 +565,7 @@ def test_robust_standard_errors_keep_the_estimates_and_change_only_the_variance(
     assert (robust["robust_se"] > 0).all()
     np.testing.assert_allclose(robust["robust_over_model"], robust["robust_se"] / robust["se"])
     width = np.log(robust["robust_ci_upper"]) - np.log(robust["robust_ci_lower"])
-    np.testing.assert_allclose(width, 2 * 1.959963984540054 * robust["robust_se"], rtol=1e-9)
+    np.testing.assert_allclose(width, 2 * Z_975 * robust["robust_se"], rtol=1e-9)
     not_fitted = fit_cox(committed.iloc[:0], ["use_anxiolytics"])  # no cases: not fitted
     assert robust_standard_errors([not_fitted])["robust_se"].isna().all()
 

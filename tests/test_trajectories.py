@@ -32,6 +32,7 @@ from alsmeds.derive.alsfrs import (
     slopes_by_followup,
 )
 from alsmeds.derive.cohort import case_exposures
+from alsmeds.models.base import Z_975
 from alsmeds.models.mixed import (
     MIXED_MODEL_RESULT_COLUMNS,
     AlsfrsMixedModel,
@@ -293,7 +294,7 @@ def test_fit_is_consistent(paper_fit):
         + 2 * cov.loc["months", "antidepressants:months"]
     )
     assert users["se"] == pytest.approx(np.sqrt(var), rel=1e-12)
-    assert users["ci_upper"] - users["estimate"] == pytest.approx(1.959963984540054 * users["se"], rel=1e-9)
+    assert users["ci_upper"] - users["estimate"] == pytest.approx(Z_975 * users["se"], rel=1e-9)
     # The mean line at t = 0 for the reference profile is a linear combination of the fixed effects.
     typical = result.typical_covariates()
     line = result.predict_mean([0.0, 12.0])

@@ -19,7 +19,8 @@ the same words, in the spirit of statsmodels' results objects:
 * ``summary()``: stable plain text (no dates, no timings).
 
 :func:`wald_frame` is the only place where a Wald interval or p-value is computed,
-:data:`Z_975` the only normal quantile constant (:func:`z_quantile` for other levels),
+:data:`Z_975` the only normal quantile constant (:func:`z_quantile` for other levels;
+:data:`Z_DETECTABLE_80` its sum with the 80% power quantile),
 and :data:`MAX_ABS_LOG_RATIO` the one separation rule of the ratio models.
 """
 
@@ -33,6 +34,10 @@ from scipy import stats
 
 #: The 97.5% quantile of the standard normal (95% Wald intervals).
 Z_975 = float(stats.norm.ppf(0.975))
+#: ``z_0.975 + z_0.80`` = 2.8016, the "2.8" of sample-size formulas: a two-sided 5% Wald test
+#: detects a true log ratio of ``Z_DETECTABLE_80 * SE`` with 80% power, so ``exp(Z_DETECTABLE_80 * SE)``
+#: is the minimal detectable odds or hazard ratio of an estimate with standard error ``SE``.
+Z_DETECTABLE_80 = Z_975 + float(stats.norm.ppf(0.80))
 
 #: The separation rule of the ratio models (conditional logit, Cox).  A 0/1 term whose
 #: log odds or log hazard ratio exceeds 10 in absolute value (a ratio above 22,000 or
