@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alsmeds.derive.dates import DAYS_PER_YEAR
+from alsmeds.constants import DAYS_PER_YEAR
 from alsmeds.precision import Comparison, compare_values, round_floats
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS, published_value
 from alsmeds.simulate.parameters import CLASSES, NEGATIVE_CONTROL, WINDOW_LABELS, SimulationParameters

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from alsmeds.derive.dates import DAYS_PER_YEAR
+from alsmeds.constants import DAYS_PER_YEAR
 from alsmeds.derive.exposure import window_codes
 from alsmeds.simulate.parameters import CATEGORY_CODES, CLASSES, WINDOWS, SimulationParameters
 

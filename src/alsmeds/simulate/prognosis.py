@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alsmeds.derive.dates import DAYS_PER_MONTH
+from alsmeds.constants import DAYS_PER_MONTH
 from alsmeds.derive.exposure import ever_used
 from alsmeds.simulate.parameters import CLASSES, SimulationParameters
 

@@ -37,8 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import CLASSES
-from alsmeds.derive.dates import DAYS_PER_YEAR
+from alsmeds.constants import CLASSES, DAYS_PER_YEAR
 from alsmeds.derive.exposure import ever_used
 from alsmeds.simulate.parameters import SimulationParameters
 from alsmeds.simulate.population import rng_for, simulate_study_population
