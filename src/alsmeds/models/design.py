@@ -33,7 +33,9 @@ COVARIATE_LEVELS = {
 }
 #: Adjustment set of the population comparison (matched on age and sex).
 POPULATION_ADJUSTMENT = ("psych_history", "education", "country", "civil")
-#: Adjustment set of relative comparisons, which are not matched on age or sex.
+#: Adjustment set of relative comparisons, which are not matched on age or sex.  ``age_decades`` is age at the
+#: index date / 10, not centred (unlike ``age_per_decade`` of the prognosis frames and the Cox models'
+#: ``age_per_10y``, both (age at diagnosis - 65) / 10): docs/architecture.md, known inconsistency.
 RELATIVE_ADJUSTMENT = POPULATION_ADJUSTMENT + ("age_decades", "male")
 
 
