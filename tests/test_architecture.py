@@ -101,8 +101,6 @@ FORBIDDEN_FLOWS = {
 #: Today's forbidden flows, one (module, imported module) pair each: issue 23: to remove.  A pair not listed
 #: here fails; a pair listed here that no longer occurs fails too, so the list only shrinks.
 ALLOWED_EXCEPTIONS = {
-    # issue 23: to remove.  Z_975 (the normal quantile of the zip plot's intervals) belongs in the foundation.
-    ("plots/simstudy.py", "alsmeds.models.base"): "Z_975",
     # issue 23: to remove.  The generator's estimands are fits of the models to the planted truth.
     ("simulate/truth.py", "alsmeds.models.clogit"): "fit_clogit on the truth sample",
     ("simulate/truth.py", "alsmeds.models.design"): "the models' design matrices on the truth sample",
@@ -166,11 +164,10 @@ def test_every_listed_exception_still_occurs():
 
 
 def test_figures_import_neither_models_nor_derive():
-    """The rule of issue 23 without exceptions except the one listed: plots draw results, they fit nothing."""
+    """The rule of issue 23 without exceptions: plots draw results, they fit nothing."""
     graph = _package_graph()
     plots = {m: i for m, i in graph.items() if m.startswith("plots/")}
-    found = forbidden_imports(plots, allowed={})
-    assert found == [line for line in found if line.startswith("plots/simstudy.py") and "models.base" in line]
+    assert forbidden_imports(plots, allowed={}) == []
 
 
 def test_the_checker_finds_a_forbidden_downward_import(tmp_path: Path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from scipy import stats
+
 #: The three drug classes of the study.
 CLASSES = ("anxiolytics", "hypnotics", "antidepressants")
-#: ATC groups of the three classes (standard groups; the paper's exact list is not published).
+#: ATC groups of the three classes (standard groups; the paper's exact list is not in the sources available to us).
 CLASS_ATC = {"anxiolytics": "N05B", "hypnotics": "N05C", "antidepressants": "N06A"}
 #: Mutually exclusive windows by the time of first qualifying use before the index date.
 WINDOWS = ("0_1", "1_5", "gt5")
@@ -23,3 +25,11 @@ NEGATIVE_CONTROL_ATC = "A02BC"
 DAYS_PER_YEAR = 365.25
 #: Days per month (365.25 / 12), the time unit of the ALSFRS-R models.
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
+
+#: The 97.5% quantile of the standard normal (95% Wald intervals; Monte Carlo bands of figures).
+Z_975 = float(stats.norm.ppf(0.975))
+#: ``z_0.975 + z_0.80`` = 2.8016, the "2.8" of sample-size formulas: a two-sided 5% Wald test
+#: detects a true log ratio of ``Z_DETECTABLE_80 * SE`` with 80% power, so ``exp(Z_DETECTABLE_80 * SE)``
+#: is the minimal detectable odds or hazard ratio of an estimate with standard error ``SE``.
+Z_DETECTABLE_80 = Z_975 + float(stats.norm.ppf(0.80))

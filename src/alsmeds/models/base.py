@@ -32,12 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: The 97.5% quantile of the standard normal (95% Wald intervals).
-Z_975 = float(stats.norm.ppf(0.975))
-#: ``z_0.975 + z_0.80`` = 2.8016, the "2.8" of sample-size formulas: a two-sided 5% Wald test
-#: detects a true log ratio of ``Z_DETECTABLE_80 * SE`` with 80% power, so ``exp(Z_DETECTABLE_80 * SE)``
-#: is the minimal detectable odds or hazard ratio of an estimate with standard error ``SE``.
-Z_DETECTABLE_80 = Z_975 + float(stats.norm.ppf(0.80))
+# The normal quantiles are defined once in the foundation and re-exported here.
+from alsmeds.constants import Z_975, Z_DETECTABLE_80  # noqa: F401
 
 #: The separation rule of the ratio models (conditional logit, Cox).  A 0/1 term whose
 #: log odds or log hazard ratio exceeds 10 in absolute value (a ratio above 22,000 or

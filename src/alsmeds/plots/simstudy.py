@@ -15,7 +15,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from alsmeds.models.base import Z_975
+from alsmeds.constants import Z_975
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     INTERVAL_COVERS_COLOUR,
@@ -118,7 +118,7 @@ def plot_zip(
     ax.axvline(estimand, color=TRUTH_COLOUR, linewidth=2, zorder=3)
     ax.scatter([estimand], [100], marker=TRUTH_MARKER, s=120, color=TRUTH_COLOUR, clip_on=False, zorder=4)
     mcse = np.sqrt(nominal * (1 - nominal) / n) * 100
-    ax.axhspan(nominal * 100 - 1.96 * mcse, nominal * 100 + 1.96 * mcse, color=NEUTRAL_COLOUR, alpha=0.15, lw=0)
+    ax.axhspan(nominal * 100 - Z_975 * mcse, nominal * 100 + Z_975 * mcse, color=NEUTRAL_COLOUR, alpha=0.15, lw=0)
     ax.axhline(nominal * 100, color=NEUTRAL_COLOUR, linestyle="--", linewidth=1)
     ax.set_ylim(0, 100)
     ax.set_ylabel("centile of |z|")
@@ -194,7 +194,7 @@ def plot_coverage_overview(performance: pd.DataFrame, ax: plt.Axes | None = None
         ax.errorbar(
             x[rows.index],
             rows["coverage"],
-            yerr=1.96 * rows["coverage_mcse"],
+            yerr=Z_975 * rows["coverage_mcse"],
             fmt=FAMILY_MARKERS.get(str(family), "o"),
             ms=4,
             color=SUMMARY_COLOUR,
@@ -205,7 +205,7 @@ def plot_coverage_overview(performance: pd.DataFrame, ax: plt.Axes | None = None
         if rows.index.min() > 0:
             ax.axvline(rows.index.min() - 0.5, color=NEUTRAL_COLOUR, linewidth=0.8, linestyle=":")
     n = float(shown["n_estimable"].median()) if len(shown) else 1.0
-    band = 1.96 * np.sqrt(nominal * (1 - nominal) / n)
+    band = Z_975 * np.sqrt(nominal * (1 - nominal) / n)
     ax.axhspan(nominal - band, nominal + band, color=NEUTRAL_COLOUR, alpha=0.2, lw=0)
     ax.axhline(nominal, color=SUMMARY_COLOUR, linestyle="--", linewidth=1)
     ax.set_xticks([])

@@ -17,6 +17,7 @@ from matplotlib import transforms
 from matplotlib.lines import Line2D
 from scipy import stats
 
+from alsmeds.constants import Z_975
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
     EVENT_COLOURS,
@@ -484,7 +485,7 @@ def plot_dropout_bias(
     for ax, term in zip(axes, terms, strict=True):
         e = estimates[estimates["term"] == term].set_index("scenario").reindex(scenarios)
         colour = CLASS_COLOURS.get(term.removesuffix(":months"), NON_USER_COLOUR)
-        half = 1.959963984540054 * e["mc_se"].to_numpy(dtype=float)
+        half = Z_975 * e["mc_se"].to_numpy(dtype=float)
         ax.errorbar(
             e["bias"],
             y,
