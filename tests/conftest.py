@@ -78,3 +78,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.r)
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebooks)
+
+
+@pytest.fixture
+def synthetic(tmp_path):
+    """A copy of the committed synthetic extract (tables and extract.json only), free to damage."""
+    import shutil
+
+    from alsmeds.data import schema
+
+    root = tmp_path / "extract"
+    root.mkdir()
+    for name in [f"{table}.csv" for table in schema.TABLES] + [schema.EXTRACT_METADATA_FILE]:
+        shutil.copyfile(SYNTHETIC_DIR / name, root / name)
+    return root

@@ -13,7 +13,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -33,14 +32,7 @@ TABLE_FILES = [f"{name}.csv" for name in schema.TABLES] + [schema.EXTRACT_METADA
 PHARMACIES = ("Malmö", "Göteborg", "Västerås", "Jönköping", "Umeå", "Örebro")
 
 
-@pytest.fixture
-def synthetic(tmp_path: Path) -> Path:
-    """A copy of the committed synthetic extract (tables and extract.json only)."""
-    root = tmp_path / "extract"
-    root.mkdir()
-    for name in TABLE_FILES:
-        shutil.copyfile(SYNTHETIC_DIR / name, root / name)
-    return root
+# ``synthetic``: a copy of the committed extract (tests/conftest.py).
 
 
 def _only(err: RegistryValidationError | CsvFormatError) -> Problem:

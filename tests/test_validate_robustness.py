@@ -33,14 +33,7 @@ VALID = DATA / "valid_minimal"
 TABLE_FILES = [f"{name}.csv" for name in schema.TABLES] + [schema.EXTRACT_METADATA_FILE]
 
 
-@pytest.fixture
-def synthetic(tmp_path: Path) -> Path:
-    """A copy of the committed synthetic extract (tables and extract.json only)."""
-    root = tmp_path / "extract"
-    root.mkdir()
-    for name in TABLE_FILES:
-        shutil.copyfile(SYNTHETIC_DIR / name, root / name)
-    return root
+# ``synthetic``: a copy of the committed extract (tests/conftest.py).
 
 
 def _lines(path: Path) -> list[str]:
