@@ -162,3 +162,25 @@ def test_signed_numbers_keep_their_sign_when_it_carries_meaning():
     assert formatting.fixed(-0.006) == "-0.01" and formatting.fixed(float("nan")) == ""
     assert formatting.fixed(float("inf")) == "inf" and formatting.fixed(None, missing="n.a.") == "n.a."
     assert formatting.percent(0.125, 1) == "12.5%" and formatting.format_p(0.0004) == "<0.001"
+
+
+@pytest.mark.parametrize(
+    ("name", "ratio", "lower", "upper"),
+    [
+        ("risk_models", "odds_ratio", "ci_lower", "ci_upper"),
+        ("effect_modification", "odds_ratio", "ci_lower", "ci_upper"),
+        ("sensitivity_analyses", "odds_ratio", "ci_lower", "ci_upper"),
+        ("survival_cox", "hazard_ratio", "ci_lower", "ci_upper"),
+        ("joint_model", "hazard_ratio", "hazard_ratio_lower", "hazard_ratio_upper"),
+    ],
+)
+def test_every_ratio_interval_drawn_on_the_log_scale_is_symmetric_there(name, ratio, lower, upper):
+    """The figures draw ratios on one log axis: a Wald interval of a log ratio is symmetric on it (issue 22)."""
+    from alsmeds.paths import COMMITTED_RESULTS_DIR
+
+    frame = pd.read_csv(COMMITTED_RESULTS_DIR / f"{name}.csv")
+    shown = frame[frame[ratio].notna() & frame[lower].notna()]
+    assert len(shown) > 0
+    below = np.log(shown[ratio]) - np.log(shown[lower])
+    above = np.log(shown[upper]) - np.log(shown[ratio])
+    np.testing.assert_allclose(below, above, rtol=1e-5, atol=1e-7)
