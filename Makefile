@@ -25,7 +25,7 @@ help:
 	@echo "                and compare the fresh results with the committed results/; then build their site"
 	@echo "                into $(REPRODUCE_DIR)/site/"
 	@echo "make refresh    (maintainers) rerun the notebooks in place: rewrites notebooks/, results/, figures/"
-	@echo "make test       ruff + pytest (unit tests and nbval --nbval-lax over notebooks/)"
+	@echo "make test       ruff + pytest over every core (unit tests and nbval --nbval-lax over notebooks/)"
 	@echo "make site       static HTML site of the committed notebooks in build/site/ (open build/site/index.html)"
 	@echo "make lab        JupyterLab on notebooks/ in the project environment"
 	@echo "make data       regenerate data/synthetic"
@@ -82,9 +82,12 @@ refresh: venv
 	$(PY) -m alsmeds run --inplace
 	$(PY) -m alsmeds.pipeline.readme
 
+# pytest-xdist spreads the test files over the machine's cores (TEST_WORKERS=1 for one process);
+# --dist loadfile keeps each file, and so each notebook's cells, on one worker in order.
+TEST_WORKERS ?= auto
 test: venv
 	$(VENV)/bin/ruff check $(wildcard src tests benchmarks)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Static site of the committed, executed notebooks (nothing is re-run): build/site/, with its
 # generated sources in build/site-src/. Needs Debian's libjs-mathjax (or ALSMEDS_MATHJAX_DIR).
