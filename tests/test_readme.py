@@ -48,3 +48,45 @@ def test_scorecard_table_separates_inputs_and_shows_whether_our_ci_covers_the_pu
     assert sum(line.endswith("| reproduced |") for line in lines) <= 9  # only the nine published ratios
     anx_1_5 = next(line for line in lines if line.startswith("| anxiolytics, 1-5 years"))
     assert anx_1_5.endswith("| no | reproduced |")  # reproduced by the combined-SE rule, outside our CI
+
+
+def test_the_paper_map_points_at_what_exists():
+    """Every published target is mapped once, to a notebook section, a results selection and a figure that exist."""
+    import json
+
+    import nbformat
+    import pandas as pd
+
+    from alsmeds import paths
+    from alsmeds.published import paper_map, published_values
+
+    mapping = paper_map()
+    assert sorted(mapping["target"]) == sorted(published_values()["target"])
+    assert not mapping["target"].duplicated().any()
+    for r in mapping.itertuples():
+        notebook = paths.NOTEBOOKS_DIR / f"{r.notebook}.ipynb"
+        headings = {
+            line[3:].strip()
+            for cell in nbformat.read(notebook, as_version=4).cells
+            if cell.cell_type == "markdown"
+            for line in cell.source.splitlines()
+            if line.startswith("## ")
+        }
+        assert r.section in headings, (r.target, r.section)
+        assert (paths.COMMITTED_FIGURES_DIR / r.figure).is_file(), r.figure
+        for part in r.results.split(";"):
+            name, _, selection = part.strip().partition(":")
+            path = paths.COMMITTED_RESULTS_DIR / name.strip()
+            assert path.is_file(), (r.target, name)
+            pairs = [p.strip().split(" ")[0] for p in selection.split(",") if "=" in p]
+            if path.suffix == ".csv" and any(p.startswith("term=") for p in pairs):
+                frame = pd.read_csv(path)
+                keep = pd.Series(True, index=frame.index)
+                for pair in pairs:
+                    column, value = pair.split("=", 1)
+                    keep &= frame[column].astype(str) == value
+                assert keep.sum() == 1, (r.target, selection)
+            if path.suffix == ".json" and selection.strip().startswith("followup."):
+                node = json.loads(path.read_text(encoding="utf-8"))
+                for key in selection.strip().split(" ")[0].split("."):
+                    node = node[key]

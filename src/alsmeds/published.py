@@ -94,3 +94,28 @@ def published_risk_frame() -> pd.DataFrame:
             for (k, w), v in PUBLISHED_RISK.items()
         ]
     )
+
+
+#: File name of the map from each published target to where the bundle reproduces it (package data).
+PAPER_MAP_FILE = "paper_map.csv"
+
+
+def paper_map() -> pd.DataFrame:
+    """Where the bundle reproduces each published target: notebook, section, results file and key, figure.
+
+    One row per target of ``published_values.csv`` (the AEA/DCAS template's list of
+    tables, figures and numbers and the programs that make them).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``target``, ``notebook`` (file stem), ``section`` (its heading),
+        ``results`` (file and selection) and ``figure`` (file name in ``figures/``), in the
+        order of the published values.
+    """
+    from io import StringIO
+
+    text = resources.files("alsmeds").joinpath(PAPER_MAP_FILE).read_text(encoding="utf-8")
+    frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+    order = {t: i for i, t in enumerate(published_values()["target"])}
+    return frame.sort_values("target", key=lambda s: s.map(order)).reset_index(drop=True)

@@ -99,11 +99,44 @@ def gallery_markdown(figures: list[str]) -> str:
     return "\n".join(lines).rstrip()
 
 
+def paper_map_markdown(mapping: pd.DataFrame, published: pd.DataFrame) -> str:
+    """The map from the paper to the bundle as a Markdown table: each published target, where it is reproduced.
+
+    Parameters
+    ----------
+    mapping : DataFrame
+        :func:`alsmeds.published.paper_map`.
+    published : DataFrame
+        :func:`alsmeds.published.published_values` (for the descriptions and values).
+    """
+    described = published.set_index("target")
+    lines = [
+        "| published target | value | notebook, section | results file: selection | figure |",
+        "|---|---|---|---|---|",
+    ]
+    for r in mapping.itertuples():
+        p = described.loc[r.target]
+        value = _with_interval(p["published"], p["published_lower"], p["published_upper"]) or "(finding)"
+        title = NOTEBOOK_TITLES.get(r.notebook[:2], r.notebook)
+        lines.append(
+            f"| {p['description']} | {value} | [{title}](notebooks/{r.notebook}.ipynb), *{r.section}* | "
+            f"`results/{r.results.split(':')[0]}`:{r.results.split(':', 1)[1] if ':' in r.results else ''} | "
+            f"[{r.figure}](figures/{r.figure}) |"
+        )
+    return "\n".join(lines)
+
+
 def generated_sections(results_dir: Path, figures_dir: Path, truth: Mapping | None, root: Path) -> dict[str, str]:
     """The text of every generated block, from a results folder and a figures folder."""
+    from alsmeds.published import paper_map, published_values
+
     card = scorecard(results_dir, truth)
     figures = [p.relative_to(root).as_posix() for p in sorted(Path(figures_dir).glob("*.png"))]
-    return {"reproduction-table": scorecard_markdown(card), "figure-gallery": gallery_markdown(figures)}
+    return {
+        "reproduction-table": scorecard_markdown(card),
+        "figure-gallery": gallery_markdown(figures),
+        "paper-map": paper_map_markdown(paper_map(), published_values()),
+    }
 
 
 def replace_sections(text: str, sections: Mapping[str, str]) -> str:
