@@ -31,6 +31,7 @@ LAYERS = {
     "published": 0,
     "labels": 0,  # readable names of codes, for tables and figures
     "formatting": 0,  # how a number is printed for people (no negative zero)
+    "truth": 0,  # the planted truth (truth.json) read once, and the one comparison of an estimate with it
     "data": 1,  # contract, reading, problems, validation, atomic writing
     "derive": 2,  # each study definition once: exposure, cohort, follow-up, analysis frames
     "models": 3,  # one module per model family; take frames, return results

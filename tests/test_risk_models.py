@@ -175,3 +175,9 @@ def test_compare_with_truth_computes_z_scores():
     truth = pd.DataFrame({"drug_class": ["hypnotics"], "window": ["gt1"], "log_or": [0.1]})
     out = compare_with_truth(est, truth).iloc[0]
     assert out["z"] == pytest.approx(2.0) and not out["ci_covers_truth"]
+    # a numerical estimand: its Monte Carlo SE widens the distance's SE, hypot(0.1, 0.075) = 0.125
+    out = compare_with_truth(est, truth.assign(mc_se=[0.075])).iloc[0]
+    assert out["z"] == pytest.approx(1.6) and out["mc_se_truth"] == 0.075
+    assert not out["ci_covers_truth"]  # the CI is ours alone: 0.3 -/+ 0.196 misses 0.1
+    inside = compare_with_truth(est.assign(se=[0.2]), truth).iloc[0]
+    assert inside["z"] == pytest.approx(1.0) and inside["ci_covers_truth"]

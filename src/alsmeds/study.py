@@ -47,8 +47,8 @@ Where the data come from
 
 from __future__ import annotations
 
-import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -60,6 +60,7 @@ from alsmeds import paths
 from alsmeds.data.problems import Problem
 from alsmeds.data.registry import Registry, read_registry
 from alsmeds.derive.exposure import DEFAULT_RULES, ExposureRules
+from alsmeds.truth import Truth, as_truth, read_truth
 
 if TYPE_CHECKING:  # reading an extract never imports the simulator
     from alsmeds.simulate.parameters import SimulationParameters
@@ -72,23 +73,22 @@ TRUE_PEOPLE_FILE = "truth_people.csv"
 __all__ = ["Study"]
 
 
-def _read_truth(folder: Path) -> tuple[dict | None, pd.DataFrame | None]:
+def _read_truth(folder: Path) -> tuple[Truth | None, pd.DataFrame | None]:
     truth_path, people_path = folder / TRUTH_FILE, folder / TRUE_PEOPLE_FILE
-    truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.is_file() else None
+    truth = read_truth(truth_path) if truth_path.is_file() else None
     people = pd.read_csv(people_path) if truth is not None and people_path.is_file() else None
     return truth, people
 
 
-def matches_parameters(truth: dict | None, seed: int | None, scale: float | None) -> bool:
+def matches_parameters(truth: Truth | Mapping[str, Any] | None, seed: int | None, scale: float | None) -> bool:
     """Whether the data set of this ``truth.json`` (None: a real extract) is the one a seed and scale ask for.
 
     None asks for anything; a real extract matches only when neither is given.
     """
+    truth = as_truth(truth)
     if truth is None:
         return seed is None and scale is None
-    return (seed is None or int(truth["seed"]) == int(seed)) and (
-        scale is None or float(truth["scale"]) == float(scale)
-    )
+    return (seed is None or truth.seed == int(seed)) and (scale is None or truth.scale == float(scale))
 
 
 class Study:
@@ -102,7 +102,8 @@ class Study:
     registry : alsmeds.data.registry.Registry
         The validated, typed tables and study dates.
     truth : dict or None
-        The planted truth (``truth.json``) of synthetic data; None for a real extract.
+        The planted truth (``truth.json``) of synthetic data as its parsed dict; None for a
+        real extract.  :attr:`planted_truth` is the same truth typed (:class:`alsmeds.truth.Truth`).
     truth_people : DataFrame or None
         The answer key of synthetic data (``truth_people.csv``: true exposure windows,
         familial factor, ALSFRS-R intercept and slope per person); None without it.
@@ -119,7 +120,7 @@ class Study:
     def __init__(
         self,
         registry: Registry,
-        truth: dict | None = None,
+        truth: Truth | Mapping[str, Any] | None = None,
         truth_people: pd.DataFrame | None = None,
         rules: ExposureRules = DEFAULT_RULES,
         data_dir: Path | None = None,
@@ -128,7 +129,7 @@ class Study:
         if not isinstance(rules, ExposureRules):
             raise TypeError(f"rules must be an ExposureRules, not {type(rules).__name__}")
         self._registry = registry
-        self._truth = truth
+        self._truth = as_truth(truth)
         self._truth_people = truth_people
         self._rules = rules
         self._data_dir = None if data_dir is None else Path(data_dir)
@@ -254,7 +255,7 @@ class Study:
             return cls.synthetic(seed, scale, rules)
         folder = Path(data_dir)
         truth_path = folder / TRUTH_FILE
-        truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.is_file() else None
+        truth = read_truth(truth_path) if truth_path.is_file() else None
         if matches_parameters(truth, seed, scale):
             return cls.from_extract(folder, rules)
         if truth is None:
@@ -306,7 +307,15 @@ class Study:
 
     @property
     def truth(self) -> dict | None:
-        """The planted truth (``truth.json``), or None for a real extract."""
+        """The planted truth (``truth.json``) as its parsed dict, or None for a real extract.
+
+        The same truth typed, with named estimands: :attr:`planted_truth`.
+        """
+        return None if self._truth is None else self._truth.raw  # type: ignore[return-value]
+
+    @property
+    def planted_truth(self) -> Truth | None:
+        """The planted truth, typed (:class:`alsmeds.truth.Truth`: named estimands), or None for a real extract."""
         return self._truth
 
     @property

@@ -82,6 +82,7 @@ from alsmeds.models.design import (
 )
 from alsmeds.models.identifiability import non_identifiable_terms
 from alsmeds.models.terms import split_term
+from alsmeds.truth import covers, distance_z
 
 #: The comparisons, in report order (:data:`alsmeds.derive.cohort.COMPARISON_ROLES`).
 COMPARISONS = tuple(COMPARISON_ROLES)
@@ -420,18 +421,29 @@ def table2(estimates: pd.DataFrame, comparison: str = "population") -> pd.DataFr
 
 
 def compare_with_truth(estimates: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Each estimate beside its planted estimand: z = (estimate - truth) / SE, and whether the 95% CI covers it.
+    """Each estimate beside its planted estimand: its distance z, and whether the 95% CI covers the estimand.
 
     Parameters
     ----------
     estimates : DataFrame
         Rows of one model (drug_class, window, log_or, se).
     truth : DataFrame
-        drug_class, window, log_or of the estimand (e.g. :func:`alsmeds.reporting.describe.implied_estimands`).
+        drug_class, window, log_or of the estimand and, when numerical, its Monte Carlo SE ``mc_se``
+        (e.g. :func:`alsmeds.reporting.describe.implied_estimand_table`; 0 when absent).
+
+    Returns
+    -------
+    DataFrame
+        The merged rows with ``log_or_truth``, ``mc_se_truth``, ``z`` =
+        :func:`alsmeds.truth.distance_z` ``(log_or, se, log_or_truth, mc_se_truth)`` = (estimate -
+        estimand) / sqrt(SE^2 + MC SE^2), and ``ci_covers_truth`` = :func:`alsmeds.truth.covers`
+        (our 95% CI, bounds included, contains the estimand).
     """
+    right = truth.assign(mc_se=truth["mc_se"] if "mc_se" in truth else 0.0)[["drug_class", "window", "log_or", "mc_se"]]
     merged = estimates.merge(
-        truth[["drug_class", "window", "log_or"]], on=["drug_class", "window"], suffixes=("", "_truth")
+        right.rename(columns={"log_or": "log_or_truth", "mc_se": "mc_se_truth"}), on=["drug_class", "window"]
     )
-    merged["z"] = (merged["log_or"] - merged["log_or_truth"]) / merged["se"]
-    merged["ci_covers_truth"] = merged["z"].abs() < Z_975
+    merged["z"] = distance_z(merged["log_or"], merged["se"], merged["log_or_truth"], merged["mc_se_truth"])
+    half = Z_975 * merged["se"]  # the 95% Wald interval of the results (models.base.wald_frame), log scale
+    merged["ci_covers_truth"] = covers(merged["log_or"] - half, merged["log_or"] + half, merged["log_or_truth"])
     return merged

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from alsmeds import paths
+from alsmeds.truth import Truth, read_truth
 
 #: Where runs keep the data sets they simulate.
 BUILD_DATA_DIR = paths.BUILD_DIR / "data"
@@ -100,9 +101,9 @@ def materialise_synthetic(seed: int | None = None, scale: float | None = None, p
     return folder
 
 
-def _truth_of(folder: Path) -> dict | None:
+def _truth_of(folder: Path) -> Truth | None:
     path = folder / TRUTH_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return read_truth(path) if path.is_file() else None
 
 
 def prepare_run_parameters(parameters: Mapping[str, Any] | None, progress: bool = True) -> dict[str, Any]:

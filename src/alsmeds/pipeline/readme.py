@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from alsmeds import paths
 from alsmeds.data.write import write_text_atomic
 from alsmeds.reporting.readme import generated_sections, replace_sections
+from alsmeds.truth import read_truth
 
 README = paths.ROOT / "README.md"
 
@@ -20,7 +20,7 @@ README = paths.ROOT / "README.md"
 def readme_text(readme: Path = README) -> str:
     """The README with its generated blocks rebuilt from ``results/``, ``figures/`` and the committed truth."""
     truth_path = paths.SYNTHETIC_DIR / "truth.json"
-    truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.is_file() else None
+    truth = read_truth(truth_path) if truth_path.is_file() else None
     sections = generated_sections(paths.COMMITTED_RESULTS_DIR, paths.COMMITTED_FIGURES_DIR, truth, paths.ROOT)
     return replace_sections(readme.read_text(encoding="utf-8"), sections)
 

@@ -28,6 +28,7 @@ from alsmeds.plots.palette import (
     TRUTH_MARKER,
 )
 from alsmeds.plots.reproduction import ratio_target_name
+from alsmeds.truth import covers
 
 #: Colour of intervals that cover the estimand / that miss it (zip plot).
 COVER_COLOUR, MISS_COLOUR = INTERVAL_COVERS_COLOUR, INTERVAL_MISSES_COLOUR
@@ -111,9 +112,9 @@ def plot_zip(
     order = np.argsort(z, kind="stable")
     centile = np.empty(n)
     centile[order] = (np.arange(n) + 0.5) / n * 100
-    covers = z <= Z_975
+    covered_by = covers(t - Z_975 * s, t + Z_975 * s, estimand)
     for covered, colour in ((True, COVER_COLOUR), (False, MISS_COLOUR)):
-        m = covers == covered
+        m = covered_by == covered
         ax.hlines(centile[m], t[m] - Z_975 * s[m], t[m] + Z_975 * s[m], colors=colour, linewidth=0.9)
     ax.axvline(estimand, color=TRUTH_COLOUR, linewidth=2, zorder=3)
     ax.scatter([estimand], [100], marker=TRUTH_MARKER, s=120, color=TRUTH_COLOUR, clip_on=False, zorder=4)
@@ -123,7 +124,7 @@ def plot_zip(
     ax.set_ylim(0, 100)
     ax.set_ylabel("centile of |z|")
     ax.set_title(
-        f"{title}\ncoverage {covers.mean():.1%} of {n}" if title else f"coverage {covers.mean():.1%} of {n}",
+        f"{title}\ncoverage {covered_by.mean():.1%} of {n}" if title else f"coverage {covered_by.mean():.1%} of {n}",
         fontsize=10,
     )
     return ax

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -10,6 +13,7 @@ from alsmeds.data.registry import Registry
 from alsmeds.derive.dates import age_in_years
 from alsmeds.formatting import fixed, format_p, format_ratio, rounded  # noqa: F401 (one definition, re-exported)
 from alsmeds.models.terms import split_term
+from alsmeds.truth import Truth, as_truth
 
 ROLE_ORDER = ("case", "population_control", "sibling", "spouse")
 ROLE_LABELS = {
@@ -101,13 +105,14 @@ def set_composition(members_frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _require_truth(truth: dict | None) -> dict:
+def _require_truth(truth: Truth | Mapping[str, Any] | None) -> Truth:
+    truth = as_truth(truth)
     if truth is None:
         raise ValueError("no planted truth: this extract has no truth.json (a real register extract)")
     return truth
 
 
-def truth_table(truth: dict) -> pd.DataFrame:
+def truth_table(truth: Truth | Mapping[str, Any]) -> pd.DataFrame:
     """The planted odds ratios beside the estimands they imply, one row per class and window.
 
     Columns: within-family ORs by age group (planted), and the odds ratios a
@@ -120,8 +125,6 @@ def truth_table(truth: dict) -> pd.DataFrame:
         When ``truth`` is None (an extract without ``truth.json``).
     """
     truth = _require_truth(truth)
-    structural = truth["estimands"]["within_family_log_or"]
-    implied = truth["estimands"]["implied"]
     rows = []
     for k in CLASSES:
         for w in WINDOWS:
@@ -130,17 +133,18 @@ def truth_table(truth: dict) -> pd.DataFrame:
                 {
                     "class": k,
                     "window": WINDOW_LABELS[w],
-                    "planted OR <65": np.exp(structural[term]["log_or_under_65"]),
-                    "planted OR 65+": np.exp(structural[term]["log_or_65_plus"]),
-                    "population OR": np.exp(implied["population_mutual_windows"][term]["log_or"]),
-                    "sibling OR": np.exp(implied["sibling_mutual_windows"][term]["log_or"]),
-                    "spouse OR": np.exp(implied["spouse_mutual_windows"][term]["log_or"]),
+                    "planted OR <65": np.exp(truth.within_family_log_or(term, "under_65")),
+                    "planted OR 65+": np.exp(truth.within_family_log_or(term, "65_plus")),
+                    **{
+                        f"{comparison} OR": np.exp(truth.implied_log_or(f"{comparison}_mutual_windows", term).value)
+                        for comparison in ("population", "sibling", "spouse")
+                    },
                 }
             )
     return pd.DataFrame(rows).set_index(["class", "window"])
 
 
-def published_table(truth: dict) -> pd.DataFrame:
+def published_table(truth: Truth | Mapping[str, Any]) -> pd.DataFrame:
     """The six published odds ratios beside the population estimand planted for them.
 
     Raises
@@ -149,7 +153,7 @@ def published_table(truth: dict) -> pd.DataFrame:
         When ``truth`` is None (an extract without ``truth.json``).
     """
     truth = _require_truth(truth)
-    frame = pd.DataFrame(truth["estimands"]["published_vs_implied"])
+    frame = pd.DataFrame(truth.published_vs_implied)
     frame[["class", "window"]] = [split_term(term) for term in frame["term"]]
     frame["window"] = frame["window"].map({**WINDOW_LABELS, "gt1": ">1 y (last year excluded)"})
     frame["published 95% CI"] = frame.apply(lambda r: f"{r.published_lower:.2f}-{r.published_upper:.2f}", axis=1)
@@ -158,24 +162,25 @@ def published_table(truth: dict) -> pd.DataFrame:
     )
 
 
-def implied_estimand_table(truth: dict, model: str) -> pd.DataFrame:
-    """A numerically computed estimand of ``truth.json`` as drug_class, window, log_or, odds_ratio.
+def implied_estimand_table(truth: Truth | Mapping[str, Any], model: str) -> pd.DataFrame:
+    """A numerically computed estimand of ``truth.json`` as drug_class, window, log_or, mc_se, odds_ratio.
 
-    ``model`` is a key of ``truth["estimands"]["implied"]``, e.g. ``"population_mutual_windows"``
+    ``model`` is a key of :attr:`alsmeds.truth.Truth.implied_models`, e.g. ``"population_mutual_windows"``
     or ``"population_per_class"``.  Raises ``ValueError`` when ``truth`` is None.  (The
     estimands are computed by :func:`alsmeds.simulate.truth.implied_estimands`; this
     only reads them back.)
     """
     truth = _require_truth(truth)
     rows = []
-    for term, value in truth["estimands"]["implied"][model].items():
+    for term, value in truth.implied_terms(model).items():
         drug_class, window = split_term(term)
         rows.append(
             {
                 "drug_class": drug_class,
                 "window": window,
-                "log_or": value["log_or"],
-                "odds_ratio": float(np.exp(value["log_or"])),
+                "log_or": value.value,
+                "mc_se": value.mc_se,
+                "odds_ratio": float(np.exp(value.value)),
             }
         )
     return pd.DataFrame(rows)

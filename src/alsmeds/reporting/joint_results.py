@@ -27,6 +27,7 @@ from alsmeds.models.joint.prediction import dynamic_survival
 from alsmeds.models.joint.prognosis import JOINT_MODEL_RESULT_COLUMNS, AlsJointResult
 from alsmeds.models.joint.two_stage import PREDICTED_SCORE, TwoStageResult
 from alsmeds.reporting.survival_results import SURVIVAL_COX_FILE
+from alsmeds.truth import distance_z
 
 _FOREST_COLUMNS = [
     "drug_class",
@@ -142,7 +143,8 @@ def beside_references(
     DataFrame
         Indexed by class: ``joint HR``, ``joint 95% CI``, ``Cox HR (total)``, ``published HR``,
         ``published 95% CI`` ("not available to us" when our sources do not give it); with the
-        truth ``implied total HR``, ``planted direct HR`` and ``z (joint - planted)``.
+        truth ``implied total HR``, ``planted direct HR`` and ``z (joint - planted)`` =
+        :func:`alsmeds.truth.distance_z` (the planted direct effect is exact: Monte Carlo SE 0).
     """
 
     def ci(r: pd.Series) -> str:
@@ -162,7 +164,8 @@ def beside_references(
             row["implied total HR"] = float(np.exp(implied_total[k]))
         if planted_direct is not None and k in planted_direct:
             row["planted direct HR"] = float(np.exp(planted_direct[k]))
-            row["z (joint - planted)"] = (j["log_hr"] - planted_direct[k]) / j["se"] if j["estimable"] else np.nan
+            estimable = j["estimable"]
+            row["z (joint - planted)"] = distance_z(j["log_hr"], j["se"], planted_direct[k]) if estimable else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("drug_class")
 

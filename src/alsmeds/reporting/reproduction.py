@@ -59,6 +59,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.formatting import fixed, format_p, format_ratio
 from alsmeds.models.base import Z_975
 from alsmeds.published import published_values
+from alsmeds.truth import Truth, as_truth, covers, distance_z
 
 #: Relative distance within which a descriptive (age, sex, score, follow-up) counts as reproduced.
 DESCRIPTIVE_TOLERANCE = 0.10
@@ -145,7 +146,7 @@ def ratio_status(
     """
     if estimate is None or not np.isfinite(estimate) or estimate <= 0:
         return {"z": np.nan, "ci_width_ratio": np.nan, "published_in_ci": None, "status": "not estimable"}
-    covered = bool(lower <= published <= upper) if np.isfinite(lower) and np.isfinite(upper) else None
+    covered = covers(lower, upper, published) if np.isfinite(lower) and np.isfinite(upper) else None
     se_ours = _se_from_ci(lower, upper)
     pub_lower = np.nan if pub_lower is None or pd.isna(pub_lower) else float(pub_lower)
     pub_upper = np.nan if pub_upper is None or pd.isna(pub_upper) else float(pub_upper)
@@ -163,15 +164,14 @@ def ratio_status(
     return {"z": float(z), "ci_width_ratio": float(width), "published_in_ci": covered, "status": status}
 
 
-def _planted_ratio(target: pd.Series, truth: Mapping | None) -> float:
+def _planted_ratio(target: pd.Series, truth: Truth | None) -> float:
     if truth is None:
         return np.nan
-    estimands = truth.get("estimands", {})
     if target["kind"] == "odds_ratio":
         term = f"{target['drug_class']}_{target['window']}"
-        rows = [r for r in estimands.get("published_vs_implied", []) if r.get("term") == term]
+        rows = [r for r in truth.published_vs_implied if r.get("term") == term]
         return float(rows[0]["implied_or"]) if rows else np.nan
-    direct = estimands.get("prognosis", {}).get("joint_model_log_hr_direct", {})
+    direct = truth.planted_log_hr_direct_by_class if "prognosis" in truth.estimands else {}
     return float(np.exp(direct[target["drug_class"]])) if target["drug_class"] in direct else np.nan
 
 
@@ -240,16 +240,16 @@ def _design_estimate(target: pd.Series, cohort: dict | None, followup: dict | No
     }
 
 
-def _planted_design(target: pd.Series, truth: Mapping | None) -> float:
+def _planted_design(target: pd.Series, truth: Truth | None) -> float:
     if truth is None:
         return np.nan
-    design = truth.get("parameters", {}).get("design", {})
+    design = truth.parameters.get("design", {})
     planted = {
         "count:cases": design.get("n_cases"),
         "count:cases_with_siblings": design.get("n_cases_with_siblings"),
         "count:siblings": design.get("n_siblings"),
         "count:spouses": design.get("n_spouses"),
-        "cases:alsfrs_at_diagnosis": truth.get("parameters", {}).get("prognosis", {}).get("intercept_mean"),
+        "cases:alsfrs_at_diagnosis": truth.parameters.get("prognosis", {}).get("intercept_mean"),
     }
     if "n_cases" in design:
         planted["count:population_controls"] = (
@@ -279,7 +279,7 @@ def _design_status(target: pd.Series, value: Any, synthetic: bool, tolerance: fl
 
 def scorecard(
     results_dir: str | Path,
-    truth: Mapping | None = None,
+    truth: Truth | Mapping | None = None,
     *,
     z_limit: float = Z_975,
     descriptive_tolerance: float = DESCRIPTIVE_TOLERANCE,
@@ -290,8 +290,9 @@ def scorecard(
     ----------
     results_dir : path-like
         A results folder written by the notebooks (a missing file leaves its targets not estimable).
-    truth : dict, optional
-        ``truth.json`` of synthetic data (fills ``planted``; given, the design counts and
+    truth : Truth or dict, optional
+        ``truth.json`` of synthetic data (:class:`alsmeds.truth.Truth` or its parsed dict; fills
+        ``planted``; given, the design counts and
         descriptives are *calibrated input*, not findings).
     z_limit : float
         Largest ``|z|`` of a ratio that counts as *reproduced* (the stated rule: 1.96).
@@ -304,6 +305,7 @@ def scorecard(
     DataFrame
     """
     results_dir = Path(results_dir)
+    truth = as_truth(truth)
     results = {name: _read_csv(results_dir, name) for name in ("risk_models", "joint_model")}
     cohort, followup = _read_json(results_dir, "01_cohort"), _read_json(results_dir, "followup")
     rows = []
@@ -666,7 +668,7 @@ def distance_from_planted(card: pd.DataFrame) -> pd.DataFrame:
     ratios = card[card["kind"].isin(["odds_ratio", "hazard_ratio"])].copy()
     se = np.array([_se_from_ci(lo, hi) for lo, hi in zip(ratios["ci_lower"], ratios["ci_upper"], strict=True)])
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios["z_vs_planted"] = (np.log(ratios["estimate"]) - np.log(ratios["planted"])) / se
+        ratios["z_vs_planted"] = distance_z(np.log(ratios["estimate"]), se, np.log(ratios["planted"]))
     return ratios
 
 

@@ -48,7 +48,7 @@ covariate counted before ``index_date - psychiatric_history_lag_years``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -59,6 +59,7 @@ from alsmeds.data.registry import Registry
 from alsmeds.derive.analysis_table import build_analysis_table
 from alsmeds.derive.exposure import DEFAULT_RULES, ExposureRules
 from alsmeds.models.risk import COMPARISONS, RESULT_COLUMNS, RiskModelSpec, fit_risk_model
+from alsmeds.truth import Truth, as_truth, distance_z
 
 #: Columns of the rule-sensitivity frames: the two rule parameters varied, then the results vocabulary.
 RULE_COLUMNS = ["lag_years", "psychiatric_history_lag_years"]
@@ -105,13 +106,13 @@ def fit_negative_control_models(table: pd.DataFrame, comparisons: Sequence[str] 
     return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
 
 
-def negative_control_truth(truth: dict | None) -> pd.DataFrame:
+def negative_control_truth(truth: Truth | Mapping | None) -> pd.DataFrame:
     """The negative control's planted null and implied estimands of ``truth.json``, one row per term.
 
     Parameters
     ----------
-    truth : dict or None
-        The planted truth (``Study.truth``); None (a real extract) or a truth without a
+    truth : Truth, dict or None
+        The planted truth (``Study.planted_truth`` or ``Study.truth``); None (a real extract) or a truth without a
         negative control gives an empty frame.
 
     Returns
@@ -123,34 +124,35 @@ def negative_control_truth(truth: dict | None) -> pd.DataFrame:
         ``implied_or``.
     """
     columns = ["comparison", "adjustment", "window", "planted_log_or", "implied_log_or", "implied_mc_se", "implied_or"]
-    block = (truth or {}).get("estimands", {}).get("negative_control") or {}
+    truth = as_truth(truth)
     rows = []
-    for comparison, by_adjustment in block.get("implied", {}).items():
-        for adjustment, terms in by_adjustment.items():
-            for term, value in terms.items():
+    by_comparison = truth.negative_control_comparisons if truth is not None else {}
+    for comparison, adjustments in by_comparison.items():
+        for adjustment in adjustments:
+            for term, value in truth.negative_control_implied(comparison, adjustment).items():
                 rows.append(
                     {
                         "comparison": comparison,
                         "adjustment": adjustment,
-                        "window": term[len(block["drug_class"]) + 1 :],
-                        "planted_log_or": float(block["planted_log_or"]),
-                        "implied_log_or": float(value["log_or"]),
-                        "implied_mc_se": float(value["mc_se"]),
-                        "implied_or": float(np.exp(value["log_or"])),
+                        "window": term[len(truth.negative_control_class) + 1 :],
+                        "planted_log_or": truth.negative_control_planted_log_or,
+                        "implied_log_or": value.value,
+                        "implied_mc_se": value.mc_se,
+                        "implied_or": float(np.exp(value.value)),
                     }
                 )
     return pd.DataFrame(rows, columns=columns)
 
 
-def negative_control_vs_truth(estimates: pd.DataFrame, truth: dict | None) -> pd.DataFrame:
+def negative_control_vs_truth(estimates: pd.DataFrame, truth: Truth | Mapping | None) -> pd.DataFrame:
     """The negative control's estimates beside its planted null and the estimand each comparison targets.
 
     Parameters
     ----------
     estimates : DataFrame
         From :func:`fit_negative_control_models`.
-    truth : dict or None
-        ``Study.truth``; None for a real extract (the truth columns are then NaN, and
+    truth : Truth, dict or None
+        ``Study.planted_truth`` or ``Study.truth``; None for a real extract (the truth columns are then NaN, and
         ``z_null`` still tests the estimate against the null a negative control should show).
 
     Returns
@@ -159,16 +161,15 @@ def negative_control_vs_truth(estimates: pd.DataFrame, truth: dict | None) -> pd
         The estimates with :data:`TRUTH_COLUMNS`: ``planted_log_or`` (0), ``implied_log_or``,
         ``implied_mc_se``, ``implied_or``, ``z_null = log_or / se`` (distance from no
         association, in standard errors) and ``z_implied = (log_or - implied_log_or) /
-        sqrt(se^2 + implied_mc_se^2)`` (distance from the comparison's confounded estimand).
+        sqrt(se^2 + implied_mc_se^2)`` (distance from the comparison's confounded estimand);
+        both are :func:`alsmeds.truth.distance_z`.
     """
     key = ["comparison", "adjustment", "window"]
     merged = estimates.merge(negative_control_truth(truth), on=key, how="left")
     truth_values = ["planted_log_or", "implied_log_or", "implied_mc_se", "implied_or"]
     merged[truth_values] = merged[truth_values].astype(float)  # all NaN without a truth
-    merged["z_null"] = merged["log_or"] / merged["se"]
-    merged["z_implied"] = (merged["log_or"] - merged["implied_log_or"]) / np.hypot(
-        merged["se"], merged["implied_mc_se"]
-    )
+    merged["z_null"] = distance_z(merged["log_or"], merged["se"], 0.0)
+    merged["z_implied"] = distance_z(merged["log_or"], merged["se"], merged["implied_log_or"], merged["implied_mc_se"])
     return merged[RESULT_COLUMNS + TRUTH_COLUMNS]
 
 

@@ -15,7 +15,7 @@ reads how the model-based SEs performed in the simulation study
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.data.write import write_json_atomic
+from alsmeds.truth import Truth, as_truth, distance_z
 
 SURVIVAL_COX_FILE = "survival_cox"
 FOLLOWUP_FILE = "followup.json"
@@ -111,26 +112,32 @@ def read_followup(results_dir: str | Path) -> dict:
     return json.loads((Path(results_dir) / FOLLOWUP_FILE).read_text())["followup"]
 
 
-def add_implied(cox: pd.DataFrame, implied: dict | None) -> pd.DataFrame:
+def add_implied(cox: pd.DataFrame, truth: Truth | Mapping[str, Any] | None) -> pd.DataFrame:
     """Add the implied (numerical truth) and direct log hazard ratios to a Cox table (empty without a truth).
 
     Parameters
     ----------
     cox : DataFrame
         :func:`alsmeds.models.cox.cox_table`.
-    implied : dict or None
-        :func:`alsmeds.simulate.prognosis_truth.implied_cox_estimands`.
+    truth : Truth, dict or None
+        The planted truth (:attr:`alsmeds.Study.planted_truth`, or ``Study.truth``); None (a real
+        extract) or a truth without the Cox models' implied estimands
+        (:func:`alsmeds.simulate.prognosis_truth.implied_cox_estimands`) leaves the columns empty.
+        ``implied_log_hr``, ``implied_mc_se``: :meth:`alsmeds.truth.Truth.implied_cox`;
+        ``direct_log_hr``: :meth:`alsmeds.truth.Truth.planted_log_hr_direct`.
     """
+    truth = as_truth(truth)
     out = cox.copy()
     out["implied_log_hr"] = np.nan
     out["implied_mc_se"] = np.nan
     out["direct_log_hr"] = np.nan
-    if implied:
+    if truth is not None and truth.has_implied_cox:
+        direct = truth.planted_log_hr_direct_by_class
         for i, row in out[out["is_exposure"]].iterrows():
-            est = implied.get(row["model"], {}).get(row["drug_class"])
+            est = truth.implied_cox_terms(row["model"]).get(row["drug_class"])
             if est is not None:
-                out.loc[i, ["implied_log_hr", "implied_mc_se"]] = [est["log_hr"], est["mc_se"]]
-            out.loc[i, "direct_log_hr"] = implied["direct"].get(row["drug_class"], np.nan)
+                out.loc[i, ["implied_log_hr", "implied_mc_se"]] = [est.value, est.mc_se]
+            out.loc[i, "direct_log_hr"] = direct.get(row["drug_class"], np.nan)
     return out[list(SURVIVAL_COX_COLUMNS)]
 
 
@@ -254,7 +261,7 @@ def compare_with_implied(results: pd.DataFrame) -> pd.DataFrame:
     shown = results[results["is_exposure"]].copy()
     shown["estimate"] = shown["hazard_ratio"]
     shown["implied total"] = np.exp(shown["implied_log_hr"])
-    shown["z"] = (shown["log_hr"] - shown["implied_log_hr"]) / np.hypot(shown["se"], shown["implied_mc_se"])
+    shown["z"] = distance_z(shown["log_hr"], shown["se"], shown["implied_log_hr"], shown["implied_mc_se"])
     shown["planted direct"] = np.exp(shown["direct_log_hr"])
     shown["published joint model"] = shown["drug_class"].map(lambda k: PUBLISHED_PROGNOSIS[k][0])
     columns = ["model", "drug_class", "estimate", "implied total", "z", "planted direct", "published joint model"]

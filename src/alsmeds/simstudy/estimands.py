@@ -30,14 +30,16 @@ intercepts) are stored in the replicates but not judged.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from alsmeds import paths
+from alsmeds import truth as _truth
 from alsmeds.constants import CLASSES
+from alsmeds.truth import Truth, as_truth
 
 from .replicate import ESTIMATOR_KEYS
 
@@ -48,18 +50,18 @@ ESTIMAND_COLUMNS = [*ESTIMATOR_KEYS, "estimand", "estimand_mc_se", "exact", "sou
 STRATUM_SUFFIX = {"all": "", "<65": "_under_65", "65+": "_65_plus"}
 
 
-def read_truth(path: str | Path | None = None) -> dict[str, Any]:
-    """The committed planted truth (``data/synthetic/truth.json`` unless ``path`` is given)."""
-    path = Path(path) if path is not None else paths.SYNTHETIC_DIR / "truth.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+def read_truth(path: str | Path | None = None) -> Truth:
+    """The committed planted truth (``data/synthetic/truth.json`` unless ``path`` is given).
+
+    Read by :func:`alsmeds.truth.read_truth`, the one reader of ``truth.json``.
+    """
+    return _truth.read_truth(Path(path) if path is not None else paths.SYNTHETIC_DIR / "truth.json")
 
 
-def _implied_risk(truth: dict[str, Any]) -> list[dict[str, Any]]:
-    implied = truth["estimands"].get("implied") or {}
+def _implied_risk(truth: Truth) -> list[dict[str, Any]]:
     rows = []
-    for key, terms in implied.items():
-        if key.startswith("_"):
-            continue
+    for key in truth.implied_models:
+        terms = truth.implied_terms(key)
         comparison, rest = key.split("_", 1)
         stratum = "all"
         for label, suffix in STRATUM_SUFFIX.items():
@@ -79,8 +81,8 @@ def _implied_risk(truth: dict[str, Any]) -> list[dict[str, Any]]:
                     "exposure": exposure,
                     "stratum": stratum,
                     "term": term,
-                    "estimand": float(value["log_or"]),
-                    "estimand_mc_se": float(value["mc_se"]),
+                    "estimand": value.value,
+                    "estimand_mc_se": value.mc_se,
                     "exact": False,
                     "source": f"estimands.implied.{key}.{term}",
                 }
@@ -88,11 +90,10 @@ def _implied_risk(truth: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _implied_cox(truth: dict[str, Any]) -> list[dict[str, Any]]:
-    implied = truth["estimands"].get("implied_cox") or {}
+def _implied_cox(truth: Truth) -> list[dict[str, Any]]:
     rows = []
     for model in ("per_class", "mutual"):
-        for k, value in (implied.get(model) or {}).items():
+        for k, value in truth.implied_cox_terms(model).items():
             rows.append(
                 {
                     "family": "cox",
@@ -101,8 +102,8 @@ def _implied_cox(truth: dict[str, Any]) -> list[dict[str, Any]]:
                     "exposure": "ever",
                     "stratum": "all",
                     "term": f"use_{k}",
-                    "estimand": float(value["log_hr"]),
-                    "estimand_mc_se": float(value["mc_se"]),
+                    "estimand": value.value,
+                    "estimand_mc_se": value.mc_se,
                     "exact": False,
                     "source": f"estimands.implied_cox.{model}.{k}",
                 }
@@ -110,28 +111,32 @@ def _implied_cox(truth: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _planted(truth: dict[str, Any]) -> list[dict[str, Any]]:
-    prognosis = truth["estimands"]["prognosis"]
-    parameters = truth["parameters"]["prognosis"]
-    slopes = prognosis["alsfrs_slope_per_month"]
+def _planted(truth: Truth) -> list[dict[str, Any]]:
     slope_terms: dict[str, tuple[float, str]] = {
-        "months": (slopes["non_users_of_antidepressants"], "estimands.prognosis.alsfrs_slope_per_month.non_users"),
+        "months": (
+            truth.alsfrs_slope_per_month("non_users_of_antidepressants"),
+            "estimands.prognosis.alsfrs_slope_per_month.non_users",
+        ),
     }
     for k in CLASSES:
         if k == "antidepressants":
-            slope_terms[f"{k}:months"] = (slopes["difference"], "estimands.prognosis.alsfrs_slope_per_month.difference")
+            slope_terms[f"{k}:months"] = (
+                truth.alsfrs_slope_per_month("difference"),
+                "estimands.prognosis.alsfrs_slope_per_month.difference",
+            )
         else:  # the generator plants no slope difference for the other classes
             slope_terms[f"{k}:months"] = (0.0, f"parameters.prognosis (no slope_{k}: 0)")
     joint: dict[str, tuple[float, str]] = {f"long:{t}": v for t, v in slope_terms.items()}
-    for k, value in prognosis["joint_model_log_hr_direct"].items():
+    for k, value in truth.planted_log_hr_direct_by_class.items():
         joint[f"surv:{k}"] = (value, f"estimands.prognosis.joint_model_log_hr_direct.{k}")
-    joint["surv:age_per_decade"] = (
-        parameters["log_hr_per_decade_of_age"],
-        "parameters.prognosis.log_hr_per_decade_of_age",
+    planted_log_hr = (
+        ("age_per_decade", "log_hr_per_decade_of_age"),
+        ("male", "log_hr_male"),
+        ("bulbar", "log_hr_bulbar"),
     )
-    joint["surv:male"] = (parameters["log_hr_male"], "parameters.prognosis.log_hr_male")
-    joint["surv:bulbar"] = (parameters["log_hr_bulbar"], "parameters.prognosis.log_hr_bulbar")
-    joint["alpha"] = (prognosis["association_per_alsfrs_point"], "estimands.prognosis.association_per_alsfrs_point")
+    for term, name in planted_log_hr:
+        joint[f"surv:{term}"] = (truth.prognosis_parameter(name), f"parameters.prognosis.{name}")
+    joint["alpha"] = (truth.association_per_alsfrs_point, "estimands.prognosis.association_per_alsfrs_point")
     rows = []
     for family, model, terms in (
         ("mixed", "random_intercept_slope", slope_terms),
@@ -155,13 +160,14 @@ def _planted(truth: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def estimand_table(truth: dict[str, Any] | None = None) -> pd.DataFrame:
+def estimand_table(truth: Truth | Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One row per estimator with an estimand (see the module docstring).
 
     Parameters
     ----------
-    truth : dict, optional
-        A ``truth.json``; default the committed one (computed at large ``truth_scale``).
+    truth : Truth or dict, optional
+        A ``truth.json`` (:class:`alsmeds.truth.Truth` or its parsed dict); default the committed
+        one (computed at large ``truth_scale``).
 
     Returns
     -------
@@ -169,6 +175,6 @@ def estimand_table(truth: dict[str, Any] | None = None) -> pd.DataFrame:
         :data:`ESTIMAND_COLUMNS`; ``estimand`` on the estimator's scale (log OR, log HR,
         points per month, log HR per point), ``estimand_mc_se`` its own Monte Carlo SE.
     """
-    truth = read_truth() if truth is None else truth
+    truth = read_truth() if truth is None else as_truth(truth)
     rows = _implied_risk(truth) + _implied_cox(truth) + _planted(truth)
     return pd.DataFrame(rows, columns=ESTIMAND_COLUMNS)

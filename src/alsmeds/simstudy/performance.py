@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.models.base import Z_975
+from alsmeds.truth import covers
 
 #: Nominal coverage of the Wald intervals.
 NOMINAL = 0.95
@@ -80,8 +81,8 @@ def _measures(t: np.ndarray, s: np.ndarray, theta: float, estimand_mc_se: float 
     s2 = s**2
     modse = float(np.sqrt(np.mean(s2)))
     half = Z_975 * s
-    coverage = float(np.mean(np.abs(t - theta) <= half))
-    be_coverage = float(np.mean(np.abs(t - mean) <= half))
+    coverage = float(np.mean(covers(t - half, t + half, theta)))
+    be_coverage = float(np.mean(covers(t - half, t + half, mean)))
     power = float(np.mean(np.abs(t) > half))
     out.update(
         {
@@ -272,7 +273,7 @@ def published_percentiles(estimates: pd.DataFrame, published: pd.DataFrame, esti
                 "mean_log_ci_width": width,
                 "published_log_ci_width": pub_width,
                 "ci_width_ratio": width / pub_width if has_ci else np.nan,
-                "published_in_ci": float(np.mean(np.abs(t - log_pub) <= Z_975 * s)) if n else np.nan,
+                "published_in_ci": float(np.mean(covers(t - Z_975 * s, t + Z_975 * s, log_pub))) if n else np.nan,
             }
         )
     return pd.DataFrame(rows, columns=list(PUBLISHED_COLUMNS))

@@ -22,10 +22,9 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +38,7 @@ from alsmeds.data.write import (
     write_parquet_atomic,
 )
 from alsmeds.precision import CSV_FLOAT_FORMAT
+from alsmeds.truth import Truth
 
 from .replicate import ESTIMATE_FAMILIES, REPLICATE_COLUMNS, run_replicate, safe_replicate
 
@@ -280,7 +280,7 @@ def read_compact(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def summarise(replicates: pd.DataFrame, truth: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summarise(replicates: pd.DataFrame, truth: Truth | Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Performance measures and published-value percentiles of stacked replicates (reads only).
 
     Returns
@@ -302,7 +302,9 @@ def summarise(replicates: pd.DataFrame, truth: dict[str, Any] | None = None) -> 
     )
 
 
-def write_summary(replicates: pd.DataFrame, results_dir: str | Path, truth: dict[str, Any] | None = None) -> list[Path]:
+def write_summary(
+    replicates: pd.DataFrame, results_dir: str | Path, truth: Truth | Mapping | None = None
+) -> list[Path]:
     """Write the performance tables of stacked replicates into ``results_dir``.
 
     ``simstudy_performance.{csv,json}`` and ``simstudy_published.{csv,json}`` (records and a

@@ -41,6 +41,7 @@ from alsmeds.simulate.prognosis import simulate_prognosis
 from alsmeds.simulate.prognosis_truth import DEFAULT_PROGNOSIS_TRUTH_SCALE, implied_cox_estimands
 from alsmeds.simulate.render import add_negative_control_dispensings, render_diagnoses, render_dispensings
 from alsmeds.simulate.truth import published_comparison, structural_truth, truth_estimands
+from alsmeds.truth import read_truth
 
 DEFAULT_SEED = 20250605
 #: Sample size of the numerical estimands, in multiples of the paper's sample.
@@ -425,17 +426,16 @@ def check_synthetic(data_dir: str | Path | None = None, progress: bool = True) -
     problems = verify_manifest(data_dir)
     if problems:
         return SyntheticCheck(problems)
-    truth = json.loads((data_dir / TRUTH_FILE).read_text())
-    estimands = truth["estimands"]
-    truth_scale = estimands["implied"].get("_truth_sample", {}).get("truth_scale", 0.0)
-    cox_truth_scale = estimands.get("implied_cox", {}).get("_truth_sample", {}).get("truth_scale", 0.0)
+    truth = read_truth(data_dir / TRUTH_FILE)
+    truth_scale = truth.implied_sample.get("truth_scale", 0.0)
+    cox_truth_scale = truth.implied_cox_sample.get("truth_scale", 0.0)
     committed = _manifest(data_dir / MANIFEST_FILE)
     truth_comparison = None
     with tempfile.TemporaryDirectory() as tmp:
         fresh = write_synthetic(
             Path(tmp) / "fresh",
-            seed=truth["seed"],
-            scale=truth["scale"],
+            seed=truth.seed,
+            scale=truth.scale,
             truth_scale=truth_scale,
             progress=progress,
             cox_truth_scale=cox_truth_scale,
