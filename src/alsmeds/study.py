@@ -187,8 +187,8 @@ class Study:
         truth_scale : float, optional
             Sample size of the truth's numerical estimands when the data are simulated
             (:func:`alsmeds.simulate.generate`; None: its default, about 35 s at the paper's
-            size; 0 skips them, for a quick look: ``truth["estimands"]["implied"]`` and
-            ``["implied_cox"]`` are then empty and the notebooks' comparisons with them fail).
+            size; 0 skips them, for a quick look: ``planted_truth.implied_models`` and
+            ``planted_truth.has_implied_cox`` are then empty and the notebooks' comparisons with them fail).
             Not used when the committed data are read.
         params : alsmeds.simulate.parameters.SimulationParameters, optional
             Planted parameters other than the committed ones, e.g. the familial factor
