@@ -43,7 +43,7 @@ METHOD_CONSTANTS = {
     -0.08: "a hypothetical alpha in a quiz question",
     0.27: "normal share beyond 3 SD (0.27%)",
     4.6: "normal share beyond 2 SD (4.6%)",
-    0.8: "typical registry decline, points/month (PRO-ACT, published-study notes)",
+    0.8: "typical registry decline, points/month (PRO-ACT)",
     0.99: "PRO-ACT's mean decline, points/month",
     1.0: "a ratio of one",
     0.5: "half a day / one half",
