@@ -390,17 +390,12 @@ def run_folders(
     from alsmeds.pipeline.datasets import synthetic_data_dir
 
     if (seed is not None or scale is not None) and data_dir is None:
-        label = synthetic_data_dir(seed, scale).name  # the folder the run simulates its data into
-    else:
-        label = paths.run_label(data_dir, seed, scale)
-    run = paths.RUNS_DIR / label
+        data_dir = synthetic_data_dir(seed, scale)  # the folder the run simulates its data into, named for its label
     if inplace:
-        figures = Path(figures_dir) if figures_dir else paths.COMMITTED_FIGURES_DIR
-        results = Path(results_dir) if results_dir else paths.COMMITTED_RESULTS_DIR
-    else:
-        moved_figures, moved_results = os.environ.get("ALSMEDS_FIGURES_DIR"), os.environ.get("ALSMEDS_RESULTS_DIR")
-        figures = Path(figures_dir or moved_figures or run / "figures")
-        results = Path(results_dir or moved_results or run / "results")
+        figures_dir = figures_dir or paths.COMMITTED_FIGURES_DIR
+        results_dir = results_dir or paths.COMMITTED_RESULTS_DIR
+    figures, results = paths.output_folders(figures_dir, results_dir, data_dir=data_dir, seed=seed, scale=scale)
+    run = paths.RUNS_DIR / paths.run_label(data_dir, seed, scale)
     notebooks = Path(output_dir) if output_dir else run / "notebooks"
     return RunFolders(notebooks=notebooks.resolve(), figures=figures.resolve(), results=results.resolve())
 
