@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alsmeds import paths
+from alsmeds.pipeline.runner import NOTEBOOK_PATTERN, discover_notebooks
 
 #: Default output folder of the HTML site.
 SITE_DIR = paths.BUILD_DIR / "site"
 #: Tracked static configuration of the site (``_config.yml``, CSS).
 TEMPLATE_DIR = paths.ROOT / "site"
 #: Numbered notebooks, as the runner finds them.
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+NOTEBOOK_GLOB = NOTEBOOK_PATTERN
 #: Environment variable naming a MathJax 2 folder (one holding ``MathJax.js``).
 MATHJAX_ENV = "ALSMEDS_MATHJAX_DIR"
 #: Where Debian's ``libjs-mathjax`` (and other distributions' packages) put MathJax 2.
@@ -224,8 +225,7 @@ def find_notebooks(notebooks_dir: str | Path) -> list[Path]:
     folder = Path(notebooks_dir)
     if not folder.is_dir():
         raise SiteError(f"no notebooks folder {folder}")
-    # a failed run's partially executed copy (NN_name.partial.ipynb) is not a page of the site
-    found = sorted(p for p in folder.glob(NOTEBOOK_GLOB) if not p.name.endswith(".partial.ipynb"))
+    found = discover_notebooks(folder)  # the runner's rule: a failed run's partial copy is not a notebook
     if not found:
         raise SiteError(f"no notebooks matching {NOTEBOOK_GLOB} in {folder}")
     return found
