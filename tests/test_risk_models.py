@@ -181,3 +181,21 @@ def test_compare_with_truth_computes_z_scores():
     assert not out["ci_covers_truth"]  # the CI is ours alone: 0.3 -/+ 0.196 misses 0.1
     inside = compare_with_truth(est.assign(se=[0.2]), truth).iloc[0]
     assert inside["z"] == pytest.approx(1.0) and inside["ci_covers_truth"]
+
+
+def test_discordance_expected_from_set_size_alone(paper_table):
+    """Independent members: a set of two is discordant with probability p_case q_control + q_case p_control."""
+    from alsmeds.models.risk import comparison_rows, discordance_by_set_size, informative_rows
+
+    frame = discordance_by_set_size(paper_table).set_index(["comparison", "drug_class"])
+    assert set(frame.index.get_level_values(0)) == {"population", "sibling", "spouse"}
+    sets, _ = informative_rows(comparison_rows(paper_table, "spouse"))
+    assert (sets.groupby("set_id").size() == 2).all()
+    p_case = sets.loc[sets["case"] == 1, "hypnotics_gt1"].mean()
+    p_control = sets.loc[sets["case"] == 0, "hypnotics_gt1"].mean()
+    expected = 100 * (p_case * (1 - p_control) + (1 - p_case) * p_control)
+    row = frame.loc[("spouse", "hypnotics")]
+    assert row["discordant if independent (%)"] == pytest.approx(expected, rel=1e-12)
+    exposed = sets.groupby("set_id")["hypnotics_gt1"].sum()
+    assert row["discordant, observed (%)"] == pytest.approx(100 * (exposed == 1).mean(), rel=1e-12)
+    assert row["people per set"] == 2 and row["sets"] == sets["set_id"].nunique()

@@ -594,3 +594,20 @@ def test_summary_tables_name_every_fixed_effect_and_variance_component(paper_fit
     vc = paper_fit.variance_components_table()
     np.testing.assert_array_equal(vc["estimate"].to_numpy(), paper_fit.variance_components().to_numpy())
     assert list(vc["unit"]) == ["points", "points/month", "", "points"]
+
+
+def test_planted_lines_unlike_als_are_counted_once_for_every_notebook():
+    """Notebooks 01, 06 and 07 print these shares from one function (the committed draw: 67 of 1,057 rise)."""
+    import pandas as pd
+
+    from alsmeds.paths import SYNTHETIC_DIR
+    from alsmeds.simulate.dropout import planted_trajectory_shares
+
+    people = pd.read_csv(SYNTHETIC_DIR / "truth_people.csv")
+    shares = planted_trajectory_shares(people)
+    cases = people[people["role"] == "case"]
+    assert shares.attrs["n"] == len(cases) == 1057
+    assert shares.loc["rising", "cases"] == int((cases["alsfrs_slope_per_month"] > 0).sum()) == 67
+    assert shares.loc["above_48_at_diagnosis", "cases"] == int((cases["alsfrs_intercept"] > 48).sum())
+    assert shares.loc["rising", "share"] == pytest.approx(67 / 1057)
+    assert shares.loc["rising_over_4_per_year", "cases"] <= shares.loc["rising", "cases"]

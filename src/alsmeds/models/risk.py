@@ -447,3 +447,52 @@ def compare_with_truth(estimates: pd.DataFrame, truth: pd.DataFrame) -> pd.DataF
     half = Z_975 * merged["se"]  # the 95% Wald interval of the results (models.base.wald_frame), log scale
     merged["ci_covers_truth"] = covers(merged["log_or"] - half, merged["log_or"] + half, merged["log_or_truth"])
     return merged
+
+
+def discordance_by_set_size(
+    table: pd.DataFrame, comparisons: Sequence[str] = COMPARISONS, classes: Sequence[str] = CLASSES
+) -> pd.DataFrame:
+    """Share of matched sets discordant for the lagged exposure, observed and expected if members were independent.
+
+    A conditional model learns only from sets whose members differ in exposure.  Under
+    independence a set of size ``m`` is concordant with probability
+    ``p_case * p_control**(m-1) + (1-p_case) * (1-p_control)**(m-1)`` (exposure
+    prevalences among cases and controls), so smaller sets are concordant more often
+    whatever the resemblance of their members; an observed share below the expected one
+    is what resemblance (for example a familial factor) adds.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The analysis table (``<class>_gt1`` columns).
+    comparisons, classes : sequence of str
+        Comparisons and drug classes to describe.
+
+    Returns
+    -------
+    DataFrame
+        One row per comparison and class: ``comparison``, ``drug_class``, ``sets``,
+        ``people per set``, ``discordant, observed (%)``, ``discordant if independent (%)``.
+    """
+    rows = []
+    for comparison in comparisons:
+        sets, _ = informative_rows(comparison_rows(table, comparison))
+        if sets.empty:
+            continue
+        size = sets.groupby("set_id").size()
+        for k in classes:
+            exposed = sets.groupby("set_id")[f"{k}_gt1"].sum()
+            p_case = sets.loc[sets["case"] == 1, f"{k}_gt1"].mean()
+            p_control = sets.loc[sets["case"] == 0, f"{k}_gt1"].mean()
+            concordant = p_case * p_control ** (size - 1) + (1 - p_case) * (1 - p_control) ** (size - 1)
+            rows.append(
+                {
+                    "comparison": comparison,
+                    "drug_class": k,
+                    "sets": len(size),
+                    "people per set": size.mean(),
+                    "discordant, observed (%)": 100 * ((exposed > 0) & (exposed < size)).mean(),
+                    "discordant if independent (%)": 100 * (1 - concordant.mean()),
+                }
+            )
+    return pd.DataFrame(rows)

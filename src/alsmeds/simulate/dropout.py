@@ -33,6 +33,49 @@ def true_person_effects(people: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: The planted lines unlike ALS that :func:`planted_trajectory_shares` counts.
+UNLIKE_ALS = {
+    "rising": "true score rises (slope above 0 points per month)",
+    "rising_over_4_per_year": "true score rises by more than 4 points a year",
+    "above_48_at_diagnosis": "true score at diagnosis above the maximum of 48",
+}
+
+
+def planted_trajectory_shares(people: pd.DataFrame) -> pd.DataFrame:
+    """How many simulated cases have a planted ALSFRS-R line that real ALS rarely shows.
+
+    The generator draws each case's intercept and slope from a bivariate normal (a random-
+    slope model, not a model of ALS), so some lines rise or start above the scale's maximum.
+
+    Parameters
+    ----------
+    people : DataFrame
+        ``truth_people.csv`` (:attr:`alsmeds.Study.truth_people`).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the keys of :data:`UNLIKE_ALS`: ``label``, ``cases`` and ``share`` of
+        the cases with a planted line; ``attrs["n"]`` is the number of those cases.
+    """
+    effects = true_person_effects(people).dropna()
+    flags = {
+        "rising": effects["b1"] > 0,
+        "rising_over_4_per_year": effects["b1"] > 4 / 12,
+        "above_48_at_diagnosis": effects["b0"] > 48,
+    }
+    frame = pd.DataFrame(
+        {
+            "label": [UNLIKE_ALS[k] for k in flags],
+            "cases": [int(f.sum()) for f in flags.values()],
+            "share": [float(f.mean()) if len(f) else float("nan") for f in flags.values()],
+        },
+        index=list(flags),
+    )
+    frame.attrs["n"] = len(effects)
+    return frame
+
+
 def _patients(data: pd.DataFrame) -> pd.DataFrame:
     keep = [
         c for c in ALSFRS_DATA_COLUMNS if c in data and c not in {"visit_date", "months", "score", "visit", "n_visits"}
