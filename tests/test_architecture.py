@@ -31,6 +31,7 @@ LAYERS = {
     "published": 0,
     "labels": 0,  # readable names of codes, for tables and figures
     "formatting": 0,  # how a number is printed for people (no negative zero)
+    "fingerprint": 0,  # code and data fingerprints that key build artefacts
     "truth": 0,  # the planted truth (truth.json) read once, and the one comparison of an estimate with it
     "data": 1,  # contract, reading, problems, validation, atomic writing
     "derive": 2,  # each study definition once: exposure, cohort, follow-up, analysis frames
@@ -40,10 +41,11 @@ LAYERS = {
     "reporting": 5,  # tables, results schemas and files
     "plots": 6,  # figures from results and frames
     "study": 7,  # the public face: Study
-    "pipeline": 8,  # runner, command line, build caches
-    "simstudy": 8,  # simulation study: replicates, performance measures, its command line
-    "__main__": 9,
-    "__init__": 9,
+    "analyses": 8,  # the study specification and one function per results file, run in dependency order
+    "pipeline": 9,  # runner, command line, build caches
+    "simstudy": 9,  # simulation study: replicates, performance measures, its command line
+    "__main__": 10,
+    "__init__": 10,
 }
 
 
@@ -107,13 +109,8 @@ ALLOWED_EXCEPTIONS = {
     ("simulate/truth.py", "alsmeds.models.design"): "the models' design matrices on the truth sample",
     ("simulate/dropout.py", "alsmeds.models.mixed"): "the mixed model under each dropout scenario",
     ("simulate/prognosis_truth.py", "alsmeds.models.cox"): "fit_cox on the implied-effect sample",
-    # issue 23: to remove.  The sensitivity analyses rebuild the analysis table under other rules.
-    ("reporting/sensitivity.py", "alsmeds.derive.analysis_table"): "build_analysis_table under other rules",
-    ("reporting/sensitivity.py", "alsmeds.derive.exposure"): "ExposureRules of the sensitivity analyses",
     # issue 23: to remove.  Table 1 reads exposure rules and first qualifying dates.
     ("reporting/table1.py", "alsmeds.derive.exposure"): "ever_used, ExposureRules, first_qualifying_dates",
-    # issue 23: to remove.  The day constants are in alsmeds.constants (re-exported by derive.dates).
-    ("reporting/describe.py", "alsmeds.derive.dates"): "DAYS_PER_YEAR",
 }
 
 

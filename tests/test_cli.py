@@ -439,7 +439,8 @@ def test_a_run_simulates_its_data_set_once_into_build(build_data: list[tuple], t
 def test_a_run_simulates_again_when_the_code_changed(
     build_data: list[tuple], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from alsmeds.pipeline import cache, datasets
+    from alsmeds import fingerprint as cache
+    from alsmeds.pipeline import datasets
 
     folder = datasets.materialise_synthetic(4, 0.5, progress=False)
     assert datasets.materialise_synthetic(4, 0.5, progress=False) == folder and len(build_data) == 1
@@ -451,7 +452,7 @@ def test_a_run_simulates_again_when_the_code_changed(
 
 
 def test_code_fingerprint_follows_the_sources(tmp_path: Path) -> None:
-    from alsmeds.pipeline.cache import code_fingerprint
+    from alsmeds.fingerprint import code_fingerprint
 
     (tmp_path / "a.py").write_text("x = 1\n")
     (tmp_path / "notes.txt").write_text("not code")

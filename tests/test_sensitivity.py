@@ -9,6 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alsmeds.analyses.sensitivity import (
+    RULE_COLUMNS,
+    TRUTH_COLUMNS,
+    fit_lag_sensitivity,
+    fit_main_models,
+    fit_negative_control_models,
+    fit_psychiatric_history_lag_sensitivity,
+    negative_control_vs_truth,
+)
 from alsmeds.constants import CLASSES, NEGATIVE_CONTROL, NEGATIVE_CONTROL_ATC
 from alsmeds.data.registry import read_registry
 from alsmeds.derive.analysis_table import ANALYSIS_TABLE_COLUMNS, NEGATIVE_CONTROL_COLUMNS, build_analysis_table
@@ -18,15 +27,6 @@ from alsmeds.derive.exposure import DEFAULT_RULES, ExposureRules, classify_expos
 from alsmeds.models.risk import RESULT_COLUMNS
 from alsmeds.paths import COMMITTED_RESULTS_DIR, SYNTHETIC_DIR
 from alsmeds.precision import floats_close
-from alsmeds.reporting.sensitivity import (
-    RULE_COLUMNS,
-    TRUTH_COLUMNS,
-    fit_lag_sensitivity,
-    fit_main_models,
-    fit_negative_control_models,
-    fit_psychiatric_history_lag_sensitivity,
-    negative_control_vs_truth,
-)
 from alsmeds.simulate import generate
 from alsmeds.simulate.parameters import SimulationParameters
 from alsmeds.simulate.population import draw_negative_control
@@ -309,9 +309,9 @@ def test_psychiatric_history_lag_default_keeps_every_committed_result(registry, 
 
 
 def test_stack_sensitivity_analyses_labels_each_analysis_and_keeps_its_rows():
+    from alsmeds.analyses.sensitivity import ANALYSES, RULE_COLUMNS, stack_sensitivity_analyses
     from alsmeds.models.risk import RESULT_COLUMNS
     from alsmeds.reporting.results import SENSITIVITY_COLUMNS
-    from alsmeds.reporting.sensitivity import ANALYSES, RULE_COLUMNS, stack_sensitivity_analyses
 
     def rows(n: int, **extra) -> pd.DataFrame:
         frame = pd.DataFrame({c: [f"{c}{i}" for i in range(n)] for c in RESULT_COLUMNS})

@@ -350,6 +350,13 @@ class Study:
     # ------------------------------------------------------------------ derived frames
 
     @cached_property
+    def members(self) -> pd.DataFrame:
+        """Members of every matched set, covariates at the index date (:func:`~alsmeds.derive.cohort.set_members`)."""
+        from alsmeds.derive.cohort import set_members
+
+        return set_members(self._registry)
+
+    @cached_property
     def case_exposures(self) -> pd.DataFrame:
         """Exposure of every ALS case at its diagnosis date (:func:`alsmeds.derive.cohort.case_exposures`)."""
         from alsmeds.derive.cohort import case_exposures

@@ -28,7 +28,7 @@ window edges) change the regressors exactly as they change the analysis table.
     One class (the paper's models) or all three (mutually adjusted; the planted
     truth's estimand).  Any class whose columns the table has can be modelled: the
     negative control (:data:`alsmeds.constants.NEGATIVE_CONTROL`) is fitted by the same
-    function (:mod:`alsmeds.reporting.sensitivity`).
+    function (:mod:`alsmeds.analyses.sensitivity`).
 ``adjustment="crude"`` or ``"adjusted"``
     Conditioned on the matching only, or adjusted for psychiatric history, education,
     country of birth and civil status (plus age and sex for relatives).
@@ -63,6 +63,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,10 @@ class RiskModelSpec:
     exposure: str = "lagged"
     classes: tuple[str, ...] = CLASSES
     adjustment: str = "adjusted"
+    #: Adjustment set with population controls (matched on age and sex).
+    population_covariates: tuple[str, ...] = POPULATION_ADJUSTMENT
+    #: Adjustment set with siblings and spouses (not matched on age and sex).
+    relative_covariates: tuple[str, ...] = RELATIVE_ADJUSTMENT
 
     @property
     def label(self) -> str:
@@ -113,7 +118,7 @@ class RiskModelSpec:
     def covariates(self) -> tuple[str, ...]:
         if self.adjustment == "crude":
             return ()
-        return POPULATION_ADJUSTMENT if self.comparison == "population" else RELATIVE_ADJUSTMENT
+        return self.population_covariates if self.comparison == "population" else self.relative_covariates
 
 
 @dataclass
@@ -353,24 +358,40 @@ RESULT_COLUMNS = [
 ]
 
 
-def standard_specs(comparisons: Sequence[str] = COMPARISONS) -> list[RiskModelSpec]:
+def standard_specs(
+    comparisons: Sequence[str] = COMPARISONS,
+    classes: Sequence[str] = CLASSES,
+    exposures: Sequence[str] = ("lagged", "windows"),
+    adjustments: Sequence[str] = ("crude", "adjusted"),
+    mutually_adjusted: bool = True,
+    **covariates: tuple[str, ...],
+) -> list[RiskModelSpec]:
     """Every model of the study's Table 2 and its sensitivity analyses.
 
-    Per class (one class per model): lagged and window exposure, crude and adjusted;
-    all classes together: lagged and window exposure, adjusted.
+    Per class (one class per model): each exposure coding and adjustment; all classes
+    together (when ``mutually_adjusted`` and more than one class): each exposure coding,
+    adjusted.  The defaults are the study's (``studies/chourpiliadis2025.yaml``).
+
+    Parameters
+    ----------
+    comparisons, classes, exposures, adjustments : sequence of str
+    mutually_adjusted : bool
+    **covariates
+        ``population_covariates`` and ``relative_covariates`` of :class:`RiskModelSpec`.
     """
     specs = []
     for comparison in comparisons:
-        for exposure in ("lagged", "windows"):
-            for adjustment in ("crude", "adjusted"):
-                specs += [RiskModelSpec(comparison, exposure, (k,), adjustment) for k in CLASSES]
-            specs.append(RiskModelSpec(comparison, exposure, CLASSES, "adjusted"))
+        for exposure in exposures:
+            for adjustment in adjustments:
+                specs += [RiskModelSpec(comparison, exposure, (k,), adjustment, **covariates) for k in classes]
+            if mutually_adjusted and len(classes) > 1:
+                specs.append(RiskModelSpec(comparison, exposure, tuple(classes), "adjusted", **covariates))
     return specs
 
 
-def fit_standard_models(table: pd.DataFrame, comparisons: Sequence[str] = COMPARISONS) -> pd.DataFrame:
-    """Fit :func:`standard_specs` and stack their estimates into one frame."""
-    frames = [fit_risk_model(table, spec).to_frame() for spec in standard_specs(comparisons)]
+def fit_standard_models(table: pd.DataFrame, comparisons: Sequence[str] = COMPARISONS, **options: Any) -> pd.DataFrame:
+    """Fit :func:`standard_specs` (``options`` go to it) and stack their estimates into one frame."""
+    frames = [fit_risk_model(table, spec).to_frame() for spec in standard_specs(comparisons, **options)]
     return pd.concat(frames, ignore_index=True)
 
 

@@ -314,11 +314,15 @@ def effect_modification(
     age_cutoff: float = 65.0,
     comparisons: tuple[str, ...] = COMPARISONS,
     stratifiers: tuple[str, ...] = STRATIFIERS,
+    classes: tuple[str, ...] = CLASSES,
+    **covariates: tuple[str, ...],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All per-class stratified fits and interaction tests of the study's subgroup analyses.
 
     For every comparison, stratifier and class (one class per model, adjusted), the
     pooled estimate, the stratum-specific estimates and the interaction test.
+    ``covariates`` (``population_covariates``, ``relative_covariates``) go to
+    :class:`~alsmeds.models.risk.RiskModelSpec`.
 
     Returns
     -------
@@ -328,8 +332,8 @@ def effect_modification(
     """
     estimates, tests = [], []
     for comparison in comparisons:
-        for k in CLASSES:
-            spec = RiskModelSpec(comparison, exposure, (k,), "adjusted")
+        for k in classes:
+            spec = RiskModelSpec(comparison, exposure, (k,), "adjusted", **covariates)
             pooled = fit_risk_model(table, spec).to_frame()
             for by in stratifiers:
                 test = interaction_tests(table, spec, by, age_cutoff)

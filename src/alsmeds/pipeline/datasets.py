@@ -12,7 +12,7 @@ so ``Study.from_parameters`` reads it as it reads any extract.
 
 The folder is a build artefact and is reused by a later run only when the record next to
 it (``seed-<seed>_scale-<scale>.source.json``) holds the same seed, scale and code version
-(:func:`alsmeds.pipeline.cache.code_fingerprint`) and its checksums verify; otherwise it is
+(:func:`alsmeds.fingerprint.code_fingerprint`) and its checksums verify; otherwise it is
 simulated again.  The committed data (``data/synthetic``) are never written.
 """
 
@@ -51,7 +51,7 @@ def _source_record_path(folder: Path) -> Path:
 
 def _source_record(seed: int, scale: float) -> dict[str, Any]:
     from alsmeds import __version__
-    from alsmeds.pipeline.cache import code_fingerprint
+    from alsmeds.fingerprint import code_fingerprint
 
     return {"seed": seed, "scale": scale, "alsmeds_version": __version__, "code_fingerprint": code_fingerprint()}
 

@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
-from alsmeds.data.registry import Registry
-from alsmeds.derive.dates import age_in_years
 from alsmeds.formatting import fixed, format_p, format_ratio, rounded  # noqa: F401 (one definition, re-exported)
 from alsmeds.models.terms import split_term
 from alsmeds.truth import Truth, as_truth
@@ -24,20 +22,21 @@ ROLE_LABELS = {
 }
 
 
-def members(registry: Registry) -> pd.DataFrame:
-    """Every member of every matched set with sex, birth date and age at the index date.
+def members(set_members: pd.DataFrame) -> pd.DataFrame:
+    """Every member of every matched set, its role an ordered category (cases first) for tables and figures.
+
+    Parameters
+    ----------
+    set_members : DataFrame
+        :func:`alsmeds.derive.cohort.set_members` (``Study.members``): one row per person
+        and set, with ``sex``, ``age`` at the index date and the other covariates.
 
     Returns
     -------
     DataFrame
-        study_population columns plus ``sex``, ``birth_date``, ``age`` (years at the
-        index date, :func:`alsmeds.derive.dates.age_in_years`), ``education``,
-        ``country_of_birth`` and ``civil_status``.
+        The same rows, ``role`` ordered case, population control, sibling, spouse.
     """
-    sp = registry["study_population"]
-    persons = registry["persons"].set_index("person_id")
-    out = sp.join(persons[["sex", "birth_date", "education", "country_of_birth", "civil_status"]], on="person_id")
-    out["age"] = age_in_years(out["birth_date"], out["index_date"])
+    out = set_members.copy()
     out["role"] = pd.Categorical(out["role"], categories=ROLE_ORDER, ordered=True)
     return out
 

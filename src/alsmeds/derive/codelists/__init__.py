@@ -37,6 +37,27 @@ def load_codelist(name: str) -> pd.DataFrame:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
+def codelist_versions() -> dict[str, str]:
+    """The version of each code list, as a study specification names it.
+
+    Returns
+    -------
+    dict
+        ``drug_classes`` (``atc_classes.csv``), ``psychiatric_history_icd10`` and
+        ``psychiatric_history_icd9``; a list whose rows carry several versions is reported as
+        them joined by ``+`` (sorted), so that a mixed list never passes for one version.
+    """
+    def version(*names: str) -> str:
+        found = sorted({v for name in names for v in load_codelist(name)["version"]})
+        return "+".join(found)
+
+    return {
+        "drug_classes": version("atc_classes"),
+        "psychiatric_history_icd10": version("icd10_psychiatric"),
+        "psychiatric_history_icd9": version("icd9_psychiatric"),
+    }
+
+
 def normalise_codes(codes: pd.Series) -> pd.Series:
     """Trim white space, upper-case and drop dots (``" f32.1 "`` -> ``"F321"``)."""
     return codes.astype(str).str.strip().str.upper().str.replace(".", "", regex=False)

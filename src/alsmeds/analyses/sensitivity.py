@@ -6,7 +6,11 @@ Each function fits the study's conditional logistic models
 risk models' results vocabulary (:data:`alsmeds.models.risk.RESULT_COLUMNS`).  Nothing
 here re-derives a study rule: a sensitivity analysis is a change of
 :class:`~alsmeds.derive.exposure.ExposureRules` or of the class modelled, and every rule
-keeps its one definition in :mod:`alsmeds.derive`.  Nothing is written.
+keeps its one definition in :mod:`alsmeds.derive`.  Nothing is written here (the analysis
+:func:`alsmeds.analyses.risk.sensitivity_analyses` writes the results file).  Every fitting
+function takes the adjustment sets of the specification as keyword arguments
+(``population_covariates``, ``relative_covariates`` of
+:class:`~alsmeds.models.risk.RiskModelSpec`; default the study's).
 
 Negative-control exposure
 -------------------------
@@ -67,7 +71,9 @@ RULE_COLUMNS = ["lag_years", "psychiatric_history_lag_years"]
 TRUTH_COLUMNS = ["planted_log_or", "implied_log_or", "implied_mc_se", "implied_or", "z_null", "z_implied"]
 
 
-def negative_control_specs(comparisons: Sequence[str] = COMPARISONS) -> list[RiskModelSpec]:
+def negative_control_specs(
+    comparisons: Sequence[str] = COMPARISONS, **covariates: tuple[str, ...]
+) -> list[RiskModelSpec]:
     """The negative control's models: per class, lagged and windows, crude and adjusted, per comparison.
 
     The same models as a study class's in :func:`alsmeds.models.risk.standard_specs`
@@ -75,14 +81,16 @@ def negative_control_specs(comparisons: Sequence[str] = COMPARISONS) -> list[Ris
     classes the study adjusts for each other).
     """
     return [
-        RiskModelSpec(comparison, exposure, (NEGATIVE_CONTROL,), adjustment)
+        RiskModelSpec(comparison, exposure, (NEGATIVE_CONTROL,), adjustment, **covariates)
         for comparison in comparisons
         for exposure in ("lagged", "windows")
         for adjustment in ("crude", "adjusted")
     ]
 
 
-def fit_negative_control_models(table: pd.DataFrame, comparisons: Sequence[str] = COMPARISONS) -> pd.DataFrame:
+def fit_negative_control_models(
+    table: pd.DataFrame, comparisons: Sequence[str] = COMPARISONS, **covariates: tuple[str, ...]
+) -> pd.DataFrame:
     """Fit the negative-control exposure exactly like a study class (see the module docstring).
 
     Parameters
@@ -102,7 +110,7 @@ def fit_negative_control_models(table: pd.DataFrame, comparisons: Sequence[str] 
         extract where nobody used the class, a comparison without sets) has
         ``estimable=False`` and the reason, as for a study class.
     """
-    frames = [fit_risk_model(table, spec).to_frame() for spec in negative_control_specs(comparisons)]
+    frames = [fit_risk_model(table, spec).to_frame() for spec in negative_control_specs(comparisons, **covariates)]
     return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
 
 
@@ -178,6 +186,7 @@ def fit_main_models(
     rules: ExposureRules = DEFAULT_RULES,
     comparisons: Sequence[str] = COMPARISONS,
     include_negative_control: bool = True,
+    **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     """The main analysis under one set of rules: per class, lagged exposure, adjusted, per comparison.
 
@@ -198,7 +207,7 @@ def fit_main_models(
     """
     classes = (*CLASSES, NEGATIVE_CONTROL) if include_negative_control else CLASSES
     frames = [
-        fit_risk_model(table, RiskModelSpec(comparison, "lagged", (k,), "adjusted")).to_frame()
+        fit_risk_model(table, RiskModelSpec(comparison, "lagged", (k,), "adjusted", **covariates)).to_frame()
         for comparison in comparisons
         for k in classes
     ]
@@ -213,9 +222,12 @@ def _rule_sensitivity(
     variants: Sequence[ExposureRules],
     comparisons: Sequence[str],
     include_negative_control: bool,
+    **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     frames = [
-        fit_main_models(build_analysis_table(registry, rules), rules, comparisons, include_negative_control)
+        fit_main_models(
+            build_analysis_table(registry, rules), rules, comparisons, include_negative_control, **covariates
+        )
         for rules in variants
     ]
     return pd.concat(frames, ignore_index=True)
@@ -227,6 +239,7 @@ def fit_lag_sensitivity(
     lags: Sequence[int] = (1, 2),
     comparisons: Sequence[str] = COMPARISONS,
     include_negative_control: bool = True,
+    **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     """The main lagged exposure under several lags, side by side (see the module docstring).
 
@@ -257,7 +270,11 @@ def fit_lag_sensitivity(
         row (term ``<class>_gt1``, the column's name whatever the lag).
     """
     return _rule_sensitivity(
-        registry, [replace(rules, lag_years=int(lag)) for lag in lags], comparisons, include_negative_control
+        registry,
+        [replace(rules, lag_years=int(lag)) for lag in lags],
+        comparisons,
+        include_negative_control,
+        **covariates,
     )
 
 
@@ -267,6 +284,7 @@ def fit_psychiatric_history_lag_sensitivity(
     psychiatric_history_lags: Sequence[int] = (0, 1),
     comparisons: Sequence[str] = COMPARISONS,
     include_negative_control: bool = True,
+    **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     """The adjusted main models with psychiatric history counted before ``index_date - lag`` (module docstring).
 
@@ -295,7 +313,7 @@ def fit_psychiatric_history_lag_sensitivity(
         :data:`alsmeds.models.risk.RESULT_COLUMNS`.
     """
     variants = [replace(rules, psychiatric_history_lag_years=int(lag)) for lag in psychiatric_history_lags]
-    return _rule_sensitivity(registry, variants, comparisons, include_negative_control)
+    return _rule_sensitivity(registry, variants, comparisons, include_negative_control, **covariates)
 
 
 __all__ = [
@@ -309,6 +327,11 @@ __all__ = [
     "negative_control_truth",
     "negative_control_vs_truth",
 ]
+
+
+def empty_estimates() -> pd.DataFrame:
+    """No rows, the risk models' columns: an analysis a specification switched off."""
+    return pd.DataFrame(columns=RESULT_COLUMNS)
 
 
 #: The analyses :func:`stack_sensitivity_analyses` labels, in its ``analysis`` column.

@@ -1,0 +1,37 @@
+"""The analyses layer: a study specification and one function per results file.
+
+``alsmeds study run SPEC --data-dir X --results-dir Y`` (or :func:`run_analyses`) reads
+the specification (:mod:`.spec`), builds the study's data under its exposure rules, and
+runs every declared analysis (:mod:`.registry`) in dependency order, resumably, writing
+every results file; notebooks load those files (:class:`StudyResults`) and show and
+explain them.  Modules: :mod:`.cohort` (cohort and exposure descriptions), :mod:`.risk`
+(Table 2, sensitivity and subgroup analyses), :mod:`.prognosis` (follow-up, Cox, ALSFRS-R
+mixed model, joint model), :mod:`.report` (the reproduction scorecard, the simulation
+study's summaries).
+"""
+
+from __future__ import annotations
+
+from alsmeds.analyses import alsfrs, cohort, joint, report, risk, survival  # noqa: F401, I001  (declare their analyses, in dependency order)
+from alsmeds.analyses.context import AnalysisContext, read_results_file
+from alsmeds.analyses.registry import ANALYSES, Analysis, analysis, with_needs
+from alsmeds.analyses.run import RunReport, StudyResults, results, run_analyses
+from alsmeds.analyses.spec import STUDY_SPEC_FILE, SpecError, StudySpec, json_schema, read_spec
+
+__all__ = [
+    "ANALYSES",
+    "Analysis",
+    "AnalysisContext",
+    "RunReport",
+    "STUDY_SPEC_FILE",
+    "SpecError",
+    "StudyResults",
+    "StudySpec",
+    "analysis",
+    "json_schema",
+    "read_results_file",
+    "read_spec",
+    "results",
+    "run_analyses",
+    "with_needs",
+]

@@ -1,0 +1,1 @@
+"""alsfrs analyses (being written; see alsmeds.analyses)."""

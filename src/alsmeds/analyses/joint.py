@@ -1,0 +1,1 @@
+"""joint analyses (being written; see alsmeds.analyses)."""

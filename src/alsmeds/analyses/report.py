@@ -1,0 +1,1 @@
+"""report analyses (being written; see alsmeds.analyses)."""

@@ -1,0 +1,1 @@
+"""survival analyses (being written; see alsmeds.analyses)."""
