@@ -68,12 +68,15 @@ def sensitivity_analyses(ctx: AnalysisContext) -> list[Path]:
         if spec.sensitivity.negative_control
         else sensitivity.empty_estimates()
     )
-    include_nc = spec.sensitivity.negative_control
-    lags = sensitivity.fit_lag_sensitivity(
-        study.registry, study.rules, spec.sensitivity.exposure_lags, comparisons, include_nc, **covariates
-    )
+    options = {
+        "include_negative_control": spec.sensitivity.negative_control,
+        "comparisons": comparisons,
+        "classes": tuple(spec.risk_models.drug_classes),
+        **covariates,
+    }
+    lags = sensitivity.fit_lag_sensitivity(study.registry, study.rules, spec.sensitivity.exposure_lags, **options)
     psych = sensitivity.fit_psychiatric_history_lag_sensitivity(
-        study.registry, study.rules, spec.sensitivity.psychiatric_history_lags, comparisons, include_nc, **covariates
+        study.registry, study.rules, spec.sensitivity.psychiatric_history_lags, **options
     )
     stacked = sensitivity.stack_sensitivity_analyses(negative, lags, psych, study.rules)
     return write_estimates(stacked, ctx.results_dir, "sensitivity_analyses", SENSITIVITY_COLUMNS)

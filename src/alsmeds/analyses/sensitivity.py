@@ -186,6 +186,7 @@ def fit_main_models(
     rules: ExposureRules = DEFAULT_RULES,
     comparisons: Sequence[str] = COMPARISONS,
     include_negative_control: bool = True,
+    classes: Sequence[str] = CLASSES,
     **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     """The main analysis under one set of rules: per class, lagged exposure, adjusted, per comparison.
@@ -205,7 +206,7 @@ def fit_main_models(
     DataFrame
         :data:`RULE_COLUMNS` (from ``rules``) and :data:`alsmeds.models.risk.RESULT_COLUMNS`.
     """
-    classes = (*CLASSES, NEGATIVE_CONTROL) if include_negative_control else CLASSES
+    classes = (*classes, NEGATIVE_CONTROL) if include_negative_control else tuple(classes)
     frames = [
         fit_risk_model(table, RiskModelSpec(comparison, "lagged", (k,), "adjusted", **covariates)).to_frame()
         for comparison in comparisons
@@ -222,11 +223,12 @@ def _rule_sensitivity(
     variants: Sequence[ExposureRules],
     comparisons: Sequence[str],
     include_negative_control: bool,
+    classes: Sequence[str] = CLASSES,
     **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     frames = [
         fit_main_models(
-            build_analysis_table(registry, rules), rules, comparisons, include_negative_control, **covariates
+            build_analysis_table(registry, rules), rules, comparisons, include_negative_control, classes, **covariates
         )
         for rules in variants
     ]
@@ -239,6 +241,7 @@ def fit_lag_sensitivity(
     lags: Sequence[int] = (1, 2),
     comparisons: Sequence[str] = COMPARISONS,
     include_negative_control: bool = True,
+    classes: Sequence[str] = CLASSES,
     **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     """The main lagged exposure under several lags, side by side (see the module docstring).
@@ -274,6 +277,7 @@ def fit_lag_sensitivity(
         [replace(rules, lag_years=int(lag)) for lag in lags],
         comparisons,
         include_negative_control,
+        classes,
         **covariates,
     )
 
@@ -284,6 +288,7 @@ def fit_psychiatric_history_lag_sensitivity(
     psychiatric_history_lags: Sequence[int] = (0, 1),
     comparisons: Sequence[str] = COMPARISONS,
     include_negative_control: bool = True,
+    classes: Sequence[str] = CLASSES,
     **covariates: tuple[str, ...],
 ) -> pd.DataFrame:
     """The adjusted main models with psychiatric history counted before ``index_date - lag`` (module docstring).
@@ -313,7 +318,7 @@ def fit_psychiatric_history_lag_sensitivity(
         :data:`alsmeds.models.risk.RESULT_COLUMNS`.
     """
     variants = [replace(rules, psychiatric_history_lag_years=int(lag)) for lag in psychiatric_history_lags]
-    return _rule_sensitivity(registry, variants, comparisons, include_negative_control, **covariates)
+    return _rule_sensitivity(registry, variants, comparisons, include_negative_control, classes, **covariates)
 
 
 __all__ = [
