@@ -1,10 +1,10 @@
-"""Every notebook runs on register extracts other than the committed one.
+"""Every analysis and every notebook runs on register extracts other than the committed one.
 
 The notebooks are taught on the committed synthetic data, but the bundle promises that
 they run on any extract in the input contract.  Three small foreign extracts, built from
 the generator and then altered the way real extracts differ, are run through every
-notebook with papermill (:func:`alsmeds.pipeline.runner.run_notebooks`), every output going to
-pytest's ``tmp_path``:
+analysis of the committed specification (:func:`alsmeds.analyses.run_analyses`, seconds
+each), every output going to pytest's ``tmp_path``:
 
 * **without truth** (scale 0.08, seed 7): ``truth.json`` and ``truth_people.csv`` are not
   written, so the extract looks like a real one and every comparison with a planted
@@ -17,8 +17,14 @@ pytest's ``tmp_path``:
   their rows), and every dispensing of N05C and of the negative control A02BC; so two
   comparisons have no sets and two classes have no users, and every model reports
   those cells as not estimable.
-* **ten cases** (scale 0.01, seed 5: 11 cases): most models cannot be estimated, the
-  notebooks must still run to the end.
+* **ten cases** (scale 0.01, seed 5: 11 cases): most models cannot be estimated, every
+  analysis must still run to the end and say why.
+
+The notebooks, which load those results and draw them, are executed once with papermill
+(:func:`alsmeds.pipeline.runner.run_notebooks`) on an extract that combines the hard
+cases: about 20 cases, no truth, population controls only, hypnotics and the negative
+control never dispensed (:func:`notebook_extract`).  Until the analyses layer existed, the
+nine notebooks ran on each of the three extracts (27 executions, about three minutes).
 
 Below the notebook runs, unit tests check the analysis-side rules for such data on
 in-memory registries (no validator involved): a case with no control is in no
@@ -37,6 +43,7 @@ import pandas as pd
 import pytest
 
 from alsmeds import paths
+from alsmeds.analyses import ANALYSES, run_analyses
 from alsmeds.constants import CLASSES, NEGATIVE_CONTROL
 from alsmeds.data.registry import Registry, read_registry
 from alsmeds.data.write import write_registry
@@ -47,6 +54,7 @@ from alsmeds.derive.survival_data import build_survival_data
 from alsmeds.models.risk import RiskModelSpec, fit_risk_model, fit_standard_models
 from alsmeds.pipeline.runner import discover_notebooks, run_notebooks, standard_parameters
 from alsmeds.simulate import generate
+from alsmeds.study import Study
 
 #: Cases altered in the extract without truth (by rank of person id among the cases).
 ALONE, SIBLINGS_ONLY, SAME_DAY = 2, 2, 3
@@ -134,34 +142,22 @@ def _estimates(results: Path, name: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module", params=list(EXTRACTS))
-def executed(request, tmp_path_factory) -> tuple[str, Path, Path]:
-    """Run every notebook on one foreign extract; return (name, data folder, output folder)."""
+def analysed(request, tmp_path_factory) -> tuple[str, Path, Path]:
+    """Run every analysis of the committed specification on one foreign extract; return (name, data, output)."""
     name = request.param
     root = tmp_path_factory.mktemp(name)
     data = EXTRACTS[name](root / "extract")
     before = _tracked_outputs()
-    results = run_notebooks(
-        output_dir=root / "notebooks",
-        parameters=standard_parameters(data_dir=data, figures_dir=root / "figures", results_dir=root / "results"),
-        progress=False,
-    )
-    assert [r.notebook.name for r in results] == [nb.name for nb in discover_notebooks()]
-    assert _tracked_outputs() == before, "a notebook wrote into the tracked results/ or figures/"
+    report = run_analyses(Study.from_extract(data), results_dir=root / "results", resume=False, progress=False)
+    assert report.ran == list(ANALYSES)
+    assert _tracked_outputs() == before, "an analysis wrote into the tracked results/ or figures/"
     return name, data, root
 
 
-@pytest.mark.slow
-@pytest.mark.notebooks
-def test_every_notebook_runs_and_reports_instead_of_failing(executed):
-    name, data, root = executed
+def test_every_analysis_runs_and_reports_instead_of_failing(analysed):
+    name, data, root = analysed
     results = root / "results"
-    for notebook in sorted((root / "notebooks").glob("*.ipynb")):
-        nb = nbformat.read(notebook, as_version=4)
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                assert out.get("output_type") != "error", (notebook.name, cell.source[:80])
-                if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                    assert "Traceback" not in out["text"], (notebook.name, out["text"][:300])
+    assert {p.name for p in results.iterdir()} == {f for item in ANALYSES.values() for f in item.outputs}
     risk = _estimates(results, "risk_models")
     assert (risk["estimable"] | (risk["reason"].str.len() > 0)).all()  # a missing estimate always says why
     cox = _estimates(results, "survival_cox")
@@ -171,13 +167,40 @@ def test_every_notebook_runs_and_reports_instead_of_failing(executed):
     assert json.loads((results / "02_exposure.json").read_text())["truth_agreement"] is None
     mixed = _estimates(results, "alsfrs_mixed_model")
     assert (mixed["estimable"] | (mixed["reason"].str.len() > 0)).all()
-    assert len(list((root / "figures").glob("*.png"))) > 10
+
+
+def notebook_extract(folder: Path) -> Path:
+    """The extract the notebooks are run on: small (about 20 cases), no truth, no relatives, hypnotics never used."""
+    return population_only_extract(folder, seed=5, scale=0.02)
 
 
 @pytest.mark.slow
 @pytest.mark.notebooks
-def test_foreign_extract_results_say_what_could_not_be_estimated(executed):
-    name, data, root = executed
+def test_every_notebook_runs_on_a_small_extract_without_truth_relatives_or_one_class(tmp_path):
+    """The lessons run on such data (the analyses' numbers are checked above, without notebooks)."""
+    data = notebook_extract(tmp_path / "extract")
+    before = _tracked_outputs()
+    executed = run_notebooks(
+        output_dir=tmp_path / "notebooks",
+        parameters=standard_parameters(
+            data_dir=data, figures_dir=tmp_path / "figures", results_dir=tmp_path / "results"
+        ),
+        progress=False,
+    )
+    assert [r.notebook.name for r in executed] == [nb.name for nb in discover_notebooks()]
+    assert _tracked_outputs() == before, "a notebook wrote into the tracked results/ or figures/"
+    for notebook in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(notebook, as_version=4)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                assert out.get("output_type") != "error", (notebook.name, cell.source[:80])
+                if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    assert "Traceback" not in out["text"], (notebook.name, out["text"][:300])
+    assert len(list((tmp_path / "figures").glob("*.png"))) > 10
+
+
+def test_foreign_extract_results_say_what_could_not_be_estimated(analysed):
+    name, data, root = analysed
     results = root / "results"
     registry = read_registry(data)
     risk = _estimates(results, "risk_models")
