@@ -30,8 +30,18 @@ def test_replace_sections():
 
 
 def test_gallery_groups_by_notebook():
-    text = gallery_markdown(["figures/01_a.png", "figures/01_b.png", "figures/07_c.png"])
-    assert text.index("01 ·") < text.index('src="figures/01_a.png"') < text.index("07 ·") < text.index("07_c.png")
+    titles = {"01": "01 · The cohort: who?", "07": "07 · The joint model: why?"}
+    text = gallery_markdown(["figures/01_a.png", "figures/01_b.png", "figures/07_c.png"], titles)
+    assert text.index("**01 · The cohort**") < text.index('src="figures/01_a.png"') < text.index("07 ·")
+    assert text.index("07 · The joint model") < text.index("07_c.png") and "why?" not in text
+
+
+def test_notebook_titles_come_from_the_notebooks_own_headings():
+    from alsmeds.pipeline.readme import notebook_titles
+
+    titles = notebook_titles()
+    assert sorted(titles) == [p.name[:2] for p in sorted(paths.NOTEBOOKS_DIR.glob("0*.ipynb"))]
+    assert all(title.startswith(f"{prefix} · ") for prefix, title in titles.items())
 
 
 def test_scorecard_table_separates_inputs_and_shows_whether_our_ci_covers_the_published_value():

@@ -17,11 +17,25 @@ from alsmeds.truth import read_truth
 README = paths.ROOT / "README.md"
 
 
+def notebook_titles(notebooks_dir: Path = paths.NOTEBOOKS_DIR) -> dict[str, str]:
+    """Each notebook's title, by its two-digit prefix, from its own first heading (as the site reads it).
+
+    A new notebook needs no title written anywhere else: the README's gallery and paper map
+    and the site take it from here.
+    """
+    from alsmeds.pipeline.runner import discover_notebooks
+    from alsmeds.pipeline.site import summarize_notebook
+
+    return {path.name[:2]: summarize_notebook(path).title for path in discover_notebooks(notebooks_dir)}
+
+
 def readme_text(readme: Path = README) -> str:
     """The README with its generated blocks rebuilt from ``results/``, ``figures/`` and the committed truth."""
     truth_path = paths.SYNTHETIC_DIR / "truth.json"
     truth = read_truth(truth_path) if truth_path.is_file() else None
-    sections = generated_sections(paths.COMMITTED_RESULTS_DIR, paths.COMMITTED_FIGURES_DIR, truth, paths.ROOT)
+    sections = generated_sections(
+        paths.COMMITTED_RESULTS_DIR, paths.COMMITTED_FIGURES_DIR, truth, paths.ROOT, notebook_titles()
+    )
     return replace_sections(readme.read_text(encoding="utf-8"), sections)
 
 

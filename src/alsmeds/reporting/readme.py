@@ -22,18 +22,10 @@ from alsmeds.reporting.reproduction import scorecard
 BEGIN = "<!-- BEGIN generated: {name} -->"
 END = "<!-- END generated: {name} -->"
 
-#: Notebook of each figure prefix, for the gallery headings.
-NOTEBOOK_TITLES = {
-    "01": "01 · The synthetic cohort",
-    "02": "02 · Exposure classification",
-    "03": "03 · Risk models",
-    "04": "04 · Age-stratified analyses",
-    "05": "05 · Survival curves and Cox models",
-    "06": "06 · ALSFRS-R trajectories",
-    "07": "07 · The joint model",
-    "08": "08 · Reproduction report",
-    "09": "09 · Simulation study",
-}
+
+def short_title(title: str) -> str:
+    """A notebook's title before its question: ``"01 · The cohort: who?"`` -> ``"01 · The cohort"``."""
+    return title.split(":", 1)[0].strip()
 
 
 def _number(value: float, digits: int = 2) -> str:
@@ -79,14 +71,19 @@ def scorecard_markdown(card: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def gallery_markdown(figures: list[str]) -> str:
-    """Every figure, grouped by notebook, three to a row (paths relative to the README)."""
+def gallery_markdown(figures: list[str], titles: Mapping[str, str] | None = None) -> str:
+    """Every figure, grouped by notebook, three to a row (paths relative to the README).
+
+    ``titles`` maps a notebook's two-digit prefix to its title (the notebooks' own headings,
+    :func:`alsmeds.pipeline.readme.notebook_titles`); a prefix without one shows as itself.
+    """
+    titles = titles or {}
     by_notebook: dict[str, list[str]] = {}
     for name in sorted(figures):
         by_notebook.setdefault(Path(name).name[:2], []).append(name)
     lines = []
     for prefix, names in by_notebook.items():
-        lines.append(f"**{NOTEBOOK_TITLES.get(prefix, prefix)}**")
+        lines.append(f"**{short_title(titles.get(prefix, prefix))}**")
         lines.append("")
         lines.append("| | | |")
         lines.append("|---|---|---|")
@@ -99,7 +96,7 @@ def gallery_markdown(figures: list[str]) -> str:
     return "\n".join(lines).rstrip()
 
 
-def paper_map_markdown(mapping: pd.DataFrame, published: pd.DataFrame) -> str:
+def paper_map_markdown(mapping: pd.DataFrame, published: pd.DataFrame, titles: Mapping[str, str] | None = None) -> str:
     """The map from the paper to the bundle as a Markdown table: each published target, where it is reproduced.
 
     Parameters
@@ -108,7 +105,10 @@ def paper_map_markdown(mapping: pd.DataFrame, published: pd.DataFrame) -> str:
         :func:`alsmeds.published.paper_map`.
     published : DataFrame
         :func:`alsmeds.published.published_values` (for the descriptions and values).
+    titles : mapping, optional
+        Notebook prefix -> title, as for :func:`gallery_markdown`.
     """
+    titles = titles or {}
     described = published.set_index("target")
     lines = [
         "| published target | value | notebook, section | results file: selection | figure |",
@@ -117,7 +117,7 @@ def paper_map_markdown(mapping: pd.DataFrame, published: pd.DataFrame) -> str:
     for r in mapping.itertuples():
         p = described.loc[r.target]
         value = _with_interval(p["published"], p["published_lower"], p["published_upper"]) or "(finding)"
-        title = NOTEBOOK_TITLES.get(r.notebook[:2], r.notebook)
+        title = short_title(titles.get(r.notebook[:2], r.notebook))
         lines.append(
             f"| {p['description']} | {value} | [{title}](notebooks/{r.notebook}.ipynb), *{r.section}* | "
             f"`results/{r.results.split(':')[0]}`:{r.results.split(':', 1)[1] if ':' in r.results else ''} | "
@@ -126,16 +126,22 @@ def paper_map_markdown(mapping: pd.DataFrame, published: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def generated_sections(results_dir: Path, figures_dir: Path, truth: Mapping | None, root: Path) -> dict[str, str]:
-    """The text of every generated block, from a results folder and a figures folder."""
+def generated_sections(
+    results_dir: Path,
+    figures_dir: Path,
+    truth: Mapping | None,
+    root: Path,
+    titles: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The text of every generated block, from a results folder, a figures folder and the notebooks' titles."""
     from alsmeds.published import paper_map, published_values
 
     card = scorecard(results_dir, truth)
     figures = [p.relative_to(root).as_posix() for p in sorted(Path(figures_dir).glob("*.png"))]
     return {
         "reproduction-table": scorecard_markdown(card),
-        "figure-gallery": gallery_markdown(figures),
-        "paper-map": paper_map_markdown(paper_map(), published_values()),
+        "figure-gallery": gallery_markdown(figures, titles),
+        "paper-map": paper_map_markdown(paper_map(), published_values(), titles),
     }
 
 
