@@ -175,6 +175,18 @@ def test_index_links_every_notebook_and_figure(tmp_path: Path) -> None:
     assert site.toc_yaml(nbs).splitlines()[-2:] == ["  - file: notebooks/01_a", "  - file: notebooks/02_b"]
 
 
+def test_index_holds_the_map_from_the_paper_to_the_bundle() -> None:
+    from alsmeds.published import paper_map
+
+    nbs = [site.summarize_notebook(p) for p in site.discover_notebooks()]
+    text = site.index_markdown(nbs, [], "table")
+    section = text[text.index("## From the paper to the bundle") : text.index("## Figure gallery")]
+    mapped = paper_map()
+    assert section.count("\n| ") - 1 == len(mapped)  # the header, then one row per published target
+    assert "[03 · Risk models](notebooks/03_risk_models.ipynb)" in section
+    assert all(f"(figures/{figure})" in section for figure in mapped["figure"])
+
+
 @pytest.mark.parametrize(
     ("text", "found"),
     [

@@ -4,7 +4,8 @@ The site is a Jupyter Book 1.x book (Sphinx + myst-nb, execution off) built enti
 offline:
 
 * an index page, generated here: each notebook's title and question, the reproduction
-  table (``results/reproduction.csv``, written by notebook 08) and a gallery of every
+  table (``results/reproduction.csv``, written by the ``reproduction`` analysis), the map
+  from the paper to the bundle (:func:`alsmeds.published.paper_map`) and a gallery of every
   ``figures/*.png`` captioned from its name and its notebook (the ``NN_`` prefix);
 * one page per notebook, rendered from its stored outputs (never re-executed);
 * MathJax 2 served from the site itself (copied from Debian's ``libjs-mathjax``), so no
@@ -33,6 +34,8 @@ from pathlib import Path
 
 from alsmeds import paths
 from alsmeds.pipeline.runner import NOTEBOOK_PATTERN, discover_notebooks
+from alsmeds.published import paper_map, published_values
+from alsmeds.reporting.readme import paper_map_markdown
 
 #: Default output folder of the HTML site.
 SITE_DIR = paths.BUILD_DIR / "site"
@@ -407,7 +410,16 @@ def index_markdown(notebooks: Sequence[NotebookSummary], figures: Sequence[Path]
             nb.question,
             "",
         ]
-    out += ["## Reproduction table", "", reproduction, "", "## Figure gallery", ""]
+    out += ["## Reproduction table", "", reproduction, "", "## From the paper to the bundle", ""]
+    out += [
+        "Each published table, figure and number, and the notebook section, results file and figure that "
+        "reproduce it (`src/alsmeds/paper_map.csv`).",
+        "",
+        paper_map_markdown(paper_map(), published_values(), {nb.number: nb.title for nb in notebooks}),
+        "",
+        "## Figure gallery",
+        "",
+    ]
     if not figures:
         out += ["No figures found.", ""]
     else:
