@@ -317,10 +317,10 @@ def test_cli_validate_real_empty_folder(tmp_path: Path, capsys: pytest.CaptureFi
 def test_cli_simulate_calls_write_and_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    simulate = _import_or_skip("alsmeds.simulate")
+    synthetic = _import_or_skip("alsmeds.estimands.synthetic")
     calls: list[tuple] = []
     monkeypatch.setattr(
-        simulate, "write_synthetic", lambda out, seed, scale: calls.append((out, seed, scale)), raising=False
+        synthetic, "write_synthetic", lambda out, seed, scale: calls.append((out, seed, scale)), raising=False
     )
     assert cli.main(["simulate", "--out", str(tmp_path)]) == 0
     assert cli.main(["simulate", "--out", str(tmp_path), "--seed", "3", "--scale", "0.5"]) == 0
@@ -328,15 +328,15 @@ def test_cli_simulate_calls_write_and_check(
 
     from alsmeds.precision import compare_values
 
-    passed = simulate.SyntheticCheck([], compare_values({"x": 1.0}, {"x": 1.0 + 1e-12}, "truth.json"), n_files=2)
-    monkeypatch.setattr(simulate, "check_synthetic", lambda d: passed, raising=False)
+    passed = synthetic.SyntheticCheck([], compare_values({"x": 1.0}, {"x": 1.0 + 1e-12}, "truth.json"), n_files=2)
+    monkeypatch.setattr(synthetic, "check_synthetic", lambda d: passed, raising=False)
     assert cli.main(["simulate", "--out", str(tmp_path), "--check"]) == 0
     out = capsys.readouterr().out
     assert "synthetic data verified: 2 files regenerate" in out
     assert "1 float(s) differ within tolerance" in out
 
-    failed = simulate.SyntheticCheck(["a.csv: checksum differs"])
-    monkeypatch.setattr(simulate, "check_synthetic", lambda d: failed, raising=False)
+    failed = synthetic.SyntheticCheck(["a.csv: checksum differs"])
+    monkeypatch.setattr(synthetic, "check_synthetic", lambda d: failed, raising=False)
     assert cli.main(["simulate", "--out", str(tmp_path), "--check"]) == 1
     assert "a.csv: checksum differs" in capsys.readouterr().err
 
@@ -388,6 +388,7 @@ def test_a_closed_output_pipe_ends_any_command_quietly(tmp_path: Path) -> None:
 def build_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     """Point the run's data cache at tmp_path and simulate small data sets fast; returns the simulations made."""
     from alsmeds import simulate
+    from alsmeds.estimands import synthetic
     from alsmeds.pipeline import datasets
 
     made: list[tuple] = []
@@ -397,7 +398,7 @@ def build_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
         return simulate.generate(seed=seed, scale=0.02, truth_scale=0).write(out)
 
     monkeypatch.setattr(datasets, "BUILD_DATA_DIR", tmp_path / "build" / "data")
-    monkeypatch.setattr(simulate, "write_synthetic", write_small)
+    monkeypatch.setattr(synthetic, "write_synthetic", write_small)
     return made
 
 

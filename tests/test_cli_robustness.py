@@ -22,6 +22,7 @@ import pytest
 
 from alsmeds import simulate
 from alsmeds.data import write
+from alsmeds.estimands import synthetic
 from alsmeds.pipeline import cli, runner
 
 INTERRUPTED = "interrupted; nothing was half-written"
@@ -49,7 +50,8 @@ def no_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the simulation started before the mistake was reported")
 
     monkeypatch.setattr(simulate, "generate", must_not_run)
-    monkeypatch.setattr(simulate, "write_synthetic", must_not_run)
+    monkeypatch.setattr(synthetic, "generate", must_not_run)
+    monkeypatch.setattr(synthetic, "write_synthetic", must_not_run)
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ def tiny_simulation(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         written.append(Path(out_dir))
         return simulate.generate(seed=seed, scale=0.02, truth_scale=0).write(out_dir)
 
-    monkeypatch.setattr(simulate, "write_synthetic", write_small)
+    monkeypatch.setattr(synthetic, "write_synthetic", write_small)
     return written
 
 
@@ -105,7 +107,7 @@ def test_simulate_valid_options_still_reach_the_simulator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     calls: list[tuple] = []
-    monkeypatch.setattr(simulate, "write_synthetic", lambda out, seed, scale: calls.append((seed, scale)))
+    monkeypatch.setattr(synthetic, "write_synthetic", lambda out, seed, scale: calls.append((seed, scale)))
     assert cli.main(["simulate", "--out", str(tmp_path / "o"), "--seed", "0", "--scale", "0.05"]) == 0
     assert calls == [(0, 0.05)]
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alsmeds.estimands.synthetic import synthetic_registry
 from alsmeds.paths import ROOT
 from alsmeds.precision import RTOL, compare_folders, compare_values, round_floats, round_significant
-from alsmeds.simulate import generate
 
 THREAD_SETTINGS = {"one BLAS thread": "1", "default threads": None}
 
@@ -47,7 +47,7 @@ def _run(args: list[str], threads: str | None, cwd: Path) -> subprocess.Complete
 def small_synthetic(tmp_path_factory) -> Path:
     """A small synthetic registry with fitted estimands, written under the default thread setting."""
     folder = tmp_path_factory.mktemp("machine") / "synthetic"
-    generate(seed=11, scale=0.3, truth_scale=3).write(folder)
+    synthetic_registry(seed=11, scale=0.3, truth_scale=3).write(folder)
     return folder
 
 

@@ -1,6 +1,6 @@
 """``fit_clogit`` against R ``survival::clogit`` on the paper-scale comparisons.
 
-The same design matrices (built as :func:`alsmeds.simulate.truth.fit_truth_model` builds
+The same design matrices (built as :func:`alsmeds.estimands.risk.fit_truth_model` builds
 them) go to both; coefficients, standard errors and the log-likelihood must agree to
 1e-6.  One R session fits every model (R start-up with survival takes about 2 s).
 
@@ -20,6 +20,7 @@ import pytest
 from statsmodels.discrete.conditional_models import ConditionalLogit
 
 from alsmeds.constants import CLASSES
+from alsmeds.estimands.risk import fit_truth_model
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
@@ -32,7 +33,7 @@ from alsmeds.models.design import (
 from alsmeds.reference import ClogitSpec, RError, r_clogit_many, run_r_script, script_path
 from alsmeds.simulate import SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
-from alsmeds.simulate.truth import comparison_sets, fit_truth_model
+from alsmeds.simulate.truth import comparison_sets
 
 pytestmark = [pytest.mark.r, pytest.mark.usefixtures("needs_r")]
 

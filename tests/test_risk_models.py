@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from alsmeds.constants import CLASSES, WINDOWS
+from alsmeds.estimands.risk import fit_truth_model
 from alsmeds.models.base import Z_975
 from alsmeds.models.clogit import fit_clogit
 from alsmeds.models.design import POPULATION_ADJUSTMENT, covariate_matrix, lagged_indicators
@@ -25,7 +26,6 @@ from alsmeds.models.risk import (
     standard_specs,
 )
 from alsmeds.simulate import SimulationParameters
-from alsmeds.simulate.truth import fit_truth_model
 
 TOLERANCE_SE = 3.0
 

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alsmeds.estimands.risk import fit_truth_model, implied_estimands
 from alsmeds.models.design import POPULATION_ADJUSTMENT, RELATIVE_ADJUSTMENT
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.simulate import generate
 from alsmeds.simulate.parameters import CATEGORY_CODES, CLASSES, WINDOWS, SimulationParameters
 from alsmeds.simulate.population import simulate_study_population
-from alsmeds.simulate.truth import comparison_sets, fit_truth_model, implied_estimands
+from alsmeds.simulate.truth import comparison_sets
 
 LARGE_SCALE = 20
 SEED = 11
@@ -245,7 +246,7 @@ def test_committed_synthetic_data_regenerate():
 
     Tables byte-identical; the fitted estimands of truth.json within rounding tolerance.
     """
-    from alsmeds.simulate import check_synthetic
+    from alsmeds.estimands.synthetic import check_synthetic
 
     check = check_synthetic(SYNTHETIC_DIR, progress=False)
     assert check.ok, check.problems
@@ -253,11 +254,12 @@ def test_committed_synthetic_data_regenerate():
 
 
 def test_generator_records_the_cox_estimands_of_its_own_parameters_and_seed():
-    """truth.json's implied Cox estimands are prognosis_truth's, on the data's seed; truth_scale=0 skips them."""
-    from alsmeds.simulate.prognosis_truth import implied_cox_estimands
+    """truth.json's implied Cox estimands are estimands.cox's, on the data's seed; the generator leaves them empty."""
+    from alsmeds.estimands.cox import implied_cox_estimands
+    from alsmeds.estimands.synthetic import synthetic_registry
 
-    assert generate(seed=SEED, scale=0.05, truth_scale=0).truth["estimands"]["implied_cox"] == {}
-    reg = generate(seed=SEED, scale=0.05, truth_scale=0, cox_truth_scale=1)
+    assert generate(seed=SEED, scale=0.05).truth["estimands"]["implied_cox"] == {}
+    reg = synthetic_registry(seed=SEED, scale=0.05, truth_scale=0, cox_truth_scale=1, cache=False)
     recorded = reg.truth["estimands"]["implied_cox"]
     direct = implied_cox_estimands(SimulationParameters(), seed=SEED, truth_scale=1)
     assert recorded["_truth_sample"]["truth_scale"] == 1 and recorded["_truth_sample"]["seed"] == SEED

@@ -10,7 +10,7 @@
 * At 20 times the paper's sample (register rows -> analysis table -> survival data), the
   Cox log hazard ratios must lie within 3 standard errors (estimate SE and Monte Carlo SE
   combined) of the total effects implied by the planted joint model
-  (:mod:`alsmeds.simulate.prognosis_truth`), and the observed follow-up must match the
+  (:mod:`alsmeds.estimands.cox`), and the observed follow-up must match the
   published one.
 """
 
@@ -469,7 +469,7 @@ def large_data():
 
 @pytest.fixture(scope="module")
 def implied():
-    from alsmeds.simulate.prognosis_truth import implied_cox_estimands
+    from alsmeds.estimands.cox import implied_cox_estimands
 
     return implied_cox_estimands(seed=TRUTH_SEED, truth_scale=TRUTH_SCALE)
 

@@ -32,6 +32,7 @@ from alsmeds.derive.alsfrs import (
     slopes_by_followup,
 )
 from alsmeds.derive.cohort import case_exposures
+from alsmeds.estimands.dropout import dropout_scenarios
 from alsmeds.models.base import Z_975
 from alsmeds.models.mixed import (
     MIXED_MODEL_RESULT_COLUMNS,
@@ -48,7 +49,6 @@ from alsmeds.reference.lme import RLmeResult, r_lme
 from alsmeds.simulate.dropout import (
     DROPOUT_SCENARIOS,
     cut_at_follow_up,
-    dropout_scenarios,
     latent_at_observed_visits,
     latent_complete_trajectories,
     latent_slope_regression,

@@ -6,7 +6,9 @@
 >>> Study.from_extract("/path/to/extract", rules=ExposureRules(min_dispensings=3))  # doctest: +SKIP
 
 A study is **pure**: it reads its data when it is created and never writes into the
-project (no cache, no result file).  Every derived frame is a
+project (no result file; the one cache is that of the implied estimands of simulated
+data, ``build/cache/implied/``, a build artefact, written by :meth:`Study.synthetic`
+unless ``implied=False`` or ``truth_scale=0``).  Every derived frame is a
 :func:`functools.cached_property`, built on first use by the one function of
 :mod:`alsmeds.derive` that defines it, with the study's exposure rules, and the same
 object is returned on every later use:
@@ -34,11 +36,13 @@ Where the data come from
   folder outside the project and reads it back through :func:`alsmeds.data.registry.read_registry`,
   so it is validated and typed exactly as an extract is; the folder is removed at once.
   The tables take about 0.5 s at the paper's size (generation 0.15 s, writing and
-  reading back 0.3 s); the planted truth's numerical estimands take about 35 s
-  (:mod:`alsmeds.simulate.truth` at 100 times the paper's sample, and the Cox
-  estimands of :mod:`alsmeds.simulate.prognosis_truth` at 50 times).  ``alsmeds run
-  --seed N`` therefore simulates a data set once per run into ``build/data/``
-  (:mod:`alsmeds.pipeline.datasets`) and gives every notebook that folder.
+  reading back 0.3 s); the generator fits no model.  The truth's implied estimands
+  (:func:`alsmeds.estimands.implied.implied_truth`: the risk models at 100 times the
+  paper's sample, :mod:`alsmeds.estimands.risk`, and the Cox models at 50 times,
+  :mod:`alsmeds.estimands.cox`) take about 35 s the first time and are then read from
+  ``build/cache/implied/``; ``implied=False`` skips them.  ``alsmeds run --seed N``
+  simulates a data set once per run into ``build/data/`` (:mod:`alsmeds.pipeline.datasets`)
+  and gives every notebook that folder.
 * :meth:`Study.from_extract` reads and validates a folder in the input data contract
   (``data/README.md``).  The planted truth is read when the folder has a
   ``truth.json`` (synthetic data); a real extract has none and ``truth`` is None.
@@ -171,6 +175,7 @@ class Study:
         progress: bool = False,
         truth_scale: float | None = None,
         params: SimulationParameters | None = None,
+        implied: bool = True,
     ) -> Study:
         """The synthetic data set of a seed and scale (and, optionally, other planted parameters), with its truth.
 
@@ -186,14 +191,21 @@ class Study:
             Show the generator's progress bars (when it runs).
         truth_scale : float, optional
             Sample size of the truth's numerical estimands when the data are simulated
-            (:func:`alsmeds.simulate.generate`; None: its default, about 35 s at the paper's
-            size; 0 skips them, for a quick look: ``planted_truth.implied_models`` and
-            ``planted_truth.has_implied_cox`` are then empty and the notebooks' comparisons with them fail).
+            (:func:`alsmeds.estimands.implied.implied_truth`; None: its default, 100 times
+            the paper's sample, about 35 s the first time, then read from the cache in
+            ``build/cache/implied/``; 0 skips them, as ``implied=False`` does).
             Not used when the committed data are read.
         params : alsmeds.simulate.parameters.SimulationParameters, optional
             Planted parameters other than the committed ones, e.g. the familial factor
             switched off: ``replace(p, risk=replace(p.risk, log_or_familial_factor=0.0))``
             with ``p = SimulationParameters()``.  Given, the data are always simulated.
+        implied : bool
+            Add the implied estimands to the truth of simulated data (default).  False
+            fits no model and returns in about a second at the paper's size: the planted
+            parameters and the sample's descriptives are there, but
+            ``planted_truth.implied_models`` and ``planted_truth.has_implied_cox`` are
+            empty and the notebooks' comparisons with them fail.  Not used when the
+            committed data are read (their truth is complete).
 
         Returns
         -------
@@ -208,7 +220,13 @@ class Study:
 
         seed = DEFAULT_SEED if seed is None else int(seed)
         scale = 1.0 if scale is None else float(scale)
-        generated = generate(seed=seed, scale=scale, params=params, truth_scale=truth_scale, progress=progress)
+        generated = generate(seed=seed, scale=scale, params=params, progress=progress)
+        if implied:  # the models fitted to the generator's truth samples (cached); only then imported
+            from alsmeds.estimands.implied import implied_truth
+            from alsmeds.estimands.synthetic import with_implied_truth
+
+            sections = implied_truth(params, seed, truth_scale, progress=progress)
+            generated = with_implied_truth(generated, sections)
         with tempfile.TemporaryDirectory(prefix="alsmeds-synthetic-") as tmp:
             folder = generated.write(Path(tmp) / "data")
             registry = read_registry(folder)

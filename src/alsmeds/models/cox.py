@@ -31,7 +31,7 @@ Estimands
   independent censoring.  It includes every pathway from use to the event after
   diagnosis, notably a faster ALSFRS-R decline; the joint model's hazard ratio, given the
   current ALSFRS-R value, is a **direct** effect.  The total effect implied by the
-  generator is computed numerically by :mod:`alsmeds.simulate.prognosis_truth`.
+  generator is computed numerically by :mod:`alsmeds.estimands.cox`.
 * The Cox estimates use Efron's approximation for tied event days and the inverse
   observed information for standard errors, as R's ``survival::coxph``; Kaplan-Meier
   95% bands use Greenwood's variance on the log(-log) scale

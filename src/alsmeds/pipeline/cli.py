@@ -166,12 +166,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     int
         Exit code.
     """
-    from alsmeds import simulate
     from alsmeds.data.write import OutputFolderError, check_registry_target, remove_stale_temporaries
+    from alsmeds.estimands import synthetic
 
     out = Path(args.out)
     if args.check:
-        check = simulate.check_synthetic(out)
+        check = synthetic.check_synthetic(out)
         if not check.ok:
             print(f"synthetic data in {out} do not match their regeneration:", file=sys.stderr)
             for problem in check.problems:
@@ -188,7 +188,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     remove_stale_temporaries(target.parent)  # what a killed simulate left beside its output
     try:
-        simulate.write_synthetic(out, seed=args.seed, scale=args.scale)
+        synthetic.write_synthetic(out, seed=args.seed, scale=args.scale)
     except OSError as exc:  # a full disk: the write left the folder as it was
         reason = exc.strerror or str(exc)
         print(f"alsmeds simulate: could not write {out}: {reason}; {out} is as it was", file=sys.stderr)

@@ -86,7 +86,7 @@ def materialise_synthetic(seed: int | None = None, scale: float | None = None, p
         :func:`synthetic_data_dir` of the seed and scale, with ``truth.json``.
     """
     from alsmeds.data.write import write_json_atomic
-    from alsmeds.simulate import write_synthetic
+    from alsmeds.estimands.synthetic import write_synthetic
 
     seed, scale = _seed_and_scale(seed, scale)
     folder = synthetic_data_dir(seed, scale)

@@ -455,7 +455,7 @@ def plot_dropout_bias(
     """Bias of slope terms under the dropout scenarios (rows), with ±1.96 Monte Carlo SE, one panel per term.
 
     The bias is the mean of estimate minus this sample's true slope over noise
-    replicates (:func:`alsmeds.simulate.dropout.dropout_scenarios`); the error bars are
+    replicates (:func:`alsmeds.estimands.dropout.dropout_scenarios`); the error bars are
     ±1.96 Monte Carlo standard errors of that mean, i.e. how precisely the replicates
     pin the bias down, not confidence intervals of the estimates.  Zero (solid line) is
     no bias.  The reference slope is drawn in the non-users' grey, a class's slope

@@ -166,7 +166,7 @@ def implied_estimand_table(truth: Truth | Mapping[str, Any], model: str) -> pd.D
 
     ``model`` is a key of :attr:`alsmeds.truth.Truth.implied_models`, e.g. ``"population_mutual_windows"``
     or ``"population_per_class"``.  Raises ``ValueError`` when ``truth`` is None.  (The
-    estimands are computed by :func:`alsmeds.simulate.truth.implied_estimands`; this
+    estimands are computed by :func:`alsmeds.estimands.risk.implied_estimands`; this
     only reads them back.)
     """
     truth = _require_truth(truth)

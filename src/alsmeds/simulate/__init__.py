@@ -5,27 +5,27 @@
 >>> registry.tables["dispensings"].head()              # doctest: +SKIP
 
 :func:`generate` returns the tables of the input data contract
-(:mod:`alsmeds.data.schema`), the study metadata and the truth; :func:`write_synthetic`
-writes them atomically with a checksum manifest; :func:`check_synthetic`
-regenerates a folder and compares checksums.  The mechanism is described in
-:mod:`.population` (risk), :mod:`.prognosis` (ALSFRS-R and survival) and
-:mod:`.render` (register rows); every parameter is in :mod:`.parameters`.
+(:mod:`alsmeds.data.schema`), the study metadata and the planted truth;
+:meth:`SyntheticRegistry.write` writes them atomically with a checksum manifest.  The
+mechanism is described in :mod:`.population` (risk), :mod:`.prognosis` (ALSFRS-R and
+survival) and :mod:`.render` (register rows); every parameter is in :mod:`.parameters`.
 
-``truth.json`` holds the parameters and, under ``estimands``: the planted within-family
-log odds ratios; ``implied``, the risk models' estimands computed numerically at
-``truth_scale`` (:data:`DEFAULT_TRUTH_SCALE`, 100) times the paper's sample
-(:mod:`.truth`, about 30 s); ``published_vs_implied``; ``prognosis``, the planted direct
-effects and ALSFRS-R slopes; ``negative_control``, the negative control's planted null and the
-confounded odds ratio each comparison targets (:func:`.truth.negative_control_estimands`, from
-the same sample as ``implied``); and ``implied_cox``, the adjusted Cox models' total-effect
-estimands computed at 50 times the paper's cases (:mod:`.prognosis_truth`, about 4 s).
-Both numerical estimands draw from their own random streams, so they never change a table.
+The generator fits no model (about 0.2 s at the paper's size).  Its truth holds the
+parameters and, under ``estimands``: the planted within-family log odds ratios
+(``within_family_log_or``) and ``prognosis``, the planted direct effects and ALSFRS-R
+slopes; beside them ``this_sample``, the sample's descriptives.  The four implied
+sections (``implied``, ``published_vs_implied``, ``implied_cox``, ``negative_control``:
+what the study's models converge to under the mechanism) are left empty: they are
+computed by fitting the models to large samples of this generator, in the layer above
+(:func:`alsmeds.estimands.implied.implied_truth`, cached).
+:func:`alsmeds.estimands.synthetic.write_synthetic` writes a data set with both, as
+``data/synthetic`` holds it, and :func:`alsmeds.estimands.synthetic.check_synthetic`
+regenerates one.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,19 +33,15 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import DAYS_PER_YEAR
-from alsmeds.precision import Comparison, compare_values, round_floats
+from alsmeds.precision import round_floats
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS, published_value
 from alsmeds.simulate.parameters import CLASSES, NEGATIVE_CONTROL, WINDOW_LABELS, SimulationParameters
 from alsmeds.simulate.population import rng_for, scaled_design, simulate_study_population
 from alsmeds.simulate.prognosis import simulate_prognosis
-from alsmeds.simulate.prognosis_truth import DEFAULT_PROGNOSIS_TRUTH_SCALE, implied_cox_estimands
 from alsmeds.simulate.render import add_negative_control_dispensings, render_diagnoses, render_dispensings
-from alsmeds.simulate.truth import published_comparison, structural_truth, truth_estimands
-from alsmeds.truth import read_truth
+from alsmeds.simulate.truth import DEFAULT_TRUTH_SCALE, empty_implied_truth, structural_truth
 
 DEFAULT_SEED = 20250605
-#: Sample size of the numerical estimands, in multiples of the paper's sample.
-DEFAULT_TRUTH_SCALE = 100.0
 TRUTH_FILE = "truth.json"
 TRUE_PEOPLE_FILE = "truth_people.csv"
 
@@ -60,7 +56,7 @@ class SyntheticRegistry:
     people: pd.DataFrame
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write atomically to ``out_dir`` (see :func:`write_synthetic`)."""
+        """Write atomically to ``out_dir`` (:func:`alsmeds.data.write.write_registry`), with ``truth.json``."""
         from alsmeds.data.write import write_registry
 
         extra = {TRUTH_FILE: self.truth}
@@ -83,7 +79,7 @@ def generate(
     progress: bool = False,
     cox_truth_scale: float | None = None,
 ) -> SyntheticRegistry:
-    """Simulate the study's registers with a planted truth.
+    """Simulate the study's registers with a planted truth; no model is fitted.
 
     Parameters
     ----------
@@ -95,26 +91,29 @@ def generate(
         population controls, 1,418 siblings of 709 cases, 871 spouses).
     params : SimulationParameters, optional
         Planted parameters (default: the documented, calibrated defaults).
-    truth_scale : float, optional
-        Sample size, in multiples of the paper's, of the numerical risk estimands
-        (:func:`.truth.implied_estimands`; default :data:`DEFAULT_TRUTH_SCALE`); 0 skips
-        them, and the Cox estimands too (unless ``cox_truth_scale`` is given).
+    truth_scale, cox_truth_scale : float, optional
+        Accepted for callers that skip the numerical estimands (None or 0 only): the
+        generator computes none.  A positive value raises :class:`ValueError`; the
+        implied estimands are :func:`alsmeds.estimands.implied.implied_truth`'s, and
+        :func:`alsmeds.estimands.synthetic.synthetic_registry` adds them.
     progress : bool
-        Show progress bars.
-    cox_truth_scale : float, optional
-        Sample size, in multiples of the paper's cases, of the implied Cox estimands
-        (:func:`.prognosis_truth.implied_cox_estimands`, ``estimands["implied_cox"]``);
-        default the smaller of ``truth_scale`` and
-        :data:`.prognosis_truth.DEFAULT_PROGNOSIS_TRUTH_SCALE` (50); 0 skips them.
+        Show a progress bar.
 
     Returns
     -------
     SyntheticRegistry
+        The tables, their metadata, the answer key (``people``) and the truth, whose
+        implied sections (:data:`.truth.IMPLIED_SECTIONS`) are empty.
     """
+    for name, value in (("truth_scale", truth_scale), ("cox_truth_scale", cox_truth_scale)):
+        if value is not None and float(value) != 0:
+            raise ValueError(
+                f"generate() fits no model: {name}={value!r} asks for implied estimands; "
+                "use alsmeds.estimands.synthetic.synthetic_registry (or implied_truth) instead"
+            )
     seed = DEFAULT_SEED if seed is None else int(seed)
     scale = 1.0 if scale is None else float(scale)
     params = params or SimulationParameters()
-    truth_scale = DEFAULT_TRUTH_SCALE if truth_scale is None else float(truth_scale)
     counts = scaled_design(params, scale)
 
     with _progress(counts["n_cases"], "simulating cases", progress) as bar:
@@ -159,14 +158,7 @@ def generate(
         "end_of_follow_up": d.end_of_follow_up.isoformat(),
     }
 
-    cox_truth_scale = min(truth_scale, DEFAULT_PROGNOSIS_TRUTH_SCALE) if cox_truth_scale is None else cox_truth_scale
-
-    with _progress(round(params.design.n_cases * truth_scale), "computing estimands", progress) as bar:
-        implied, negative_control = (
-            truth_estimands(params, seed, truth_scale, progress=bar) if truth_scale > 0 else ({}, {})
-        )
-    # The Cox model's total-effect estimands: same parameters and seed, own random streams (prognosis_truth/...).
-    implied_cox = implied_cox_estimands(params, seed, float(cox_truth_scale)) if cox_truth_scale > 0 else {}
+    implied = empty_implied_truth()
     truth = {
         "description": (
             "Planted truth of the synthetic registry. log_or values are natural-log odds ratios; "
@@ -176,13 +168,15 @@ def generate(
         "scale": scale,
         "design_counts": counts,
         "parameters": params.to_dict(),
+        # The implied sections stay empty (the generator fits no model); their place is kept, so that
+        # alsmeds.estimands.synthetic fills them in the order truth.json has always had.
         "estimands": {
             "within_family_log_or": structural_truth(params),
-            "implied": implied,
-            "published_vs_implied": published_comparison(implied) if implied else [],
+            "implied": implied["implied"],
+            "published_vs_implied": implied["published_vs_implied"],
             "prognosis": _prognosis_truth(params),
-            "implied_cox": implied_cox,
-            "negative_control": negative_control,
+            "implied_cox": implied["implied_cox"],
+            "negative_control": implied["negative_control"],
         },
         "this_sample": _sample_summary(people, per_case, prognosis["visits"]),
     }
@@ -352,127 +346,12 @@ def _true_people(people: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("person_id", kind="stable").reset_index(drop=True)
 
 
-def write_synthetic(
-    out_dir: str | Path | None = None,
-    seed: int | None = None,
-    scale: float | None = None,
-    truth_scale: float | None = None,
-    progress: bool = True,
-    cox_truth_scale: float | None = None,
-) -> Path:
-    """Generate and write a synthetic registry atomically, with ``truth.json`` and ``MANIFEST.sha256``.
-
-    Returns the folder written (default ``data/synthetic``).  The truth scales are those
-    of :func:`generate`.
-    """
-    from alsmeds.paths import SYNTHETIC_DIR
-
-    registry = generate(
-        seed=seed, scale=scale, truth_scale=truth_scale, progress=progress, cox_truth_scale=cox_truth_scale
-    )
-    return registry.write(Path(out_dir) if out_dir is not None else SYNTHETIC_DIR)
-
-
-@dataclass
-class SyntheticCheck:
-    """The outcome of :func:`check_synthetic`.
-
-    Attributes
-    ----------
-    problems : list of str
-        What does not regenerate: a table that is not byte-identical, a float of
-        ``truth.json`` beyond tolerance, a changed or missing file.
-    truth : alsmeds.precision.Comparison or None
-        The comparison of ``truth.json`` with its regeneration (None when not reached).
-    n_files : int
-        Files compared.
-    """
-
-    problems: list[str]
-    truth: Comparison | None = None
-    n_files: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when everything regenerates."""
-        return not self.problems
-
-
-def check_synthetic(data_dir: str | Path | None = None, progress: bool = True) -> SyntheticCheck:
-    """Regenerate a synthetic folder from its ``truth.json`` seed and scale and compare.
-
-    The tables come from random streams and integer and date arithmetic, so they must
-    regenerate byte-identically (checksums).  ``truth.json`` also holds estimands computed
-    by fitting models (floating point, whose last digits depend on the BLAS kernel and
-    thread count), so it is compared value by value: everything but floats exactly,
-    floats within :data:`alsmeds.precision.RTOL` relative (two units of the last written
-    digit) plus :data:`alsmeds.precision.ATOL`.
-
-    Parameters
-    ----------
-    data_dir : path-like, optional
-        Default ``data/synthetic``.
-    progress : bool
-        Show the generator's progress bars.
-
-    Returns
-    -------
-    SyntheticCheck
-    """
-    from alsmeds.data.write import MANIFEST_FILE, sha256_file, verify_manifest
-    from alsmeds.paths import SYNTHETIC_DIR
-
-    data_dir = Path(data_dir) if data_dir is not None else SYNTHETIC_DIR
-    problems = verify_manifest(data_dir)
-    if problems:
-        return SyntheticCheck(problems)
-    truth = read_truth(data_dir / TRUTH_FILE)
-    truth_scale = truth.implied_sample.get("truth_scale", 0.0)
-    cox_truth_scale = truth.implied_cox_sample.get("truth_scale", 0.0)
-    committed = _manifest(data_dir / MANIFEST_FILE)
-    truth_comparison = None
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = write_synthetic(
-            Path(tmp) / "fresh",
-            seed=truth.seed,
-            scale=truth.scale,
-            truth_scale=truth_scale,
-            progress=progress,
-            cox_truth_scale=cox_truth_scale,
-        )
-        regenerated = _manifest(fresh / MANIFEST_FILE)
-        for name in sorted(set(committed) | set(regenerated)):
-            if name not in regenerated:
-                problems.append(f"{name}: committed but not regenerated")
-            elif name not in committed:
-                problems.append(f"{name}: regenerated but not committed")
-            elif name.endswith(".json"):
-                comparison = compare_values(
-                    json.loads((data_dir / name).read_text()), json.loads((fresh / name).read_text()), name
-                )
-                if name == TRUTH_FILE:
-                    truth_comparison = comparison
-                problems += [f"{d} (beyond tolerance)" for d in comparison.differences]
-            elif committed[name] != regenerated[name] or sha256_file(fresh / name) != committed[name]:
-                problems.append(f"{name}: regenerated file differs from the committed one (must be byte-identical)")
-    return SyntheticCheck(problems, truth_comparison, len(committed))
-
-
-def _manifest(path: Path) -> dict[str, str]:
-    """File name -> checksum, from a ``MANIFEST.sha256``."""
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            digest, name = line.split("  ", 1)
-            out[name] = digest
-    return out
-
-
 __all__ = [
+    "DEFAULT_SEED",
+    "DEFAULT_TRUTH_SCALE",
+    "TRUE_PEOPLE_FILE",
+    "TRUTH_FILE",
     "generate",
-    "write_synthetic",
-    "check_synthetic",
-    "SyntheticCheck",
     "SyntheticRegistry",
     "SimulationParameters",
 ]

@@ -1,9 +1,11 @@
-"""How informative dropout biases the ALSFRS-R mixed model, measured on synthetic data with the latent truth.
+"""The latent ALSFRS-R truth of synthetic data, rebuilt to measure what informative dropout does to the mixed model.
 
 The generator's answer key holds every patient's true intercept and slope; these
-functions rebuild complete and observed-time latent trajectories to separate the bias
-of dropout (death or ventilation end the visits of fast decliners) from the floor,
-ceiling and rounding of the observed score.
+functions rebuild complete and observed-time latent trajectories (the data of the
+dropout scenarios, :func:`scenario_frames`) to separate the bias of dropout (death or
+ventilation end the visits of fast decliners) from the floor, ceiling and rounding of the
+observed score.  They fit no model: the mixed model is fitted to each scenario by
+:func:`alsmeds.estimands.dropout.dropout_scenarios`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.alsfrs import ALSFRS_DATA_COLUMNS
-from alsmeds.models.mixed import AlsfrsMixedModel, AlsfrsMixedResult
 
 
 def true_person_effects(people: pd.DataFrame) -> pd.DataFrame:
@@ -192,10 +193,32 @@ def rounded_and_clipped(latent: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _scenario_frames(
+def scenario_frames(
     data: pd.DataFrame, effects: pd.DataFrame, horizon_months: float, every_months: float, seed: int
 ) -> dict[str, pd.DataFrame]:
-    """The data of scenarios 1-3 and a re-measured scenario 4, with the measurement noise drawn from ``seed``."""
+    """The data of the four dropout scenarios, from the latent truth to what the registry shows.
+
+    Scenarios 1-3 (:data:`DROPOUT_SCENARIOS`) and a re-measured scenario 4 (the latent
+    scores at the observed visits, rounded and clipped), with the measurement noise drawn
+    from ``seed``.  :func:`alsmeds.estimands.dropout.dropout_scenarios` fits the mixed model
+    to each.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ALSFRS-R data (:func:`alsmeds.derive.alsfrs.build_alsfrs_data`).
+    effects : DataFrame
+        True intercepts and slopes (:func:`true_person_effects`).
+    horizon_months, every_months : float
+        Schedule of the complete latent trajectories.
+    seed : int
+        Seed of the measurement noise.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Scenario name -> its visits, in the format of ``data``.
+    """
     complete = latent_complete_trajectories(
         data, effects, horizon_months=horizon_months, every_months=every_months, seed=seed
     )
@@ -206,92 +229,3 @@ def _scenario_frames(
         DROPOUT_SCENARIOS[2]: at_visits,
         DROPOUT_SCENARIOS[3]: rounded_and_clipped(at_visits),
     }
-
-
-def dropout_scenarios(
-    data: pd.DataFrame,
-    people: pd.DataFrame,
-    observed: AlsfrsMixedResult,
-    terms: Sequence[str] = ("months", "antidepressants:months"),
-    horizon_months: float = 36,
-    every_months: float = 3,
-    seed: int = 1,
-    replicates: int = 1,
-) -> pd.DataFrame:
-    """The same mixed model fitted from complete latent trajectories down to the observed scores, with its bias.
-
-    Each step adds one departure from the ideal: (1) every patient's true line seen every
-    ``every_months`` up to ``horizon_months`` with fresh measurement noise; (2) the same,
-    cut at each patient's end of follow-up (informative dropout); (3) the true line at
-    the patient's actual visits; (4) the observed, rounded and clipped scores (the fit
-    ``observed``).  Comparing the rows shows how much of the bias in the slopes comes
-    from dropout and how much from the floor, ceiling and rounding of the score.
-
-    **Bias and its Monte Carlo error.**  The target of every scenario is this sample's own
-    true slopes (:func:`latent_slope_regression` on the slope exposures of ``observed``'s
-    model: the patients and their true lines are fixed).  Replicate ``r`` redraws the
-    measurement noise (seed ``seed + r``) and refits scenarios 1-3; scenario 4 is the fit
-    ``observed`` in replicate 0 and, in the others, the latent scores at the observed
-    visits rounded and clipped to 0-48 as the generator records them
-    (:func:`rounded_and_clipped`).  ``bias`` is the mean over the replicates of estimate
-    minus target, conditional on these patients and their follow-up, and ``mc_se`` its
-    Monte Carlo standard error, SD / sqrt(replicates) (Morris, White & Crowther 2019);
-    with one replicate it is missing.
-
-    Parameters
-    ----------
-    data : DataFrame
-        ALSFRS-R data (:func:`alsmeds.derive.alsfrs.build_alsfrs_data`).
-    people : DataFrame
-        The generator's answer key (``truth_people.csv``).
-    observed : AlsfrsMixedResult
-        The mixed model already fitted to ``data`` (not refitted).
-    terms : sequence of str
-        Fixed effects reported (slope terms: ``months``, ``<class>:months``).
-    horizon_months, every_months : float
-        Schedule of the complete latent trajectories.
-    seed : int
-        Seed of the measurement noise of the first replicate.
-    replicates : int
-        Noise replicates (each costs three or four fits, well under a second at the paper's size).
-
-    Returns
-    -------
-    DataFrame
-        One row per scenario and term: ``scenario``, ``term``, ``visits`` and the Wald
-        columns of :meth:`AlsfrsMixedResult.linear_combination` (replicate 0), then
-        ``sample_value`` (the target), ``replicates``, ``bias`` and ``mc_se``.
-    """
-    if replicates < 1:
-        raise ValueError(f"replicates must be at least 1, not {replicates}")
-    effects = true_person_effects(people)
-    # The target of the model's terms: the true slopes regressed on the model's own slope exposures.
-    target = latent_slope_regression(data, effects, observed.model.slope_terms)
-    model = AlsfrsMixedModel()
-    first: dict[str, AlsfrsMixedResult] = {}
-    errors: dict[tuple[str, str], list[float]] = {(name, term): [] for name in DROPOUT_SCENARIOS for term in terms}
-    for r in range(replicates):
-        frames = _scenario_frames(data, effects, horizon_months, every_months, seed + r)
-        for name, frame in frames.items():
-            fit = observed if (r == 0 and name == DROPOUT_SCENARIOS[3]) else model.fit(frame)
-            if r == 0:
-                first[name] = fit
-            for term in terms:
-                errors[(name, term)].append(float(fit.params[term]) - float(target.get(term, np.nan)))
-    rows = []
-    for name, fit in first.items():
-        for term in terms:
-            e = np.asarray(errors[(name, term)])
-            rows.append(
-                {
-                    "scenario": name,
-                    "term": term,
-                    "visits": fit.n_obs,
-                    **fit.linear_combination({term: 1.0}).to_dict(),
-                    "sample_value": float(target.get(term, np.nan)),
-                    "replicates": replicates,
-                    "bias": float(e.mean()),
-                    "mc_se": float(e.std(ddof=1) / np.sqrt(len(e))) if len(e) > 1 else np.nan,
-                }
-            )
-    return pd.DataFrame(rows)

@@ -1,38 +1,22 @@
-"""The Cox model's estimand implied by the planted joint model, computed numerically.
+"""The large survival sample the Cox models' implied estimands are computed on.
 
 The generator plants a shared-parameter joint model (:mod:`.prognosis`): the hazard of
 death or invasive ventilation depends on prediagnostic use *given the current true
 ALSFRS-R* (the direct log hazard ratios ``log_hr_use``), and antidepressant users also
 decline faster.  A Cox model adjusted only for covariates at diagnosis
-(:func:`alsmeds.models.cox.fit_cox`) estimates something else:
-
-* a **total** effect, which adds the pathway through faster decline (larger for
-  antidepressants);
-* a conditional hazard ratio that is **non-collapsible** over the unmodelled random
-  intercepts and slopes of the ALSFRS-R: omitted heterogeneity makes the population
-  hazard ratio drift towards 1 over follow-up (frailty selection), so even a class with
-  no effect on decline has a Cox estimand different from its direct effect;
-* for the per-class models, the effects of the *other*, correlated classes.
-
-None of these has a closed form, so the estimand is computed as ``truth.json``'s risk
-estimands are (:mod:`.truth`): the same generator simulates ``truth_scale`` times the
-paper's cases on its own random streams (``prognosis_truth/...``), with the study's
-administrative censoring only (no emigration of cases), and the same Cox model is fitted
-on the true covariates.  The model's standard error at that size is the Monte Carlo
-standard error of the estimand.
-
-The generator records these estimands in ``truth.json`` (``estimands["implied_cox"]``,
-:func:`alsmeds.simulate.generate`), computed with the data set's own parameters and seed
-at :data:`DEFAULT_PROGNOSIS_TRUTH_SCALE` (50) times the paper's cases: about 4 s on two
-cores (a tenth of the risk estimands' cost at their scale of 100), with a Monte Carlo
-standard error of about 0.012 on the log hazard ratio, against a standard error of about
-0.1 for the paper-sized estimate it is compared with.  ``simulate --check`` regenerates
-them at the recorded scale.  Notebook 05 reads them from ``truth.json``.
+(:func:`alsmeds.models.cox.fit_cox`) estimates something else: a total effect, a
+conditional hazard ratio non-collapsible over the unmodelled random intercepts and slopes,
+and, for the per-class models, the effects of the other, correlated classes
+(:mod:`alsmeds.estimands.cox` states the estimand).  None has a closed form, so it is
+computed numerically: :func:`simulate_survival_truth_sample` simulates ``truth_scale``
+times the paper's cases with the data's parameters and seed on their own random streams
+(``prognosis_truth/...``), with the study's administrative censoring only (no emigration
+of cases), as survival data on the true covariates; the Cox fits on that sample are in
+the layer above (:func:`alsmeds.estimands.cox.implied_cox_estimands`).  The generator
+fits no model.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,7 +28,7 @@ from alsmeds.simulate.population import rng_for, simulate_study_population
 from alsmeds.simulate.prognosis import simulate_prognosis
 
 #: Default size of the truth sample, in multiples of the paper's 1,057 cases (MC SE of the log HR about
-#: 0.085 / sqrt(scale): 0.012 at 50), also the scale the generator records in truth.json.
+#: 0.085 / sqrt(scale): 0.012 at 50), also the scale recorded in the committed truth.json.
 DEFAULT_PROGNOSIS_TRUTH_SCALE = 50.0
 #: Prefix of the random streams of this computation (disjoint from the data's and the risk truth's).
 STEP_PREFIX = "prognosis_truth/"
@@ -116,93 +100,8 @@ def simulate_survival_truth_sample(
     return out
 
 
-def implied_cox_estimands(
-    params: SimulationParameters | None = None,
-    seed: int | None = None,
-    truth_scale: float = DEFAULT_PROGNOSIS_TRUTH_SCALE,
-    classes: Sequence[str] = CLASSES,
-    baseline: str = "observed",
-) -> dict:
-    """Log hazard ratios the adjusted Cox models estimate under the planted joint model, with Monte Carlo SEs.
-
-    Fits the models of :func:`alsmeds.models.cox.fit_cox_models` (one per class, and the
-    three classes together), adjusted for age, sex, onset site, diagnostic delay and
-    baseline ALSFRS-R, on :func:`simulate_survival_truth_sample`.
-
-    Parameters
-    ----------
-    params, seed, truth_scale, baseline
-        See :func:`simulate_survival_truth_sample`.  Runtime is about 0.2 s per unit
-        of ``truth_scale``.
-    classes : sequence of str
-        Classes of the per-class models (the mutual model has them all).
-
-    Returns
-    -------
-    dict
-        JSON-ready: ``per_class`` and ``mutual``, each ``{class: {"log_hr", "mc_se"}}``;
-        ``direct`` (the planted joint-model log HRs); ``_truth_sample`` (seed, scale,
-        cases, events, baseline, the warnings raised by the fits (none expected), note).
-    """
-    from alsmeds.models.cox import fit_cox
-
-    params = params or SimulationParameters()
-    data = simulate_survival_truth_sample(params, seed, truth_scale, baseline)
-    out: dict[str, dict] = {"per_class": {}, "mutual": {}}
-    caught: list[str] = []
-    for k in classes:
-        res = fit_cox(data, [f"use_{k}"], run_ph_test=False)
-        caught += res.warnings
-        term = f"use_{k}"
-        out["per_class"][k] = {"log_hr": float(res.params[term]), "mc_se": float(res.bse[term])}
-    res = fit_cox(data, [f"use_{k}" for k in CLASSES], run_ph_test=False)
-    caught += res.warnings
-    for k in CLASSES:
-        out["mutual"][k] = {"log_hr": float(res.params[f"use_{k}"]), "mc_se": float(res.bse[f"use_{k}"])}
-    out["direct"] = {k: float(params.prognosis.log_hr_use[k]) for k in CLASSES}
-    from alsmeds.simulate import DEFAULT_SEED
-
-    out["_truth_sample"] = {
-        "seed": DEFAULT_SEED if seed is None else int(seed),
-        "truth_scale": float(truth_scale),
-        "n_cases": int(len(data)),
-        "events": int(data["event"].sum()),
-        "baseline": baseline,
-        "warnings": caught,
-        "note": "log_hr: adjusted Cox estimate on truth_scale x the paper's cases with true covariates; "
-        "mc_se: its standard error",
-    }
-    return out
-
-
-def implied_cox_frame(estimands: dict) -> pd.DataFrame:
-    """The estimands of :func:`implied_cox_estimands` as a tidy frame.
-
-    Returns
-    -------
-    DataFrame
-        model (per_class / mutual), drug_class, log_hr, mc_se, hazard_ratio, direct_log_hr, direct_hazard_ratio.
-    """
-    rows = []
-    for model in ("per_class", "mutual"):
-        for k, v in estimands[model].items():
-            rows.append(
-                {
-                    "model": model,
-                    "drug_class": k,
-                    "log_hr": v["log_hr"],
-                    "mc_se": v["mc_se"],
-                    "hazard_ratio": float(np.exp(v["log_hr"])),
-                    "direct_log_hr": estimands["direct"][k],
-                    "direct_hazard_ratio": float(np.exp(estimands["direct"][k])),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
 __all__ = [
     "DEFAULT_PROGNOSIS_TRUTH_SCALE",
-    "implied_cox_estimands",
-    "implied_cox_frame",
+    "STEP_PREFIX",
     "simulate_survival_truth_sample",
 ]
