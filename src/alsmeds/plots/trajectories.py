@@ -429,7 +429,7 @@ def plot_slopes_by_followup(
     matplotlib Axes
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4.5))
+        _, ax = plt.subplots(figsize=(8.5, 4.5))
     values = [slopes.loc[mask, "slope"].to_numpy() for mask in groups.values()]
     labels = [f"{name}\n(n = {mask.sum():,})" for name, mask in groups.items()]
     box = ax.boxplot(values, showfliers=False, widths=0.55, patch_artist=True, medianprops={"color": "black"})
