@@ -16,6 +16,7 @@ from alsmeds.plots.palette import (
     CLASS_COLOURS,
     EVENT_COLOURS,
     NEUTRAL_COLOUR,
+    NON_USER_COLOUR,
     PUBLISHED_COLOUR,
     PUBLISHED_MARKER,
     SUMMARY_COLOUR,
@@ -171,6 +172,19 @@ def plot_prognosis_forest(
     return ax
 
 
+def panel_colour(panel: Mapping[str, object]) -> str:
+    """The colour of a patient's group in :func:`plot_dynamic_predictions`.
+
+    ``colour`` when given; else, with ``exposure`` and ``user``, the class colour for a user
+    and the non-user grey; else the summary colour.
+    """
+    if panel.get("colour"):
+        return str(panel["colour"])
+    if "exposure" in panel and "user" in panel:
+        return CLASS_COLOURS.get(str(panel["exposure"]), SUMMARY_COLOUR) if panel["user"] else NON_USER_COLOUR
+    return SUMMARY_COLOUR
+
+
 def plot_dynamic_predictions(
     patients: Sequence[Mapping[str, object]], horizon_months: float = 24.0, axes: np.ndarray | None = None
 ) -> np.ndarray:
@@ -181,9 +195,11 @@ def plot_dynamic_predictions(
     patients : sequence of mappings
         ``title`` (str), ``visits`` (DataFrame: ``months``, ``score``), ``end`` (months of the end of
         follow-up), ``status`` (how it ended), ``curves`` (mapping landmark month -> DataFrame
-        ``time``, ``survival`` and optionally ``lower``, ``upper``), and optionally ``colour``
-        (the patient's group: a class colour for a user, the non-user grey; default the summary
-        colour).  Successive landmarks are told apart by line style (:data:`LANDMARK_LINESTYLES`).
+        ``time``, ``survival`` and optionally ``lower``, ``upper``), and optionally the
+        patient's group: ``colour``, or ``exposure`` and ``user`` (:func:`panel_colour`: the
+        class colour for a user, the non-user grey; default the summary colour), as
+        :func:`alsmeds.reporting.joint_results.prediction_panels` returns them.  Successive
+        landmarks are told apart by line style (:data:`LANDMARK_LINESTYLES`).
     horizon_months : float
         How far ahead each curve is drawn.
     axes : array of Axes, optional
@@ -200,7 +216,7 @@ def plot_dynamic_predictions(
         top, bottom = axes[0, j], axes[1, j]
         visits = p["visits"]
         curves = p["curves"]
-        colour = p.get("colour") or SUMMARY_COLOUR
+        colour = panel_colour(p)
         landmarks = sorted(curves)
         styles = {s: LANDMARK_LINESTYLES[i % len(LANDMARK_LINESTYLES)] for i, s in enumerate(landmarks)}
         top.plot(visits["months"], visits["score"], "o-", color=colour, markersize=5, linewidth=1)
