@@ -27,7 +27,15 @@ from alsmeds.data.registry import Registry, read_registry
 from alsmeds.derive.cohort import case_exposures
 from alsmeds.derive.survival_data import SURVIVAL_DATA_COLUMNS, build_survival_data
 from alsmeds.models.base import Z_975
-from alsmeds.models.cox import ADJUSTMENT, cox_design, cox_table, fit_cox, fit_cox_models, scaled_schoenfeld
+from alsmeds.models.cox import (
+    ADJUSTMENT,
+    TERM_LABELS,
+    cox_design,
+    cox_table,
+    fit_cox,
+    fit_cox_models,
+    scaled_schoenfeld,
+)
 from alsmeds.models.km import (
     followup_summary,
     km_by_use,
@@ -642,3 +650,261 @@ def test_hazard_ratio_figure_labels_the_joint_row_as_reference_values_and_keeps_
     assert len(stars) == len(dots) == 6
     for y in stars:
         assert min(abs(y - d) for d in dots) == pytest.approx(IMPLIED_ROW_OFFSET), "beside its dot, not on it"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# What notebook 05 shows (alsmeds.reporting.survival_results): the same tables from the results file as from the fits
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def committed_cox():
+    """``survival_cox.csv`` as notebook 05 reads it (missing text and counts come back as NaN and floats)."""
+    from alsmeds.analyses import read_results_file
+    from alsmeds.paths import COMMITTED_RESULTS_DIR
+
+    return read_results_file(COMMITTED_RESULTS_DIR / "survival_cox.csv")
+
+
+def test_tables_from_the_results_file_equal_the_tables_from_the_fits(committed_cox, committed_fits, committed_truth):
+    from alsmeds.reporting import survival_results as sr
+
+    fitted = sr.add_implied(cox_table(committed_fits), committed_truth)
+    assert committed_cox["reason"].isna().all()  # read back as missing: the tables must not print "nan"
+    for build in (sr.cox_exposure_table, sr.model_terms_table, sr.implied_comparison_table):
+        pd.testing.assert_frame_equal(build(committed_cox), build(fitted), check_dtype=False, atol=1e-6)
+    for say in (sr.covariates_sentence, sr.ph_test_sentence):
+        assert say(committed_cox) == say(fitted)
+    shown = sr.cox_exposure_table(committed_cox)
+    assert list(shown.columns) == ["Model", "drug_class", "HR (95% CI)", "users (events)", "patients", "events"]
+    assert len(shown) == 2 * len(CLASSES) and not shown["HR (95% CI)"].str.contains("nan|not estimable").any()
+    assert shown["users (events)"].str.fullmatch(r"\d+ \(\d+\)").all()  # counts, not "205.0 (175.0)"
+
+
+def test_covariates_and_ph_tests_of_the_model_with_the_three_classes(committed_cox, committed_fits):
+    from alsmeds.reporting.survival_results import (
+        covariates_sentence,
+        model_terms_table,
+        ph_test_sentence,
+        ph_test_table,
+    )
+
+    lines = covariates_sentence(committed_cox).splitlines()
+    assert lines[0] == "covariates whose 95% CI excludes 1:"
+    assert [line.split(" the hazard")[0].strip() for line in lines[1:]] == [
+        "age at diagnosis, per 10 years raises",
+        "bulbar onset raises",
+        "ALSFRS-R at diagnosis, per point lowers",
+    ]
+    terms = model_terms_table(committed_cox)
+    assert len(terms) == len(committed_fits[-1].params) and terms["HR (95% CI)"].str.match(r"\d\.\d\d \(").all()
+    ph = ph_test_table(committed_cox)
+    reference = committed_fits[-1].ph_test
+    assert list(ph["term"]) == [TERM_LABELS[t] for t in reference["term"]]
+    np.testing.assert_allclose(ph["chi-square (1 df)"], reference["chisq"], rtol=1e-7)
+    assert ph_test_sentence(committed_cox) == "proportional hazards rejected at 5% for: age at diagnosis, per 10 years"
+
+
+def test_ph_test_sentence_says_why_there_is_no_test():
+    from alsmeds.reporting.survival_results import ph_test_sentence, ph_test_table
+
+    table = cox_table(fit_cox_models(_toy_survival().assign(event=0)))  # no events: no model is fitted
+    assert ph_test_table(table).empty
+    assert ph_test_sentence(table) == "no proportional-hazards test: no term of the model could be estimated"
+    table = cox_table(fit_cox_models(_toy_survival().assign(alsfrs_baseline=np.nan)))  # one reason for every term
+    assert ph_test_sentence(table).startswith("no proportional-hazards test: no case has ALSFRS-R at diagnosis")
+
+
+def test_evalues_of_the_per_class_models_with_the_sandwich_limit(committed_cox, committed_fits):
+    from alsmeds.reporting.evalue import evalue_frame
+    from alsmeds.reporting.survival_results import cox_evalue_table, robust_standard_errors
+
+    robust = robust_standard_errors(committed_fits)
+    table = cox_evalue_table(committed_cox, robust)
+    assert list(table["drug_class"]) == list(CLASSES)
+    per_class = robust[robust["model"] == "per_class"]
+    expected = evalue_frame(per_class, "hazard_ratio", False, ("hazard_ratio", "robust_ci_lower", "robust_ci_upper"))
+    np.testing.assert_allclose(table["E-value (CI limit, sandwich SE)"], expected["evalue_ci"], rtol=1e-6)
+    # Common outcome: the approximate risk ratio lies between 1 and the hazard ratio.
+    assert ((table["approximate RR"] > 1) & (table["approximate RR"] < table["hazard_ratio"])).all()
+    assert (table["evalue_estimate"] > table["evalue_ci"]).all()
+
+
+def test_robust_se_table_and_the_simulation_study_beside_it(committed_fits):
+    from alsmeds.paths import COMMITTED_RESULTS_DIR
+    from alsmeds.reporting.survival_results import (
+        cox_se_performance,
+        robust_se_table,
+        robust_standard_errors,
+        se_performance_sentence,
+        tied_events_sentence,
+    )
+
+    performance = cox_se_performance(COMMITTED_RESULTS_DIR)
+    table = robust_se_table(robust_standard_errors(committed_fits), performance)
+    assert len(table) == 2 * len(CLASSES)
+    assert table["simulation: coverage"].str.fullmatch(r"\d+\.\d%").all()
+    assert table["simulation: model SE vs empirical SE"].str.fullmatch(r"-\d+%").all()  # model SEs too small
+    assert se_performance_sentence(performance).startswith(
+        f"simulation study, {performance['n_reps'].min()} replicates"
+    )
+    assert se_performance_sentence(performance.iloc[:0]) == "no simulation study in results/ (run `alsmeds simstudy`)"
+    empty = robust_se_table(robust_standard_errors(committed_fits), performance.iloc[:0])
+    assert (empty["simulation: coverage"] == "").all()
+    ties = pd.DataFrame({"time": [1.0, 1.0, 2.0, 3.0, 3.0], "event": [1, 1, 1, 1, 0]})
+    assert tied_events_sentence(ties) == "events sharing their day with another event: 2 of 4"
+
+
+def test_the_survival_data_described(hand_made):
+    from alsmeds.reporting.survival_results import (
+        EXAMPLE_COLUMNS,
+        end_of_followup_counts,
+        example_patients,
+        followup_by_year,
+        survival_data_summary,
+    )
+
+    assert survival_data_summary(hand_made) == (
+        "baseline ALSFRS-R missing: 1 | taken on the diagnosis date: 6\n"
+        "users: anxiolytics 1, hypnotics 1, antidepressants 1"
+    )
+    counts = end_of_followup_counts(hand_made)
+    assert counts.index.name == "end of follow-up" and counts["cases"].sum() == len(hand_made)
+    assert "invasive ventilation" in counts.index and "end of follow up" in counts.index
+    examples = example_patients(hand_made)
+    assert list(examples.columns) == EXAMPLE_COLUMNS
+    assert list(examples["status"]) == ["death", "invasive ventilation", "end of follow up"]
+    assert list(examples["person_id"]) == [1, 4, 2]
+    by_year = followup_by_year(hand_made, END)
+    row = by_year.loc[2022]  # case 2, diagnosed 2022-05-01, censored at the end of follow-up
+    assert (row["cases"], row["events"], row["censored"]) == (1, 0, 1)
+    assert row["longest possible follow-up, years"] == pytest.approx(_years("2022-05-01", END))
+    assert by_year["cases"].sum() == len(hand_made)
+    assert (by_year["events"] + by_year["censored"] == by_year["cases"]).all()
+
+
+def test_followup_sentences_and_table():
+    from alsmeds.reporting.survival_results import censoring_sentence, event_rate_sentence, followup_table
+
+    data = pd.DataFrame(
+        {"time": [1.0, 2.0, 3.0, 4.0, 5.0], "event": [1, 0, 1, 0, 0], "status": ["death", "emigration", "death"]
+         + ["end_of_follow_up"] * 2}
+    )  # fmt: skip
+    fu = followup_summary(data)
+    assert censoring_sentence(fu) == "censored: 3, of whom at the end of follow-up 2 and at emigration 1"
+    assert event_rate_sentence(fu) == "2 events in 15 person-years (13.3 per 100 person-years)"
+    table = followup_table(fu)
+    assert list(table.columns) == ["median", "lower quartile", "upper quartile"]
+    assert table.loc["observed (this data)"].tolist() == [3.0, 2.0, 4.0]
+    assert table.loc["observed (published)", "median"] == PUBLISHED_FOLLOWUP_YEARS["median"]
+
+
+def test_median_logrank_and_rmst_tables():
+    from alsmeds.reporting.survival_results import logrank_table, median_survival_table, rmst_months
+
+    data = _toy_survival()
+    medians = median_survival(data)
+    medians.loc[0, "median_upper"] = np.nan
+    medians.loc[1, "median_years"] = np.nan
+    text = median_survival_table(medians)["median (95% CI), years"]
+    assert text[0].endswith("-not reached)") and text[1] == "not reached"
+    assert "reason" not in logrank_table(logrank_by_use(data)).columns  # every test computed
+    without = logrank_table(logrank_by_use(data.assign(use_hypnotics=0)))
+    assert without.set_index("drug_class").loc["hypnotics", "reason"] == "no users of hypnotics"
+    assert {"users", "non-users", "chi-square"} <= set(without.columns)
+    rmst_years = rmst_by_use(data, tau=3.0)
+    months = rmst_months(rmst_years)
+    np.testing.assert_allclose(months["users minus non-users"], 12 * rmst_years["difference"])
+    np.testing.assert_allclose(months["ci_lower"], 12 * rmst_years["ci_lower"])
+
+
+def test_cox_fit_notes_name_warnings_and_models_not_fitted():
+    from alsmeds.reporting.survival_results import cox_fit_notes
+
+    data = _toy_survival()
+    fits = fit_cox_models(data)
+    assert cox_fit_notes(fits) == []
+    failed = fit_cox(data.assign(event=0), ["use_anxiolytics"])
+    assert cox_fit_notes([failed]) == []
+    assert cox_fit_notes({"stratified": failed}, not_fitted=True) == ["stratified model not estimable: no events"]
+    warned = fits[0]
+    warned.warnings.append("Newton did not converge. Try another step size.\nDetails follow.")
+    try:
+        assert cox_fit_notes([warned]) == [f"warning ({warned.label}): Newton did not converge"]
+    finally:
+        warned.warnings.clear()
+
+
+def test_age_handling_table_compares_the_results_with_the_stratified_fit(committed, committed_cox):
+    from alsmeds.reporting.survival_results import age_handling_table
+
+    stratified = fit_cox(
+        committed,
+        [f"use_{k}" for k in CLASSES],
+        adjustment=["male", "bulbar", "diagnostic_delay_months", "alsfrs_baseline"],
+        strata=["age_band"],
+    )
+    table = age_handling_table(committed_cox, stratified)
+    assert list(table.index) == [TERM_LABELS[f"use_{k}"] for k in CLASSES] and table.index.name == "term"
+    mutual = committed_cox[(committed_cox["model"] == "mutual") & committed_cox["is_exposure"]]
+    np.testing.assert_allclose(table["adjusted for age (linear)"], mutual["hazard_ratio"])
+    np.testing.assert_allclose(
+        table["stratified by age band"], np.exp(stratified.params[[f"use_{k}" for k in CLASSES]])
+    )
+
+
+def test_implied_targets_are_shown_only_with_a_planted_truth(committed_cox, committed_truth):
+    from alsmeds.reporting.survival_results import has_implied, implied_comparison_table, implied_sample_sentence
+    from alsmeds.truth import as_truth
+
+    assert has_implied(committed_cox)
+    n = as_truth(committed_truth).implied_cox_sample["n_cases"]
+    assert implied_sample_sentence(committed_cox, committed_truth).startswith(f"implied estimand from {n:,} simulated")
+    real = committed_cox.assign(implied_log_hr=np.nan, implied_mc_se=np.nan, direct_log_hr=np.nan)
+    assert not has_implied(real)
+    for truth in (None, committed_truth):  # a real extract, or a truth the file does not carry
+        assert implied_sample_sentence(real, truth).startswith("no planted truth")
+    table = implied_comparison_table(committed_cox)
+    assert list(table.columns[:3]) == ["Model", "drug_class", "Cox HR"]
+    assert set(table["Model"]) == {"One class at a time", "Three classes together"}
+
+
+def test_try_this_helpers():
+    from alsmeds.reporting.survival_results import (
+        baseline_score_by_use,
+        per_class_cox_variants,
+        prediagnostic_use_differs,
+    )
+
+    data = _toy_survival()
+    lines = baseline_score_by_use(data).splitlines()
+    mean = data.loc[data["use_anxiolytics"] == 1, "alsfrs_baseline"].mean()
+    assert len(lines) == len(CLASSES) and lines[0].startswith(
+        f"mean ALSFRS-R at diagnosis, anxiolytics: users {mean:.1f}"
+    )
+    assert not prediagnostic_use_differs(data, data.copy())
+    assert prediagnostic_use_differs(data, data.assign(use_hypnotics=1 - data["use_hypnotics"]))
+    without = [a for a in ADJUSTMENT if a != "alsfrs_baseline"]
+    side = per_class_cox_variants({"all": (data, ADJUSTMENT), "nobody": (data.assign(use_hypnotics=0), without)})
+    assert list(side.columns) == ["all", "nobody"] and list(side.index) == list(CLASSES)
+    assert side.index.name == "drug_class"
+    users = int(data["use_anxiolytics"].sum())
+    assert side.loc["anxiolytics", "all"].endswith(f"; {users} users")
+    assert side.loc["hypnotics", "nobody"] == "not estimable: no users of hypnotics; 0 users"
+
+
+def test_hazard_ratio_figure_reads_the_results_file_and_takes_a_title(committed_cox):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from alsmeds.plots.survival import plot_hazard_ratios
+
+    not_estimable = committed_cox.copy()
+    not_estimable.loc[0, ["hazard_ratio", "ci_lower", "ci_upper"]] = np.nan  # reason read back as NaN
+    ax = plot_hazard_ratios(not_estimable, title="A title")
+    assert ax.get_title() == "A title"
+    texts = [t.get_text() for t in ax.texts]
+    assert "  not estimable: not estimable" in texts and not any("nan" in t for t in texts)
+    plt.close(ax.figure)

@@ -350,6 +350,7 @@ def plot_hazard_ratios(
     published: dict[str, tuple[float, float | None, float | None]] | None = None,
     *,
     ax: plt.Axes | None = None,
+    title: str | None = None,
 ) -> plt.Axes:
     """Cox hazard ratios of prediagnostic use beside what they estimate and what the paper's joint model reported.
 
@@ -366,11 +367,14 @@ def plot_hazard_ratios(
     ----------
     cox : DataFrame
         Exposure rows of :func:`alsmeds.reporting.survival_results.add_implied` (model, drug_class,
-        hazard_ratio, ci_lower, ci_upper, implied_log_hr, direct_log_hr).
+        hazard_ratio, ci_lower, ci_upper, implied_log_hr, direct_log_hr), e.g. ``survival_cox.csv``
+        as read back (a missing ``reason`` is read as missing, not as an empty string).
     published : dict, optional
         class -> (HR, lower, upper) of the joint model
         (:data:`alsmeds.published.PUBLISHED_PROGNOSIS`); a missing CI is not drawn.
     ax : Axes, optional
+    title : str, optional
+        Title of the axes.
 
     Returns
     -------
@@ -407,7 +411,8 @@ def plot_hazard_ratios(
                 shown.add("estimate")
                 drawn += [r["ci_lower"], r["ci_upper"]]
             else:
-                why = r.get("reason", "") or "not estimable"
+                why = r.get("reason", "")
+                why = why if isinstance(why, str) and why else "not estimable"
                 ax.text(1.0, y, f"  not estimable: {why}", color=colour, fontsize=8, va="center")
             if "implied_log_hr" in r and np.isfinite(r["implied_log_hr"]):
                 ax.scatter(
@@ -509,6 +514,8 @@ def plot_hazard_ratios(
         bbox_to_anchor=(1.01, 1.0),
         fontsize=8.5,
     )
+    if title is not None:
+        ax.set_title(title)
     return ax
 
 
