@@ -226,7 +226,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Execute the notebooks (see :func:`alsmeds.pipeline.runner.run_notebooks`).
+    """Run the study's analyses, then execute the notebooks (:func:`alsmeds.pipeline.runner.run_notebooks`).
+
+    Without ``--only``, every results file is first written by the analyses layer
+    (:func:`alsmeds.analyses.run_analyses`, the committed specification); the notebooks
+    then load them.  With ``--only``, each notebook runs (or resumes) the analyses whose
+    files it shows.
 
     Parameters
     ----------
@@ -270,6 +275,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     notebooks_dir = Path(args.notebooks_dir)
     print(f"alsmeds run: {folders.describe()}", file=sys.stderr)
+    if args.only is None:
+        # Every results file first, by the analyses layer (resumable); the notebooks then load them.
+        from alsmeds.analyses import read_spec, run_analyses
+        from alsmeds.study import Study
+
+        spec = read_spec()
+        study = Study.from_parameters(data_dir=args.data_dir, seed=args.seed, scale=args.scale, rules=spec.rules)
+        report = run_analyses(study, spec, folders.results, progress=not args.no_progress)
+        print(f"alsmeds run: {len(report.ran)} analyses run, {len(report.skipped)} current", file=sys.stderr)
     try:
         results = runner.run_notebooks(
             notebooks_dir,
@@ -288,6 +302,72 @@ def cmd_run(args: argparse.Namespace) -> int:
     total = sum(r.seconds for r in results)
     back = f"; notebooks also written back into {paths.display_path(notebooks_dir)}" if args.inplace else ""
     print(f"executed {len(results)} notebook(s) in {total:.0f} s: {folders.describe()}{back}")
+    return EXIT_OK
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """Run a study specification's analyses, list them, or write or check the specification's JSON Schema.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``study_command`` (``run``, ``list`` or ``schema``) and its options.
+
+    Returns
+    -------
+    int
+        0 on success; 1 when an analysis fails or the schema file is out of date; 2 for a
+        specification that does not validate, a ``--data-dir`` that is not a folder or an
+        unknown ``--only`` (said before anything runs).
+    """
+    from alsmeds import analyses
+    from alsmeds.analyses import spec as spec_module
+    from alsmeds.data.write import write_text_atomic
+
+    if args.study_command == "schema":
+        text = spec_module.schema_text()
+        target = Path(args.out)
+        if args.check:
+            current = target.read_text(encoding="utf-8") if target.is_file() else ""
+            if current != text:
+                print(f"{target} is out of date: run alsmeds study schema", file=sys.stderr)
+                return EXIT_FAILED
+            print(f"{target} is current")
+            return EXIT_OK
+        write_text_atomic(target, text)
+        print(f"wrote {target}")
+        return EXIT_OK
+    if args.study_command == "list":
+        for item in analyses.ANALYSES.values():
+            needs = f"  (needs {', '.join(item.needs)})" if item.needs else ""
+            print(f"{item.name}: {', '.join(item.outputs)}{needs}\n    {item.description}")
+        return EXIT_OK
+    try:
+        spec = analyses.read_spec(args.spec)
+        names = analyses.with_needs(args.only) if args.only else None
+    except (analyses.SpecError, KeyError) as exc:
+        print(f"alsmeds study run: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        print(f"alsmeds study run: --data-dir {args.data_dir} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    from alsmeds.study import Study
+
+    study = Study.from_parameters(data_dir=args.data_dir, rules=spec.rules)
+    _, results_dir = paths.output_folders(None, args.results_dir, data_dir=args.data_dir)
+    if results_dir.resolve() == paths.COMMITTED_RESULTS_DIR.resolve() and not args.inplace:
+        print(
+            "alsmeds study run: results/ is the committed bundle; pass --inplace (make refresh) to write it",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(f"alsmeds study run: {spec.name} on {study.source} -> {paths.display_path(results_dir)}", file=sys.stderr)
+    report = analyses.run_analyses(
+        study, spec, results_dir, only=names, resume=not args.no_resume, progress=not args.no_progress
+    )
+    timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.seconds.items())
+    skipped = f"; {len(report.skipped)} current, skipped ({', '.join(report.skipped)})" if report.skipped else ""
+    print(f"ran {len(report.ran)} analyses ({timing or 'none'}){skipped}; {len(report.written)} files written")
     return EXIT_OK
 
 
@@ -365,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
-        Parser with the ``simulate``, ``validate``, ``run``, ``compare`` and ``site`` subcommands.
+        Parser with the ``simulate``, ``validate``, ``run``, ``study``, ``compare`` and ``site`` subcommands.
     """
     parser = _OneLineParser(
         prog="alsmeds",
@@ -429,6 +509,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("study", help="run a study specification's analyses (every results file, no notebook)")
+    study_sub = p.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    q = study_sub.add_parser("run", help="run the analyses of SPEC in dependency order, resuming where they stopped")
+    q.add_argument(
+        "spec", nargs="?", default=None, metavar="SPEC", help="study specification, YAML (default: the committed study)"
+    )
+    q.add_argument("--data-dir", default=None, metavar="DIR", help="register extract (default: the committed data)")
+    q.add_argument(
+        "--results-dir", default=None, metavar="DIR", help="results folder (default: build/runs/<data>/results)"
+    )
+    q.add_argument("--only", nargs="+", default=None, metavar="ANALYSIS", help="these analyses and what they need")
+    q.add_argument("--no-resume", action="store_true", help="run every analysis, even those whose files are current")
+    q.add_argument("--inplace", action="store_true", help="(maintainers) allow --results-dir results/")
+    q.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    q = study_sub.add_parser("list", help="the analyses, their results files and what each needs")
+    q = study_sub.add_parser("schema", help="write (or --check) the JSON Schema of a study specification")
+    q.add_argument("--out", default=str(paths.ROOT / "studies" / "study-spec.schema.json"), metavar="FILE")
+    q.add_argument("--check", action="store_true", help="fail when FILE differs from the schema of the code")
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser(
         "compare",
