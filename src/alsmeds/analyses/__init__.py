@@ -12,11 +12,17 @@ study's summaries).
 
 from __future__ import annotations
 
-from alsmeds.analyses import alsfrs, cohort, joint, report, risk, survival  # noqa: F401, I001  (declare their analyses, in dependency order)
+from importlib import import_module
+
 from alsmeds.analyses.context import AnalysisContext, read_results_file
-from alsmeds.analyses.registry import ANALYSES, Analysis, analysis, with_needs
+from alsmeds.analyses.registry import ANALYSES, Analysis, analysis, ordered, with_needs
 from alsmeds.analyses.run import RunReport, StudyResults, results, run_analyses
 from alsmeds.analyses.spec import STUDY_SPEC_FILE, SpecError, StudySpec, json_schema, read_spec
+
+#: The modules that declare analyses, in the order of the study (the report last); imported for their declarations.
+ANALYSIS_MODULES = ("cohort", "risk", "survival", "alsfrs", "joint", "report")
+for _module in ANALYSIS_MODULES:
+    import_module(f"{__name__}.{_module}")
 
 __all__ = [
     "ANALYSES",
@@ -28,6 +34,7 @@ __all__ = [
     "StudyResults",
     "StudySpec",
     "analysis",
+    "ordered",
     "json_schema",
     "read_results_file",
     "read_spec",

@@ -28,8 +28,8 @@ def read_results_file(path: str | Path) -> pd.DataFrame | dict[str, Any]:
     Returns
     -------
     DataFrame or dict
-        Empty strings of a CSV (a ``reason`` of an estimable term) are read as empty strings,
-        not as missing; boolean columns as booleans.
+        Empty cells of a CSV (the ``reason`` of an estimable term) are read as missing
+        (NaN), the text "NA" as text; boolean columns as booleans.
     """
     path = Path(path)
     if path.suffix == ".json":

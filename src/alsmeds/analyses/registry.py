@@ -8,8 +8,8 @@ action: its name, the files it writes (``outputs``) and the analyses whose files
 
 To add an analysis: write ``def my_analysis(ctx) -> list[Path]`` in a module of this
 package, decorate it with ``@analysis("my_analysis", outputs=(...), needs=(...))``, and
-import the module in :mod:`alsmeds.analyses` (``__init__``); a study specification then
-names it in ``analyses`` (default: every analysis runs).
+import the module in :mod:`alsmeds.analyses` (``__init__``, in any order); a study
+specification then names it in ``analyses`` (default: every analysis runs).
 """
 
 from __future__ import annotations
@@ -53,14 +53,15 @@ ANALYSES: dict[str, Analysis] = {}
 
 
 def analysis(name: str, outputs: Sequence[str], needs: Sequence[str] = ()) -> Callable:
-    """Declare an analysis (a decorator); see the module docstring."""
+    """Declare an analysis (a decorator); see the module docstring.
+
+    The order of declaration does not matter: :func:`ordered` sorts the analyses so that
+    each runs after those it needs (declaration order among the others).
+    """
 
     def register(function: Callable[[AnalysisContext], Sequence[Path]]) -> Callable:
         if name in ANALYSES:
             raise ValueError(f"analysis {name!r} declared twice")
-        unknown = [n for n in needs if n not in ANALYSES]
-        if unknown:  # declaration order is a topological order
-            raise ValueError(f"analysis {name!r} needs {unknown}, which must be declared before it")
         doc = (function.__doc__ or "").strip().splitlines()
         ANALYSES[name] = Analysis(name, tuple(outputs), tuple(needs), function, doc[0] if doc else "")
         return function
@@ -68,20 +69,46 @@ def analysis(name: str, outputs: Sequence[str], needs: Sequence[str] = ()) -> Ca
     return register
 
 
-def with_needs(names: Iterable[str] | None) -> list[str]:
-    """The named analyses and everything they need, in dependency (declaration) order; None: all."""
+def ordered(analyses: dict[str, Analysis] | None = None) -> list[str]:
+    """Every analysis in dependency order (a stable topological sort of the declarations).
+
+    Raises
+    ------
+    ValueError
+        An analysis needs one that is not declared, or the needs form a cycle.
+    """
+    analyses = ANALYSES if analyses is None else analyses
+    for item in analyses.values():
+        unknown = [n for n in item.needs if n not in analyses]
+        if unknown:
+            raise ValueError(f"analysis {item.name!r} needs {unknown}, which no analysis declares")
+    done: list[str] = []
+    pending = list(analyses)
+    while pending:
+        ready = [n for n in pending if set(analyses[n].needs) <= set(done)]
+        if not ready:
+            raise ValueError(f"the needs of {pending} form a cycle")
+        done.append(ready[0])
+        pending.remove(ready[0])
+    return done
+
+
+def with_needs(names: Iterable[str] | None, analyses: dict[str, Analysis] | None = None) -> list[str]:
+    """The named analyses and everything they need, in dependency order; None: all."""
+    analyses = ANALYSES if analyses is None else analyses
+    order = ordered(analyses)
     if names is None:
-        return list(ANALYSES)
+        return order
     wanted: set[str] = set()
     stack = list(names)
     while stack:
         name = stack.pop()
-        if name not in ANALYSES:
-            raise KeyError(f"unknown analysis {name!r}; known: {', '.join(ANALYSES)}")
+        if name not in analyses:
+            raise KeyError(f"unknown analysis {name!r}; known: {', '.join(analyses)}")
         if name not in wanted:
             wanted.add(name)
-            stack.extend(ANALYSES[name].needs)
-    return [name for name in ANALYSES if name in wanted]
+            stack.extend(analyses[name].needs)
+    return [name for name in order if name in wanted]
 
 
 def producer_of(file_name: str) -> Analysis:

@@ -107,7 +107,7 @@ def run_analyses(
     if results_dir is None:
         _, results_dir = paths.output_folders(None, None, data_dir=study.data_dir)
     results_dir = Path(results_dir)
-    names = with_needs(only if only is not None else spec.analyses)
+    names = with_needs(only if only is not None else spec.analyses, ANALYSES)
     key = hashlib.sha256(f"{spec.fingerprint()}|{data_key(study)}|{code_fingerprint()}".encode()).hexdigest()
     state = _read_state(results_dir) if resume else {}
     ctx = AnalysisContext(study, spec, results_dir)
