@@ -124,6 +124,8 @@ def test_a_model_that_cannot_be_fitted_gives_one_row_per_class_with_the_reason(s
     assert association_text(table) == f"alpha: not estimable ({fits.reason})"
     assert against_planted(table, study.planted_truth) is None
     assert prediction_panels(fits.joint, small.long, small.surv) == []
+    why = f"baseline hazards not compared: the joint model cannot be fitted ({fits.reason})"
+    assert baseline_check(small, fits.joint, fits.reason) == (None, why)
     contrast = visit_contrast(small, fits.joint, fits.two_stage, fits.reason)
     assert contrast.fits == {} and contrast_text(contrast) == f"{ALL_VISITS}: not estimable ({fits.reason})"
     assert association_contrast(contrast.fits).empty

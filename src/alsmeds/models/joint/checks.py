@@ -81,14 +81,18 @@ def quadrature_check(
     return table
 
 
-def baseline_check(frames: JointFrames, fitted: AlsJointResult) -> tuple[pd.DataFrame | None, str]:
+def baseline_check(
+    frames: JointFrames, fitted: AlsJointResult | None, reason: str = ""
+) -> tuple[pd.DataFrame | None, str]:
     """The survival terms and ``alpha`` with a Weibull and with a piecewise-constant baseline hazard.
 
     Parameters
     ----------
     frames : JointFrames
-    fitted : AlsJointResult
-        The Weibull fit of these frames.
+    fitted : AlsJointResult or None
+        The Weibull fit of these frames (None when it cannot be fitted: nothing is refitted).
+    reason : str
+        Why the Weibull model cannot be fitted.
 
     Returns
     -------
@@ -96,8 +100,10 @@ def baseline_check(frames: JointFrames, fitted: AlsJointResult) -> tuple[pd.Data
         Indexed by term: ``Weibull``, ``piecewise`` (seven intervals cut at event-time quantiles,
         as R's JM) and ``difference / SE`` (in SEs of the Weibull fit: far below 1 means the
         parametric choice did not drive the estimates); and the AIC of both fits with the
-        baseline it prefers.  None and the reason when the piecewise model cannot be fitted.
+        baseline it prefers.  None and the reason when either model cannot be fitted.
     """
+    if fitted is None:
+        return None, f"baseline hazards not compared: the joint model cannot be fitted ({reason or 'no fit'})"
     try:
         piecewise = AlsJointModel(baseline="piecewise").fit(frames)
     except JointModelError as exc:
