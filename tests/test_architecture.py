@@ -43,10 +43,10 @@ LAYERS = {
     "plots": 7,  # figures from results and frames
     "study": 8,  # the public face: Study
     "analyses": 9,  # the study specification and one function per results file, run in dependency order
-    "pipeline": 10,  # runner, command line, build caches
     "simstudy": 10,  # simulation study: replicates, performance measures, its command line
-    "__main__": 11,
-    "__init__": 11,
+    "pipeline": 11,  # runner, command line (which also dispatches `alsmeds simstudy`), build caches
+    "__main__": 12,
+    "__init__": 12,
 }
 
 
@@ -210,3 +210,32 @@ def test_the_checker_finds_an_upward_import(tmp_path: Path):
     targets = [t for _, t in _imports(fake, tmp_path / "alsmeds")]
     assert targets == ["alsmeds.models.clogit", "alsmeds.plots"]
     assert all(LAYERS[_layer_of_module(t)] > LAYERS["derive"] for t in targets)
+
+
+def sideways_imports(graph: dict[str, list[tuple[int, str]]]) -> list[str]:
+    """Imports between two different subpackages of the same layer (the foundation's modules may import each other).
+
+    Two subpackages of one rank are siblings (``reference`` and ``simulate``): neither may
+    lean on the other, or the layer is not one layer.
+    """
+    found = []
+    for module, imports in graph.items():
+        own = module.split("/")[0].removesuffix(".py")
+        for line, target in imports:
+            other = _layer_of_module(target)
+            same_rank = other in LAYERS and own in LAYERS and LAYERS[other] == LAYERS[own] and LAYERS[own] > 0
+            if same_rank and other != own:
+                found.append(f"{module} line {line}: {target} ({own} and {other} are one layer)")
+    return found
+
+
+def test_no_sideways_import_within_a_layer():
+    graph = {str(p.relative_to(PACKAGE)): _imports(p) for p in MODULES}
+    assert sideways_imports(graph) == []
+
+
+def test_the_checker_finds_a_sideways_import():
+    planted = {"simulate/fake.py": [(3, "alsmeds.reference.r")], "data/ok.py": [(1, "alsmeds.data.schema")]}
+    assert sideways_imports(planted) == [
+        "simulate/fake.py line 3: alsmeds.reference.r (simulate and reference are one layer)"
+    ]
