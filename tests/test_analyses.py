@@ -272,3 +272,12 @@ def test_the_command_line_lists_analyses_and_checks_the_schema(capsys):
     listed = capsys.readouterr().out
     assert all(name in listed for name in analyses.ANALYSES)
     assert main(["study", "schema", "--check"]) == 0
+
+
+def test_the_results_readme_names_every_results_file_and_its_analysis():
+    text = (paths.COMMITTED_RESULTS_DIR / "README.md").read_text(encoding="utf-8")
+    for item in analyses.ANALYSES.values():
+        for name in item.outputs:
+            assert f"`{name}`" in text, f"results/README.md does not describe {name}"
+        assert f"`{item.name}`" in text, f"results/README.md does not name the analysis {item.name}"
+    assert "`simstudy_estimates.csv.gz`" in text
