@@ -14,7 +14,7 @@ from matplotlib.colors import to_hex
 
 from alsmeds.constants import CATEGORY_CODES, CLASSES, WINDOWS
 from alsmeds.plots import MAX_FIGURE_WIDTH, save_figure, use_style
-from alsmeds.plots.cohort import plot_age_sex_by_role, plot_set_composition
+from alsmeds.plots.cohort import plot_age_sex_by_role, plot_set_composition, plot_set_composition_panels
 from alsmeds.plots.exposure import (
     plot_exposure_timelines,
     plot_first_use_timing_panels,
@@ -100,6 +100,23 @@ def test_set_composition_shows_siblings_by_spouse_and_counts_population_controls
     text = " ".join(t.get_text() for t in ax.texts)
     assert "6 sets with 5, 1 with fewer, 0 with none" in text
     assert ax.get_ylim()[1] > 2  # the tallest bar (2 sets) fits
+
+
+def test_set_composition_panels_draw_one_titled_panel_per_data_set():
+    def members(n_sets: int, siblings: int) -> pd.DataFrame:
+        rows = []
+        for case in range(n_sets):
+            rows += [{"case_id": case, "role": "case"}] + [{"case_id": case, "role": "population_control"}] * 5
+            rows += [{"case_id": case, "role": "sibling"}] * siblings
+        return pd.DataFrame(rows)
+
+    fig = plot_set_composition_panels({"this run": members(3, 1), "seed 2": members(4, 0)})
+    _width_ok(fig)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["this run", "seed 2"]
+    for ax, n in zip(fig.axes, (3, 4), strict=True):
+        assert sum(p.get_height() for p in ax.patches) == n  # every set in one bar (no spouse: open bars)
+    with pytest.raises(ValueError, match="no data set"):
+        plot_set_composition_panels({})
 
 
 def test_age_sex_by_role_fits_the_page_and_marks_women_open(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -9,7 +11,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from alsmeds.constants import DAYS_PER_YEAR
 from alsmeds.plots.palette import ROLE_COLOURS, ROLE_MARKERS
-from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
+from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER, set_composition
 
 
 def _box(ax, x, y, text, colour, width=0.28, height=0.16):
@@ -215,6 +217,32 @@ def plot_set_composition(composition: pd.DataFrame, ax: plt.Axes | None = None, 
         color=ROLE_COLOURS["population_control"],
     )
     return ax
+
+
+def plot_set_composition_panels(drawn: Mapping[str, pd.DataFrame], width: float = 11.5) -> plt.Figure:
+    """:func:`plot_set_composition` of several data sets side by side, each panel titled with its name.
+
+    Parameters
+    ----------
+    drawn : mapping of str to DataFrame
+        Panel title (e.g. ``"seed 20250606"``) -> the members of a data set
+        (:func:`alsmeds.reporting.describe.members`); their compositions are
+        :func:`alsmeds.reporting.describe.set_composition`.
+    width : float
+        Figure width in inches (4 inches high).
+
+    Returns
+    -------
+    matplotlib Figure
+        One axes per data set, in the mapping's order.
+    """
+    if not drawn:
+        raise ValueError("no data set to draw")
+    fig, axes = plt.subplots(1, len(drawn), figsize=(width, 4), squeeze=False)
+    for ax, (name, members) in zip(axes[0], drawn.items(), strict=True):
+        plot_set_composition(set_composition(members), ax=ax)
+        ax.set_title(name, loc="left", pad=20)
+    return fig
 
 
 def plot_set_gallery(members: pd.DataFrame, n_sets: int = 8, ax: plt.Axes | None = None) -> plt.Axes:

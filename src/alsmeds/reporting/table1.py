@@ -14,9 +14,20 @@ would weight cases with relatives more.  Everything is assessed at the case's in
   ``exposure_prevalence.csv``, written atomically.
 * :func:`classification_agreement` -- the exposure classification against the planted
   truth of a synthetic data set (``truth_people.csv``).
+* :func:`threshold_shares` -- the share of people who would be users with one, two or
+  three dispensings, from the counts of :func:`alsmeds.derive.thresholds.users_by_threshold`.
 * :func:`threshold_sentence`, :func:`prevalence_sentence`, :func:`smd_sentence` -- what
   the tables show, as one sentence computed from them, so a notebook's narrative holds
   for whatever extract it runs on.
+* ``show_*`` -- what notebook 02 shows, one call per cell: a code list (:func:`show_codelist`),
+  the dispensings by class (:func:`dispensing_breakdown`), the threshold table (:func:`show_thresholds`), the
+  analysis table by comparison and the truth agreement read back from ``02_exposure.json``
+  (:func:`show_comparisons`, :func:`show_agreement`), the example people of the timeline
+  figure (:func:`show_example_people`) and the prevalence table (:func:`show_prevalence`).
+
+This module re-runs no study definition (``docs/architecture.md``): the analysis table,
+the class dispensings and the threshold counts are derived by the caller and passed in;
+"ever" use is the models' indicator (:func:`alsmeds.models.design.ever_indicators`).
 
 About tableone's SMDs
 ---------------------
@@ -32,8 +43,11 @@ perfect balance, above 0.1 is the usual flag for imbalance), and fixes the colum
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,9 +55,11 @@ from tableone import TableOne
 
 from alsmeds.constants import CLASSES, WINDOW_LABELS, WINDOWS
 from alsmeds.data.write import write_csv_atomic, write_text_atomic
-from alsmeds.derive.exposure import ever_used
 from alsmeds.formatting import fixed
-from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER
+from alsmeds.labels import CLASS_NAMES, WINDOW_NAMES, label
+from alsmeds.models.design import ever_indicators
+from alsmeds.reporting.describe import ROLE_LABELS, ROLE_ORDER, Note
+from alsmeds.reporting.display import Table, show_table
 
 #: Control roles an SMD against the cases is reported for, in column order.
 CONTROL_ROLES = ("population_control", "sibling", "spouse")
@@ -275,6 +291,7 @@ def exposure_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
     """
     rows = one_row_per_person(analysis_table)
     role = _role_column(rows)
+    ever = ever_indicators(rows)
     out = []
     for k in CLASSES:
         in_window = all(f"{k}_in_{w}" in rows.columns for w in WINDOWS)
@@ -283,7 +300,7 @@ def exposure_prevalence(analysis_table: pd.DataFrame) -> pd.DataFrame:
             for w in WINDOWS
         }
         flags["gt1"] = rows[f"{k}_gt1"].astype(int).eq(1)
-        flags["ever"] = pd.Series(ever_used(rows[f"cat_{k}"].to_numpy()) == 1, index=rows.index)
+        flags["ever"] = ever[f"{k}_ever"].eq(1)
         for w, flag in flags.items():
             counts = pd.DataFrame({"role": role, "flag": flag.to_numpy()}).groupby("role", observed=True)["flag"]
             people, exposed = counts.size(), counts.sum()
@@ -377,13 +394,8 @@ def classification_agreement(analysis_table: pd.DataFrame, truth_people: pd.Data
     return pd.DataFrame(out).set_index("drug_class")
 
 
-def users_by_threshold(
-    dispensings: pd.DataFrame,
-    members: pd.DataFrame,
-    thresholds: tuple[int, ...] = (1, 2, 3),
-    roles: tuple[str, ...] = ("case", "population_control"),
-) -> pd.DataFrame:
-    """How many people would count as users if one, two or three dispensings were required.
+def threshold_shares(users: pd.DataFrame) -> pd.DataFrame:
+    """How many people would count as users if one, two or three dispensings were required, in percent.
 
     For each drug class and role, the percentage of people with at least ``t`` dispensings
     of the class on distinct dates before the index date, for each threshold ``t``.  The
@@ -392,42 +404,57 @@ def users_by_threshold(
 
     Parameters
     ----------
-    dispensings : DataFrame
-        The ``dispensings`` table.
-    members : DataFrame
-        One row per person and matched set: person_id, case_id, index_date, role (e.g.
-        :func:`alsmeds.derive.cohort.set_members`).
-    thresholds : tuple of int
-        Numbers of distinct dispensing dates.
-    roles : tuple of str
-        Roles to show.
+    users : DataFrame
+        :func:`alsmeds.derive.thresholds.users_by_threshold`: drug_class, role, threshold,
+        people, users.
 
     Returns
     -------
     DataFrame
-        Index (class, role); columns ``people`` and ``>= t dispensings (%)`` per threshold.
+        Index (class, role), roles as readable names (:data:`ROLE_LABELS`), classes in
+        :data:`alsmeds.constants.CLASSES` order; columns ``people`` and
+        ``>= t dispensings (%)`` per threshold (``>= 1 dispensing (%)`` for one).
     """
-    from alsmeds.derive.exposure import ExposureRules, first_qualifying_dates
-
-    key = ["person_id", "case_id"]
-    members = members[members["role"].isin(roles)]
-    people = members.groupby("role").size()
-    out = pd.DataFrame(
-        index=pd.MultiIndex.from_tuples([(k, r) for k in CLASSES for r in roles], names=["class", "role"])
-    )
-    out["people"] = [int(people.get(r, 0)) for _, r in out.index]
-    for t in thresholds:
-        hits = first_qualifying_dates(dispensings, members[key + ["index_date"]], ExposureRules(min_dispensings=t))
-        hits = hits.merge(members[key + ["role"]], on=key)
-        counts = hits.groupby(["group", "role"]).size()
-        n = [int(counts.get((k, r), 0)) for k, r in out.index]
+    roles = list(dict.fromkeys(users["role"]))
+    index = pd.MultiIndex.from_tuples([(k, r) for k in CLASSES for r in roles], names=["class", "role"])
+    by_cell = users.set_index(["drug_class", "role"])
+    out = pd.DataFrame(index=index)
+    first = users.drop_duplicates(["drug_class", "role"]).set_index(["drug_class", "role"])["people"]
+    out["people"] = [int(first.get((k, r), 0)) for k, r in index]
+    for t in dict.fromkeys(users["threshold"]):
+        at = by_cell[by_cell["threshold"] == t]["users"]
+        n = [int(at.get((k, r), 0)) for k, r in index]
         out[f">= {t} dispensing{'s' if t > 1 else ''} (%)"] = 100.0 * np.array(n) / out["people"].to_numpy()
     out.index = out.index.set_levels([ROLE_LABELS.get(r, r) for r in out.index.levels[1]], level=1)
     return out
 
 
+def show_thresholds(thresholds: pd.DataFrame, digits: int = 1) -> Table:
+    """:func:`threshold_shares` as a captioned table (classes and roles by their names).
+
+    Parameters
+    ----------
+    thresholds : DataFrame
+        :func:`threshold_shares`.
+    digits : int
+        Decimals of the percentages.
+
+    Returns
+    -------
+    Table
+        The caption names the thresholds of the columns.
+    """
+    counts = [int(n) for c in thresholds.columns for n in re.findall(r"^>= (\d+) ", c)]
+    listed = ", ".join(map(str, counts[:-1])) + (f" or {counts[-1]}" if len(counts) > 1 else str(counts[-1]))
+    return show_table(
+        thresholds.rename_axis(["drug_class", "role"]),
+        digits=digits,
+        caption=f"People with at least {listed} dispensings on distinct dates before the index date",
+    )
+
+
 def threshold_sentence(thresholds: pd.DataFrame) -> str:
-    """What requiring two (and three) dispensings does, from :func:`users_by_threshold`.
+    """What requiring two (and three) dispensings does, from :func:`threshold_shares`.
 
     Returns
     -------
@@ -515,3 +542,167 @@ def smd_sentence(smd: pd.DataFrame, flag: float = 0.1) -> str:
         return "No control group to compare the cases with."
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
+
+
+# ---------------------------------------------------------------------------- what notebook 02 shows
+
+
+#: Columns of a code list that say where it comes from (the file keeps them; a lesson's table leaves them out).
+CODELIST_PROVENANCE = ("source", "version")
+
+
+def show_codelist(codelist: pd.DataFrame, caption: str) -> Table:
+    """A code list as a captioned table: its groups, prefixes and descriptions, without the provenance columns.
+
+    Parameters
+    ----------
+    codelist : DataFrame
+        :func:`alsmeds.derive.codelists.load_codelist` (e.g. ``"atc_classes"``).
+    caption : str
+        Shown above the table (e.g. the file's name).
+
+    Returns
+    -------
+    Table
+    """
+    return show_table(
+        codelist.drop(columns=[c for c in CODELIST_PROVENANCE if c in codelist]), index=False, caption=caption
+    )
+
+
+def dispensing_breakdown(dispensings: pd.DataFrame, in_class: pd.DataFrame) -> str:
+    """How many dispensing rows belong to each study class and how many to other drugs, as aligned lines.
+
+    Parameters
+    ----------
+    dispensings : DataFrame
+        The ``dispensings`` table (every row of the extract).
+    in_class : DataFrame
+        Its rows of the study's classes, with a ``group`` column
+        (:func:`alsmeds.derive.exposure.class_dispensings`).
+
+    Returns
+    -------
+    str
+        All rows, rows of the three classes (and of each), and the other drugs, which the
+        exposure ignores.
+    """
+    lines = [f"dispensing rows: {len(dispensings):,}", f"  of the three classes: {len(in_class):,}"]
+    lines += [f"    {k:<16} {(in_class['group'] == k).sum():>6,}" for k in CLASSES]
+    lines.append(f"  other drugs (ignored): {len(dispensings) - len(in_class):,}")
+    return "\n".join(lines)
+
+
+def show_comparisons(exposure_summary: Mapping[str, Any]) -> Table:
+    """The analysis table by comparison, as the ``exposure`` analysis recorded it in ``02_exposure.json``.
+
+    Parameters
+    ----------
+    exposure_summary : mapping
+        ``02_exposure.json`` read back: its ``analysis_table`` holds ``by_comparison``
+        (:func:`alsmeds.derive.cohort.comparison_summary` as records) and ``columns``.
+
+    Returns
+    -------
+    Table
+        One row per comparison (and the cases without any control): sets, rows, cases and
+        controls; the caption gives the table's number of columns.
+    """
+    summary = exposure_summary["analysis_table"]
+    frame = pd.DataFrame(summary["by_comparison"]).set_index("comparison")[["sets", "rows", "cases", "controls"]]
+    caption = f"The analysis table by comparison ({summary['columns']} columns; one row per person per comparison)"
+    return show_table(frame, caption=caption)
+
+
+def example_classification(analysis_table: pd.DataFrame, person_ids: Sequence[int]) -> pd.DataFrame:
+    """How the analysis table classifies a few people: per class, the window of first use and the lagged exposure.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+        The analysis table (``window_<class>``, ``<class>_gt1``); one row per person and set is used.
+    person_ids : sequence of int
+        E.g. :func:`alsmeds.plots.exposure.example_people`, in the order to show them.
+
+    Returns
+    -------
+    DataFrame
+        Index person_id; ``role`` and one column per class named by :data:`alsmeds.labels.CLASS_NAMES`:
+        ``"never"`` or ``"<window>, lagged user"`` / ``"<window>, not lagged"``.
+    """
+    rows = one_row_per_person(analysis_table).set_index("person_id").loc[list(person_ids)]
+    readable: dict[str, Any] = {"role": rows["role"]}
+    for k in CLASSES:
+        readable[CLASS_NAMES[k]] = [
+            "never" if w == "never" else f"{label(WINDOW_NAMES, w)}, {'lagged user' if lagged else 'not lagged'}"
+            for w, lagged in zip(rows[f"window_{k}"], rows[f"{k}_gt1"], strict=True)
+        ]
+    return pd.DataFrame(readable)
+
+
+def show_example_people(analysis_table: pd.DataFrame, person_ids: Sequence[int]) -> Table:
+    """:func:`example_classification` as a captioned table.
+
+    Parameters
+    ----------
+    analysis_table : DataFrame
+    person_ids : sequence of int
+
+    Returns
+    -------
+    Table
+    """
+    return show_table(
+        example_classification(analysis_table, person_ids),
+        caption="The people of the figure: window of first use, and the lagged main exposure",
+    )
+
+
+def show_prevalence(prevalence: pd.DataFrame, decimals: int = 1) -> Table:
+    """:func:`prevalence_wide` of :func:`exposure_prevalence` (or ``exposure_prevalence.csv``) as a captioned table.
+
+    Parameters
+    ----------
+    prevalence : DataFrame
+        :func:`exposure_prevalence`, or ``exposure_prevalence.csv`` read back.
+    decimals : int
+        Decimals of the percentages.
+
+    Returns
+    -------
+    Table
+        Rows class and window, columns roles, cells "n (%)".
+    """
+    return show_table(
+        prevalence_wide(prevalence, decimals).rename_axis(["drug_class", "window"]),
+        caption="People with qualifying use by window of first use, n (%)",
+    )
+
+
+def show_agreement(agreement: Sequence[Mapping[str, Any]] | pd.DataFrame | None, digits: int = 4) -> Table | Note:
+    """The classification against the planted truth, or a note that a real extract has no answer key.
+
+    Parameters
+    ----------
+    agreement : records, DataFrame or None
+        ``truth_agreement`` of ``02_exposure.json`` (:func:`classification_agreement` as
+        records), the frame itself, or None (no planted truth).
+    digits : int
+        Decimals of the shares.
+
+    Returns
+    -------
+    Table or Note
+        Per class: people compared, shares whose window and whose date of first qualifying
+        use agree with the truth, people in only one of the two tables; the caption gives the
+        lowest window agreement over the classes, in percent.
+    """
+    if agreement is None:
+        return Note("no planted truth (a real extract): check skipped")
+    frame = agreement if isinstance(agreement, pd.DataFrame) else pd.DataFrame(list(agreement)).set_index("drug_class")
+    frame = frame[["people", "window_agrees", "date_agrees", "unmatched"]]
+    caption = (
+        "Classification against the planted truth (shares of people): the window agrees with the truth "
+        f"for {100 * frame['window_agrees'].min():.2f}% of people in every class"
+    )
+    return show_table(frame, digits=digits, caption=caption)
