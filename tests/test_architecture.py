@@ -104,10 +104,7 @@ FORBIDDEN_FLOWS = {
 
 #: Today's forbidden flows, one (module, imported module) pair each: issue 23: to remove.  A pair not listed
 #: here fails; a pair listed here that no longer occurs fails too, so the list only shrinks.
-ALLOWED_EXCEPTIONS = {
-    # issue 23: to remove.  Table 1 reads exposure rules and first qualifying dates.
-    ("reporting/table1.py", "alsmeds.derive.exposure"): "ever_used, ExposureRules, first_qualifying_dates",
-}
+ALLOWED_EXCEPTIONS = {}
 
 
 def forbidden_imports(
