@@ -228,10 +228,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the study's analyses, then execute the notebooks (:func:`alsmeds.pipeline.runner.run_notebooks`).
 
-    Without ``--only``, every results file is first written by the analyses layer
-    (:func:`alsmeds.analyses.run_analyses`, the committed specification); the notebooks
-    then load them.  With ``--only``, each notebook runs (or resumes) the analyses whose
-    files it shows.
+    Without ``--only``, on the project's notebooks, every results file is first written by
+    the analyses layer (:func:`alsmeds.analyses.run_analyses`, the committed specification);
+    the notebooks then load them.  With ``--only`` (or another notebooks folder), each
+    notebook runs (or resumes) the analyses whose files it shows.
 
     Parameters
     ----------
@@ -275,8 +275,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     notebooks_dir = Path(args.notebooks_dir)
     print(f"alsmeds run: {folders.describe()}", file=sys.stderr)
-    if args.only is None:
-        # Every results file first, by the analyses layer (resumable); the notebooks then load them.
+    if args.only is None and notebooks_dir.resolve() == paths.NOTEBOOKS_DIR.resolve():
+        # The study's lessons: every results file first, by the analyses layer (resumable); the notebooks load them.
         from alsmeds.analyses import read_spec, run_analyses
         from alsmeds.study import Study
 
