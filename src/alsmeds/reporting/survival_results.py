@@ -73,7 +73,7 @@ SURVIVAL_COX_COLUMNS = {
     "estimable": "false when the term could not be estimated (left out of the model) or the model failed",
     "reason": "why a term is not estimable, e.g. no users of the class or no event among them (empty otherwise)",
     "implied_log_hr": "the log hazard ratio this model estimates under the planted joint model, computed numerically "
-    "(alsmeds.simulate.prognosis_truth); empty without a planted truth or for covariates",
+    "(alsmeds.estimands.cox); empty without a planted truth or for covariates",
     "implied_mc_se": "Monte Carlo standard error of implied_log_hr",
     "direct_log_hr": "the planted direct (joint-model) log hazard ratio of the class; empty without a planted truth",
 }
@@ -143,7 +143,7 @@ def add_implied(cox: pd.DataFrame, truth: Truth | Mapping[str, Any] | None) -> p
     truth : Truth, dict or None
         The planted truth (:attr:`alsmeds.Study.planted_truth`, or ``Study.truth``); None (a real
         extract) or a truth without the Cox models' implied estimands
-        (:func:`alsmeds.simulate.prognosis_truth.implied_cox_estimands`) leaves the columns empty.
+        (:func:`alsmeds.estimands.cox.implied_cox_estimands`) leaves the columns empty.
         ``implied_log_hr``, ``implied_mc_se``: :meth:`alsmeds.truth.Truth.implied_cox`;
         ``direct_log_hr``: :meth:`alsmeds.truth.Truth.planted_log_hr_direct`.
     """
