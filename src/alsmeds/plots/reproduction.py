@@ -1,7 +1,8 @@
 """The reproduction figures: the nine published estimates beside this bundle's and the planted values.
 
 * :func:`plot_published_vs_ours` -- per published ratio, the published estimate above ours, risk
-  and prognosis in two panels (notebook 08).
+  and prognosis in two panels; :func:`published_vs_ours_figure` draws it on the figure notebook 08
+  saves.
 * :func:`plot_study_summary` -- one slide of the whole study: the design in a strip and the nine
   estimates on one shared log-ratio axis (notebook 08).
 
@@ -18,7 +19,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from alsmeds.labels import CLASS_NAMES, WINDOW_NAMES, label
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
     CLASS_COLOURS,
@@ -30,6 +30,7 @@ from alsmeds.plots.palette import (
     TRUTH_COLOUR,
     TRUTH_MARKER,
 )
+from alsmeds.reporting.reproduction import ratio_target_name, target_parts
 
 #: Status -> text after a target's label (nothing when reproduced).
 STATUS_TEXT = {"reproduced": "", "direction only": "  (direction only)", "not reproduced": "  (not reproduced)"}
@@ -38,19 +39,6 @@ RATIO_KINDS = {
     "odds_ratio": "Risk of ALS: adjusted odds ratios (population controls)",
     "hazard_ratio": "Prognosis: joint-model hazard ratios of death or invasive ventilation",
 }
-
-
-def _parts(target: str) -> tuple[str, str]:
-    """(drug class, window) of a scorecard target id such as ``risk:anxiolytics:gt1`` or ``prognosis:hypnotics``."""
-    pieces = str(target).split(":")
-    return (pieces[1] if len(pieces) > 1 else str(target)), (pieces[2] if len(pieces) > 2 else "ever")
-
-
-def ratio_target_name(target: str) -> str:
-    """Readable name of a published ratio target: ``Anxiolytics, >1 y (lagged)`` (risk), ``Anxiolytics`` (prognosis)."""
-    drug, window = _parts(target)
-    name = label(CLASS_NAMES, drug)
-    return f"{name}, {label(WINDOW_NAMES, window)}" if str(target).startswith("risk:") else name
 
 
 def target_label(row: pd.Series, status: bool = False) -> str:
@@ -72,7 +60,7 @@ def _draw_target(ax: plt.Axes, r: pd.Series, y: float, gap: float, markersize: f
     Three lanes, so that a planted star never hides the estimate it should sit beside.  Returns
     the values drawn.
     """
-    drug, _ = _parts(r["target"])
+    drug, _ = target_parts(r["target"])
     colour = CLASS_COLOURS.get(drug, SUMMARY_COLOUR)
     values: list[float] = []
     low, high = r["published_lower"], r["published_upper"]
@@ -140,13 +128,36 @@ def plot_published_vs_ours(card: pd.DataFrame, axes: np.ndarray | None = None) -
         log_ratio_axis(ax, values, always=(0.9, 2.5))
         ax.set_yticks(ticks, labels)
         for tick, (_, r) in zip(ax.get_yticklabels(), rows.iterrows(), strict=True):
-            tick.set_color(CLASS_COLOURS.get(_parts(r["target"])[0], SUMMARY_COLOUR))
+            tick.set_color(CLASS_COLOURS.get(target_parts(r["target"])[0], SUMMARY_COLOUR))
         ax.set_ylim(min(ticks, default=0) - 0.6, 0.6)
         ax.set_title(title, loc="left")
     axes[-1].legend(handles=_legend_handles(drew_planted, 6), loc="upper center", bbox_to_anchor=(0.5, -0.25),
                     ncols=3, fontsize=9)  # fmt: skip
     axes[-1].set_xlabel("odds ratio or hazard ratio (log scale)")
     return axes
+
+
+def published_vs_ours_figure(card: pd.DataFrame, figsize: tuple[float, float] = (9.5, 8.0)) -> plt.Figure:
+    """:func:`plot_published_vs_ours` on a figure of its own: risk above prognosis, panels as tall as their rows.
+
+    Parameters
+    ----------
+    card : DataFrame
+        :func:`alsmeds.reporting.reproduction.scorecard` (or the scorecard rows of
+        ``results/reproduction.csv``, :func:`alsmeds.reporting.reproduction.split_report`).
+    figsize : (float, float)
+        Inches.
+
+    Returns
+    -------
+    Figure
+        Laid out (``tight_layout``), ready for :func:`alsmeds.plots.save_figure`.
+    """
+    sizes = [max(1, int((card["kind"] == k).sum())) for k in RATIO_KINDS]
+    fig, axes = plt.subplots(2, 1, figsize=figsize, height_ratios=sizes)
+    plot_published_vs_ours(card, axes=axes)
+    fig.tight_layout()
+    return fig
 
 
 def _count(card: pd.DataFrame, target: str) -> str:
@@ -241,7 +252,7 @@ def plot_study_summary(
             drew_planted |= _finite(r.get("planted", np.nan))
             ticks.append(y)
             labels.append(target_label(r))
-            colours.append(CLASS_COLOURS.get(_parts(r["target"])[0], SUMMARY_COLOUR))
+            colours.append(CLASS_COLOURS.get(target_parts(r["target"])[0], SUMMARY_COLOUR))
             ours = f"{float(r['estimate']):.2f}" if _finite(r["estimate"]) else "n.e."
             ax.text(1.03, y, f"{float(r['published']):.2f}", transform=ax.get_yaxis_transform(), va="center",
                     fontsize=fontsize - 1, color=PUBLISHED_COLOUR)  # fmt: skip

@@ -27,7 +27,8 @@ from alsmeds.plots.palette import (
     TRUTH_COLOUR,
     TRUTH_MARKER,
 )
-from alsmeds.plots.reproduction import ratio_target_name
+from alsmeds.reporting.reproduction import ratio_target_name
+from alsmeds.reporting.simstudy import ESTIMATOR_KEYS, FAMILY_NAMES
 from alsmeds.truth import covers
 
 #: Colour of intervals that cover the estimand / that miss it (zip plot).
@@ -35,13 +36,20 @@ COVER_COLOUR, MISS_COLOUR = INTERVAL_COVERS_COLOUR, INTERVAL_MISSES_COLOUR
 
 #: Marker of each estimator family in the coverage overview (families are not drug classes: no class colours).
 FAMILY_MARKERS = {"risk": "o", "cox": "s", "mixed": "^", "joint": "D"}
-#: Readable name of each estimator family.
-FAMILY_NAMES = {
-    "risk": "risk: conditional logistic",
-    "cox": "Cox",
-    "mixed": "ALSFRS-R mixed model",
-    "joint": "joint model",
-}
+#: The estimators of notebook 09's zip plots: their keys (:data:`alsmeds.reporting.simstudy.ESTIMATOR_KEYS`) and title.
+#: The population odds ratios of anxiolytics (>1 y; 1-5 y, the committed draw's far estimate), a sibling comparison,
+#: the antidepressants' Cox (total) and joint-model (direct) log hazard ratios, alpha, and the ALSFRS-R slopes.
+ZIP_PANELS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
+    ("risk", "population", "per_class", "lagged", "all", "anxiolytics_gt1", "Anxiolytics >1 y, population (log OR)"),
+    ("risk", "population", "per_class", "windows", "all", "anxiolytics_1_5", "Anxiolytics 1-5 y, population (log OR)"),
+    ("risk", "sibling", "mutual", "windows", "all", "anxiolytics_0_1", "Anxiolytics 0-1 y, siblings (log OR)"),
+    ("cox", "", "mutual", "ever", "all", "use_antidepressants", "Antidepressants, Cox total (log HR)"),
+    ("joint", "", "joint_model", "ever", "all", "surv:antidepressants", "Antidepressants, joint direct (log HR)"),
+    ("joint", "", "joint_model", "ever", "all", "alpha", "Joint model alpha (per point)"),
+    ("mixed", "", "random_intercept_slope", "ever", "all", "antidepressants:months", "Mixed: AD slope difference"),
+    ("joint", "", "joint_model", "ever", "all", "long:antidepressants:months", "Joint: AD slope difference"),
+    ("mixed", "", "random_intercept_slope", "ever", "all", "months", "Mixed: non-user slope"),
+)
 
 
 def ordinal(n: int) -> str:
@@ -173,6 +181,36 @@ def plot_zip_grid(
     return fig
 
 
+def plot_selected_zips(
+    estimates: pd.DataFrame,
+    performance: pd.DataFrame,
+    panels: Sequence[Sequence[str]] = ZIP_PANELS,
+) -> plt.Figure:
+    """Zip plots (:func:`plot_zip_grid`) of chosen estimators, each against its estimand in ``performance``.
+
+    Parameters
+    ----------
+    estimates : pandas.DataFrame
+        Replicate estimates (``estimate``, ``se``, ``estimable`` and the key columns).
+    performance : pandas.DataFrame
+        :func:`alsmeds.reporting.simstudy.performance_measures` or ``results/simstudy_performance.csv``
+        (a missing comparison is read as ``""``): the estimand of each panel.
+    panels : sequence of sequences
+        Per panel the six estimator keys and a title (default :data:`ZIP_PANELS`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    keys = list(ESTIMATOR_KEYS)
+    indexed = performance.assign(comparison=performance["comparison"].fillna("")).set_index(keys)
+    chosen = [
+        {"key": dict(zip(keys, p[:6], strict=True)), "estimand": indexed.loc[tuple(p[:6]), "estimand"], "title": p[6]}
+        for p in panels
+    ]
+    return plot_zip_grid(estimates, chosen)
+
+
 def plot_coverage_overview(performance: pd.DataFrame, ax: plt.Axes | None = None, nominal: float = 0.95) -> plt.Axes:
     """Coverage of every estimator with its Monte Carlo 95% interval, by family, against the nominal 95%.
 
@@ -215,6 +253,14 @@ def plot_coverage_overview(performance: pd.DataFrame, ax: plt.Axes | None = None
     ax.set_ylabel("coverage of the 95% CI")
     ax.legend(loc="lower left", ncol=4, fontsize=9)
     return ax
+
+
+def coverage_overview_figure(performance: pd.DataFrame, figsize: tuple[float, float] = (11.0, 3.8)) -> plt.Figure:
+    """:func:`plot_coverage_overview` on a figure of its own, titled (notebook 09)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    plot_coverage_overview(performance, ax=ax)
+    ax.set_title("Coverage of the 95% intervals, every estimator (bars: Monte Carlo 95% interval)")
+    return fig
 
 
 def _target_draws(estimates: pd.DataFrame, p: object) -> np.ndarray:

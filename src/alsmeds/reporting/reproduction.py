@@ -1,8 +1,9 @@
 """The reproduction scorecard: every published target beside the planted truth and this bundle's estimate.
 
-Reads the results files the notebooks wrote (``results/``: no model is refitted) and the
+Reads the results files of the analyses (``results/``: no model is refitted) and the
 published values (:mod:`alsmeds.published`), and gives one row per target
-(:data:`REPRODUCTION_COLUMNS`) with a status by a documented rule:
+(:data:`REPRODUCTION_COLUMNS`) with a status by a documented rule; the analysis
+``reproduction`` (:mod:`alsmeds.analyses.report`) writes them to ``reproduction.{csv,json}``:
 
 * **Odds and hazard ratios** (the nine published estimates).  On the log scale, with the
   published SE taken from the published 95% CI (``(log upper - log lower) / (2 x 1.96)``)
@@ -43,12 +44,19 @@ published values (:mod:`alsmeds.published`), and gives one row per target
 What agreement means: the generator was calibrated so that its population estimands land near
 the published odds ratios and its direct hazard ratios equal the published ones, so agreement of
 the estimates tests the pipeline and the information in the design, not the biology.
+
+Showing the report (notebook 08): :func:`split_report` reads the scorecard and the verdicts back
+out of ``reproduction.csv``; ``show_*`` functions give each table for people
+(:class:`alsmeds.reporting.display.Table`), :func:`explain_misses`, :func:`information_note`,
+:func:`weakest_published_interval` and :func:`relatives_check` the sentences beside them, and
+:func:`status_under_rules` the scorecard under another rule.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +64,12 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
-from alsmeds.formatting import fixed, format_p, format_ratio
+from alsmeds.formatting import fixed, format_p, format_ratio, signed
+from alsmeds.labels import CLASS_NAMES, WINDOW_NAMES, label
 from alsmeds.models.base import Z_975
 from alsmeds.published import published_values
+from alsmeds.reporting.display import Table, show_table
+from alsmeds.reporting.evalue import evalue_table
 from alsmeds.truth import Truth, as_truth, covers, distance_z
 
 #: Relative distance within which a descriptive (age, sex, score, follow-up) counts as reproduced.
@@ -701,3 +712,417 @@ def information_table(card: pd.DataFrame) -> pd.DataFrame:
     )
     out["ours / published"] = out["our information"] / out["published information"]
     return out
+
+
+# -- showing the report (notebook 08) ---------------------------------------------------------------------------
+
+#: The kinds of scorecard rows that are odds or hazard ratios.
+RATIO_KINDS = ("odds_ratio", "hazard_ratio")
+
+
+def target_parts(target: str) -> tuple[str, str]:
+    """(drug class, window) of a ratio target: ``risk:anxiolytics:gt1``, ``prognosis:hypnotics`` (window ``ever``)."""
+    pieces = str(target).split(":")
+    return (pieces[1] if len(pieces) > 1 else str(target)), (pieces[2] if len(pieces) > 2 else "ever")
+
+
+def ratio_target_name(target: str) -> str:
+    """Readable name of a published ratio target: ``Anxiolytics, >1 y (lagged)`` (risk), ``Anxiolytics`` (prognosis)."""
+    drug, window = target_parts(target)
+    name = label(CLASS_NAMES, drug)
+    return f"{name}, {label(WINDOW_NAMES, window)}" if str(target).startswith("risk:") else name
+
+
+def _nullable_bool(value: Any) -> Any:
+    """True or False as written (a bool or its text), missing (``pd.NA``) for an empty cell."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return pd.NA
+    return value in (True, "True", "true")
+
+
+def split_report(report: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scorecard and the verdicts of ``results/reproduction.csv``: the inverse of :func:`reproduction_report`.
+
+    Parameters
+    ----------
+    report : DataFrame
+        ``results/reproduction.csv`` as read back (:func:`alsmeds.analyses.read_results_file`)
+        or :func:`reproduction_report`.
+
+    Returns
+    -------
+    (card, verdicts) : tuple of DataFrame
+        ``card``: the rows that are not of kind ``qualitative``, columns
+        :data:`REPRODUCTION_COLUMNS` with the scorecard's types (``published_in_ci`` a nullable
+        boolean, ``note`` text); ``verdicts``: one row per qualitative finding, columns
+        :data:`VERDICT_COLUMNS`, the evidence and the rule split back out of ``note``.
+    """
+    qualitative = report["kind"] == "qualitative"
+    card = report[~qualitative].reindex(columns=list(REPRODUCTION_COLUMNS)).reset_index(drop=True)
+    card["published_in_ci"] = card["published_in_ci"].map(_nullable_bool).astype("boolean")
+    card["note"] = card["note"].fillna("").astype(str)
+    found = report[qualitative].reset_index(drop=True)
+    parts = found["note"].fillna("").astype(str).str.split(" | rule: ", n=1, regex=False)
+    verdicts = pd.DataFrame(
+        {
+            "target": found["target"],
+            "description": found["description"].fillna(""),
+            "status": found["status"],
+            "rule": [p[1] if len(p) > 1 else "" for p in parts],
+            "evidence": [p[0] for p in parts],
+        },
+        columns=VERDICT_COLUMNS,
+    )
+    return card, verdicts
+
+
+def readable_targets(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with each target by its readable name: a ratio's :func:`ratio_target_name`, any other its description."""
+    names = [
+        ratio_target_name(t) if k in RATIO_KINDS else d
+        for t, k, d in zip(frame["target"], frame["kind"], frame["description"], strict=True)
+    ]
+    return frame.assign(target=names)
+
+
+def _yes_no(value: Any) -> str:
+    """Whether our CI covers the published value, as text ('' when it does not apply)."""
+    return "" if pd.isna(value) else ("yes" if value else "no")
+
+
+def show_scorecard(card: pd.DataFrame) -> Table:
+    """Every published number beside the planted value and ours, with the status (2 decimals).
+
+    Columns: the published value and 95% CI, the planted value, ours and its 95% CI, the CI
+    width ratio, ``z`` and whether our CI covers the published value (``in our CI``).
+    """
+    shown = readable_targets(card).assign(in_ci=card["published_in_ci"].map(_yes_no))
+    return show_table(
+        shown[["target", "published", "published_lower", "published_upper", "planted", "estimate", "ci_lower",
+               "ci_upper", "ci_width_ratio", "z", "in_ci", "status"]],
+        caption="Every published number beside the planted value and ours",
+        index=False,
+        digits=2,
+        columns={"target": "Published target", "published": "Published", "published_lower": "lower",
+                 "published_upper": "upper", "planted": "Planted", "estimate": "Ours", "ci_lower": "lower ",
+                 "ci_upper": "upper ", "ci_width_ratio": "CI width ratio", "in_ci": "in our CI", "status": "Status"},
+    )  # fmt: skip
+
+
+#: Distance from the planted value (in our SEs) beyond which a ratio is named by :func:`explain_misses`.
+FAR_FROM_PLANTED = 1.5
+
+
+def explain_misses(ratios: pd.DataFrame, far: float = FAR_FROM_PLANTED) -> str:
+    """One line per ratio that misses: not *reproduced*, outside our CI, or far from its planted value.
+
+    A ratio is named when its status is not *reproduced*, when it is *reproduced* by the
+    combined-SE rule but the published value lies outside our 95% CI, or when our estimate lies
+    more than ``far`` of our SEs from the planted value (``z_vs_planted``).
+
+    Parameters
+    ----------
+    ratios : DataFrame
+        :func:`distance_from_planted`.
+    far : float
+        ``|z_vs_planted|`` beyond which a ratio is named (default 1.5 of our SEs).
+
+    Returns
+    -------
+    str
+        The lines, or a sentence saying that no ratio needs one.
+    """
+    lines = []
+    for r in ratios.itertuples():
+        if r.status != "reproduced":
+            lines.append(f"{ratio_target_name(r.target)}: {r.status} ({r.note})")
+        elif not pd.isna(r.published_in_ci) and not r.published_in_ci:
+            lines.append(
+                f"{ratio_target_name(r.target)}: reproduced by the combined-SE rule (z {signed(r.z)}), but the "
+                f"published {fixed(r.published)} lies outside our 95% CI ({fixed(r.ci_lower)}-{fixed(r.ci_upper)})"
+            )
+    for r in ratios[ratios["z_vs_planted"].abs() > far].itertuples():
+        lines.append(
+            f"{ratio_target_name(r.target)}: estimate {fixed(r.estimate)} lies {signed(r.z_vs_planted)} SE from the "
+            f"planted {fixed(r.planted)}"
+        )
+    if not lines:
+        return f"every ratio reproduced, inside our CI and within {far:g} SE of its planted value"
+    return "\n".join(lines)
+
+
+def show_distances(ratios: pd.DataFrame) -> Table:
+    """Distance of each ratio from the published value (``z``) and from the planted value (``z vs planted``)."""
+    return show_table(
+        readable_targets(ratios)[["target", "published", "planted", "estimate", "z", "z_vs_planted", "status"]],
+        caption="Distance from the published value (z) and from the planted value (z vs planted)",
+        index=False,
+        digits=2,
+        columns={"target": "Published target", "z_vs_planted": "z vs planted"},
+    )
+
+
+def ratio_evalues(card: pd.DataFrame) -> pd.DataFrame:
+    """E-values of the published ratios and of ours (:func:`alsmeds.reporting.evalue.evalue_table`), by readable target.
+
+    Columns of ``evalue_table`` with ``target`` replaced by :func:`ratio_target_name`, and the
+    ``published`` and our ``estimate`` beside them.
+    """
+    ratios = card[card["kind"].isin(RATIO_KINDS)]
+    return evalue_table(ratios).assign(
+        target=[ratio_target_name(t) for t in ratios["target"]],
+        published=ratios["published"].to_numpy(),
+        estimate=ratios["estimate"].to_numpy(),
+    )
+
+
+def weakest_published_interval(card: pd.DataFrame) -> str:
+    """The published ratio whose CI the weakest unmeasured confounder could move to 1 (smallest E-value of its CI)."""
+    evalues = ratio_evalues(card)
+    if not evalues["published_evalue_ci"].notna().any():
+        return "no published interval"
+    weakest = evalues.loc[evalues["published_evalue_ci"].idxmin()]
+    return f"weakest published interval: {weakest['target']} (E-value of its CI {weakest['published_evalue_ci']:.2f})"
+
+
+def show_evalues(card: pd.DataFrame) -> Table:
+    """E-values of the published estimates and of ours, of the estimate and of the CI limit nearer 1 (2 decimals)."""
+    return show_table(
+        ratio_evalues(card)[["target", "published", "published_evalue", "published_evalue_ci", "estimate",
+                             "our_evalue", "our_evalue_ci"]],
+        caption="E-values of the published estimates and of ours",
+        index=False,
+        digits=2,
+        columns={"target": "Published target", "published": "Published", "published_evalue": "E-value",
+                 "published_evalue_ci": "E-value of CI", "estimate": "Ours", "our_evalue": "E-value ",
+                 "our_evalue_ci": "E-value of CI "},
+    )  # fmt: skip
+
+
+def information_note(card: pd.DataFrame) -> str:
+    """How many times the published hazard ratios' information our data carry (:func:`information_table`)."""
+    info = information_table(card)
+    prognosis = info[info.index.str.startswith("prognosis") & info["ours / published"].notna()]
+    if prognosis.empty:
+        return "prognosis: no hazard ratio with both a published and our interval"
+    low, high = prognosis["ours / published"].min(), prognosis["ours / published"].max()
+    return f"prognosis: our data carry {low:.1f}-{high:.1f} times the information of the published hazard ratios"
+
+
+def show_information(card: pd.DataFrame) -> Table:
+    """:func:`information_table` by readable target (2 decimals)."""
+    return show_table(
+        information_table(card).rename(index=ratio_target_name),
+        caption="Information (1 / SE² of the log ratio) behind each ratio",
+        digits=2,
+        columns={"ci_width_ratio": "CI width ratio"},
+    )
+
+
+def show_verdicts(verdicts: pd.DataFrame) -> Table:
+    """Each published finding, its verdict, the evidence and the rule (:func:`qualitative_verdicts`)."""
+    return show_table(
+        verdicts[["description", "status", "evidence", "rule"]],
+        caption="Published findings and their verdicts",
+        index=False,
+        columns={"description": "Published finding", "status": "Verdict", "evidence": "Evidence", "rule": "Rule"},
+    )
+
+
+#: The implied-estimand models behind :func:`planted_effect_modification` (one class per model, >1 y).
+_MODIFICATION_MODELS = (
+    "population_per_class",
+    "population_per_class_under_65",
+    "population_per_class_65_plus",
+    "sibling_per_class",
+    "spouse_per_class",
+)
+
+
+def planted_effect_modification(truth: Truth | Mapping | None) -> str:
+    """The odds ratios the synthetic data imply by age group and by comparison, per class, one line each.
+
+    Per class: the implied odds ratio of use more than a year before diagnosis (one class per
+    model, population controls) under 65 and at 65+ with their ratio, and the implied sibling
+    and spouse odds ratios over the population one (``truth.json`` ``estimands.implied``, the
+    value each estimator converges to under the generator).
+
+    Returns
+    -------
+    str
+        The lines; a sentence when the data have no planted truth, or one without these estimands.
+    """
+    truth = as_truth(truth)
+    if truth is None:
+        return "no planted truth (a real extract)"
+    if not set(_MODIFICATION_MODELS) <= set(truth.implied_models):
+        return "the planted truth has no implied odds ratios by age group and comparison"
+
+    def planted_or(model: str, k: str) -> float:
+        return float(np.exp(truth.implied_log_or(model, f"{k}_gt1").value))
+
+    lines = []
+    for k in CLASSES:
+        young, old = planted_or("population_per_class_under_65", k), planted_or("population_per_class_65_plus", k)
+        pop = planted_or("population_per_class", k)
+        lines.append(
+            f"planted {k}: OR under 65 {fixed(young)}, 65+ {fixed(old)} (ratio {fixed(young / old)}); "
+            f"sibling / population {fixed(planted_or('sibling_per_class', k) / pop)}, "
+            f"spouse / population {fixed(planted_or('spouse_per_class', k) / pop)}"
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class RelativesCheck:
+    """The relatives' verdict under the simulation study's correlation (:func:`relatives_check`).
+
+    Attributes
+    ----------
+    text : str
+        The planted odds ratios (:func:`planted_effect_modification`), the correlation of the
+        relative and the population log odds ratios across the replicates, and the verdict with
+        the independent SE and with that correlation; or why there is none.
+    table : Table or None
+        The ratios of odds ratios with both intervals (None without a correlation or estimates).
+    correlation : float or None
+        The smallest correlation across the replicates (the one the verdict uses).
+    """
+
+    text: str
+    table: Table | None = None
+    correlation: float | None = None
+
+
+def relatives_check(
+    results_dir: str | Path, truth: Truth | Mapping | None, replicates: pd.DataFrame | None
+) -> RelativesCheck:
+    """The sibling and spouse ratios of odds ratios with the independent SE and with the replicates' correlation.
+
+    The stated rule treats the relative and the population log odds ratios as independent
+    (:func:`relative_ratios`, ``correlation = 0``); they share their cases, so across the
+    replicates of a simulation study (:func:`replicate_correlations`) they are positively
+    correlated.  With the smallest correlation found, the interval of each ratio is computed
+    again, and the relatives' verdict (:func:`qualitative_verdicts`, ``finding:relatives``)
+    under it is set beside the stated one.  Assumption: the correlation of the generator's
+    replicates holds for the data in ``results_dir`` (on a real extract it is borrowed).
+
+    Parameters
+    ----------
+    results_dir : path-like
+        A results folder with ``risk_models.csv`` (and the files of :func:`qualitative_verdicts`).
+    truth : Truth or dict or None
+        The planted truth, for the planted odds ratios (None: a real extract).
+    replicates : DataFrame or None
+        Stacked replicate estimates of a simulation study (None: no study).
+
+    Returns
+    -------
+    RelativesCheck
+    """
+    results_dir = Path(results_dir)
+    lines = [planted_effect_modification(truth)]
+    correlations = replicate_correlations(replicates) if replicates is not None else pd.DataFrame()
+    risk = _read_csv(results_dir, "risk_models")
+    independent = relative_ratios(risk)
+    if not (len(correlations) and len(independent) and independent["estimable"].all()):
+        lines.append("no simulation study or no relative comparisons: the independent-samples interval only")
+        return RelativesCheck("\n".join(lines))
+    r = float(correlations["correlation"].min())
+    lines.append(
+        f"simulation study, {correlations['replicates'].min()} replicates: correlation of the relative and the "
+        f"population log OR {fixed(correlations['correlation'].min())}-{fixed(correlations['correlation'].max())}; "
+        f"SD of their difference {fixed(correlations['sd_over_independent_se'].min())}-"
+        f"{fixed(correlations['sd_over_independent_se'].max())} times the independent-samples SE"
+    )
+    correlated = relative_ratios(risk, r)
+
+    def verdict(correlation: float) -> str:
+        found = qualitative_verdicts(results_dir, relatives_correlation=correlation).set_index("target")
+        return str(found.loc["finding:relatives", "status"])
+
+    lines.append(
+        f"relatives verdict: {verdict(0.0)} (stated rule, independent SE); {verdict(r)} with the smallest "
+        f"correlation above (r = {fixed(r)})"
+    )
+
+    def intervals(frame: pd.DataFrame) -> list[str]:
+        return [format_ratio(a, b, c) for a, b, c in frame[["ratio", "ratio_lower", "ratio_upper"]].to_numpy()]
+
+    shown = independent.assign(independent=intervals(independent), correlated=intervals(correlated))
+    table = show_table(
+        shown[["drug_class", "comparison", "or_relative", "or_population", "independent", "correlated"]],
+        caption="Ratio of odds ratios, relative over population comparison (>1 y), 95% CI",
+        index=False,
+        digits=2,
+        columns={"comparison": "comparison", "or_relative": "OR, relatives", "or_population": "OR, population",
+                 "independent": "ratio (independent SE)", "correlated": f"ratio (r = {fixed(r)})"},
+    )  # fmt: skip
+    return RelativesCheck("\n".join(lines), table, r)
+
+
+#: What the bundle assumes where the sources available to us are silent (notebook 08 lists them).
+ASSUMPTIONS = (
+    "exposure windows by the timing of the first qualifying use (second dispensing), mutually exclusive",
+    "ATC groups N05B, N05C and N06A as the three classes (the paper's exact code list is not available)",
+    "covariates: education, country of birth, civil status, psychiatric history (categories only were published)",
+    "the joint model's form: linear mixed model with random intercept and slope, hazard linked to the current "
+    "true ALSFRS-R, Weibull baseline",
+    "ALSFRS-R visits about every 12 weeks; follow-up to 31 December 2023",
+    "prediagnostic use for prognosis: any qualifying use before diagnosis",
+)
+
+
+def assumptions_text() -> str:
+    """:data:`ASSUMPTIONS` as a list, then how many published values the bundle uses and how they are labelled."""
+    values = published_values()
+    labels = values["label"].value_counts()
+    return "\n".join(f"- {item}" for item in ASSUMPTIONS) + (
+        f"\n\npublished values used: {len(values)}, labelled " + ", ".join(f"{k}: {v}" for k, v in labels.items())
+    )
+
+
+def status_under_rules(
+    results_dir: str | Path,
+    truth: Truth | Mapping | None,
+    *,
+    z_limit: float,
+    descriptive_tolerance: float,
+) -> pd.DataFrame:
+    """Each target's status under the stated rule and under another one, side by side.
+
+    Parameters
+    ----------
+    results_dir : path-like
+        A results folder (:func:`scorecard`).
+    truth : Truth or dict or None
+        The planted truth (None judges the design counts and descriptives as findings).
+    z_limit, descriptive_tolerance : float
+        The other rule (the stated one: 1.96 and 0.10).
+
+    Returns
+    -------
+    DataFrame
+        ``target`` (readable), ``published``, ``estimate``, ``z``, ``status (stated rule)`` and
+        ``status (|z| <= <z_limit>, <tolerance>%)``.
+    """
+    stated = scorecard(results_dir, truth)
+    other = scorecard(results_dir, truth, z_limit=z_limit, descriptive_tolerance=descriptive_tolerance)
+    return readable_targets(stated)[["target", "published", "estimate", "z"]].assign(
+        **{
+            "status (stated rule)": stated["status"],
+            f"status (|z| <= {z_limit:g}, {descriptive_tolerance:.0%})": other["status"],
+        }
+    )
+
+
+def show_status_changes(side: pd.DataFrame) -> Table:
+    """The targets of :func:`status_under_rules` whose status changes (all when none does), captioned with the count."""
+    changed = side[side["status (stated rule)"] != side.iloc[:, -1]]
+    return show_table(
+        changed if len(changed) else side,
+        caption=f"Targets whose status changes: {len(changed)} of {len(side)} under the other rule",
+        index=False,
+        digits=2,
+        columns={"target": "Published target"},
+    )

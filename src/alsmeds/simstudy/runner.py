@@ -22,9 +22,10 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,20 @@ from alsmeds.data.write import (
     write_parquet_atomic,
 )
 from alsmeds.precision import CSV_FLOAT_FORMAT
+from alsmeds.reporting.simstudy import (  # noqa: F401  (read and summarised below the analyses layer; re-exported)
+    ESTIMATES_FILE,
+    estimand_table,
+    estimands_truth_file,
+    read_compact,
+    read_stored_replicates,
+    read_truth,
+    summarise,
+    write_summary,
+)
 from alsmeds.truth import Truth
+
+if TYPE_CHECKING:
+    from alsmeds.analyses import StudyResults
 
 from .replicate import ESTIMATE_FAMILIES, REPLICATE_COLUMNS, run_replicate, safe_replicate
 
@@ -47,9 +61,6 @@ DEFAULT_STUDY_SEED = 20250605
 
 #: Default root of study folders.
 DEFAULT_OUT = paths.BUILD_DIR / "simstudy"
-
-#: Name of the compacted replicate file in a results folder.
-ESTIMATES_FILE = "simstudy_estimates.csv.gz"
 
 
 def replicate_seed(seed: int, rep: int) -> int:
@@ -266,55 +277,83 @@ def write_compact(replicates: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def read_compact(path: str | Path) -> pd.DataFrame:
-    """Read a compacted replicate file (:func:`write_compact`)."""
-    frame = pd.read_csv(
-        path,
-        keep_default_na=False,
-        na_values=[""],
-        dtype={c: str for c in ("family", "comparison", "model", "exposure", "stratum", "term", "reason")},
-    )
-    for c in ("family", "comparison", "model", "exposure", "stratum", "term", "reason"):
-        frame[c] = frame[c].fillna("")
-    frame["estimable"] = frame["estimable"].astype(str).str.lower().isin(["true", "1"])
-    return frame
+@dataclass
+class SimulationStudy:
+    """A simulation study as notebook 09 shows it (:func:`load_simulation_study`).
+
+    Attributes
+    ----------
+    replicates : pandas.DataFrame
+        Stacked replicate estimates (:func:`read_compact`).
+    performance, published : pandas.DataFrame
+        :func:`~alsmeds.reporting.simstudy.performance_measures` and
+        :func:`~alsmeds.reporting.simstudy.published_percentiles` of the replicates.
+    truth : Truth
+        The ``truth.json`` of the estimands.
+    truth_file : pathlib.Path
+        Where it was read.
+    source : str
+        Which study: the stored one, or a live one and its folder.
+    """
+
+    replicates: pd.DataFrame
+    performance: pd.DataFrame
+    published: pd.DataFrame
+    truth: Truth
+    truth_file: Path
+    source: str
+
+    def describe(self) -> str:
+        """Where the estimands come from, which study and its replicates, and where its summary is."""
+        from alsmeds.reporting.simstudy import describe_replicates
+
+        return (
+            f"estimands: {paths.display_path(self.truth_file)}\n{self.source}: {describe_replicates(self.replicates)}"
+        )
 
 
-def summarise(replicates: pd.DataFrame, truth: Truth | Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Performance measures and published-value percentiles of stacked replicates (reads only).
+def load_simulation_study(
+    results: StudyResults,
+    live_reps: int = 0,
+    scale: float | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+) -> SimulationStudy:
+    """The stored simulation study and its summary, or a live study run now (shown, never written).
+
+    Parameters
+    ----------
+    results : alsmeds.analyses.StudyResults
+        The study's results: the stored study's summary is its ``simstudy_performance.csv`` and
+        ``simstudy_published.csv`` (the analysis ``simstudy_summary`` writes them); the study's
+        data folder names the ``truth.json`` of the estimands
+        (:func:`~alsmeds.reporting.simstudy.estimands_truth_file`).
+    live_reps : int
+        0: the stored study (:func:`~alsmeds.reporting.simstudy.read_stored_replicates`).  More:
+        run (or resume) a study of that many replicates under ``build/simstudy/``
+        (:func:`run_study`) and summarise it in memory; no results file is written.
+    scale : float, optional
+        A live study's sample size as a multiple of the paper's (default 0.3).
+    seed : int, optional
+        A live study's master seed (default :data:`DEFAULT_STUDY_SEED`).
+    workers : int
+        A live study's worker processes.
 
     Returns
     -------
-    (performance, published) : tuple of DataFrame
-        :func:`~alsmeds.simstudy.performance.performance_measures` against
-        :func:`~alsmeds.simstudy.estimands.estimand_table` of ``truth`` (default the committed
-        truth), and :func:`~alsmeds.simstudy.performance.published_percentiles`.
+    SimulationStudy
     """
-    from alsmeds.published import published_values
-
-    from .estimands import estimand_table
-    from .performance import performance_measures, published_percentiles
-
-    estimands = estimand_table(truth)
-    return (
-        performance_measures(replicates, estimands),
-        published_percentiles(replicates, published_values(), estimands),
-    )
-
-
-def write_summary(
-    replicates: pd.DataFrame, results_dir: str | Path, truth: Truth | Mapping | None = None
-) -> list[Path]:
-    """Write the performance tables of stacked replicates into ``results_dir``.
-
-    ``simstudy_performance.{csv,json}`` and ``simstudy_published.{csv,json}`` (records and a
-    column schema, 8 significant digits; :func:`alsmeds.reporting.results.write_estimates`).
-    """
-    from alsmeds.reporting.results import write_estimates
-
-    from .performance import PERFORMANCE_COLUMNS, PUBLISHED_COLUMNS
-
-    performance, published = summarise(replicates, truth)
-    return write_estimates(performance, results_dir, "simstudy_performance", PERFORMANCE_COLUMNS) + write_estimates(
-        published, results_dir, "simstudy_published", PUBLISHED_COLUMNS
-    )
+    truth_file = estimands_truth_file(results.study.data_dir)
+    truth = read_truth(truth_file)
+    if live_reps > 0:
+        run = run_study(
+            live_reps, scale=scale or 0.3, seed=DEFAULT_STUDY_SEED if seed is None else seed, workers=workers
+        )
+        replicates = compact_frame(collect(run.folder, live_reps))
+        performance, published = summarise(replicates, truth)
+        source = f"a live study in {paths.display_path(run.folder)} (summarised here, not written)"
+    else:
+        replicates = read_stored_replicates()
+        performance, published = results["simstudy_performance.csv"], results["simstudy_published.csv"]
+        source = f"the stored study, {ESTIMATES_FILE}"
+    return SimulationStudy(replicates, performance, published, truth, truth_file, source)
