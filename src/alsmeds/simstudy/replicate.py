@@ -52,8 +52,8 @@ REPLICATE_COLUMNS = [
     "info",
 ]
 
-#: Columns that identify an estimator (one estimate per replicate).
-ESTIMATOR_KEYS = ["family", "comparison", "model", "exposure", "stratum", "term"]
+#: The columns that identify an estimator (one estimate per replicate) are
+#: :data:`alsmeds.reporting.simstudy.ESTIMATOR_KEYS`, defined once there.
 
 #: Families of rows that hold estimates (the others: ``diagnostic``, ``timing``, ``failure``).
 ESTIMATE_FAMILIES = ("risk", "cox", "mixed", "joint")
