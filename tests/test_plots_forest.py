@@ -14,7 +14,14 @@ from matplotlib.colors import to_hex
 
 from alsmeds.formatting import format_ratio
 from alsmeds.plots import MAX_FIGURE_WIDTH, use_style
-from alsmeds.plots.forest import interaction_notes, plot_forest, plot_truth_vs_estimates, plot_variants
+from alsmeds.plots.forest import (
+    age_strata_style,
+    interaction_notes,
+    plot_age_strata,
+    plot_forest,
+    plot_truth_vs_estimates,
+    plot_variants,
+)
 from alsmeds.plots.palette import CLASS_COLOURS, COMPARISON_COLOURS, STRATUM_FILLED, STRATUM_MARKERS, TRUTH_COLOUR
 
 
@@ -153,3 +160,38 @@ def test_variants_are_told_apart_by_marker_in_the_class_colour_main_filled():
     assert any("PPIs (negative control)" in t.get_text() for t in ax.get_yticklabels())
     with pytest.raises(ValueError, match="variants"):
         plot_variants(est, order=list("abcdef"))
+
+
+def test_age_strata_style_names_the_strata_of_the_cutoff():
+    markers, filled, labels = age_strata_style(70)
+    assert list(markers) == ["pooled", "<70", "70+"]
+    assert markers["<70"] == STRATUM_MARKERS["young"] and markers["70+"] == STRATUM_MARKERS["old"]
+    assert filled["70+"] == STRATUM_FILLED["old"]
+    assert labels == {"pooled": "all ages", "<70": "case aged <70", "70+": "case aged 70+"}
+
+
+def test_plot_age_strata_draws_one_comparison_pooled_and_by_stratum_with_the_interaction_p():
+    strata = _estimates(groups=("all", "<65", "65+"), group_by="stratum").assign(stratified_by="age")
+    others = [
+        strata.assign(comparison="population"),
+        strata.assign(comparison="sibling", odds_ratio=30.0, ci_lower=20.0, ci_upper=40.0),  # not drawn
+        strata.assign(comparison="population", stratified_by="sex", odds_ratio=50.0, ci_lower=40.0, ci_upper=60.0),
+    ]
+    estimates = pd.concat(others, ignore_index=True)
+    tests = pd.DataFrame(
+        {
+            "comparison": ["population"] * 2 + ["sibling"] * 2,
+            "stratified_by": "age",
+            "drug_class": ["anxiolytics", "hypnotics"] * 2,
+            "window": "0_1",
+            "lr_p": [0.1834, 0.0001, 0.5, 0.5],
+            "estimable": True,
+        }
+    )
+    ax = plot_age_strata(estimates, 65, tests=tests)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["all ages", "case aged <65", "case aged 65+"]
+    assert ax.get_xlim()[1] < 20, "only the population comparison's age strata are drawn"
+    drawn = {line.get_marker() for line in ax.get_lines() if len(line.get_xdata()) == 1}  # and the caps "|"
+    assert {STRATUM_MARKERS[s] for s in ("pooled", "young", "old")} <= drawn
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert any("age × use: p = 0.18" in t for t in labels) and any("age × use: p < 0.01" in t for t in labels)

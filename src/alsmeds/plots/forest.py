@@ -6,6 +6,10 @@ its controls; when the groups have no colour of their own (age strata), each poi
 its class's colour and the groups are told apart by marker and fill
 (:data:`~alsmeds.plots.palette.STRATUM_MARKERS`, :data:`~alsmeds.plots.palette.STRATUM_FILLED`).
 Published estimates are black open squares, planted estimands magenta stars.
+
+:func:`plot_age_strata` is the forest plot of notebook 04: odds ratios by the case's age
+stratum (and pooled), each stratum told by its marker, with the interaction p-value under
+each row label.
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ from alsmeds.plots.palette import (
     NEUTRAL_COLOUR,
     PUBLISHED_COLOUR,
     PUBLISHED_MARKER,
+    STRATUM_FILLED,
+    STRATUM_MARKERS,
     SUMMARY_COLOUR,
     TRUTH_COLOUR,
     TRUTH_MARKER,
 )
+from alsmeds.reporting.risk_tables import age_strata, select_estimates
 
 WINDOW_ORDER = ("gt1", "ever", "0_1", "1_5", "gt5")
 #: Font size of the value column and of "not estimable" (points): readable at 12 in.
@@ -401,3 +408,76 @@ def interaction_notes(tests: pd.DataFrame, p_column: str = "lr_p", modifier: str
         else:
             notes[(r.drug_class, r.window)] = f"{modifier} × use: " + (f"p = {p:.2f}" if p >= 0.01 else "p < 0.01")
     return notes
+
+
+def age_strata_style(age_cutoff: float) -> tuple[dict[str, str], dict[str, bool], dict[str, str]]:
+    """Markers, fills and legend entries of the age strata (and the pooled estimate) at a cut-off.
+
+    Strata have no colour of their own: each point keeps its class's colour and the stratum is
+    told by :data:`~alsmeds.plots.palette.STRATUM_MARKERS` and
+    :data:`~alsmeds.plots.palette.STRATUM_FILLED`.
+
+    Returns
+    -------
+    (markers, filled, labels) : tuple of dict
+        Keyed by ``"pooled"`` and the stratum labels (``"<65"``, ``"65+"``), in drawing order.
+    """
+    young, old = age_strata(age_cutoff)
+    markers = {"pooled": STRATUM_MARKERS["pooled"], young: STRATUM_MARKERS["young"], old: STRATUM_MARKERS["old"]}
+    filled = {"pooled": STRATUM_FILLED["pooled"], young: STRATUM_FILLED["young"], old: STRATUM_FILLED["old"]}
+    labels = {"pooled": "all ages", young: f"case aged {young}", old: f"case aged {old}"}
+    return markers, filled, labels
+
+
+def plot_age_strata(
+    estimates: pd.DataFrame,
+    age_cutoff: float,
+    tests: pd.DataFrame | None = None,
+    truth: pd.DataFrame | None = None,
+    comparison: str = "population",
+    p_column: str = "lr_p",
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Odds ratios of one comparison by the case's age stratum, pooled estimate included when present.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        Stratified estimates (``stratum``, ``stratified_by``, ``comparison`` and the columns of
+        :func:`plot_forest`): ``effect_modification.csv`` or
+        :func:`alsmeds.models.stratified.fit_stratified`.  The rows of ``comparison`` stratified
+        by age are drawn; the pooled stratum ``"all"`` is drawn as ``"pooled"``.
+    age_cutoff : float
+        The cut-off the estimates were stratified at (names the strata).
+    tests : DataFrame, optional
+        Interaction tests (``interaction_tests.csv``): the ``p_column`` p-value of the age x use
+        interaction of each row is written under its label (:func:`interaction_notes`).
+    truth : DataFrame, optional
+        Planted estimands with a ``stratum`` column: a star just above each stratum's estimate.
+    comparison : str
+    p_column : {"lr_p", "wald_p"}
+    title : str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+    """
+    markers, filled, labels = age_strata_style(age_cutoff)
+    rows = select_estimates(estimates, comparison=comparison, stratified_by="age")
+    rows = rows.assign(stratum=rows["stratum"].replace({"all": "pooled"}))
+    notes = None
+    if tests is not None:
+        notes = interaction_notes(select_estimates(tests, comparison=comparison, stratified_by="age"), p_column)
+    return plot_forest(
+        rows,
+        truth=truth,
+        ax=ax,
+        group_by="stratum",
+        markers=markers,
+        filled=filled,
+        group_labels=labels,
+        row_notes=notes,
+        title=title,
+    )

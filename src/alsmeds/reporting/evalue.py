@@ -15,8 +15,9 @@ Other effect measures are first approximated by a risk ratio (VanderWeele & Ding
   follow-up, as death or invasive ventilation after an ALS diagnosis)
   ``RR ~ (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))``.
 
-Notebook 03 shows the E-values of the main lagged estimates (:func:`evalue_frame`); notebook 08
-those of the published targets (:func:`evalue_table`).
+Notebook 03 shows the E-values of the main lagged estimates (:func:`evalue_frame` of the main
+model, :func:`alsmeds.reporting.risk_tables.main_evalues`); notebook 08 those of the published
+targets (:func:`evalue_table`).
 """
 
 from __future__ import annotations
