@@ -21,7 +21,7 @@ from alsmeds import analyses, paths
 from alsmeds.analyses import registry as registry_module
 from alsmeds.analyses import run as run_module
 from alsmeds.analyses.spec import SCHEMA_FILE, STUDY_SPEC_FILE, SpecError, StudySpec, read_spec, schema_text
-from alsmeds.data.write import write_registry
+from alsmeds.data.write import write_json_atomic, write_registry
 from alsmeds.derive.exposure import DEFAULT_RULES
 from alsmeds.pipeline.cli import main
 from alsmeds.simulate import generate
@@ -281,3 +281,23 @@ def test_the_results_readme_names_every_results_file_and_its_analysis():
             assert f"`{name}`" in text, f"results/README.md does not describe {name}"
         assert f"`{item.name}`" in text, f"results/README.md does not name the analysis {item.name}"
     assert "`simstudy_estimates.csv.gz`" in text
+
+
+def test_an_analysis_reruns_when_a_declared_input_file_changes(small_extract, tmp_path, isolated_state, monkeypatch):
+    stored = tmp_path / "stored.csv"
+    stored.write_text("a\n1\n")
+    calls = []
+
+    def count(ctx):
+        calls.append(1)
+        return [write_json_atomic(ctx.results_dir / "x.json", {"n": len(calls)})]
+
+    item = registry_module.Analysis("x", ("x.json",), (), count, "reads a stored file", lambda ctx: [stored])
+    monkeypatch.setattr(run_module, "ANALYSES", {"x": item})
+    study = Study.from_extract(small_extract)
+    spec = read_spec()
+    for _ in range(2):
+        analyses.run_analyses(study, spec, tmp_path / "r", only=["x"], progress=False)
+    assert len(calls) == 1
+    stored.write_text("a\n2\n")  # a new stored study: the summary is stale
+    assert analyses.run_analyses(study, spec, tmp_path / "r", only=["x"], progress=False).ran == ["x"]

@@ -39,6 +39,9 @@ class Analysis:
         ``function(ctx) -> list[Path]``.
     description : str
         One line, from the function's docstring.
+    inputs : callable, optional
+        ``inputs(ctx) -> list[Path]``: files it reads beyond the data and the results of its
+        needs (e.g. the stored simulation study); their content is part of its resume key.
     """
 
     name: str
@@ -46,13 +49,19 @@ class Analysis:
     needs: tuple[str, ...]
     function: Callable[[AnalysisContext], Sequence[Path]]
     description: str
+    inputs: Callable[[AnalysisContext], Sequence[Path]] | None = None
 
 
 #: Every declared analysis, by name, in declaration order.
 ANALYSES: dict[str, Analysis] = {}
 
 
-def analysis(name: str, outputs: Sequence[str], needs: Sequence[str] = ()) -> Callable:
+def analysis(
+    name: str,
+    outputs: Sequence[str],
+    needs: Sequence[str] = (),
+    inputs: Callable[[AnalysisContext], Sequence[Path]] | None = None,
+) -> Callable:
     """Declare an analysis (a decorator); see the module docstring.
 
     The order of declaration does not matter: :func:`ordered` sorts the analyses so that
@@ -63,7 +72,7 @@ def analysis(name: str, outputs: Sequence[str], needs: Sequence[str] = ()) -> Ca
         if name in ANALYSES:
             raise ValueError(f"analysis {name!r} declared twice")
         doc = (function.__doc__ or "").strip().splitlines()
-        ANALYSES[name] = Analysis(name, tuple(outputs), tuple(needs), function, doc[0] if doc else "")
+        ANALYSES[name] = Analysis(name, tuple(outputs), tuple(needs), function, doc[0] if doc else "", inputs)
         return function
 
     return register

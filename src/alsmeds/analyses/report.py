@@ -18,7 +18,13 @@ from alsmeds.analyses.context import AnalysisContext
 from alsmeds.analyses.registry import analysis
 from alsmeds.reporting.reproduction import REPRODUCTION_COLUMNS, qualitative_verdicts, reproduction_report, scorecard
 from alsmeds.reporting.results import write_estimates
-from alsmeds.reporting.simstudy import estimands_truth_file, read_stored_replicates, read_truth, write_summary
+from alsmeds.reporting.simstudy import (
+    estimands_truth_file,
+    read_stored_replicates,
+    read_truth,
+    stored_study_file,
+    write_summary,
+)
 
 #: The analyses whose files the scorecard and the verdicts read (:func:`reproduction`).
 REPRODUCTION_NEEDS = ("cohort", "risk_models", "effect_modification", "followup", "alsfrs_mixed_model", "joint_model")
@@ -52,7 +58,12 @@ SIMSTUDY_OUTPUTS = (
 )
 
 
-@analysis("simstudy_summary", outputs=SIMSTUDY_OUTPUTS)
+def _simstudy_inputs(ctx: AnalysisContext) -> list[Path]:
+    """The stored replicates and the truth file whose estimands judge them."""
+    return [stored_study_file(), estimands_truth_file(ctx.study.data_dir)]
+
+
+@analysis("simstudy_summary", outputs=SIMSTUDY_OUTPUTS, inputs=_simstudy_inputs)
 def simstudy_summary(ctx: AnalysisContext) -> list[Path]:
     """The simulation study's performance measures and the published ratios' place among its replicates.
 

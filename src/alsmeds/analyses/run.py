@@ -58,6 +58,16 @@ def data_key(study: Study) -> str:
     return hashlib.sha256(f"{study.source}|{seed_scale}".encode()).hexdigest()
 
 
+def _with_inputs(key: str, inputs: Iterable[Path]) -> str:
+    """The run's key extended by the content of an analysis's extra input files (a missing file counts too)."""
+    digest = hashlib.sha256(key.encode())
+    for path in inputs:
+        path = Path(path)
+        digest.update(str(path.resolve()).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"missing")
+    return digest.hexdigest()
+
+
 def _state_file(results_dir: Path) -> Path:
     key = hashlib.sha256(str(results_dir.resolve()).encode()).hexdigest()[:16]
     return STATE_DIR / f"{key}.json"
@@ -118,7 +128,8 @@ def run_analyses(
     bar = tqdm(names, desc="analyses", unit="analysis", disable=not progress, file=sys.stderr, leave=False)
     for name in bar:
         item = ANALYSES[name]
-        current = state.get(name) == key and all((results_dir / f).is_file() for f in item.outputs)
+        own_key = _with_inputs(key, item.inputs(ctx)) if item.inputs is not None else key
+        current = state.get(name) == own_key and all((results_dir / f).is_file() for f in item.outputs)
         if current and not rerun.intersection(item.needs):
             report.skipped.append(name)
             continue
@@ -135,7 +146,7 @@ def run_analyses(
         report.ran.append(name)
         report.written += written
         rerun.add(name)
-        state[name] = key
+        state[name] = own_key
         write_json_atomic(_state_file(results_dir), state)  # a stopped run resumes after the last finished
     bar.close()
     return report

@@ -78,7 +78,7 @@ from alsmeds.truth import Truth, as_truth, covers
 #: Name of the compacted replicate file in a results folder (written by ``alsmeds simstudy``).
 ESTIMATES_FILE = "simstudy_estimates.csv.gz"
 
-#: Columns that identify an estimator, one estimate per replicate (:data:`alsmeds.simstudy.replicate.ESTIMATOR_KEYS`).
+#: Columns that identify an estimator, one estimate per replicate (one definition: the simulation study imports it).
 ESTIMATOR_KEYS = ["family", "comparison", "model", "exposure", "stratum", "term"]
 
 #: Text columns of the replicate file (missing read as an empty string).
