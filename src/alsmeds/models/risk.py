@@ -61,8 +61,9 @@ Rules for register data
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,70 @@ class RiskModelResult:
             est = format_ratio(r.odds_ratio, r.ci_lower, r.ci_upper) if r.estimable else f"n.e. ({r.reason})"
             rows.append(f"  {r.drug_class:<16} {r.window:<4} {est:<22} exposed {r.exposed_cases}/{r.exposed_controls}")
         return f"{self.spec.label}: {self.n_sets} sets, {self.n_rows} rows\n" + "\n".join(rows)
+
+
+#: The study's main model: population controls, the lagged exposure (first qualifying use more
+#: than a year before the index date), one class per model, adjusted.
+MAIN_MODEL: Mapping[str, str] = MappingProxyType(
+    {"comparison": "population", "exposure": "lagged", "model": "per_class", "adjustment": "adjusted"}
+)
+
+
+def select_estimates(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
+    """The rows of a results frame whose columns equal the given values.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Estimates in the results vocabulary (``comparison``, ``exposure``, ``model``, ...).
+    **where
+        Column -> value.  A list, tuple or set keeps rows equal to any of its values; None
+        keeps every row (no condition on that column).
+
+    Returns
+    -------
+    DataFrame
+        The selected rows, in their order, with their index.
+
+    Raises
+    ------
+    KeyError
+        When a condition names a column the frame does not have.
+    """
+    keep = pd.Series(True, index=frame.index)
+    for column, value in where.items():
+        if value is None:
+            continue
+        if column not in frame.columns:
+            raise KeyError(f"no column {column!r} to select on; columns: {list(frame.columns)}")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            keep &= frame[column].isin(list(value))
+        else:
+            keep &= frame[column] == value
+    return frame[keep]
+
+
+def main_estimates(frame: pd.DataFrame, **changes: Any) -> pd.DataFrame:
+    """The rows of the main model (:data:`MAIN_MODEL`), with any part of the selection changed.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Estimates in the results vocabulary.
+    **changes
+        Conditions that replace or add to :data:`MAIN_MODEL` (None drops one):
+        ``main_estimates(estimates)`` is the main model against population controls,
+        ``main_estimates(estimates, comparison=None)`` the main model of every comparison,
+        ``main_estimates(sensitivity, analysis="negative_control")`` adds a condition.
+
+    Returns
+    -------
+    DataFrame
+        :func:`select_estimates` of the combined conditions.  Estimand of each row: the odds ratio
+        of ALS for first use more than a year before the index date, conditional on the matched
+        set and the adjustment set.
+    """
+    return select_estimates(frame, **{**MAIN_MODEL, **changes})
 
 
 def comparison_rows(table: pd.DataFrame, comparison: str) -> pd.DataFrame:
@@ -403,11 +468,7 @@ def compare_with_published(estimates: pd.DataFrame) -> pd.DataFrame:
     """
     from alsmeds.published import published_risk_frame
 
-    ours = estimates[
-        (estimates["comparison"] == "population")
-        & (estimates["model"] == "per_class")
-        & (estimates["adjustment"] == "adjusted")
-    ]
+    ours = main_estimates(estimates, exposure=None)  # the lagged and the window terms
     merged = published_risk_frame().merge(
         ours[["drug_class", "window", "odds_ratio", "ci_lower", "ci_upper", "estimable"]],
         on=["drug_class", "window"],
@@ -428,7 +489,7 @@ def table2(estimates: pd.DataFrame, comparison: str = "population") -> pd.DataFr
     Per-class models only (one class per model, as published); "n.e." marks a term that
     could not be estimated.
     """
-    sel = estimates[(estimates["comparison"] == comparison) & (estimates["model"] == "per_class")].copy()
+    sel = select_estimates(estimates, comparison=comparison, model="per_class").copy()
     sel["OR (95% CI)"] = [
         format_ratio(r.odds_ratio, r.ci_lower, r.ci_upper) if r.estimable else "n.e." for r in sel.itertuples()
     ]

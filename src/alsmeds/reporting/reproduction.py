@@ -67,6 +67,7 @@ from alsmeds.constants import CLASSES
 from alsmeds.formatting import fixed, format_p, format_ratio, signed
 from alsmeds.labels import CLASS_NAMES, WINDOW_NAMES, label
 from alsmeds.models.base import Z_975
+from alsmeds.models.risk import main_estimates, select_estimates
 from alsmeds.published import published_values
 from alsmeds.reporting.display import Table, show_table
 from alsmeds.reporting.evalue import evalue_table
@@ -192,13 +193,7 @@ def _ratio_estimate(target: pd.Series, results: dict[str, pd.DataFrame | None]) 
         source = "results/risk_models.csv: population controls, one class per model, adjusted"
         if risk is None:
             return {"note": "no results/risk_models.csv (run notebook 03)"}
-        sel = risk[
-            (risk["comparison"] == "population")
-            & (risk["model"] == "per_class")
-            & (risk["adjustment"] == "adjusted")
-            & (risk["drug_class"] == target["drug_class"])
-            & (risk["window"] == target["window"])
-        ]
+        sel = main_estimates(risk, exposure=None, drug_class=target["drug_class"], window=target["window"])
         columns = ("odds_ratio", "ci_lower", "ci_upper")
     else:
         joint = results["joint_model"]
@@ -358,12 +353,7 @@ def scorecard(
 
 
 def _rows(frame: pd.DataFrame | None, **equal: Any) -> pd.DataFrame:
-    if frame is None:
-        return pd.DataFrame()
-    mask = np.ones(len(frame), dtype=bool)
-    for column, value in equal.items():
-        mask &= (frame[column] == value).to_numpy()
-    return frame[mask]
+    return pd.DataFrame() if frame is None else select_estimates(frame, **equal)
 
 
 def _interaction_ratio(row: Any, other: str) -> tuple[float, float, float]:
@@ -416,7 +406,7 @@ def relative_ratios(risk: pd.DataFrame | None, correlation: float = 0.0) -> pd.D
     """
     if risk is None or risk.empty:
         return pd.DataFrame(columns=RELATIVE_RATIO_COLUMNS)
-    main = risk[(risk["model"] == "per_class") & (risk["adjustment"] == "adjusted") & (risk["window"] == "gt1")]
+    main = main_estimates(risk, comparison=None, exposure=None, window="gt1")
     rows = []
     for k in CLASSES:
         pop = main[(main["comparison"] == "population") & (main["drug_class"] == k)]

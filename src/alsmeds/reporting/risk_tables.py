@@ -8,7 +8,8 @@ have the same columns) and, where a planted truth is compared, the typed
 :class:`alsmeds.truth.Truth` (``Study.planted_truth``; None for a real extract).  Nothing is
 fitted or written here: a table is a view of estimates that exist.
 
-The selection rule is defined once.  :func:`select_estimates` keeps the rows whose columns
+The selection rule is defined once, in :mod:`alsmeds.models.risk` (re-exported here).
+:func:`select_estimates` keeps the rows whose columns
 equal given values, and :data:`MAIN_MODEL` is the study's main model (population controls,
 first use more than a year before the index date, one class per model, adjusted): the
 estimates the paper leads with.  :func:`main_estimates` is that selection, with any part of
@@ -30,7 +31,6 @@ Estimands and assumptions shared by the tables below:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -40,77 +40,19 @@ from scipy import stats
 from alsmeds.constants import CLASSES, NEGATIVE_CONTROL, WINDOWS, Z_975, Z_DETECTABLE_80
 from alsmeds.formatting import format_ratio, rounded
 from alsmeds.labels import COMPARISON_NAMES, WINDOW_NAMES
-from alsmeds.models.risk import COMPARISONS, RESULT_COLUMNS, compare_with_published, compare_with_truth
+from alsmeds.models.risk import (
+    COMPARISONS,
+    MAIN_MODEL,
+    RESULT_COLUMNS,
+    compare_with_published,
+    compare_with_truth,
+    main_estimates,
+    select_estimates,
+)
 from alsmeds.models.stratified import stratum_levels
 from alsmeds.reporting.describe import implied_estimand_table
 from alsmeds.reporting.evalue import evalue_frame
 from alsmeds.truth import Truth, as_truth, covers
-
-#: The study's main model: population controls, the lagged exposure (first qualifying use more
-#: than a year before the index date), one class per model, adjusted.
-MAIN_MODEL: Mapping[str, str] = MappingProxyType(
-    {"comparison": "population", "exposure": "lagged", "model": "per_class", "adjustment": "adjusted"}
-)
-
-
-# --------------------------------------------------------------------------- selection
-
-
-def select_estimates(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
-    """The rows of a results frame whose columns equal the given values.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        Estimates in the results vocabulary (``comparison``, ``exposure``, ``model``, ...).
-    **where
-        Column -> value.  A list, tuple or set keeps rows equal to any of its values; None
-        keeps every row (no condition on that column).
-
-    Returns
-    -------
-    DataFrame
-        The selected rows, in their order, with their index.
-
-    Raises
-    ------
-    KeyError
-        When a condition names a column the frame does not have.
-    """
-    keep = pd.Series(True, index=frame.index)
-    for column, value in where.items():
-        if value is None:
-            continue
-        if column not in frame.columns:
-            raise KeyError(f"no column {column!r} to select on; columns: {list(frame.columns)}")
-        if isinstance(value, (list, tuple, set, frozenset)):
-            keep &= frame[column].isin(list(value))
-        else:
-            keep &= frame[column] == value
-    return frame[keep]
-
-
-def main_estimates(frame: pd.DataFrame, **changes: Any) -> pd.DataFrame:
-    """The rows of the main model (:data:`MAIN_MODEL`), with any part of the selection changed.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        Estimates in the results vocabulary.
-    **changes
-        Conditions that replace or add to :data:`MAIN_MODEL` (None drops one):
-        ``main_estimates(estimates)`` is the main model against population controls,
-        ``main_estimates(estimates, comparison=None)`` the main model of every comparison,
-        ``main_estimates(sensitivity, analysis="negative_control")`` adds a condition.
-
-    Returns
-    -------
-    DataFrame
-        :func:`select_estimates` of the combined conditions.  Estimand of each row: the odds ratio
-        of ALS for first use more than a year before the index date, conditional on the matched
-        set and the adjustment set.
-    """
-    return select_estimates(frame, **{**MAIN_MODEL, **changes})
 
 
 def _estimable(frame: pd.DataFrame) -> pd.Series:
