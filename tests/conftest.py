@@ -69,15 +69,22 @@ def needs_r() -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark ``r`` every test that uses :func:`needs_r`, and ``notebooks`` every executed notebook (nbval).
+    """Mark ``r`` every test that uses :func:`needs_r`, and ``notebooks`` every executed notebook (nbval);
+    run the files that hold a ``slow`` test first and the notebooks last.
 
-    ``tryfirst`` so that the marks are there when ``-m`` deselects.
+    ``tryfirst`` so that the marks are there when ``-m`` deselects.  The order: ``make test``
+    spreads whole files over the cores (pytest-xdist, ``--dist loadfile``) in the order of
+    collection; a long file handed out last keeps one core busy while the other idles,
+    handed out first the many short files and the notebooks (about ten seconds each) fill in
+    around it.  The order of the tests within a file is kept (a stable sort).
     """
     for item in items:
         if "needs_r" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.r)
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebooks)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: 2 if item.path.suffix == ".ipynb" else 0 if item.path in slow_files else 1)
 
 
 @pytest.fixture

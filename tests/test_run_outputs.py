@@ -77,6 +77,7 @@ def _status() -> str:
 
 
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs the git checkout")
+@pytest.mark.slow
 @pytest.mark.notebooks
 def test_a_run_with_another_seed_leaves_the_committed_bundle_untouched():
     """Issue 21: ``alsmeds run --only 01 --seed 7`` overwrote tracked figures and results."""

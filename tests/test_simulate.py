@@ -241,6 +241,7 @@ def test_exposure_category_codes_are_stable():
     assert CATEGORY_CODES == {"never": 0, "0_1": 1, "1_5": 2, "gt5": 3}
 
 
+@pytest.mark.slow
 def test_committed_synthetic_data_regenerate():
     """The committed data set is what the pinned generator makes from its recorded seed and scale.
 

@@ -182,3 +182,27 @@ def test_committed_truth_holds_the_cox_estimands(committed):
     implied = committed.truth["estimands"]["implied_cox"]
     assert set(implied["per_class"]) == set(implied["mutual"]) == {"anxiolytics", "hypnotics", "antidepressants"}
     assert implied["_truth_sample"]["truth_scale"] == 50 and implied["_truth_sample"]["warnings"] == []
+
+
+def test_implied_estimands_are_computed_on_first_use_of_the_truth(monkeypatch):
+    """Simulated data come at once; the implied estimands only when the truth is asked for (then once)."""
+    from alsmeds.estimands import implied
+
+    calls = []
+
+    def fake_implied_truth(params, seed, truth_scale, progress=False, **kwargs):
+        calls.append(seed)
+        return {"implied": {"population_per_class": {"anxiolytics_gt1": {"log_or": 0.25, "se": 0.01}}}}
+
+    monkeypatch.setattr(implied, "implied_truth", fake_implied_truth)
+    study = Study.synthetic(seed=13, scale=0.05)
+    assert study.is_synthetic and study.planted_parameters["seed"] == 13 and calls == []
+    other_rules = study.with_rules(min_dispensings=3)
+    assert len(study.analysis_table) and calls == []  # the frames need no estimand
+    assert study.planted_truth.implied_log_or("population_per_class", "anxiolytics_gt1").value == 0.25
+    assert study.truth["estimands"]["implied"]["population_per_class"]["anxiolytics_gt1"]["log_or"] == 0.25
+    assert calls == [13]  # once, however often the truth is read
+    assert other_rules.planted_truth.implied_log_or("population_per_class", "anxiolytics_gt1").value == 0.25
+    without = Study.synthetic(seed=13, scale=0.05, implied=False)
+    assert without.planted_truth.implied_models == [] or not without.planted_truth.implied_models
+    assert calls == [13, 13]  # the study under other rules completed its own copy; implied=False never calls

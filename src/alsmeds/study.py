@@ -51,8 +51,9 @@ Where the data come from
 
 from __future__ import annotations
 
+import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -129,6 +130,7 @@ class Study:
         rules: ExposureRules = DEFAULT_RULES,
         data_dir: Path | None = None,
         source: str | None = None,
+        complete_truth: Callable[[], Truth | Mapping[str, Any]] | None = None,
     ) -> None:
         if not isinstance(rules, ExposureRules):
             raise TypeError(f"rules must be an ExposureRules, not {type(rules).__name__}")
@@ -138,6 +140,8 @@ class Study:
         self._rules = rules
         self._data_dir = None if data_dir is None else Path(data_dir)
         self._source = source if source is not None else str(paths.display_path(registry.data_dir))
+        # Simulated data: the truth with its implied estimands, computed (or read from the cache) on first use.
+        self._complete_truth = complete_truth
 
     # ------------------------------------------------------------------ construction
 
@@ -200,8 +204,10 @@ class Study:
             switched off: ``replace(p, risk=replace(p.risk, log_or_familial_factor=0.0))``
             with ``p = SimulationParameters()``.  Given, the data are always simulated.
         implied : bool
-            Add the implied estimands to the truth of simulated data (default).  False
-            fits no model and returns in about a second at the paper's size: the planted
+            Add the implied estimands to the truth of simulated data (default), on first
+            use of :attr:`truth` or :attr:`planted_truth` (so a notebook that never asks
+            for them never waits for them).  False fits no model, ever; the data come in
+            about a second at the paper's size either way: the planted
             parameters and the sample's descriptives are there, but
             ``planted_truth.implied_models`` and ``planted_truth.has_implied_cox`` are
             empty and the notebooks' comparisons with them fail.  Not used when the
@@ -221,19 +227,26 @@ class Study:
         seed = DEFAULT_SEED if seed is None else int(seed)
         scale = 1.0 if scale is None else float(scale)
         generated = generate(seed=seed, scale=scale, params=params, progress=progress)
-        if implied:  # the models fitted to the generator's truth samples (cached); only then imported
-            from alsmeds.estimands.implied import implied_truth
-            from alsmeds.estimands.synthetic import with_implied_truth
-
-            sections = implied_truth(params, seed, truth_scale, progress=progress)
-            generated = with_implied_truth(generated, sections)
         with tempfile.TemporaryDirectory(prefix="alsmeds-synthetic-") as tmp:
             folder = generated.write(Path(tmp) / "data")
             registry = read_registry(folder)
             truth, people = _read_truth(folder)
+        complete = None
+        if implied and truth_scale != 0:
+
+            def complete() -> Truth:
+                """The models fitted to the generator's truth samples (cached); imported only now."""
+                from alsmeds.data.write import json_text
+                from alsmeds.estimands.implied import implied_truth
+                from alsmeds.estimands.synthetic import with_implied_truth
+
+                sections = implied_truth(params, seed, truth_scale, progress=progress)
+                full = with_implied_truth(generated, sections).truth
+                return Truth.from_dict(json.loads(json_text(full)))  # exactly as truth.json would hold it
+
         planted = "" if params is None else ", own planted parameters"
         source = f"synthetic data simulated in memory (seed {seed}, scale {scale:g}{planted})"
-        return cls(registry, truth, people, rules, data_dir=None, source=source)
+        return cls(registry, truth, people, rules, data_dir=None, source=source, complete_truth=complete)
 
     @classmethod
     def from_parameters(
@@ -299,7 +312,15 @@ class Study:
         Study
         """
         rules = replace(rules if rules is not None else self._rules, **changes)
-        return Study(self._registry, self._truth, self._truth_people, rules, self._data_dir, self._source)
+        return Study(
+            self._registry,
+            self._truth,
+            self._truth_people,
+            rules,
+            self._data_dir,
+            self._source,
+            complete_truth=self._complete_truth,
+        )
 
     # ------------------------------------------------------------------ the data
 
@@ -329,11 +350,26 @@ class Study:
 
         The same truth typed, with named estimands: :attr:`planted_truth`.
         """
-        return None if self._truth is None else self._truth.raw  # type: ignore[return-value]
+        truth = self._full_truth()
+        return None if truth is None else truth.raw  # type: ignore[return-value]
 
     @property
     def planted_truth(self) -> Truth | None:
         """The planted truth, typed (:class:`alsmeds.truth.Truth`: named estimands), or None for a real extract."""
+        return self._full_truth()
+
+    @property
+    def planted_parameters(self) -> Mapping[str, Any] | None:
+        """The generator's planted parameters, seed and scale (no implied estimand is computed), or None."""
+        if self._truth is None:
+            return None
+        return {"seed": self._truth.seed, "scale": self._truth.scale, "parameters": self._truth.parameters}
+
+    def _full_truth(self) -> Truth | None:
+        """The truth, completed with the implied estimands on first use for data simulated in memory."""
+        if self._complete_truth is not None:
+            self._truth = as_truth(self._complete_truth())
+            self._complete_truth = None
         return self._truth
 
     @property

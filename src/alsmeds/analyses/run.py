@@ -53,9 +53,8 @@ def data_key(study: Study) -> str:
     """What the results depend on in the data: the folder's content, or the simulation's seed and scale."""
     if study.data_dir is not None:
         return folder_fingerprint(study.data_dir)
-    truth = study.planted_truth
-    seed_scale = f"{truth.seed}/{truth.scale}" if truth is not None else ""
-    return hashlib.sha256(f"{study.source}|{seed_scale}".encode()).hexdigest()
+    planted = json.dumps(study.planted_parameters, sort_keys=True, default=str)  # no implied estimand computed
+    return hashlib.sha256(f"{study.source}|{planted}".encode()).hexdigest()
 
 
 def _with_inputs(key: str, inputs: Iterable[Path]) -> str:
