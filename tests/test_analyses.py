@@ -301,3 +301,12 @@ def test_an_analysis_reruns_when_a_declared_input_file_changes(small_extract, tm
     assert len(calls) == 1
     stored.write_text("a\n2\n")  # a new stored study: the summary is stale
     assert analyses.run_analyses(study, spec, tmp_path / "r", only=["x"], progress=False).ran == ["x"]
+
+
+def test_every_file_of_the_paper_map_is_written_by_an_analysis_of_the_study():
+    from alsmeds.published import paper_map
+
+    run = set(analyses.with_needs(read_spec().analyses))
+    for entry in paper_map().itertuples():
+        file_name = entry.results.split(":")[0]
+        assert registry_module.producer_of(file_name).name in run, (entry.target, file_name)
