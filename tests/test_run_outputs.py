@@ -58,14 +58,6 @@ def test_a_notebook_left_at_its_defaults_writes_under_build(monkeypatch):
     assert paths.is_committed_data(paths.SYNTHETIC_DIR) and not paths.is_committed_data(seed=20250605)
 
 
-def test_results_are_read_from_the_committed_folder_only_for_the_committed_data(tmp_path):
-    needed = ["risk_models.csv"]
-    assert paths.results_to_read(tmp_path, needed) == paths.COMMITTED_RESULTS_DIR  # committed data, nothing run yet
-    assert paths.results_to_read(tmp_path, needed, seed=7) == tmp_path  # other data: never the committed results
-    (tmp_path / "risk_models.csv").write_text("x\n")
-    assert paths.results_to_read(tmp_path, needed) == tmp_path  # this run's own results first
-
-
 def _status() -> str:
     return subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all", "--", *COMMITTED],

@@ -120,29 +120,6 @@ def output_folders(
     return figures, results
 
 
-def results_to_read(
-    results_dir: str | Path,
-    needed: list[str],
-    *,
-    data_dir: str | Path | None = None,
-    seed: int | None = None,
-    scale: float | None = None,
-) -> Path:
-    """The folder a notebook reads other notebooks' results from.
-
-    ``results_dir`` when it holds every file in ``needed`` (the notebooks of this run wrote
-    them); for the committed data, the committed ``results/`` when this run has not written
-    them yet (a reader who opens notebook 08 alone); otherwise ``results_dir`` (and the
-    notebook reports what is missing).  Results of other data are never mixed in.
-    """
-    results_dir = Path(results_dir)
-    if all((results_dir / name).is_file() for name in needed):
-        return results_dir
-    if is_committed_data(data_dir, seed, scale) and all((COMMITTED_RESULTS_DIR / n).is_file() for n in needed):
-        return COMMITTED_RESULTS_DIR
-    return results_dir
-
-
 def display_path(path: str | Path) -> Path:
     """A path relative to the project root when it lies inside it (stable text for notebooks and logs)."""
     path = Path(path).resolve()
