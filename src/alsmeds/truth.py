@@ -244,6 +244,27 @@ class Truth:
         """The planted association ``alpha``: log hazard ratio per ALSFRS-R point of the current true score."""
         return float(self.estimands["prognosis"]["association_per_alsfrs_point"])
 
+    @property
+    def association_per_alsfrs_slope(self) -> float:
+        """The planted slope association ``alpha_slope``: log hazard ratio per ALSFRS-R point per month of the
+        current true slope (``parameters.prognosis.association_slope``); 0 when a truth file predates it."""
+        return float(self.parameters.get("prognosis", {}).get("association_slope", 0.0))
+
+    @property
+    def association_structure(self) -> str:
+        """Which functions of the true ALSFRS-R the planted hazard depends on: ``"value"`` (current value),
+        ``"slope"`` (current slope), ``"both"`` or ``"none"`` (``parameters.prognosis.association_structure``).
+
+        A truth file that predates the slope association has none recorded: its structure follows from the
+        current-value association (``"value"``, or ``"none"`` when it is 0).
+        """
+        recorded = self.parameters.get("prognosis", {}).get("association_structure")
+        if recorded is not None:
+            return str(recorded)
+        alpha = (self.estimands.get("prognosis") or {}).get("association_per_alsfrs_point", 0.0)
+        value, slope = float(alpha) != 0, self.association_per_alsfrs_slope != 0
+        return {(True, True): "both", (True, False): "value", (False, True): "slope"}.get((value, slope), "none")
+
     def alsfrs_slope_per_month(self, group: str) -> float:
         """The planted mean ALSFRS-R slope per month of ``group`` (``non_users_of_antidepressants``,
         ``antidepressant_users``) or the slope ``difference`` of antidepressant users."""

@@ -45,6 +45,32 @@ def _log(x: float) -> float:
     return float(math.log(x))
 
 
+#: The association structures of the prognosis model, as :func:`association_structure` names them.
+ASSOCIATION_STRUCTURES = ("value", "slope", "both", "none")
+
+
+def association_structure(value: float, slope: float) -> str:
+    """The association structure planted by a current-value and a current-slope association.
+
+    Parameters
+    ----------
+    value : float
+        Log hazard ratio per ALSFRS-R point of the current value (``association``).
+    slope : float
+        Log hazard ratio per ALSFRS-R point per month of the current slope (``association_slope``).
+
+    Returns
+    -------
+    str
+        ``"both"`` when both are non-zero, ``"value"`` or ``"slope"`` when one is, ``"none"`` when neither is.
+    """
+    if value != 0 and slope != 0:
+        return "both"
+    if value != 0:
+        return "value"
+    return "slope" if slope != 0 else "none"
+
+
 @dataclass
 class DesignParameters:
     """Counts and dates of the study design (P unless noted)."""
@@ -252,10 +278,16 @@ class PrognosisParameters:
     ``(b0, b1)`` bivariate normal around ``intercept_mean`` and
     ``slope_mean + slope_antidepressants * AD``; the observed score adds
     ``residual_sd`` noise, is rounded and clipped to 0-48.  The hazard is
-    ``h(t) = exp(log_baseline_hazard + g'w + association (m_i(t) - intercept_mean))``,
-    ``w`` = prediagnostic use of each class (any qualifying use before diagnosis),
-    age per decade above 65, male sex and bulbar onset: a shared-parameter joint
-    model whose ``g`` are the direct (joint-model) hazard ratios.
+    ``h(t) = exp(log_baseline_hazard + g'w + association (m_i(t) - intercept_mean)
+    + association_slope (m_i'(t) - slope_mean))``, ``w`` = prediagnostic use of each
+    class (any qualifying use before diagnosis), age per decade above 65, male sex and
+    bulbar onset: a shared-parameter joint model whose ``g`` are the direct
+    (joint-model) hazard ratios.  The trajectory is linear, so its current slope
+    ``m_i'(t) = b1_i`` is constant.  The association structure
+    (:attr:`association_structure`) follows from which of ``association`` (current
+    value) and ``association_slope`` (current slope) are non-zero: the default plants
+    the current value only; set ``association = 0`` for a slope-only or a
+    zero-association truth.
     """
 
     intercept_mean: float = published_value("cases:alsfrs_at_diagnosis")
@@ -269,7 +301,11 @@ class PrognosisParameters:
     visit_jitter_days: float = 10.0
     missed_visit_probability: float = 0.10
     log_baseline_hazard: float = -4.55
+    #: log hazard ratio per ALSFRS-R point of the current true score (JM's ``alpha``).
     association: float = -0.07
+    #: log hazard ratio per ALSFRS-R point per month of the current true slope (JM's slope association,
+    #: ``alpha_slope``); 0 (the default) plants none and leaves every table of a data set unchanged.
+    association_slope: float = 0.0
     log_hr_use: dict[str, float] = field(default_factory=lambda: {k: _log(PUBLISHED_PROGNOSIS[k][0]) for k in CLASSES})
     log_hr_per_decade_of_age: float = 0.60
     log_hr_male: float = 0.05
@@ -278,6 +314,18 @@ class PrognosisParameters:
     diagnostic_delay_median_months: float = 11.0
     diagnostic_delay_log_sd: float = 0.6
     invasive_ventilation_share: float = 0.08
+
+    @property
+    def association_structure(self) -> str:
+        """Which functions of the trajectory the hazard depends on, from the non-zero associations.
+
+        Returns
+        -------
+        str
+            ``"value"`` (the current value only), ``"slope"`` (the current slope only),
+            ``"both"`` or ``"none"``.
+        """
+        return association_structure(self.association, self.association_slope)
 
 
 @dataclass
@@ -293,7 +341,11 @@ class SimulationParameters:
     prognosis: PrognosisParameters = field(default_factory=PrognosisParameters)
 
     def to_dict(self) -> dict:
-        """The parameters as plain JSON-ready data (dates as ISO strings)."""
+        """The parameters as plain JSON-ready data (dates as ISO strings).
+
+        ``prognosis`` also holds the derived ``association_structure``
+        (:attr:`PrognosisParameters.association_structure`).
+        """
 
         def clean(obj):
             if isinstance(obj, dict):
@@ -306,7 +358,10 @@ class SimulationParameters:
                 return round_significant(obj)  # as truth.json writes it
             return obj
 
-        return clean(asdict(self))
+        out = clean(asdict(self))
+        # Derived, recorded so that truth.json says which association is planted.
+        out["prognosis"]["association_structure"] = self.prognosis.association_structure
+        return out
 
 
 __all__ = [
@@ -316,5 +371,7 @@ __all__ = [
     "NEGATIVE_CONTROL",
     "WINDOW_LABELS",
     "WINDOWS",
+    "ASSOCIATION_STRUCTURES",
     "SimulationParameters",
+    "association_structure",
 ]

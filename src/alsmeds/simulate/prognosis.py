@@ -2,22 +2,42 @@
 
 A shared-parameter joint model (see :class:`~.parameters.PrognosisParameters`):
 the true ALSFRS-R ``m_i(t) = b0_i + b1_i t`` is linear in months since diagnosis,
-and the hazard ``h_i(t) = exp(c_i + a m_i(t))`` depends on its current value.  With
-a constant baseline the log hazard is linear in ``t``, so the cumulative hazard
-``H(t) = exp(c_i + a b0_i) (exp(k t) - 1) / k`` with ``k = a b1_i`` inverts in
-closed form (a Gompertz law): ``T = log(1 + k E exp(-c_i - a b0_i)) / k`` for a
-unit exponential ``E`` (Bender et al. 2005).  When ``k < 0`` and the bracket is not
-positive, the event never happens.
+and the hazard ``h_i(t) = exp(c_i + a m_i(t) + a_s m_i'(t))`` depends on its current
+value (association ``a``) and its current slope ``m_i'(t) = b1_i`` (association
+``a_s``, 0 by default), a constant of the patient's that joins ``c_i``.  With a
+constant baseline the log hazard is linear in ``t``, so the cumulative hazard
+``H(t) = exp(c_i + a_s b1_i + a b0_i) (exp(k t) - 1) / k`` with ``k = a b1_i``
+inverts in closed form (a Gompertz law): ``T = log(1 + k E exp(-c_i - a_s b1_i - a
+b0_i)) / k`` for a unit exponential ``E`` (Bender et al. 2005).  When ``k < 0`` and
+the bracket is not positive, the event never happens; when ``a = 0`` (a slope-only
+or zero association) ``k = 0`` and ``T`` is exponential.
+
+:func:`simulate_joint_recovery_data` simulates a data set of any size with a chosen
+association structure and cuts the joint model's frames from it, with the observed
+(register) scores and with latent ones, for checking that an estimator recovers the
+planted values.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from alsmeds.constants import DAYS_PER_MONTH
+from alsmeds.constants import CATEGORY_CODES, DAYS_PER_MONTH
+from alsmeds.derive.alsfrs import build_alsfrs_data
 from alsmeds.derive.exposure import ever_used
+from alsmeds.derive.joint_data import build_joint_frames
 from alsmeds.simulate.parameters import CLASSES, SimulationParameters
+from alsmeds.simulate.population import rng_for
+
+if TYPE_CHECKING:
+    from alsmeds.simulate import SyntheticRegistry
+
+#: Random stream of the latent scores' fresh measurement noise (:func:`simulate_joint_recovery_data`).
+LATENT_NOISE_STEP = "joint_recovery/latent_noise"
 
 
 def event_times_months(
@@ -89,6 +109,8 @@ def simulate_prognosis(rng: np.random.Generator, params: SimulationParameters, c
         + pr.log_hr_bulbar * bulbar
         + pr.association * (b0 - pr.intercept_mean)
     )
+    if pr.association_slope != 0:  # the current slope b1 is constant: one more term of the log hazard
+        lp = lp + pr.association_slope * (b1 - pr.slope_mean)
     event_months = event_times_months(rng, lp, pr.association * b1)
 
     index = cases["index_date"].to_numpy().astype("datetime64[D]")
@@ -155,3 +177,100 @@ def _visits(rng, params, index, followup_end, b0, b1) -> pd.DataFrame:
             "alsfrs_r_total": score[rows, cols],
         }
     )
+
+
+@dataclass(frozen=True)
+class JointRecoveryData:
+    """A simulated data set cut into the joint model's frames, for checks that an estimator recovers the truth.
+
+    Attributes
+    ----------
+    registry : SyntheticRegistry
+        The generator's output (tables, answer key ``people``, ``truth``).
+    long : DataFrame
+        The longitudinal frame (:data:`alsmeds.derive.joint_data.JOINT_LONG_COLUMNS`) with the
+        observed scores, as the register records them: rounded, clipped to 0-48 (a same-day
+        average may be a half point).
+    latent : DataFrame
+        The same rows with latent scores: the true trajectory ``b0 + b1 months`` plus fresh
+        normal noise of SD ``residual_sd``, neither rounded nor clipped.  With ``surv`` an exact
+        draw from the planted joint model (the event times depend on the true trajectory only).
+    surv : DataFrame
+        The survival frame (:data:`alsmeds.derive.joint_data.JOINT_SURV_COLUMNS`), one row per
+        patient of ``long``.
+    """
+
+    registry: SyntheticRegistry
+    long: pd.DataFrame
+    latent: pd.DataFrame
+    surv: pd.DataFrame
+
+
+def _answer_key_exposures(registry: SyntheticRegistry) -> pd.DataFrame:
+    """One row per ALS case, ``cat_<class>`` = 1 for true prediagnostic use (the generator's indicator), else 0."""
+    cases = registry.tables["als_cases"][["person_id"]].copy()
+    people = registry.people.set_index("person_id")
+    for k in CLASSES:
+        codes = cases["person_id"].map(people[f"window_{k}"].map(CATEGORY_CODES))  # window name -> code
+        cases[f"cat_{k}"] = ever_used(codes.to_numpy()).astype(np.int64)
+    return cases.reset_index(drop=True)
+
+
+def simulate_joint_recovery_data(
+    params: SimulationParameters | None = None,
+    seed: int | None = None,
+    scale: float = 1.0,
+    noise_rng: np.random.Generator | None = None,
+) -> JointRecoveryData:
+    """Simulate a data set with the given planted association and cut the joint model's frames from it.
+
+    The path of the planted-truth checks of the joint model (``tests/test_joint_model.py``):
+    :func:`alsmeds.simulate.generate` (no implied estimands), then the study's own rules
+    (:func:`alsmeds.derive.alsfrs.build_alsfrs_data`, :func:`alsmeds.derive.joint_data.build_joint_frames`)
+    with the exposures of the answer key (as
+    :func:`alsmeds.models.joint.synthetic.synthetic_joint_frames`, so the check isolates the joint
+    model from exposure classification), and latent scores beside the observed ones.  Choose the
+    association structure with ``params.prognosis.association`` (current value) and
+    ``params.prognosis.association_slope`` (current slope).
+
+    Parameters
+    ----------
+    params : SimulationParameters, optional
+        Planted parameters (default: the documented defaults, a current-value association).
+    seed : int, optional
+        Master seed (default :data:`alsmeds.simulate.DEFAULT_SEED`).
+    scale : float
+        Number of cases in multiples of the paper's 1,057.
+    noise_rng : numpy.random.Generator, optional
+        Stream of the latent scores' fresh noise (default: the seed's named stream
+        :data:`LATENT_NOISE_STEP`, independent of the data's).
+
+    Returns
+    -------
+    JointRecoveryData
+        The registry and the ``long`` (observed scores), ``latent`` and ``surv`` frames.
+    """
+    from alsmeds.simulate import DEFAULT_SEED, generate  # the package imports this module
+
+    params = params or SimulationParameters()
+    seed = DEFAULT_SEED if seed is None else int(seed)
+    registry = generate(seed=seed, scale=scale, params=params)
+    frames = build_joint_frames(build_alsfrs_data(registry, _answer_key_exposures(registry)))
+    long, surv = frames.long, frames.surv
+    people = registry.people.set_index("person_id")
+    b0 = long["person_id"].map(people["alsfrs_intercept"]).to_numpy()
+    b1 = long["person_id"].map(people["alsfrs_slope_per_month"]).to_numpy()
+    rng = noise_rng if noise_rng is not None else rng_for(seed, LATENT_NOISE_STEP)
+    latent = long.copy()
+    noise = params.prognosis.residual_sd * rng.standard_normal(len(long))
+    latent["score"] = b0 + b1 * long["months"].to_numpy() + noise
+    return JointRecoveryData(registry=registry, long=long, latent=latent, surv=surv)
+
+
+__all__ = [
+    "LATENT_NOISE_STEP",
+    "JointRecoveryData",
+    "event_times_months",
+    "simulate_joint_recovery_data",
+    "simulate_prognosis",
+]

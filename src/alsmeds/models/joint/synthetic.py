@@ -66,18 +66,50 @@ def synthetic_joint_frames(registry: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames.long, frames.surv
 
 
-def planted_values(params: Any) -> pd.Series:
-    """The planted value of every parameter of :data:`PLANTED_MODEL` (names as ``JointResult.params``).
+#: Association parameters of :class:`~.fitting.JointModel` per association structure.
+ASSOCIATION_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "value": ("alpha",),
+    "slope": ("alpha_slope",),
+    "both": ("alpha", "alpha_slope"),
+}
 
-    The generator's hazard is ``exp(log_baseline_hazard + g'w + association (m(t) - intercept_mean))``
-    per month: a Weibull baseline with shape 1 (``log_shape = 0``) and
-    ``log_scale = log_baseline_hazard - association * intercept_mean`` (centring ``m`` moves only the
-    baseline).  Level effects of the covariates and of antidepressants are planted as zero; ``D``
-    comes from the intercept and slope SDs and their correlation.
+
+def planted_association(params: Any) -> str:
+    """The association structure of the joint model that contains the planted one.
 
     Parameters
     ----------
     params : SimulationParameters
+
+    Returns
+    -------
+    str
+        ``params.prognosis.association_structure``, with ``"none"`` (no association planted) as ``"value"``:
+        the usual model, whose ``alpha`` is then planted as 0.
+    """
+    structure = params.prognosis.association_structure
+    return "value" if structure == "none" else structure
+
+
+def planted_values(params: Any, association: str | None = None) -> pd.Series:
+    """The planted value of every parameter of :data:`PLANTED_MODEL` (names as ``JointResult.params``).
+
+    The generator's hazard is ``exp(log_baseline_hazard + g'w + association (m(t) - intercept_mean)
+    + association_slope (m'(t) - slope_mean))`` per month: a Weibull baseline with shape 1
+    (``log_shape = 0``) and ``log_scale = log_baseline_hazard - association * intercept_mean -
+    association_slope * slope_mean`` (centring ``m`` and ``m'`` moves only the baseline).  Level effects
+    of the covariates and of antidepressants are planted as zero; ``D`` comes from the intercept and
+    slope SDs and their correlation.
+
+    Parameters
+    ----------
+    params : SimulationParameters
+    association : {"value", "slope", "both"}, optional
+        The association structure of the model the values are for (``JointModel(association=...)``):
+        ``"value"`` gives ``alpha``, ``"slope"`` ``alpha_slope``, ``"both"`` the two (a coefficient not
+        planted is planted as 0; a structure that leaves out a planted coefficient is misspecified and has
+        no planted values).  Default :func:`planted_association`: the planted structure, so
+        ``alpha_slope`` appears when a slope association is planted.
 
     Returns
     -------
@@ -86,6 +118,15 @@ def planted_values(params: Any) -> pd.Series:
         ``corr_intercept_slope`` (on the latent scale: before rounding and clipping).
     """
     pr = params.prognosis
+    association = planted_association(params) if association is None else association
+    if association not in ASSOCIATION_PARAMETERS:
+        raise ValueError(f"association must be one of {sorted(ASSOCIATION_PARAMETERS)}, not {association!r}")
+    planted_association_values = {"alpha": pr.association, "alpha_slope": pr.association_slope}
+    left_out = [
+        n for n, v in planted_association_values.items() if v != 0 and n not in ASSOCIATION_PARAMETERS[association]
+    ]
+    if left_out:
+        raise ValueError(f"association={association!r} leaves out the planted {', '.join(left_out)}")
     rho = pr.intercept_slope_correlation
     L00 = pr.intercept_sd
     L10 = rho * pr.slope_sd
@@ -106,8 +147,10 @@ def planted_values(params: Any) -> pd.Series:
         "surv:age_per_decade": pr.log_hr_per_decade_of_age,
         "surv:male": pr.log_hr_male,
         "surv:bulbar": pr.log_hr_bulbar,
-        "alpha": pr.association,
-        "baseline:log_scale": pr.log_baseline_hazard - pr.association * pr.intercept_mean,
+        **{name: planted_association_values[name] for name in ASSOCIATION_PARAMETERS[association]},
+        "baseline:log_scale": (
+            pr.log_baseline_hazard - pr.association * pr.intercept_mean - pr.association_slope * pr.slope_mean
+        ),
         "baseline:log_shape": 0.0,
         "sigma": pr.residual_sd,
         "sd_intercept": pr.intercept_sd,
