@@ -182,13 +182,16 @@ class EmpiricalNull(EstimationResults):
         ``mu`` and ``tau`` and their standard errors.
     cov : pandas.DataFrame
     log_likelihood : float
-        At the estimate (the log posterior density, up to a constant, with a precision prior).
+        At the estimate; with a precision prior, the log-likelihood plus the log prior density (the
+        package's ``-logLikelihoodNullMcmc``).
     n_controls, n_excluded : int
         Negative controls used, and removed (missing or infinite, or ``|log RR| > log(100)``).
     at_boundary : bool
         The maximum is at ``tau = 0`` (no systematic error beyond ``mu``).
     precision_prior : tuple of float or None
         The gamma(shape, rate) prior on ``1 / tau^2`` of a posterior mode, None for maximum likelihood.
+    log_rr, se : numpy.ndarray
+        The controls used (for :meth:`profile_ci`; empty for :func:`null_distribution`).
     """
 
     params: pd.Series
@@ -236,6 +239,8 @@ class EmpiricalNull(EstimationResults):
         """
         if self.precision_prior is not None:
             raise ValueError("profile intervals are for the maximum-likelihood null (precision_prior=None)")
+        if self.log_rr.size == 0:
+            raise ValueError("this null was not fitted to controls: it has no profile likelihood")
         y, s2 = self.log_rr, self.se**2
         drop = 0.5 * float(stats.chi2.ppf(1 - alpha, 1))
         target = self.log_likelihood - drop
@@ -350,8 +355,8 @@ def _fit_null(
     mu_v, loglik_v, _ = _profile(y, s2, v)
     mu, loglik = float(mu_v[0]), float(loglik_v[0])
     tau = math.sqrt(v)
-    if precision_prior is not None:
-        loglik += -(precision_prior[0] - 1.0) * math.log(v) - precision_prior[1] / v
+    if precision_prior is not None:  # + the log prior density of the precision 1 / v
+        loglik += float(stats.gamma.logpdf(1.0 / v, precision_prior[0], scale=1.0 / precision_prior[1]))
     cov = _null_covariance(y, s2, mu, tau, at_boundary=(v == 0.0))
     names = pd.Index(["mu", "tau"])
     return EmpiricalNull(
@@ -713,28 +718,40 @@ def fit_systematic_error_model(
     def feasible(c: float, d: float) -> bool:
         return sd_form != "linear" or bool(np.all(c + d * np.abs(x) >= 0))
 
+    u = np.abs(x)
+    ones = np.ones_like(x)
+
     def profile(cd: np.ndarray) -> float:
         c, d = cd
         if not feasible(c, d):
             return math.inf
-        sd = _sd_terms(c, d, x, sd_form)[0]
-        a, b = _weighted_mean_line(y, x, 1.0 / (sd**2 + s2))
-        return _error_model_nll(np.array([a, b, c, d]), y, s2, x, sd_form)[0]
+        sd = c + d * u if sd_form == "linear" else np.exp(c + d * x)
+        V = sd * sd + s2
+        w = 1.0 / V
+        sw, swx, swxx, swy, swxy = w.sum(), w @ x, w @ (x * x), w @ y, w @ (x * y)
+        det = sw * swxx - swx * swx
+        a, b = (swxx * swy - swx * swxy) / det, (sw * swxy - swx * swy) / det
+        r = y - a * ones - b * x
+        return 0.5 * float(np.sum(np.log(2.0 * np.pi * V) + r * r * w))
 
+    # Nelder-Mead on the profile of the two SD parameters, restarted from its optimum a few times (a start far
+    # from the optimum can stall); the Newton steps below finish the job.
     start = np.array(_SD_START[sd_form])
     best = None
-    for _ in range(20):  # Nelder-Mead restarted from its last optimum until it no longer improves
+    for _ in range(5):
         fit = optimize.minimize(
-            profile, start, method="Nelder-Mead", options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 20000}
+            profile, start, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 5000}
         )
-        if best is not None and not fit.fun < best.fun:
+        if best is not None and not fit.fun < best.fun - 1e-10:
             break
         best, start = fit, fit.x
     c, d = best.x
     sd = _sd_terms(c, d, x, sd_form)[0]
     theta = np.array([*_weighted_mean_line(y, x, 1.0 / (sd**2 + s2)), c, d])
     value, grad, hess = _error_model_nll(theta, y, s2, x, sd_form)
-    for _ in range(50):  # Newton on all four, halving steps that leave the feasible set or do not descend
+    for _ in range(50):
+        # Newton on all four, halving steps that leave the feasible set or improve neither the objective nor the
+        # gradient (at the optimum the objective's differences are rounding, the gradient's are not).
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
@@ -744,7 +761,9 @@ def fit_systematic_error_model(
             trial = theta - t * step
             if feasible(trial[2], trial[3]):
                 trial_value, trial_grad, trial_hess = _error_model_nll(trial, y, s2, x, sd_form)
-                if trial_value <= value:
+                if trial_value < value or (
+                    trial_value <= value + 1e-12 * abs(value) and np.linalg.norm(trial_grad) < np.linalg.norm(grad)
+                ):
                     break
             t /= 2.0
         else:
