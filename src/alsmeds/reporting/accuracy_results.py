@@ -1,0 +1,154 @@
+"""Accuracy of dynamic predictions, the joint model against a landmark Cox model: tables and text for people.
+
+:func:`alsmeds.models.joint.landmark.prediction_accuracy` scores both models' risks of death or
+invasive ventilation in ``(s, s + w]`` at landmark times ``s``; this module shows the result:
+
+* :func:`accuracy_table` -- one row per landmark and horizon, the two models' AUC and Brier score
+  with 95% Wald intervals (influence-function standard errors) side by side, and the paired
+  difference;
+* :func:`calibration_in_the_large` -- observed (Kaplan-Meier) against mean predicted risk;
+* :func:`accuracy_text` -- the comparison in a few sentences, saying that it is in sample.
+
+The columns of the results frames are described where they are made:
+:data:`alsmeds.models.joint.landmark.ACCURACY_COLUMNS`, ``ACCURACY_CONTRAST_COLUMNS`` and
+``ACCURACY_CALIBRATION_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from alsmeds.constants import Z_975
+from alsmeds.formatting import fixed, format_p, percent, signed
+from alsmeds.models.joint.landmark import ACCURACY_COLUMNS, MODELS, PredictionAccuracy
+
+#: Readable names of the models.
+MODEL_LABELS = {"joint": "joint model", "landmark_cox": "landmark Cox model"}
+
+
+def _interval(estimate: float, se: float, decimals: int = 3) -> str:
+    if not np.isfinite(estimate):
+        return "n.a."
+    if not np.isfinite(se):
+        return fixed(estimate, decimals)
+    lower, upper = estimate - Z_975 * se, estimate + Z_975 * se
+    return f"{fixed(estimate, decimals)} ({fixed(lower, decimals)} to {fixed(upper, decimals)})"
+
+
+def accuracy_table(accuracy: PredictionAccuracy, decimals: int = 3) -> pd.DataFrame:
+    """The two models' AUC and Brier score per landmark and horizon, and their difference, as text.
+
+    Parameters
+    ----------
+    accuracy : PredictionAccuracy
+    decimals : int
+
+    Returns
+    -------
+    DataFrame
+        ``landmark``, ``horizon`` (months), ``at risk``, ``events``, ``AUC <model>`` and
+        ``Brier <model>`` (estimate and 95% Wald interval) for each model, ``AUC difference`` and
+        ``Brier difference`` (joint model minus landmark Cox model, paired interval and p-value).
+    """
+    scores = accuracy.scores.set_index(["landmark", "horizon", "model"])
+    contrasts = accuracy.contrasts.set_index(["landmark", "horizon"])
+    rows = []
+    for (s, w), group in accuracy.scores.groupby(["landmark", "horizon"], sort=True):
+        first = group.iloc[0]
+        row = {
+            "landmark": fixed(s, 0),
+            "horizon": fixed(w, 0),
+            "at risk": int(first["n_at_risk"]),
+            "events": int(first["events_in_window"]),
+        }
+        for m in MODELS:
+            r = scores.loc[(s, w, m)] if (s, w, m) in scores.index else None
+            row[f"AUC {MODEL_LABELS[m]}"] = _interval(r["auc"], r["auc_se"], decimals) if r is not None else "n.a."
+            row[f"Brier {MODEL_LABELS[m]}"] = (
+                _interval(r["brier"], r["brier_se"], decimals) if r is not None else "n.a."
+            )
+        if (s, w) in contrasts.index:
+            c = contrasts.loc[(s, w)]
+            row["AUC difference"] = (
+                f"{_interval(c['auc_difference'], c['auc_difference_se'], decimals)}, "
+                f"p {format_p(c['auc_difference_p'])}"
+            )
+            row["Brier difference"] = (
+                f"{_interval(c['brier_difference'], c['brier_difference_se'], decimals)}, "
+                f"p {format_p(c['brier_difference_p'])}"
+            )
+        else:
+            row["AUC difference"] = row["Brier difference"] = "n.a."
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def calibration_in_the_large(accuracy: PredictionAccuracy) -> pd.DataFrame:
+    """Observed (Kaplan-Meier) against mean predicted risk per model, landmark and horizon.
+
+    Returns
+    -------
+    DataFrame
+        ``model``, ``landmark``, ``horizon``, ``observed_risk``, ``mean_risk``, ``difference``
+        (observed - predicted: positive when the model under-predicts) and ``ratio`` (observed /
+        predicted).
+    """
+    out = accuracy.scores[["model", "landmark", "horizon", "observed_risk", "mean_risk"]].copy()
+    out["difference"] = out["observed_risk"] - out["mean_risk"]
+    out["ratio"] = out["observed_risk"] / out["mean_risk"]
+    return out.reset_index(drop=True)
+
+
+def accuracy_text(accuracy: PredictionAccuracy) -> str:
+    """The comparison in words: AUC and Brier score of both models at every landmark and horizon.
+
+    Returns
+    -------
+    str
+        One paragraph per landmark and horizon, then what the numbers assume.
+    """
+    scores = accuracy.scores.set_index(["landmark", "horizon", "model"])
+    contrasts = accuracy.contrasts.set_index(["landmark", "horizon"])
+    lines = []
+    for (s, w), group in accuracy.scores.groupby(["landmark", "horizon"], sort=True):
+        first = group.iloc[0]
+        head = (
+            f"At {fixed(s, 0)} months after diagnosis, {int(first['n_at_risk'])} patients were at risk and "
+            f"{int(first['events_in_window'])} died or began invasive ventilation within {fixed(w, 0)} months "
+            f"(Kaplan-Meier risk {percent(first['observed_risk'], 1)})."
+        )
+        parts = []
+        for m in MODELS:
+            if (s, w, m) not in scores.index or not np.isfinite(scores.loc[(s, w, m), "auc"]):
+                reason = scores.loc[(s, w, m), "reason"] if (s, w, m) in scores.index else ""
+                parts.append(f"The {MODEL_LABELS[m]} gives no score ({reason or 'n.a.'}).")
+                continue
+            r = scores.loc[(s, w, m)]
+            parts.append(
+                f"The {MODEL_LABELS[m]}: AUC {_interval(r['auc'], r['auc_se'])}, "
+                f"Brier score {_interval(r['brier'], r['brier_se'])}, mean predicted risk {percent(r['mean_risk'], 1)}."
+            )
+        if (s, w) in contrasts.index:
+            c = contrasts.loc[(s, w)]
+            parts.append(
+                f"Joint minus landmark Cox: AUC {signed(c['auc_difference'], 3)} "
+                f"(p {format_p(c['auc_difference_p'])}), Brier score {signed(c['brier_difference'], 3)} "
+                f"(p {format_p(c['brier_difference_p'])})."
+            )
+        lines.append(" ".join([head, *parts]))
+    sample = (
+        "Both models were scored on the patients they were fitted to (in sample, as JM's aucJM), "
+        "which flatters them, the model with more parameters more."
+        if accuracy.in_sample
+        else "Both models were fitted to other patients than those scored (split sample)."
+    )
+    lines.append(
+        f"{sample} AUC and Brier score are inverse-probability-of-censoring weighted with Kaplan-Meier "
+        "weights (censoring assumed independent of the event and of the risks), with influence-function "
+        "standard errors that take the risks as fixed; intervals are 95% Wald intervals."
+    )
+    return "\n\n".join(lines)
+
+
+__all__ = ["ACCURACY_COLUMNS", "MODEL_LABELS", "accuracy_table", "accuracy_text", "calibration_in_the_large"]
