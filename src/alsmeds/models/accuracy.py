@@ -51,7 +51,8 @@ Ties: tied risks count one half in the AUC.  An event and a censoring at the sam
 censoring is taken to follow the event, so ``G`` steps at ``u`` by ``dN_C(u) / (Y(u) - dN(u))``
 (prodlim's reverse Kaplan-Meier, which ``Score`` uses; a case at ``u`` keeps the weight
 ``1 / G(u-)``).  A patient whose time equals ``tau`` is a case (event) or censored by ``tau``, never
-a control.  The tests check agreement with riskRegression on heavily tied data (to 1e-12).
+a control.  The tests require agreement with riskRegression to 1e-6 (relative) on heavily tied,
+censored data; the differences measured are below 1e-14.
 
 References
 ----------
