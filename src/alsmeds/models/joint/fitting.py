@@ -11,6 +11,7 @@ import pandas as pd
 
 from alsmeds.models.joint.data import JointData, JointSpec, prepare_joint_data
 from alsmeds.models.joint.likelihood import (
+    ASSOCIATIONS,
     Layout,
     joint_loglik,
     make_baseline,
@@ -30,6 +31,8 @@ JM_SETTINGS: dict[str, object] = {"centring": "random-effects", "adapt": 0, "sub
 #: JM's rule for the nodes per random effect of its pseudo-adaptive quadrature: 5 below this many
 #: longitudinal rows, 3 from there on.
 JM_NODE_RULE_ROWS = 2000
+#: Longitudinal submodels: every visit a normal measurement, or visits at the bounds censored (Tobit).
+OUTCOMES = ("normal", "censored")
 
 
 def _rule_text(centring: str, adapt: int) -> str:
@@ -40,6 +43,14 @@ def _rule_text(centring: str, adapt: int) -> str:
         f"adaptive Gauss-Hermite over {what} (centres and scales: joint posterior modes and curvatures, "
         f"{adapt} round{'s' if adapt > 1 else ''})"
     )
+
+
+def _censoring(data: JointData) -> dict[str, float | int] | None:
+    """Bounds and numbers of censored visits of the censored submodel (None for the normal one)."""
+    c = data.censored
+    if c is None:
+        return None
+    return {"lower": c.lower, "upper": c.upper, "n_left": c.n_left, "n_right": c.n_right}
 
 
 def default_nodes(n_obs: int) -> int:
@@ -57,13 +68,29 @@ class JointModel:
     ``m_i(t) = X0_i' beta_level + t X1_i' beta_slope + b0_i + b1_i t``, ``(b0_i, b1_i) ~ N(0, D)``
     (``D`` unstructured 2 x 2) and independent ``e_ij ~ N(0, sigma^2)``; covariates are
     time-invariant.  Survival submodel: ``h_i(t) = h0(t) exp(gamma' w_i + alpha m_i(t))``, a
-    proportional-hazards model in the *current true value* of the marker.  ``gamma`` are therefore
-    **direct** log hazard ratios: the effect of ``w`` on the hazard given the current (error-free)
-    marker value; ``alpha`` is the log hazard ratio per unit of the current marker.  Assumed:
+    proportional-hazards model in the *current true value* of the marker (``association="value"``).
+    ``gamma`` are therefore **direct** log hazard ratios: the effect of ``w`` on the hazard given the
+    current (error-free) marker value; ``alpha`` is the log hazard ratio per unit of the current
+    marker.  With ``association="slope"`` the hazard is ``h0(t) exp(gamma' w_i + alpha_slope m_i'(t))``
+    instead, ``m_i'(t) = X1_i' beta_slope + b1_i`` the current rate of change of the true marker (constant
+    in time here), and ``alpha_slope`` the log hazard ratio per unit of the current slope (marker units
+    per time unit); ``gamma`` is then the effect of ``w`` given the current slope.  ``"both"`` puts
+    ``alpha m_i(t) + alpha_slope m_i'(t)`` in the hazard (R JM's ``parameterization``).  Assumed:
     measurements and censoring are non-informative given the random effects (missing at random
     given ``b_i``; dropout at the event is modelled, not ignored), the linear trajectory, normal
     random effects and errors, proportional hazards and the chosen baseline
     (Weibull or piecewise constant).
+
+    Censored submodel (``outcome="censored"``, a Tobit mixed model): the marker is a scale with a
+    floor and a ceiling (``bounds``; the ALSFRS-R's 0 and 48), and the latent score
+    ``m_i(t_ij) + e_ij`` (normal around the patient's line, as above) is seen only within them: a
+    visit at or below the floor is read as "latent score at or below the floor", one at or above
+    the ceiling as "at or above the ceiling", with likelihood ``Phi((lower - m) / sigma)`` and
+    ``1 - Phi((upper - m) / sigma)``.  The parameters keep their meaning for the *latent* score, which
+    continues the line beyond the bounds: ``alpha`` is per unit of the current latent value, a slope is
+    the latent decline.  Assumed besides the above: the bounds are the scale's floor and ceiling
+    (a score at a bound says only that the latent score is beyond it) and nothing else distorts the
+    scale (integer rounding is read as normal error: it adds about 1/12 to ``sigma^2``).
 
     Parameters
     ----------
@@ -103,6 +130,15 @@ class JointModel:
         Convergence tolerance on half the Newton decrement, relative to ``max(1, |llf|)``.
     maxiter : int
         Trust-region iterations of the joint fit.
+    outcome : {"normal", "censored"}
+        The longitudinal submodel: every visit a normal measurement (default), or visits at or
+        beyond ``bounds`` censored (Tobit; see above).
+    bounds : (float or None, float or None), optional
+        Floor and ceiling of the marker (e.g. ``(0.0, 48.0)`` for the ALSFRS-R; None on a side:
+        no bound there).  Required with ``outcome="censored"``, ignored otherwise.
+    association : {"value", "slope", "both"}
+        What of the true trajectory enters the hazard: the current value (``alpha``, default), the
+        current slope (``alpha_slope``) or both.
 
     Notes
     -----
@@ -166,8 +202,21 @@ class JointModel:
     knots: Sequence[float] | None = None
     tol: float = DEFAULT_TOL
     maxiter: int = 200
+    outcome: str = "normal"
+    bounds: tuple[float | None, float | None] | None = None
+    association: str = "value"
 
     def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
+        if self.outcome == "censored":
+            if self.bounds is None or len(self.bounds) != 2 or all(b is None for b in self.bounds):
+                raise ValueError("outcome='censored' needs bounds=(lower, upper), e.g. (0.0, 48.0)")
+            lo, hi = (-np.inf if b is None else float(b) for b in self.bounds)
+            if not lo < hi:
+                raise ValueError(f"bounds must be increasing, not {self.bounds}")
+        if self.association not in ASSOCIATIONS:
+            raise ValueError(f"association must be one of {ASSOCIATIONS}, not {self.association!r}")
         if self.baseline not in ("weibull", "piecewise"):
             raise ValueError(f"baseline must be 'weibull' or 'piecewise', not {self.baseline!r}")
         if self.time_rule not in TIME_RULES:
@@ -193,8 +242,9 @@ class JointModel:
         )
 
     def prepare(self, long: pd.DataFrame, surv: pd.DataFrame) -> JointData:
-        """The per-patient arrays of these frames (:func:`.data.prepare_joint_data`)."""
-        return prepare_joint_data(long, surv, self.spec)
+        """The per-patient arrays of these frames (:func:`.data.prepare_joint_data`), censored visits apart."""
+        bounds = self.bounds if self.outcome == "censored" else None
+        return prepare_joint_data(long, surv, self.spec, bounds=bounds)
 
     def fit(self, long: pd.DataFrame, surv: pd.DataFrame, *, start: MixedFit | None = None) -> JointResult:
         """Fit the joint model.
@@ -229,7 +279,11 @@ class JointModel:
             n_intervals=self.n_intervals,
             knots=self.knots,
         )
-        layout = Layout(spec=self.spec, baseline=baseline)
+        if self.outcome == "censored" and data.censored is None:
+            raise ValueError("outcome='censored' needs data prepared with bounds (JointModel.prepare)")
+        if self.outcome == "normal" and data.censored is not None:
+            raise ValueError("outcome='normal' needs data prepared without bounds")
+        layout = Layout(spec=self.spec, baseline=baseline, association=self.association)
         arrays = baseline.prepare(data.T)
         p0, p1 = layout.p0, layout.p1
         # The mixed model's predicted line of every patient: fixed part + empirical-Bayes random effects.
@@ -237,8 +291,9 @@ class JointModel:
         centre = line if self.centring == "subject" else mixed.eb_mean
         nodes = random_effect_nodes(centre, mixed.eb_cov, q, centring=self.centring)
 
-        # Two-stage survival start: the predicted trajectory plugged in.
-        surv0 = np.concatenate([np.zeros(layout.pw + 1), baseline.start(data.T, data.delta)])
+        # Two-stage survival start: the predicted trajectory plugged in.  With the censored submodel the
+        # normal mixed model (visits at the bounds read as measurements) gives the starting values.
+        surv0 = np.concatenate([np.zeros(layout.pw + layout.n_association), baseline.start(data.T, data.delta)])
         stage2 = maximise(
             lambda s: survival_plugin_loglik(s, layout, data, line, arrays), surv0, tol=START_TOL, final_step=False
         )
@@ -311,6 +366,7 @@ class JointModel:
             fit_seconds=fit_seconds,
             start={"mixed_llf": mixed.llf, "two_stage_llf": stage2.llf, "theta0": theta0},
             warnings=tuple(warnings),
+            censoring=_censoring(data),
         )
 
 

@@ -4,14 +4,23 @@ Model (time-invariant covariates; ``t`` in the unit of the survival times)::
 
     y_ij = m_i(t_ij) + e_ij,        m_i(t) = a_i + c_i t + b0_i + b1_i t,     e_ij ~ N(0, sigma^2)
     (b0_i, b1_i) ~ N(0, D)
-    h_i(t) = h0(t) exp(gamma' w_i + alpha m_i(t))
+    h_i(t) = h0(t) exp(gamma' w_i + alpha m_i(t))                        (association "value")
+    h_i(t) = h0(t) exp(gamma' w_i + alpha_slope m_i'(t))                 (association "slope")
+    h_i(t) = h0(t) exp(gamma' w_i + alpha m_i(t) + alpha_slope m_i'(t))  (association "both")
 
-The log-likelihood of patient ``i`` is
+with ``m_i'(t) = c_i + b1_i`` the slope of the patient's true trajectory (constant in time: the
+trajectory is linear), as R JM's ``parameterization = "value"``, ``"slope"``, ``"both"``.  The log-likelihood of
+patient ``i`` is
 
-``log integral [prod_j N(y_ij; m_i(t_ij), sigma^2)] h_i(T_i)^delta_i exp(-int_0^T_i h_i(s) ds) N(b; 0, D) db``
+``log integral [prod_j p(y_ij | m_i(t_ij))] h_i(T_i)^delta_i exp(-int_0^T_i h_i(s) ds) N(b; 0, D) db``
 
-with every Gaussian constant included (the quantity JM and ``nlme`` report).  The integral over
-``b`` uses the rule of :func:`.quadrature.random_effect_nodes`; it is evaluated for all patients
+with every Gaussian constant included (the quantity JM and ``nlme`` report).  In the normal
+submodel ``p(y | m) = N(y; m, sigma^2)`` for every visit.  In the censored (Tobit) submodel
+(:class:`.data.CensoredVisits`) ``y_ij`` is the latent score ``m_i(t_ij) + e_ij`` seen through the
+bounds of the scale: a visit at or below the floor ``l`` contributes ``P(latent <= l) =
+Phi((l - m_i(t_ij)) / sigma)``, one at or above the ceiling ``u`` contributes ``1 - Phi((u -
+m_i(t_ij)) / sigma)``, and the others the normal density as before (:func:`measurement_terms`).
+The integral over ``b`` uses the rule of :func:`.quadrature.random_effect_nodes`; it is evaluated for all patients
 and nodes at once (arrays ``patients x slope nodes x intercept nodes``) and summed with a
 log-sum-exp.  The cumulative hazard depends on ``b`` only through the slope, so it is computed on
 ``patients x slope nodes x time points``.
@@ -38,10 +47,13 @@ Baselines
   linear in ``t``, the integral over each interval has the closed form
   ``exp(xi_q) exp(k lo) (exp(k len) - 1) / k`` with ``k = alpha (c_i + b1)``: no quadrature error.
 
+With the slope association alone the hazard is ``h0(t)`` times a constant per patient, so the
+cumulative hazard is ``exp(gamma'w + alpha_slope C) int_0^T h0`` in closed form (``cumulative``).
+
 Parameter vector (names in :attr:`Layout.names`)::
 
     long:<level terms>, long:<slope terms>, log_sigma, log_chol_D11, chol_D21, log_chol_D22,
-    surv:<covariates>, alpha, baseline:<...>
+    surv:<covariates>, alpha and/or alpha_slope, baseline:<...>
 """
 
 from __future__ import annotations
@@ -52,9 +64,11 @@ from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.extend import defvjp, primitive
 from autograd.scipy.special import logsumexp
+from scipy import special
 
-from alsmeds.models.joint.data import JointData, JointSpec
+from alsmeds.models.joint.data import CensoredVisits, JointData, JointSpec
 from alsmeds.models.joint.quadrature import RandomEffectNodes, time_grid, time_rule
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -62,6 +76,68 @@ LOG_2PI = float(np.log(2 * np.pi))
 Array = Any
 #: Precomputed arrays of a baseline for given upper limits (``Baseline.prepare``).
 Arrays = dict[str, np.ndarray]
+#: Association structures of the hazard with the marker (R JM's ``parameterization``).
+ASSOCIATIONS = ("value", "slope", "both")
+
+
+# --------------------------------------------------------------------------- differentiable pieces
+
+
+@primitive
+def log_ndtr(x: Array) -> Array:
+    """``log Phi(x)``, the log standard normal CDF, accurate in both tails, differentiable twice (and more).
+
+    The value is SciPy's ``scipy.special.log_ndtr`` (an asymptotic series below -20, ``log1p(-Phi(-x))``
+    above 6).  Its derivative is the inverse Mills ratio :func:`inverse_mills`.
+    """
+    return special.log_ndtr(x)
+
+
+@primitive
+def inverse_mills(x: Array) -> Array:
+    """``phi(x) / Phi(x)``, the derivative of :func:`log_ndtr`.
+
+    For ``x < 0`` as ``sqrt(2 / pi) / erfcx(-x / sqrt2)``: with the scaled complementary error function
+    ``erfcx(u) = exp(u^2) erfc(u)`` the ratio has no cancellation or overflow and tends to ``-x``
+    (relative accuracy of a few units of rounding at ``x = -1e4``); for ``x >= 0`` as
+    ``exp(log phi(x) - log Phi(x))``, which tends to ``phi(x)`` (down to the smallest subnormal
+    numbers) in the right tail.  Its own derivative
+    ``-lambda (x + lambda)`` (the Hessian of the censored likelihood) loses about ``x^2`` units of
+    rounding to cancellation as ``x -> -inf`` (2e-12 relative at ``x = -100``): harmless, a standardised
+    distance of 100 from a bound means a line hundreds of points beyond the scale.
+    """
+    x = np.asarray(x, dtype=float)
+    left = np.minimum(x, 0.0)
+    right = np.maximum(x, 0.0)
+    return np.where(
+        x < 0,
+        np.sqrt(2 / np.pi) / special.erfcx(-left / np.sqrt(2)),
+        np.exp(-0.5 * right**2 - 0.5 * LOG_2PI - special.log_ndtr(right)),
+    )
+
+
+# Written with autograd functions, so autograd differentiates them in turn.
+defvjp(log_ndtr, lambda ans, x: lambda g: g * inverse_mills(x))
+defvjp(inverse_mills, lambda ans, x: lambda g: -g * ans * (x + ans))
+
+
+@primitive
+def take_patients(x: Array, censored: CensoredVisits) -> Array:
+    """``x[censored.patient]``: the rows of the censored visits' patients (a gather; its derivative sums back)."""
+    return x[censored.patient]
+
+
+@primitive
+def sum_into_patients(values: Array, censored: CensoredVisits) -> Array:
+    """Sum per-visit ``values`` (k, ...) into their patients (n, ...) with the sparse indicator matrix."""
+    rest = values.shape[1:]
+    flat = np.reshape(values, (values.shape[0], -1))
+    return np.reshape(censored.indicator @ flat, (censored.n_groups, *rest))
+
+
+# Each is the other's derivative (both linear), so autograd differentiates them to any order.
+defvjp(take_patients, lambda ans, x, censored: lambda g: sum_into_patients(g, censored))
+defvjp(sum_into_patients, lambda ans, values, censored: lambda g: take_patients(g, censored))
 
 
 # --------------------------------------------------------------------------- baselines
@@ -122,6 +198,10 @@ class WeibullBaseline:
             return anp.exp(par[0] + shape * arrays["log_upper"])[:, None, None] * inner
         log_terms = arrays["log_w"] + par[0] + par[1] + (anp.exp(par[1]) - 1) * arrays["log_s"] + k * arrays["s"]
         return anp.sum(anp.exp(log_terms), axis=2, keepdims=True)
+
+    def cumulative(self, par: Array, arrays: Arrays) -> Array:
+        """``int_0^upper h0(s) ds = exp(log_scale) upper^shape`` in closed form, shape (n,)."""
+        return anp.exp(par[0] + anp.exp(par[1]) * arrays["log_upper"])
 
 
 def _phi(x: Array) -> Array:
@@ -203,6 +283,10 @@ class PiecewiseBaseline:
         terms = anp.exp(par + k * lo) * length * _phi(k * length)
         return anp.sum(terms, axis=2, keepdims=True)
 
+    def cumulative(self, par: Array, arrays: Arrays) -> Array:
+        """``int_0^upper h0(s) ds = sum_q exp(xi_q) length_q``, shape (n,)."""
+        return anp.dot(arrays["length"][:, 0, :], anp.exp(par))
+
 
 Baseline = WeibullBaseline | PiecewiseBaseline
 
@@ -212,10 +296,24 @@ Baseline = WeibullBaseline | PiecewiseBaseline
 
 @dataclass(frozen=True)
 class Layout:
-    """Positions and names of the parameters in the vector ``theta``."""
+    """Positions and names of the parameters in the vector ``theta``.
+
+    Attributes
+    ----------
+    spec : JointSpec
+    baseline : Baseline
+    association : {"value", "slope", "both"}
+        Which features of the true trajectory enter the hazard: ``alpha`` (current value),
+        ``alpha_slope`` (current slope) or both, in that order.
+    """
 
     spec: JointSpec
     baseline: Baseline
+    association: str = "value"
+
+    def __post_init__(self) -> None:
+        if self.association not in ASSOCIATIONS:
+            raise ValueError(f"association must be one of {ASSOCIATIONS}, not {self.association!r}")
 
     @property
     def p0(self) -> int:
@@ -235,6 +333,15 @@ class Layout:
         return self.p0 + self.p1 + 4
 
     @property
+    def association_names(self) -> list[str]:
+        """``["alpha"]``, ``["alpha_slope"]`` or ``["alpha", "alpha_slope"]``."""
+        return {"value": ["alpha"], "slope": ["alpha_slope"], "both": ["alpha", "alpha_slope"]}[self.association]
+
+    @property
+    def n_association(self) -> int:
+        return len(self.association_names)
+
+    @property
     def names(self) -> list[str]:
         s = self.spec
         return (
@@ -242,7 +349,7 @@ class Layout:
             + [f"long:{n}" for n in s.slope_names]
             + ["log_sigma", "log_chol_D11", "chol_D21", "log_chol_D22"]
             + [f"surv:{c}" for c in s.surv]
-            + ["alpha"]
+            + self.association_names
             + self.baseline.names()
         )
 
@@ -251,11 +358,11 @@ class Layout:
         return len(self.names)
 
     def split(self, theta: Array) -> dict[str, Array]:
-        """Named pieces of ``theta`` (autograd-friendly slices)."""
+        """Named pieces of ``theta`` (autograd-friendly slices); ``alpha`` or ``alpha_slope`` is None when absent."""
         p0, p1, pw = self.p0, self.p1, self.pw
         i = p0 + p1
         j = i + 4
-        return {
+        out = {
             "beta0": theta[:p0],
             "beta1": theta[p0:i],
             "log_sigma": theta[i],
@@ -263,9 +370,26 @@ class Layout:
             "l10": theta[i + 2],
             "l11": theta[i + 3],
             "gamma": theta[j : j + pw],
-            "alpha": theta[j + pw],
-            "baseline": theta[j + pw + 1 :],
+            **self.split_survival(theta[j + pw :], with_covariates=False),
         }
+        return out
+
+    def split_survival(self, surv_theta: Array, *, with_covariates: bool = True) -> dict[str, Array]:
+        """``gamma`` (if ``with_covariates``), ``alpha``, ``alpha_slope`` (None when absent) and ``baseline``.
+
+        ``surv_theta`` is the survival part of ``theta`` (covariates, association, baseline), or only
+        its association and baseline part when ``with_covariates`` is False.
+        """
+        pw = self.pw if with_covariates else 0
+        out = {"gamma": surv_theta[:pw]} if with_covariates else {}
+        k = pw
+        out["alpha"] = None
+        out["alpha_slope"] = None
+        for name in self.association_names:
+            out[name] = surv_theta[k]
+            k += 1
+        out["baseline"] = surv_theta[k:]
+        return out
 
     def survival_slice(self) -> slice:
         """Positions of the survival parameters (covariates, alpha, baseline)."""
@@ -275,8 +399,11 @@ class Layout:
 # --------------------------------------------------------------------------- likelihood pieces
 
 
-def longitudinal_terms(log_sigma: Array, data: JointData, A: Array, C: Array) -> Array:
-    """``log prod_j N(y_ij; A + C t_ij, sigma^2)`` for lines ``(A, C)`` broadcast against (n, 1, 1)."""
+def longitudinal_terms(log_sigma: Array, data: Any, A: Array, C: Array) -> Array:
+    """``log prod_j N(y_ij; A + C t_ij, sigma^2)`` for lines ``(A, C)`` broadcast against (n, 1, 1).
+
+    ``data`` holds the per-patient visit sums (a :class:`.data.JointData` or :class:`.data.VisitSums`).
+    """
     n = data.n_visits[:, None, None]
     dA = A - data.ybar[:, None, None]
     rss = (
@@ -290,6 +417,31 @@ def longitudinal_terms(log_sigma: Array, data: JointData, A: Array, C: Array) ->
     return -0.5 * n * LOG_2PI - n * log_sigma - 0.5 * rss * anp.exp(-2 * log_sigma)
 
 
+def censored_terms(log_sigma: Array, censored: CensoredVisits, A: Array, C: Array) -> Array:
+    """``sum_j log Phi(sign_j (bound_j - A - C t_j) / sigma)`` over each patient's censored visits.
+
+    ``A`` and ``C`` are the patients' lines at the nodes (any shapes broadcasting to (n, ...)); the
+    terms are computed for the censored visits only (one row per visit, at every node) and summed
+    into their patients; a patient without a censored visit gets 0.  Returns (n, ...) like
+    ``A + C``, or the scalar 0 when no visit is censored.
+    """
+    if censored.size == 0:
+        return 0.0
+    t = censored.t.reshape((-1,) + (1,) * (anp.ndim(A) - 1))
+    m = take_patients(A, censored) + take_patients(C, censored) * t
+    sign_bound = (censored.sign * censored.bound).reshape(t.shape)
+    z = (sign_bound - censored.sign.reshape(t.shape) * m) * anp.exp(-log_sigma)
+    return sum_into_patients(log_ndtr(z), censored)
+
+
+def measurement_terms(log_sigma: Array, data: JointData, A: Array, C: Array) -> Array:
+    """``log p(y_i | A, C)``: the normal terms of every (uncensored) visit plus, if any, the censored terms."""
+    if data.censored is None:
+        return longitudinal_terms(log_sigma, data, A, C)
+    out = longitudinal_terms(log_sigma, data.censored.uncensored, A, C)
+    return out + censored_terms(log_sigma, data.censored, A, C)
+
+
 def prior_terms(l00: Array, l10: Array, l11: Array, b0: Array, b1: Array) -> Array:
     """``log N(b; 0, D)`` with ``D = L L'`` (log-Cholesky parameters)."""
     v0 = b0 * anp.exp(-l00)
@@ -299,7 +451,7 @@ def prior_terms(l00: Array, l10: Array, l11: Array, b0: Array, b1: Array) -> Arr
 
 def survival_terms(
     gamma: Array,
-    alpha: Array,
+    alpha: Array | None,
     base_par: Array,
     baseline: Baseline,
     arrays: Arrays,
@@ -308,16 +460,31 @@ def survival_terms(
     upper: np.ndarray,
     A: Array,
     C: Array,
+    alpha_slope: Array | None = None,
 ) -> Array:
     """``delta log h(T | A, C) - int_0^T h(s | A, C) ds`` for marker lines ``m(t) = A + C t``.
 
     ``A`` (n, q, q) and ``C`` (n, q, 1) are the patient's intercept and slope at the nodes;
-    ``arrays`` come from ``baseline.prepare(upper)``.  Returns the shape of ``A``.
+    ``arrays`` come from ``baseline.prepare(upper)``.  The log hazard has ``alpha m(t)`` (current
+    value; ``alpha`` None: absent) and ``alpha_slope m'(t) = alpha_slope C`` (current slope;
+    ``alpha_slope`` None: absent).  Returns the shape of ``A`` (with the slope association alone,
+    which does not involve ``A``, the shape of ``C``, broadcastable to it).
     """
     eta = anp.dot(W, gamma)[:, None, None] if W.shape[1] else 0.0
-    log_h = baseline.log_h0_upper(base_par, arrays)[:, None, None] + eta + alpha * (A + C * upper[:, None, None])
+    if alpha_slope is None:  # the current value alone
+        log_h = baseline.log_h0_upper(base_par, arrays)[:, None, None] + eta + alpha * (A + C * upper[:, None, None])
+        integral = baseline.integral(base_par, arrays, alpha * C)
+        cumulative = anp.exp(eta + alpha * A) * integral
+        return delta[:, None, None] * log_h - cumulative
+    slope = alpha_slope * C
+    log_h0 = baseline.log_h0_upper(base_par, arrays)[:, None, None]
+    if alpha is None:  # the current slope alone: h(t) = h0(t) exp(eta + alpha_slope C), constant factor
+        log_h = log_h0 + eta + slope
+        cumulative = anp.exp(eta + slope) * baseline.cumulative(base_par, arrays)[:, None, None]
+        return delta[:, None, None] * log_h - cumulative
+    log_h = log_h0 + eta + alpha * (A + C * upper[:, None, None]) + slope
     integral = baseline.integral(base_par, arrays, alpha * C)
-    cumulative = anp.exp(eta + alpha * A) * integral
+    cumulative = anp.exp(eta + alpha * A + slope) * integral
     return delta[:, None, None] * log_h - cumulative
 
 
@@ -341,10 +508,20 @@ def node_terms(theta: Array, layout: Layout, data: JointData, nodes: RandomEffec
     """Log of the integrand at every node (without the quadrature weight), shape (n, q, q)."""
     p = layout.split(theta)
     A, C, b0, b1 = lines_at_nodes(p, data, nodes)
-    out = longitudinal_terms(p["log_sigma"], data, A, C)
+    out = measurement_terms(p["log_sigma"], data, A, C)
     out = out + prior_terms(p["l00"], p["l10"], p["l11"], b0, b1)
     out = out + survival_terms(
-        p["gamma"], p["alpha"], p["baseline"], layout.baseline, arrays, data.W, data.delta, data.T, A, C
+        p["gamma"],
+        p["alpha"],
+        p["baseline"],
+        layout.baseline,
+        arrays,
+        data.W,
+        data.delta,
+        data.T,
+        A,
+        C,
+        alpha_slope=p["alpha_slope"],
     )
     return out
 
@@ -381,14 +558,25 @@ def survival_plugin_loglik(
     """Survival log-likelihood with a predicted marker trajectory ``line_i[0] + line_i[1] t`` plugged in.
 
     The two-stage fit that gives the joint model its survival starting values: ``surv_theta`` is
-    ``gamma, alpha, baseline``; ``line`` (n, 2) the mixed model's predicted intercept and slope of
-    every patient.
+    ``gamma``, the association parameters and the baseline; ``line`` (n, 2) the mixed model's
+    predicted intercept and slope of every patient.
     """
-    pw = layout.pw
-    gamma, alpha, base = surv_theta[:pw], surv_theta[pw], surv_theta[pw + 1 :]
+    s = layout.split_survival(surv_theta)
     A = line[:, 0][:, None, None]
     C = line[:, 1][:, None, None]
-    terms = survival_terms(gamma, alpha, base, layout.baseline, arrays, data.W, data.delta, data.T, A, C)
+    terms = survival_terms(
+        s["gamma"],
+        s["alpha"],
+        s["baseline"],
+        layout.baseline,
+        arrays,
+        data.W,
+        data.delta,
+        data.T,
+        A,
+        C,
+        alpha_slope=s["alpha_slope"],
+    )
     return anp.sum(terms)
 
 
@@ -419,19 +607,30 @@ def log_integrand(b: Array, theta: Array, layout: Layout, data: JointData, array
 
     ``log p(y_i | b_i) + log N(b_i; 0, D) + delta_i log h_i(T_i | b_i) - int_0^T_i h_i(s | b_i) ds``
     for random effects ``b`` of shape (n, 2): as a function of ``b_i`` this is the log of the
-    (unnormalised) posterior of the random effects of patient ``i`` given all their data.  It is
-    strictly concave in ``b_i`` (a concave quadratic, a linear term and minus a sum of exponentials
-    of linear functions), so Newton's method finds its mode.
+    (unnormalised) posterior of the random effects of patient ``i`` given all their data, censored
+    visits included.  It is strictly concave in ``b_i`` (a concave quadratic, a linear term, minus a
+    sum of exponentials of linear functions, and for censored visits ``log Phi`` of linear
+    functions, which is concave), so Newton's method finds its mode.
     """
     p = layout.split(theta)
     b0 = b[:, 0][:, None, None]
     b1 = b[:, 1][:, None, None]
     A = anp.dot(data.X0, p["beta0"])[:, None, None] + b0
     C = anp.dot(data.X1, p["beta1"])[:, None, None] + b1
-    out = longitudinal_terms(p["log_sigma"], data, A, C)
+    out = measurement_terms(p["log_sigma"], data, A, C)
     out = out + prior_terms(p["l00"], p["l10"], p["l11"], b0, b1)
     out = out + survival_terms(
-        p["gamma"], p["alpha"], p["baseline"], layout.baseline, arrays, data.W, data.delta, data.T, A, C
+        p["gamma"],
+        p["alpha"],
+        p["baseline"],
+        layout.baseline,
+        arrays,
+        data.W,
+        data.delta,
+        data.T,
+        A,
+        C,
+        alpha_slope=p["alpha_slope"],
     )
     return out[:, 0, 0]
 

@@ -5,7 +5,10 @@ For a patient still event-free at the landmark time ``s`` with measurements ``y_
 ``pi_i(u | s) = P(T_i > u | T_i > s, y_i(s)) = E[ exp(-int_s^u h_i(v | b) dv) | T_i > s, y_i(s) ]``,
 
 the expectation over the posterior of the random effects,
-``p(b | T_i > s, y_i(s)) ∝ p(y_i(s) | b) exp(-int_0^s h_i(v | b) dv) N(b; 0, D)``.
+``p(b | T_i > s, y_i(s)) ∝ p(y_i(s) | b) exp(-int_0^s h_i(v | b) dv) N(b; 0, D)``, where
+``p(y_i(s) | b)`` is the fitted model's longitudinal likelihood (with the censored submodel,
+visits at the bounds enter as censored) and the hazard has the fitted association (current value,
+slope or both).
 
 At the estimate ``theta_hat`` the expectation is computed by fully adaptive Gauss-Hermite quadrature
 (centred at the posterior mode of ``b``, found by Newton's method, and scaled by the inverse curvature
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from alsmeds.models.joint.data import JointData, visit_sums
+from alsmeds.models.joint.data import JointData, censor_visits, visit_sums
 from alsmeds.models.joint.likelihood import Layout, lines_at_nodes, node_terms, random_effect_posterior, survival_terms
 from alsmeds.models.joint.quadrature import random_effect_nodes
 from alsmeds.models.joint.results import JointResult
@@ -40,7 +43,12 @@ def _patient_data(
     visits = long_rows[long_rows[spec.time] <= landmark]
     t = visits[spec.time].to_numpy(dtype=float)
     y = visits[spec.y].to_numpy(dtype=float)
-    sums = visit_sums(np.zeros(len(t), dtype=int), 1, t, y)
+    codes = np.zeros(len(t), dtype=int)
+    sums = visit_sums(codes, 1, t, y)
+    model = result.model
+    censored = None
+    if getattr(model, "outcome", "normal") == "censored":
+        censored = censor_visits(codes, 1, t, y, model.bounds)
 
     def value(col: str) -> float:
         if col in covariates:
@@ -61,6 +69,7 @@ def _patient_data(
         delta=np.array([0.0]),
         **sums,
         n_obs=len(t),
+        censored=censored,
     )
 
 
@@ -92,11 +101,24 @@ def _conditional_survival(
         times,
         np.repeat(A, m, axis=0),
         np.repeat(C, m, axis=0),
+        alpha_slope=p["alpha_slope"],
     )
     minus_H_s = survival_terms(
-        p["gamma"], p["alpha"], p["baseline"], baseline, arrays_s, data.W, np.zeros(1), data.T, A, C
+        p["gamma"],
+        p["alpha"],
+        p["baseline"],
+        baseline,
+        arrays_s,
+        data.W,
+        np.zeros(1),
+        data.T,
+        A,
+        C,
+        alpha_slope=p["alpha_slope"],
     )
-    ratio = np.exp(np.asarray(minus_H_u) - np.asarray(minus_H_s)).reshape(m, -1)
+    # With the slope association alone the terms do not vary over the intercept nodes: broadcast.
+    log_ratio = np.broadcast_to(np.asarray(minus_H_u) - np.asarray(minus_H_s), (m, *np.shape(A)[1:]))
+    ratio = np.exp(log_ratio).reshape(m, -1)
     return ratio @ weights, mode
 
 

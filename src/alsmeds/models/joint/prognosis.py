@@ -20,8 +20,15 @@ decline (``d_k``) and a lower score.  ``alpha`` is the log hazard ratio per ALSF
 of the current true score, so ``exp(-alpha)`` multiplies the hazard per point *lost*.
 Assumptions: those of :class:`alsmeds.models.joint.JointModel` (linear decline with
 normal random effects, proportional hazards in the current value, visits and censoring
-non-informative given the random effects); the floor and ceiling of the 0-48 scale are
-not modelled (see ``tests/test_joint_model.py`` for what that costs).
+non-informative given the random effects).  By default (``outcome="normal"``) the floor and
+ceiling of the 0-48 scale are not modelled (see ``tests/test_joint_model.py`` for what that
+costs); ``outcome="censored"`` reads a score of 0 as "latent score at or below 0" and one of 48
+as "at or above 48" (a Tobit submodel: the latent score continues the patient's line beyond the
+bounds and is normal around it; :class:`~alsmeds.models.joint.JointModel`).  ``association``
+chooses what of the true trajectory enters the hazard: its current value (``alpha``, default),
+its current slope (``alpha_slope``, log hazard ratio per ALSFRS-R point per month of decline
+rate) or both; with the slope alone, ``exp(beta_k)`` is the direct hazard ratio given the
+current *slope*, not the current score.
 
 Terms that cannot be estimated
 ------------------------------
@@ -61,9 +68,13 @@ from alsmeds.constants import CLASSES
 from alsmeds.derive.joint_data import JOINT_COVARIATES, JointFrames
 from alsmeds.models.base import EstimationResults
 from alsmeds.models.identifiability import non_identifiable_terms
-from alsmeds.models.joint.fitting import JointModel
+from alsmeds.models.joint.fitting import OUTCOMES, JointModel
+from alsmeds.models.joint.likelihood import ASSOCIATIONS
 from alsmeds.models.joint.mixed import MixedFit
 from alsmeds.models.joint.results import JointResult
+
+#: Floor and ceiling of the ALSFRS-R total score (the censored submodel's bounds).
+ALSFRS_BOUNDS: tuple[float, float] = (0.0, 48.0)
 
 #: Columns of the joint-model results (``results/joint_model.csv`` and ``.json``).
 JOINT_MODEL_RESULT_COLUMNS: dict[str, str] = {
@@ -126,6 +137,13 @@ class AlsJointModel:
         Notebook 07 shows the check on the data at hand.
     adapt : int
         Adaptive rounds of the quadrature (:class:`alsmeds.models.joint.JointModel`).
+    outcome : {"normal", "censored"}
+        ALSFRS-R as a normal measurement (default) or censored at the scale's floor and ceiling
+        (``bounds``).
+    association : {"value", "slope", "both"}
+        Current true score (``alpha``, default), its current slope (``alpha_slope``) or both in the hazard.
+    bounds : (float, float)
+        Floor and ceiling of the score for ``outcome="censored"`` (default 0 and 48).
     """
 
     exposures: tuple[str, ...] = CLASSES
@@ -136,10 +154,27 @@ class AlsJointModel:
     baseline: str = "weibull"
     n_nodes: int = 5
     adapt: int = 1
+    outcome: str = "normal"
+    association: str = "value"
+    bounds: tuple[float, float] = ALSFRS_BOUNDS
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {self.outcome!r}")
+        if self.association not in ASSOCIATIONS:
+            raise ValueError(f"association must be one of {ASSOCIATIONS}, not {self.association!r}")
 
     @property
     def name(self) -> str:
-        return "joint_model" if self.baseline == "weibull" else f"joint_model_{self.baseline}"
+        """``joint_model``, with ``_<baseline>``, ``_censored`` and ``_<association>`` for non-default choices."""
+        parts = ["joint_model"]
+        if self.baseline != "weibull":
+            parts.append(self.baseline)
+        if self.outcome != "normal":
+            parts.append(self.outcome)
+        if self.association != "value":
+            parts.append(self.association)
+        return "_".join(parts)
 
     @property
     def slope_terms(self) -> tuple[str, ...]:
@@ -165,6 +200,9 @@ class AlsJointModel:
             baseline=self.baseline,
             n_nodes=self.n_nodes,
             adapt=self.adapt,
+            outcome=self.outcome,
+            bounds=tuple(self.bounds) if self.outcome == "censored" else None,
+            association=self.association,
         )
 
     def n_params(self) -> int:
@@ -178,7 +216,7 @@ class AlsJointModel:
             + len(self.slope_terms)
             + 4
             + len(self.survival_terms)
-            + 1
+            + (2 if self.association == "both" else 1)
             + baseline
         )
 
@@ -385,19 +423,43 @@ class AlsJointResult(EstimationResults):
         return pd.DataFrame(rows).reindex(columns=columns)
 
     def association(self, alpha: float = 0.05) -> pd.Series:
-        """``alpha`` (log HR per ALSFRS-R point of the current true score), its CI, and the HR per point lost."""
-        r = self.fit.to_frame(alpha=alpha).set_index("term").loc["alpha"]
-        return pd.Series(
-            {
-                "alpha": r["estimate"],
-                "se": r["se"],
-                "ci_lower": r["ci_lower"],
-                "ci_upper": r["ci_upper"],
-                "hr_per_point_lower": float(np.exp(-r["estimate"])),
-                "hr_per_point_lower_ci_lower": float(np.exp(-r["ci_upper"])),
-                "hr_per_point_lower_ci_upper": float(np.exp(-r["ci_lower"])),
-            }
-        )
+        """``alpha`` (log HR per ALSFRS-R point of the current true score), its CI, and the HR per point lost.
+
+        With ``association="slope"`` or ``"both"`` also ``alpha_slope`` (log HR per point per month of
+        the current slope), its SE and CI (``alpha_slope_se``, ``alpha_slope_ci_lower``,
+        ``alpha_slope_ci_upper``) and the HR of a decline faster by one point per month,
+        ``exp(-alpha_slope)`` (``hr_per_point_per_month_faster``); with the slope alone there are no
+        ``alpha`` entries.
+        """
+        table = self.fit.to_frame(alpha=alpha).set_index("term")
+        out: dict[str, float] = {}
+        if "alpha" in table.index:
+            r = table.loc["alpha"]
+            out.update(
+                {
+                    "alpha": r["estimate"],
+                    "se": r["se"],
+                    "ci_lower": r["ci_lower"],
+                    "ci_upper": r["ci_upper"],
+                    "hr_per_point_lower": float(np.exp(-r["estimate"])),
+                    "hr_per_point_lower_ci_lower": float(np.exp(-r["ci_upper"])),
+                    "hr_per_point_lower_ci_upper": float(np.exp(-r["ci_lower"])),
+                }
+            )
+        if "alpha_slope" in table.index:
+            r = table.loc["alpha_slope"]
+            out.update(
+                {
+                    "alpha_slope": r["estimate"],
+                    "alpha_slope_se": r["se"],
+                    "alpha_slope_ci_lower": r["ci_lower"],
+                    "alpha_slope_ci_upper": r["ci_upper"],
+                    "hr_per_point_per_month_faster": float(np.exp(-r["estimate"])),
+                    "hr_per_point_per_month_faster_ci_lower": float(np.exp(-r["ci_upper"])),
+                    "hr_per_point_per_month_faster_ci_upper": float(np.exp(-r["ci_lower"])),
+                }
+            )
+        return pd.Series(out)
 
     def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """Every estimate as rows of :data:`JOINT_MODEL_RESULT_COLUMNS` (the results file)."""
@@ -405,6 +467,7 @@ class AlsJointResult(EstimationResults):
         table = self.fit.to_frame(alpha=alpha)
         table = table[table["component"] != "random_effects"]
         units = {"survival": "log hazard ratio", "association": "log hazard ratio per point"}
+        slope_unit = "log hazard ratio per point/month"
         rows = pd.DataFrame(
             {
                 "component": table["component"].to_numpy(),
@@ -419,6 +482,7 @@ class AlsJointResult(EstimationResults):
             for c, t in zip(rows["component"], rows["term"], strict=True)
         ]
         rows.loc[rows["term"] == "log_sigma", "unit"] = "log points"
+        rows.loc[rows["term"] == "alpha_slope", "unit"] = slope_unit
         rows["estimable"] = True
         rows["reason"] = ""
         missing = pd.DataFrame(

@@ -15,7 +15,8 @@ from alsmeds.models.joint.likelihood import Layout
 
 #: Columns of :meth:`JointResult.to_frame`.
 JOINT_RESULT_COLUMNS: dict[str, str] = {
-    "term": "parameter name (long:<term>, log_sigma, log_chol_D.., surv:<covariate>, alpha, baseline:<...>)",
+    "term": "parameter name (long:<term>, log_sigma, log_chol_D.., surv:<covariate>, alpha and/or alpha_slope, "
+    "baseline:<...>)",
     "component": "longitudinal, random_effects, survival, association or baseline",
     "estimate": "maximum-likelihood estimate",
     "se": "standard error from the inverse observed information (missing when it is not positive definite)",
@@ -23,7 +24,8 @@ JOINT_RESULT_COLUMNS: dict[str, str] = {
     "p_value": "two-sided Wald p-value",
     "ci_lower": "lower Wald limit (normal quantile)",
     "ci_upper": "upper Wald limit",
-    "hazard_ratio": "exp(estimate) for survival covariates and alpha (per unit of the marker); else missing",
+    "hazard_ratio": "exp(estimate) for survival covariates, alpha (per unit of the current marker) and alpha_slope "
+    "(per unit of its current slope); else missing",
     "hazard_ratio_lower": "exp(ci_lower) for the same rows",
     "hazard_ratio_upper": "exp(ci_upper) for the same rows",
 }
@@ -36,7 +38,7 @@ def _component(name: str) -> str:
         return "random_effects"
     if name.startswith("surv:"):
         return "survival"
-    if name == "alpha":
+    if name in ("alpha", "alpha_slope"):
         return "association"
     return "baseline"
 
@@ -91,6 +93,9 @@ class JointResult(EstimationResults):
     start : dict
         Log-likelihoods of the mixed model and of the two-stage survival fit, starting vector.
     warnings : tuple of str
+    censoring : dict or None
+        With the censored submodel: ``lower``, ``upper`` and the numbers of left- and
+        right-censored visits (``n_left``, ``n_right``); None for the normal submodel.
     """
 
     model: Any  # the fitted alsmeds.models.joint.fitting.JointModel (not imported: fitting imports this module)
@@ -112,6 +117,7 @@ class JointResult(EstimationResults):
     fit_seconds: float
     start: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    censoring: dict[str, Any] | None = None
 
     #: Only the survival and association parameters are log hazard ratios, so the shared tables
     #: (``wald_table``) have no ratio columns; :meth:`to_frame` adds them for those rows.
@@ -185,8 +191,8 @@ class JointResult(EstimationResults):
         alpha : float
             1 - confidence level.
         exp : bool
-            Add hazard ratios with their limits for survival covariates and ``alpha``
-            (missing for the other parameters, which are not log hazard ratios).
+            Add hazard ratios with their limits for survival covariates, ``alpha`` and
+            ``alpha_slope`` (missing for the other parameters, which are not log hazard ratios).
         """
         wald = wald_frame(self.params.to_numpy(), self.bse.to_numpy(), alpha=alpha, exp=exp, ratio_name="hazard_ratio")
         component = [_component(n) for n in self.names]
@@ -210,10 +216,21 @@ class JointResult(EstimationResults):
         else:
             base_text = "piecewise constant on " + ", ".join(baseline.interval_labels())
         q = self.quadrature
+        association = getattr(self.layout, "association", "value")
+        linked = {"value": "current value", "slope": "current slope", "both": "current value and slope"}[association]
+        submodel = "linear mixed model" if self.censoring is None else "censored (Tobit) linear mixed model"
         lines = [
-            "Joint model: linear mixed model (random intercept and slope) + proportional hazards in the current value",
+            f"Joint model: {submodel} (random intercept and slope) + proportional hazards in the {linked}",
             f"marker: {m.y} over {m.time}   event: {m.event} at {m.surv_time}   baseline: {base_text}",
             f"measurements: {self.n_obs:,}   patients: {self.n_groups:,}   events: {self.n_events:,}",
+            *(
+                [
+                    f"censored: {c['n_left']:,} at or below {c['lower']:g} (left), "
+                    f"{c['n_right']:,} at or above {c['upper']:g} (right)"
+                ]
+                if (c := self.censoring) is not None
+                else []
+            ),
             f"log-likelihood: {self.llf:.4f}   AIC: {self.aic:.2f}   BIC: {self.bic:.2f}   parameters: {self.df_model}",
             f"quadrature: {q['nodes_per_random_effect']} x {q['nodes_per_random_effect']} "
             f"{q['random_effect_rule']}; time: "
