@@ -58,7 +58,7 @@ from alsmeds.models.accuracy import (
 )
 from alsmeds.models.base import separated_terms
 from alsmeds.models.cox import estimability_of_cox_terms, fit_lifelines_cox
-from alsmeds.models.joint.prediction import dynamic_survival
+from alsmeds.models.joint.prediction import dynamic_risks
 from alsmeds.models.joint.results import JointResult
 
 #: The two models scored, in the order of the results.
@@ -363,8 +363,9 @@ def joint_risks(
 ) -> pd.DataFrame:
     """The joint model's risk of an event in ``(s, s + w]`` given the visits up to ``s``, per patient and horizon.
 
-    ``1 - P(T > s + w | T > s, y(s))`` (:func:`alsmeds.models.joint.prediction.dynamic_survival`,
-    at the estimate, random effects integrated by adaptive Gauss-Hermite quadrature).
+    ``1 - P(T > s + w | T > s, y(s))`` (:func:`alsmeds.models.joint.prediction.dynamic_risks`, the
+    batched form of ``dynamic_survival``: at the estimate, random effects integrated by adaptive
+    Gauss-Hermite quadrature).
 
     Parameters
     ----------
@@ -390,14 +391,13 @@ def joint_risks(
     s = float(landmark)
     if person_ids is None:
         person_ids = landmark_frame(frames, s)["person_id"].to_numpy()
-    wanted = set(person_ids)
-    visits = {pid: rows for pid, rows in frames.long.groupby("person_id", sort=False) if pid in wanted}
-    times = [s + float(w) for w in horizons]
-    out = []
-    for pid in person_ids:
-        curve = dynamic_survival(fit, visits.get(pid, frames.long.iloc[:0]), s, times, n_nodes=n_nodes)
-        out += [(pid, float(w), 1.0 - float(p)) for w, p in zip(horizons, curve["survival"], strict=True)]
-    return pd.DataFrame(out, columns=["person_id", "horizon", "risk"])
+    key = fit.layout.spec.id
+    surv = frames.surv.set_index(key).loc[list(person_ids)].reset_index()
+    risks = dynamic_risks(fit, frames.long, surv, s, horizons, n_nodes=n_nodes)  # all patients in one pass
+    risks = risks.rename(columns={key: "person_id"})
+    order = {pid: i for i, pid in enumerate(person_ids)}
+    risks = risks.assign(_o=risks["person_id"].map(order)).sort_values(["_o", "horizon"], kind="stable")
+    return risks.drop(columns="_o").reset_index(drop=True)[["person_id", "horizon", "risk"]]
 
 
 @dataclass(frozen=True)

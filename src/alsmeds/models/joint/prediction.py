@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from alsmeds.models.joint.data import JointData, censor_visits, visit_sums
+from alsmeds.models.joint.data import JointData, censor_visits, prepare_joint_data, visit_sums
 from alsmeds.models.joint.likelihood import Layout, lines_at_nodes, node_terms, random_effect_posterior, survival_terms
 from alsmeds.models.joint.quadrature import random_effect_nodes
 from alsmeds.models.joint.results import JointResult
@@ -187,3 +187,81 @@ def dynamic_survival(
         out["lower"] = np.quantile(draws, tail, axis=0)
         out["upper"] = np.quantile(draws, 1 - tail, axis=0)
     return out
+
+
+def dynamic_risks(
+    result: JointResult,
+    long: pd.DataFrame,
+    surv: pd.DataFrame,
+    landmark: float,
+    horizons: Sequence[float],
+    *,
+    n_nodes: int = 15,
+) -> pd.DataFrame:
+    """Risk of an event in ``(s, s + w]`` given the visits up to ``s``, for many patients at once.
+
+    The same quantity as ``1 - dynamic_survival(...)`` at the estimate, patient by patient
+    (posterior mode by vectorised Newton steps, fully adaptive Gauss-Hermite quadrature with
+    ``n_nodes`` per random effect), computed for every patient in one pass over arrays
+    ``patients x nodes`` instead of one call per patient (about 100 times faster at the
+    paper's size).
+
+    Parameters
+    ----------
+    result : JointResult
+        A fitted joint model.
+    long : DataFrame
+        The patients' measurements (the model's longitudinal columns); those after ``landmark``
+        are ignored.  Every patient of ``surv`` needs at least one measurement by ``landmark``.
+    surv : DataFrame
+        One row per patient (the model's id and survival covariates); the patients to predict for,
+        all event-free at ``landmark``.
+    landmark : float
+        ``s``.
+    horizons : sequence of float
+        ``w`` values (> 0).
+
+    Returns
+    -------
+    DataFrame
+        ``<id>``, ``horizon``, ``risk``, patients in the order of ``surv``.
+    """
+    spec = result.layout.spec
+    s = max(float(landmark), 1e-12)
+    ids = surv[spec.id].to_numpy()
+    visits = long[(long[spec.time] <= landmark) & long[spec.id].isin(ids)]
+    missing = set(ids) - set(visits[spec.id])
+    if missing:
+        raise ValueError(f"{len(missing)} patients have no measurement by the landmark {landmark}")
+    at_landmark = surv.assign(**{spec.surv_time: s, spec.event: 0})
+    bounds = getattr(result.model, "bounds", None) if getattr(result.model, "outcome", "normal") == "censored" else None
+    data = prepare_joint_data(visits, at_landmark, spec, bounds)  # patients sorted by id
+    layout, theta, baseline = result.layout, np.asarray(result.theta, dtype=float), result.layout.baseline
+    arrays_s = baseline.prepare(data.T)
+    mode, cov, _ = random_effect_posterior(theta, layout, data, arrays_s, np.zeros((data.n_groups, 2)))
+    nodes = random_effect_nodes(mode, cov, n_nodes, centring="random-effects")
+    log_post = np.asarray(node_terms(theta, layout, data, nodes, arrays_s) + nodes.log_weight)
+    log_post = log_post.reshape(data.n_groups, -1)
+    weights = np.exp(log_post - logsumexp(log_post, axis=1, keepdims=True))
+    p = layout.split(theta)
+    A, C, _, _ = lines_at_nodes(p, data, nodes)
+    no_event = np.zeros(data.n_groups)
+
+    def minus_H(upper: np.ndarray, arrays: dict) -> np.ndarray:
+        terms = survival_terms(
+            p["gamma"], p["alpha"], p["baseline"], baseline, arrays, data.W, no_event, upper, A, C,
+            alpha_slope=p["alpha_slope"],
+        )  # fmt: skip
+        return np.broadcast_to(np.asarray(terms), np.broadcast_shapes(np.shape(A), np.shape(C)))
+
+    at_s = minus_H(data.T, arrays_s)
+    rows = []
+    for w in horizons:
+        upper = np.full(data.n_groups, s + float(w))
+        ratio = np.exp(minus_H(upper, baseline.prepare(upper)) - at_s).reshape(data.n_groups, -1)
+        rows.append(
+            pd.DataFrame({spec.id: data.ids, "horizon": float(w), "risk": 1.0 - np.sum(ratio * weights, axis=1)})
+        )
+    out = pd.concat(rows, ignore_index=True)
+    order = pd.DataFrame({spec.id: ids, "_position": np.arange(len(ids))})
+    return out.merge(order, on=spec.id).sort_values(["horizon", "_position"], kind="stable").drop(columns="_position")
