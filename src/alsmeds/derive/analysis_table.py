@@ -9,6 +9,13 @@ column (notebook 02 writes them to ``results/analysis_table_schema.csv``), and
 :data:`NEGATIVE_CONTROL_COLUMNS` the negative-control exposure's, the last columns; the table is
 built in memory (``Study.analysis_table``), never cached in ``results/``.
 
+The panel of controls of empirical calibration (issue 25; 35 negative and 3 synthetic
+positive controls) is a separate frame, :func:`build_panel_table`: the analysis table's
+rows and covariates with two columns per class (:data:`panel_table_columns`), classified
+by the same rules (:func:`alsmeds.derive.exposure.classify_panel_exposures`).  Seventy-six
+more columns in the analysis table (150 with the window labels and dates) would be carried
+by every frame and notebook that never reads them, so only the calibration analysis builds it.
+
 Rules for register data
 -----------------------
 * **A case with no control at all** contributes a factor of 1 to the conditional
@@ -27,12 +34,13 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES, NEGATIVE_CONTROL
 from alsmeds.data.registry import Registry
-from alsmeds.derive.codelists import class_codelist
+from alsmeds.derive.codelists import class_codelist, panel_codelist
 from alsmeds.derive.cohort import COMPARISON_ROLES, set_members
 from alsmeds.derive.exposure import (
     DEFAULT_RULES,
     ExposureRules,
     classify_exposures,
+    classify_panel_exposures,
     lookback_years,
     psychiatric_history,
 )
@@ -137,6 +145,72 @@ def build_analysis_table(registry: Registry, rules: ExposureRules = DEFAULT_RULE
         kind="stable",
     )
     return table.reset_index(drop=True)
+
+
+#: The analysis table's columns the panel's frame keeps (:func:`build_panel_table`): the set, the member and the
+#: covariates of the risk models, no study class's exposure.
+PANEL_TABLE_BASE_COLUMNS = tuple(
+    c
+    for c in ANALYSIS_TABLE_COLUMNS
+    if not c.startswith(("cat_", "window_", "first_qualifying_")) and not c.endswith("_gt1")
+)
+
+
+def panel_table_columns(codes: pd.DataFrame | None = None) -> dict[str, str]:
+    """The columns of the panel's frame (:func:`build_panel_table`) and their meaning.
+
+    Parameters
+    ----------
+    codes : DataFrame, optional
+        The panel's code list (default :func:`alsmeds.derive.codelists.panel_codelist`).
+    """
+    codes = panel_codelist() if codes is None else codes
+    out = {c: ANALYSIS_TABLE_COLUMNS[c] for c in PANEL_TABLE_BASE_COLUMNS}
+    for group, level, prefix in zip(codes["group"], codes["level"], codes["atc_prefix"], strict=True):
+        kind = level.replace("_", " ")
+        out[f"cat_{group}"] = (
+            f"{group} ({prefix}, {kind}): window code of first qualifying use (0 never, 1 0-1 y, 2 1-5 y, 3 >5 y)"
+        )
+        out[f"{group}_gt1"] = (
+            f"{group} ({prefix}, {kind}): first qualifying use more than the lag before the index date"
+        )
+    return out
+
+
+def build_panel_table(
+    registry: Registry,
+    rules: ExposureRules = DEFAULT_RULES,
+    table: pd.DataFrame | None = None,
+    codes: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The analysis table's rows and covariates with the panel of controls' exposures (module docstring).
+
+    Parameters
+    ----------
+    registry : Registry
+        A validated register extract.
+    rules : ExposureRules
+        The exposure definition (the study's rule of two, windows and lag: one definition).
+    table : DataFrame, optional
+        The analysis table built under ``rules`` (``Study.analysis_table``); built here when not given.
+    codes : DataFrame, optional
+        The panel's code list (default :func:`alsmeds.derive.codelists.panel_codelist`).
+
+    Returns
+    -------
+    DataFrame
+        One row per row of the analysis table, in its order: :data:`PANEL_TABLE_BASE_COLUMNS`, then per
+        class ``cat_<group>`` and ``<group>_gt1`` (:func:`alsmeds.derive.exposure.classify_panel_exposures`).
+        A real extract without the panel's codes has every class 0 ("never").
+    """
+    codes = panel_codelist() if codes is None else codes
+    table = build_analysis_table(registry, rules) if table is None else table
+    members = table[["person_id", "set_id", "index_date"]].rename(columns={"set_id": "case_id"})
+    members = members.drop_duplicates(["person_id", "case_id"]).reset_index(drop=True)
+    exposures = classify_panel_exposures(registry["dispensings"], members, rules, codes)
+    keyed = table[list(PANEL_TABLE_BASE_COLUMNS)].assign(case_id=table["set_id"])
+    out = keyed.merge(exposures, on=["person_id", "case_id"], how="left", validate="many_to_one")
+    return out.drop(columns="case_id")
 
 
 def analysis_table_schema() -> pd.DataFrame:

@@ -49,6 +49,7 @@ from alsmeds.derive.codelists import (
     match_prefixes,
     negative_control_codelist,
     normalise_codes,
+    panel_codelist,
     psychiatric_codelist,
 )
 from alsmeds.derive.dates import years_before, years_between
@@ -92,12 +93,16 @@ class ExposureRules:
 DEFAULT_RULES = ExposureRules()
 
 
-def class_dispensings(dispensings: pd.DataFrame, level: str = "class") -> pd.DataFrame:
+def class_dispensings(
+    dispensings: pd.DataFrame, level: str = "class", codes: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Dispensings of the study's drug classes (or subclasses), with a ``group`` column.
 
     Codes are matched by prefix after normalisation; rows of other drugs are dropped.
+    ``codes`` (columns ``atc_prefix`` and ``group``, e.g. the panel of controls,
+    :func:`alsmeds.derive.codelists.panel_codelist`) replaces the level of ``atc_classes.csv``.
     """
-    codes = class_codelist(level)
+    codes = class_codelist(level) if codes is None else codes
     group = match_prefixes(normalise_codes(dispensings["atc"]), codes["atc_prefix"], codes["group"])
     out = dispensings.loc[group.notna().to_numpy(), ["person_id", "dispensing_date"]].copy()
     out["group"] = group[group.notna()].to_numpy()
@@ -113,7 +118,11 @@ def _distinct_dates_before(disp: pd.DataFrame, members: pd.DataFrame) -> pd.Data
 
 
 def first_qualifying_dates(
-    dispensings: pd.DataFrame, members: pd.DataFrame, rules: ExposureRules = DEFAULT_RULES, level: str = "class"
+    dispensings: pd.DataFrame,
+    members: pd.DataFrame,
+    rules: ExposureRules = DEFAULT_RULES,
+    level: str = "class",
+    codes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Date of first qualifying use per member of a matched set and group.
 
@@ -124,7 +133,9 @@ def first_qualifying_dates(
     members : DataFrame
         One row per set member: ``person_id``, ``case_id``, ``index_date``.
     rules : ExposureRules
-    level : {"class", "subclass"}
+    level : {"class", "subclass", "negative_control"}
+    codes : DataFrame, optional
+        Another code list (``atc_prefix``, ``group``) instead of ``level`` (:func:`class_dispensings`).
 
     Returns
     -------
@@ -133,7 +144,7 @@ def first_qualifying_dates(
         ``min_dispensings``-th distinct dispensing date before the index date),
         index_date.  Members who never qualify have no row.
     """
-    rows = _distinct_dates_before(class_dispensings(dispensings, level), members)
+    rows = _distinct_dates_before(class_dispensings(dispensings, level, codes), members)
     nth = rows.groupby(["person_id", "case_id", "group"], sort=False).cumcount() + 1
     qualifying = rows[nth.to_numpy() == rules.min_dispensings]
     return qualifying.rename(columns={"dispensing_date": "first_qualifying"})[
@@ -334,6 +345,51 @@ def _negative_control_columns(
         dates = first.set_index(key)["first_qualifying"].rename(NEGATIVE_CONTROL)
         out = out.merge(dates.reset_index(), on=key, how="left")
     return _class_columns(out, NEGATIVE_CONTROL, rules)
+
+
+def classify_panel_exposures(
+    dispensings: pd.DataFrame,
+    members: pd.DataFrame,
+    rules: ExposureRules = DEFAULT_RULES,
+    codes: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The panel of controls of empirical calibration classified by the study's rules (issue 25).
+
+    Each class of the panel (``negative_control_panel.csv``, :func:`alsmeds.derive.codelists.panel_codelist`)
+    is classified exactly as a study class is (:func:`first_qualifying_dates`, :func:`window_category`,
+    :func:`lagged_use`: rule of ``min_dispensings`` distinct dates, windows, lag), from its own ATC prefix.
+    Only the two columns the risk models read are kept, the window code ``cat_<group>`` and the lagged
+    exposure ``<group>_gt1``, so that 38 classes stay a small frame; the PPIs, the first control, get the
+    same values as the analysis table's ``cat_ppis`` and ``ppis_gt1``.
+
+    Parameters
+    ----------
+    dispensings : DataFrame
+        The ``dispensings`` table.
+    members : DataFrame
+        One row per set member: ``person_id``, ``case_id``, ``index_date``.
+    rules : ExposureRules
+    codes : DataFrame, optional
+        The panel's code list (default :func:`alsmeds.derive.codelists.panel_codelist`).
+
+    Returns
+    -------
+    DataFrame
+        ``person_id``, ``case_id`` and per class, in the code list's order, ``cat_<group>`` (int8,
+        :data:`alsmeds.constants.CATEGORY_CODES`) and ``<group>_gt1`` (int8); one row per row of
+        ``members``, in its order.  A class nobody uses is 0 throughout.
+    """
+    codes = panel_codelist() if codes is None else codes
+    key = ["person_id", "case_id"]
+    first = first_qualifying_dates(dispensings, members, rules, codes=codes)
+    wide = first.pivot(index=key, columns="group", values="first_qualifying")
+    dates = members[key + ["index_date"]].merge(wide.reset_index(), on=key, how="left")
+    columns = {}
+    for group in codes["group"]:
+        when = dates[group] if group in dates else pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
+        columns[f"cat_{group}"] = window_category(when, dates["index_date"], rules)
+        columns[f"{group}_gt1"] = lagged_use(when.to_numpy(), dates["index_date"].to_numpy(), rules.lag_years)
+    return pd.concat([members[key].reset_index(drop=True), pd.DataFrame(columns)], axis=1)
 
 
 def psychiatric_history(diagnoses: pd.DataFrame, members: pd.DataFrame, lag_years: int = 0) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 :func:`alsmeds.simulate.generate` plants the truth and fits no model: its ``truth.json``
 holds the planted parameters, the structural estimands and the sample's descriptives,
-with the four implied sections empty.  :func:`implied_truth` computes those sections
+with the five implied sections empty.  :func:`implied_truth` computes those sections
 for the same parameters and seed:
 
 ``implied``
@@ -11,6 +11,9 @@ for the same parameters and seed:
 ``negative_control``
     The negative control's planted null and confounded estimands
     (:func:`alsmeds.estimands.risk.negative_control_estimands`), from the same sample.
+``panel_implied``
+    The panel of controls' estimands and realised null
+    (:func:`alsmeds.estimands.risk.panel_estimands`), from the same sample.
 ``published_vs_implied``
     The published odds ratios beside the implied population per-class estimands
     (:func:`alsmeds.simulate.truth.published_comparison`).
@@ -93,15 +96,15 @@ def compute_implied_truth(
     Returns
     -------
     dict
-        The four :data:`IMPLIED_SECTIONS`, unrounded.
+        The five :data:`IMPLIED_SECTIONS`, unrounded.
     """
     from alsmeds.estimands.cox import implied_cox_estimands
     from alsmeds.estimands.risk import truth_estimands
     from alsmeds.simulate.truth import published_comparison
 
     with _progress(round(params.design.n_cases * truth_scale), "computing estimands", progress) as bar:
-        implied, negative_control = (
-            truth_estimands(params, seed, truth_scale, progress=bar) if truth_scale > 0 else ({}, {})
+        implied, negative_control, panel_implied = (
+            truth_estimands(params, seed, truth_scale, progress=bar) if truth_scale > 0 else ({}, {}, {})
         )
     # The Cox model's total-effect estimands: same parameters and seed, own random streams (prognosis_truth/...).
     implied_cox = implied_cox_estimands(params, seed, float(cox_truth_scale)) if cox_truth_scale > 0 else {}
@@ -110,6 +113,7 @@ def compute_implied_truth(
         "published_vs_implied": published_comparison(implied) if implied else [],
         "implied_cox": implied_cox,
         "negative_control": negative_control,
+        "panel_implied": panel_implied,
     }
 
 
@@ -144,8 +148,8 @@ def implied_truth(
     Returns
     -------
     dict
-        ``implied``, ``published_vs_implied``, ``implied_cox`` and ``negative_control``
-        as ``truth.json`` holds them (plain JSON, floats to 8 significant digits; empty
+        ``implied``, ``published_vs_implied``, ``implied_cox``, ``negative_control`` and
+        ``panel_implied`` as ``truth.json`` holds them (plain JSON, floats to 8 significant digits; empty
         when skipped).  Identical whether computed or read from the cache.
     """
     params = params or SimulationParameters()

@@ -11,6 +11,11 @@ Estimands
   to under the planted mechanism.  The sibling estimand pooled over age groups is one too.
 * The **negative control's** estimands (:func:`negative_control_estimands`): its planted
   null and the confounded log odds ratio each comparison targets.
+* The **panel of controls'** estimands (:func:`panel_estimands`, issue 25): for every class
+  of :mod:`alsmeds.simulate.panel` and comparison, the log odds ratio of the study's main
+  model (one class, adjusted; lagged and windows), whose difference from the planted log
+  odds ratio is the class's *systematic error*, and the realised null of the negative
+  controls (mean and SD of their systematic errors), what empirical calibration estimates.
 
 Neither has a closed form (odds ratios are non-collapsible and ``U`` confounds), so each
 is computed numerically: :func:`alsmeds.simulate.truth.simulate_truth_sample` simulates
@@ -34,10 +39,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from alsmeds.derive.cohort import COMPARISON_ROLES
-from alsmeds.models.clogit import ClogitResult, fit_clogit
+from alsmeds.models.clogit import ClogitError, ClogitResult, fit_clogit
 from alsmeds.models.design import (
     POPULATION_ADJUSTMENT,
     RELATIVE_ADJUSTMENT,
@@ -46,6 +52,7 @@ from alsmeds.models.design import (
     lagged_indicators,
     window_indicators,
 )
+from alsmeds.simulate.panel import panel_classes
 from alsmeds.simulate.parameters import CLASSES, WINDOWS, SimulationParameters
 from alsmeds.simulate.truth import comparison_sets, simulate_truth_sample
 
@@ -114,8 +121,10 @@ def implied_estimands(params: SimulationParameters, seed: int, truth_scale: floa
     return truth_estimands(params, seed, truth_scale, progress)[0]
 
 
-def truth_estimands(params: SimulationParameters, seed: int, truth_scale: float, progress=None) -> tuple[dict, dict]:
-    """The study classes' implied estimands and the negative control's, from one simulated sample.
+def truth_estimands(
+    params: SimulationParameters, seed: int, truth_scale: float, progress=None
+) -> tuple[dict, dict, dict]:
+    """The study classes' implied estimands, the negative control's and the panel's, from one simulated sample.
 
     Parameters
     ----------
@@ -132,10 +141,106 @@ def truth_estimands(params: SimulationParameters, seed: int, truth_scale: float,
     Returns
     -------
     tuple of dict
-        :func:`implied_estimands`'s dict, and :func:`negative_control_estimands`'s.
+        :func:`implied_estimands`'s dict, :func:`negative_control_estimands`'s and
+        :func:`panel_estimands`'s (empty when the panel is off).
     """
     people = simulate_truth_sample(params, seed, truth_scale, progress=progress)
-    return _implied(params, people, truth_scale), negative_control_estimands(params, people)
+    return (
+        _implied(params, people, truth_scale),
+        negative_control_estimands(params, people),
+        panel_estimands(params, people),
+    )
+
+
+#: Share of the truth sample's matched sets the panel's estimands are fitted on: 228 fits (38 classes, 3 comparisons,
+#: lagged and windows) on the whole 100-times sample would take about five minutes; on the first 40% of the sets
+#: (sets are independent draws) about two, with Monte Carlo SEs near 0.02 for the lagged exposure.
+PANEL_TRUTH_SHARE = 0.4
+
+
+def _panel_fit(rows: pd.DataFrame, exposure: str, adjustment: Sequence[str], group: str) -> dict:
+    """One class's per-class model on the truth sample; a term it cannot estimate is None (a small sample)."""
+    terms = [f"{group}_gt1"] if exposure == "lagged" else [f"{group}_{w}" for w in WINDOWS]
+    try:
+        result = fit_truth_model(rows, exposure, adjustment, classes=[group])
+    except ClogitError:
+        return {t: None for t in terms}
+    return {
+        t: ({"log_or": float(result.params[t]), "mc_se": float(result.bse[t])} if t in result.params.index else None)
+        for t in terms
+    }
+
+
+def panel_estimands(params: SimulationParameters, people: pd.DataFrame) -> dict:
+    """The panel's implied estimands: each class's main model in each comparison, and the realised null.
+
+    The estimand of a class is what the study's per-class adjusted conditional logistic model
+    (:func:`fit_truth_model`, lagged exposure and windows) converges to on the planted use of a
+    large sample; its *systematic error* is that minus the planted log odds ratio (0 for a
+    negative control, ``log 1.5``, ``log 2``, ``log 4`` for the synthetic positive controls).  The
+    realised null of a comparison and term is the mean and SD (ddof 0) of the negative controls'
+    systematic errors: the distribution empirical calibration's null (``N(mu, tau^2)``,
+    :func:`alsmeds.models.calibration.fit_null`) estimates, up to the finite panel.  These are of
+    planted use (as the negative control's): register misclassification is not in them.
+
+    Parameters
+    ----------
+    params : SimulationParameters
+    people : DataFrame
+        A large sample with the panel's columns (:func:`alsmeds.simulate.panel.draw_panel`); the
+        fits use its first :data:`PANEL_TRUTH_SHARE` of matched sets (by ``set_id``).
+
+    Returns
+    -------
+    dict
+        JSON-ready, empty when the panel is off or not in ``people``: ``planted_log_or[group]``,
+        ``implied[comparison][group][term] = {"log_or", "mc_se"}`` (None when not estimable) for the
+        terms ``<group>_gt1``, ``_0_1``, ``_1_5``, ``_gt5``; ``null[comparison][window] = {"mean",
+        "sd", "n_controls"}`` over the negative controls (window ``gt1``, ``0_1``, ``1_5``, ``gt5``);
+        ``n_people`` (of the sets fitted); ``note``.
+    """
+    if not params.panel.enabled:
+        return {}
+    classes = panel_classes(params)
+    if any(f"first_use_{k.group}" not in people for k in classes):
+        return {}
+    n_sets = int(people["set_id"].max()) + 1
+    people = people[people["set_id"] < max(1, round(PANEL_TRUTH_SHARE * n_sets))]
+    planted = {k.group: float(k.log_or_als) for k in classes}
+    negatives = [k.group for k in classes if k.level == "negative_control"]
+    implied: dict[str, dict] = {}
+    null: dict[str, dict] = {}
+    for comparison in COMPARISON_ROLES:
+        rows = comparison_sets(people, comparison)
+        adjustment = POPULATION_ADJUSTMENT if comparison == "population" else RELATIVE_ADJUSTMENT
+        implied[comparison] = {
+            g: {**_panel_fit(rows, "lagged", adjustment, g), **_panel_fit(rows, "windows", adjustment, g)}
+            for g in planted
+        }
+        null[comparison] = {}
+        for window in ("gt1", *WINDOWS):
+            errors = [
+                implied[comparison][g][f"{g}_{window}"]["log_or"] - planted[g]
+                for g in negatives
+                if implied[comparison][g][f"{g}_{window}"] is not None
+            ]
+            null[comparison][window] = {
+                "mean": float(np.mean(errors)) if errors else None,
+                "sd": float(np.std(errors)) if errors else None,
+                "n_controls": len(errors),
+            }
+    return {
+        "planted_log_or": planted,
+        "implied": implied,
+        "null": null,
+        "n_people": int(len(people)),
+        "note": (
+            f"implied: the per-class adjusted model's log OR on planted use in the first {PANEL_TRUTH_SHARE:.0%} "
+            "of the matched sets of the truth sample of estimands['implied']; mc_se: its standard error; "
+            "systematic error = implied log_or - planted_log_or; null: mean and SD (ddof 0) of the negative "
+            "controls' systematic errors per comparison and window (gt1: lagged exposure)"
+        ),
+    }
 
 
 def negative_control_estimands(params: SimulationParameters, people: pd.DataFrame) -> dict:
@@ -232,4 +337,4 @@ def _implied(params: SimulationParameters, people: pd.DataFrame, truth_scale: fl
     return out
 
 
-__all__ = ["fit_truth_model", "implied_estimands", "negative_control_estimands", "truth_estimands"]
+__all__ = ["fit_truth_model", "implied_estimands", "negative_control_estimands", "panel_estimands", "truth_estimands"]

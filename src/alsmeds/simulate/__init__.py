@@ -8,14 +8,17 @@
 (:mod:`alsmeds.data.schema`), the study metadata and the planted truth;
 :meth:`SyntheticRegistry.write` writes them atomically with a checksum manifest.  The
 mechanism is described in :mod:`.population` (risk), :mod:`.prognosis` (ALSFRS-R and
-survival) and :mod:`.render` (register rows); every parameter is in :mod:`.parameters`.
+survival), :mod:`.panel` (the panel of controls of empirical calibration) and :mod:`.render`
+(register rows); every parameter is in :mod:`.parameters`.
 
-The generator fits no model (about 0.2 s at the paper's size).  Its truth holds the
+The generator fits no model (about a second at the paper's size).  Its truth holds the
 parameters and, under ``estimands``: the planted within-family log odds ratios
 (``within_family_log_or``) and ``prognosis``, the planted direct effects and ALSFRS-R
-slopes; beside them ``this_sample``, the sample's descriptives.  The four implied
-sections (``implied``, ``published_vs_implied``, ``implied_cox``, ``negative_control``:
-what the study's models converge to under the mechanism) are left empty: they are
+slopes, and ``panel``, the panel's planted odds ratios, loadings and null
+(:func:`.panel.panel_truth`); beside them ``this_sample``, the sample's descriptives.  The
+five implied sections (``implied``, ``published_vs_implied``, ``implied_cox``,
+``negative_control``, ``panel_implied``: what the study's models converge to under the
+mechanism) are left empty: they are
 computed by fitting the models to large samples of this generator, in the layer above
 (:func:`alsmeds.estimands.implied.implied_truth`, cached).
 :func:`alsmeds.estimands.synthetic.write_synthetic` writes a data set with both, as
@@ -35,10 +38,16 @@ import pandas as pd
 from alsmeds.constants import DAYS_PER_YEAR
 from alsmeds.precision import round_floats
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS, published_value
+from alsmeds.simulate.panel import panel_classes, panel_truth
 from alsmeds.simulate.parameters import CLASSES, NEGATIVE_CONTROL, WINDOW_LABELS, SimulationParameters
 from alsmeds.simulate.population import rng_for, scaled_design, simulate_study_population
 from alsmeds.simulate.prognosis import simulate_prognosis
-from alsmeds.simulate.render import add_negative_control_dispensings, render_diagnoses, render_dispensings
+from alsmeds.simulate.render import (
+    add_negative_control_dispensings,
+    add_panel_dispensings,
+    render_diagnoses,
+    render_dispensings,
+)
 from alsmeds.simulate.truth import DEFAULT_TRUTH_SCALE, empty_implied_truth, structural_truth
 
 DEFAULT_SEED = 20250605
@@ -139,11 +148,16 @@ def generate(
                 "diagnostic_delay_months": per_case["diagnostic_delay_months"],
             }
         ).sort_values("person_id", kind="stable"),
-        "dispensings": add_negative_control_dispensings(
-            rng_for(seed, "negative_control_dispensings"),
+        "dispensings": _panel_dispensings(
+            seed,
             params,
             people,
-            render_dispensings(rng_for(seed, "dispensings"), params, people),
+            add_negative_control_dispensings(
+                rng_for(seed, "negative_control_dispensings"),
+                params,
+                people,
+                render_dispensings(rng_for(seed, "dispensings"), params, people),
+            ),
         ),
         "diagnoses": render_diagnoses(rng_for(seed, "diagnoses"), params, people),
         "alsfrs": _alsfrs(cases, prognosis["visits"]),
@@ -177,6 +191,8 @@ def generate(
             "prognosis": _prognosis_truth(params),
             "implied_cox": implied["implied_cox"],
             "negative_control": implied["negative_control"],
+            "panel": panel_truth(params),
+            "panel_implied": implied["panel_implied"],
         },
         "this_sample": _sample_summary(people, per_case, prognosis["visits"]),
     }
@@ -186,6 +202,17 @@ def generate(
     people_out = people_out.merge(per_case[["set_id", "b0", "b1", "onset_site"]], on="set_id", how="left")
     people_out.loc[people_out["role"] != "case", ["b0", "b1", "onset_site"]] = np.nan
     return SyntheticRegistry(tables=tables, metadata=metadata, truth=truth, people=_true_people(people_out))
+
+
+def _panel_dispensings(
+    seed: int, params: SimulationParameters, people: pd.DataFrame, dispensings: pd.DataFrame
+) -> pd.DataFrame:
+    """The dispensings with the panel's rows added (:func:`.render.add_panel_dispensings`); unchanged without it."""
+    if not params.panel.enabled:
+        return dispensings
+    prefixes = {k.group: k.atc_prefix for k in panel_classes(params) if k.drawn}
+    rngs = {group: rng_for(seed, f"panel_dispensings/{group}") for group in prefixes}
+    return add_panel_dispensings(rngs, params, people, dispensings, prefixes)
 
 
 def _assign_ids(people: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

@@ -226,6 +226,104 @@ class NegativeControlParameters:
     log_or_als: float = 0.0
 
 
+#: The panel's paths of confounding (:class:`PanelParameters`): the familial factor ``U``, the psychiatric
+#: liability ``Psi`` and the personal prescribing propensity ``S`` shared with the study classes.
+PANEL_PATHS = ("familial", "liability", "propensity")
+
+
+@dataclass
+class PanelParameters:
+    """The panel of negative and positive controls of empirical calibration (issue 25; A).
+
+    The classes are the rows of ``derive/codelists/negative_control_panel.csv``: drug classes
+    judged unrelated to ALS (level ``negative_control``; the first, the PPIs, is
+    :class:`NegativeControlParameters`' and is left as it is) and three synthetic positive
+    controls (level ``positive_control``) with the planted odds ratios :attr:`positive_log_or`.
+    A person is a user of class ``j`` when
+
+    ``alpha_j + m_j U + l_j Psi + s_j S + f_j female + a_j (age - 65)/10 + e``
+
+    is positive (``e`` standard normal, own to the class), with ``U`` the familial factor,
+    ``Psi`` the psychiatric liability and ``S`` the prescribing propensity the study classes
+    share (:class:`UseParameters`): the three paths by which the study classes are confounded
+    in the population comparison.  First qualifying use is timed as the study classes'.
+
+    **Planted null.**  The strengths are drawn once, from ``strength_seed`` (not the data's
+    seed: the panel is a parameter, the same in every data set), so that the *systematic
+    error* of a class, the log odds ratio of its lagged use in the adjusted population
+    comparison when its effect is null, is ``b_j ~ N(null_mean, null_sd^2)``: the loadings on
+    the liability and the propensity are drawn (:attr:`liability_loading`,
+    :attr:`propensity_loading`), and the loading on ``U`` is solved so that
+    ``logit Phi(Phi^-1(p_j) + z_j) - logit p_j = b_j``, the log odds ratio of a probit exposure
+    of prevalence ``p_j`` (:attr:`user_share_range`) whose standardised latent is
+    ``z_j = (m_j, l_j, s_j) . case_shift / sd_j`` higher among cases, :attr:`case_shift` the
+    confounders' mean among cases minus their matched controls (``sd_j`` the latent's SD).  The
+    part of ``b_j`` of each path is in proportion to its term of ``z_j``.  This linearisation
+    is an approximation: the estimand of each class is computed numerically
+    (:mod:`alsmeds.estimands.risk`, ``truth.json`` ``estimands["panel_implied"]``), and the
+    realised null of the panel is the mean and SD of those.
+
+    **Prodromal prescribing.**  For the classes in :attr:`prodromal_probability`, a case
+    who is not a user by its index date starts the class in the year before it with that
+    probability (drawn given case status: the disease causes it).  It moves the 0-1 year
+    window and ever use, never the lagged exposure.
+
+    **Positive controls.**  Case status is drawn before any panel exposure, so a positive
+    control's effect enters through the law of its use given case status: a control's state
+    (never, first use in the last year, lagged use ``L``) has the law of a negative control
+    with the same loadings, a case's that law tilted by ``exp(beta L)`` (rejection sampling:
+    each draw accepted with probability ``exp(beta (L - 1))``).  This is exactly the rare
+    disease's odds ``exp(const + eta + beta L - log E[exp(beta L) | T])``, ``T`` the traits the
+    use depends on: the conditional odds ratio of lagged use given ``T`` is ``exp(beta)``, and
+    the offset, a function of ``T`` alone, leaves the law of ``T`` among cases, hence every
+    other table, unchanged.  Its estimate carries the same kind of systematic error as a
+    negative control's.
+
+    Everything is drawn from the panel's own random streams (``panel/<group>``), after the
+    matched sets, so no other table changes; :attr:`enabled` False draws nothing.
+    """
+
+    enabled: bool = True
+    #: seed of the draw of the classes' strengths (a parameter, independent of the data's seed).
+    strength_seed: int = 25
+    #: planted mean and SD of the systematic error (log OR, adjusted lagged, population comparison).
+    null_mean: float = 0.15
+    null_sd: float = 0.10
+    #: mean and SD of the loadings on the psychiatric liability and on the prescribing propensity (normal).
+    liability_loading: tuple[float, float] = (0.15, 0.15)
+    propensity_loading: tuple[float, float] = (0.20, 0.15)
+    #: mean of each confounder among cases minus their matched population controls, given the adjustment set
+    #: (A: measured once, adjusted lagged model on 40 times the paper's sample, seed 11; it scales the loadings).
+    case_shift: dict[str, float] = field(
+        default_factory=lambda: {"familial": 0.325, "liability": 0.13, "propensity": 0.056}
+    )
+    #: range of the share of users among controls (uniform).
+    user_share_range: tuple[float, float] = (0.03, 0.25)
+    #: mean number of further dispensings after a user's qualifying one (fewer than the study classes': the
+    #: rule of two needs two, and 37 classes would otherwise multiply the dispensings table's size by eight).
+    mean_further_dispensings: float = 1.0
+    #: SD of the loadings on female sex and age per decade (matched or adjusted for: no bias).
+    female_sd: float = 0.15
+    per_decade_of_age_sd: float = 0.15
+    #: probability that a case who is not a user starts the class in the year before diagnosis (prodromal).
+    prodromal_probability: dict[str, float] = field(
+        default_factory=lambda: {
+            "osmotic_laxatives": 0.03,
+            "propionic_acid_nsaids": 0.04,
+            "inhaled_beta2_agonists": 0.03,
+            "penicillin_v": 0.02,
+        }
+    )
+    #: planted log odds ratio of ALS for lagged use of each synthetic positive control.
+    positive_log_or: dict[str, float] = field(
+        default_factory=lambda: {
+            "synthetic_positive_or_1_5": _log(1.5),
+            "synthetic_positive_or_2": _log(2.0),
+            "synthetic_positive_or_4": _log(4.0),
+        }
+    )
+
+
 @dataclass
 class RiskParameters:
     """The ALS risk model: planted within-family log odds ratios (A, calibrated to P).
@@ -339,6 +437,7 @@ class SimulationParameters:
     negative_control: NegativeControlParameters = field(default_factory=NegativeControlParameters)
     risk: RiskParameters = field(default_factory=RiskParameters)
     prognosis: PrognosisParameters = field(default_factory=PrognosisParameters)
+    panel: PanelParameters = field(default_factory=PanelParameters)
 
     def to_dict(self) -> dict:
         """The parameters as plain JSON-ready data (dates as ISO strings).
@@ -372,6 +471,8 @@ __all__ = [
     "WINDOW_LABELS",
     "WINDOWS",
     "ASSOCIATION_STRUCTURES",
+    "PANEL_PATHS",
+    "PanelParameters",
     "SimulationParameters",
     "association_structure",
 ]

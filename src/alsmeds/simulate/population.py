@@ -65,6 +65,7 @@ class Traits:
     civil: np.ndarray  # codes into CIVIL
     category: dict[str, np.ndarray]  # CATEGORY_CODES per class
     first_use: dict[str, np.ndarray]  # datetime64[D], NaT for never
+    propensity: np.ndarray  # the prescribing propensity S the classes share (UseParameters)
 
 
 def _truncated_normal(rng: np.random.Generator, mean, sd, lower, upper, size=None) -> np.ndarray:
@@ -127,6 +128,7 @@ def draw_traits(
         civil=civil,
         category=category,
         first_use=first_use,
+        propensity=shared,
     )
 
 
@@ -326,7 +328,12 @@ def scaled_design(params: SimulationParameters, scale: float) -> dict[str, int]:
 
 
 def simulate_study_population(
-    params: SimulationParameters, seed: int, scale: float = 1.0, progress=None, step_prefix: str = ""
+    params: SimulationParameters,
+    seed: int,
+    scale: float = 1.0,
+    progress=None,
+    step_prefix: str = "",
+    panel: bool | None = None,
 ) -> pd.DataFrame:
     """Simulate every member of every matched set, one row per person.
 
@@ -340,14 +347,18 @@ def simulate_study_population(
         Updated with the number of cases accepted.
     step_prefix : str
         Prefix of the random-stream names (the truth computation uses its own).
+    panel : bool, optional
+        Draw the panel of controls of empirical calibration (:mod:`.panel`); None:
+        ``params.panel.enabled``.  Drawn last, on its own streams: no other column moves.
 
     Returns
     -------
     pandas.DataFrame
-        Columns: set_id, role, age, male, familial, index_date, liability,
+        Columns: set_id, role, age, male, familial, index_date, liability, propensity,
         psych_history, education, country, civil, birth_date, per class
-        ``cat_<class>`` (code) and ``first_use_<class>`` (date), and last the same two
-        columns of the negative control (:func:`draw_negative_control`).
+        ``cat_<class>`` (code) and ``first_use_<class>`` (date), then the same two
+        columns of the negative control (:func:`draw_negative_control`) and, with the
+        panel, of each of its drawn classes (:func:`.panel.draw_panel`).
     """
     counts = scaled_design(params, scale)
     n_cases = counts["n_cases"]
@@ -405,6 +416,10 @@ def simulate_study_population(
     out[f"cat_{nc}"], out[f"first_use_{nc}"] = draw_negative_control(
         rng_for(seed, step_prefix + "negative_control"), params, out
     )
+    if params.panel.enabled if panel is None else panel:
+        from alsmeds.simulate.panel import draw_panel  # it imports this module
+
+        out = draw_panel(params, seed, out, step_prefix)
     return out
 
 
@@ -418,6 +433,7 @@ def _frame(traits: Traits, set_id: np.ndarray, role: str, birth_date: np.ndarray
         "index_date": traits.index_date,
         "birth_date": birth_date.astype("datetime64[D]"),
         "liability": traits.liability,
+        "propensity": traits.propensity,
         "psych_history": traits.psych_history,
         "education": np.asarray(EDUCATION)[traits.education],
         "country": np.asarray(COUNTRIES)[traits.country],

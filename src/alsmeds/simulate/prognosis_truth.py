@@ -66,7 +66,7 @@ def simulate_survival_truth_sample(
 
     params = params or SimulationParameters()
     seed = DEFAULT_SEED if seed is None else int(seed)
-    people = simulate_study_population(params, seed, truth_scale, step_prefix=STEP_PREFIX)
+    people = simulate_study_population(params, seed, truth_scale, step_prefix=STEP_PREFIX, panel=False)
     cases = people[people["role"] == "case"].reset_index(drop=True)
     prognosis = simulate_prognosis(rng_for(seed, STEP_PREFIX + "prognosis"), params, cases)
     per_case, visits = prognosis["cases"], prognosis["visits"]

@@ -7,10 +7,13 @@ category, together with rows that must *not* count: single dispensings, two
 dispensings on the same day, use that starts after the index date, and drugs
 outside the three classes.  The negative control (proton-pump inhibitors) is rendered
 the same way, from its own random stream, and its rows are added to the others
-(:func:`add_negative_control_dispensings`).
+(:func:`add_negative_control_dispensings`); so are the classes of the panel of controls
+(:func:`add_panel_dispensings`, one stream per class).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -43,14 +46,18 @@ def observation_end(params: SimulationParameters, people: pd.DataFrame) -> np.nd
     return out
 
 
-def _adder(rng: np.random.Generator, people: pd.DataFrame, parts: list):
-    """A function that appends dispensing rows of a class (or, with None, of other drugs) to ``parts``."""
+def _adder(rng: np.random.Generator, people: pd.DataFrame, parts: list, substances: dict | None = None):
+    """A function that appends dispensing rows of a class (or, with None, of other drugs) to ``parts``.
+
+    ``substances`` maps a class to its substance codes and shares (default :data:`SUBSTANCES`).
+    """
     pid = people["person_id"].to_numpy()
+    table = SUBSTANCES if substances is None else substances
 
     def add(person_rows: np.ndarray, dates: np.ndarray, klass: str | None):
         if person_rows.size == 0:
             return
-        atc = _pick(rng, SUBSTANCES[klass] if klass else OTHER_ATC, person_rows.size)
+        atc = _pick(rng, table[klass] if klass else OTHER_ATC, person_rows.size)
         packages = 1 + rng.poisson(0.5, person_rows.size)
         parts.append(
             pd.DataFrame({"person_id": pid[person_rows], "dispensing_date": dates, "atc": atc, "packages": packages})
@@ -143,6 +150,54 @@ def add_negative_control_dispensings(
     """
     parts: list = [dispensings]
     _render_class(rng, params, people, params.negative_control.drug_class, _adder(rng, people, parts))
+    return _sorted(parts)
+
+
+def panel_substances(atc_prefix: str) -> dict[str, float]:
+    """Substance codes of a class of the panel: its 5-character ATC prefix completed by ``01`` (60%) and ``02`` (40%).
+
+    The codes are ATC-shaped (:data:`alsmeds.data.schema.ATC_PATTERN`) and fall under the class's prefix;
+    they need not name a real substance (the positive controls' ``Z99..`` are made up).
+    """
+    prefix = atc_prefix.strip().upper()
+    if len(prefix) != 5:
+        raise ValueError(f"a panel class's ATC prefix has 5 characters (chemical subgroup), not {prefix!r}")
+    return {f"{prefix}01": 0.6, f"{prefix}02": 0.4}
+
+
+def add_panel_dispensings(
+    rngs: dict[str, np.random.Generator],
+    params: SimulationParameters,
+    people: pd.DataFrame,
+    dispensings: pd.DataFrame,
+    prefixes: dict[str, str],
+) -> pd.DataFrame:
+    """The dispensings with the rows of the panel's drawn classes added, each rendered as a study class's.
+
+    Parameters
+    ----------
+    rngs : dict of str to numpy.random.Generator
+        One stream per class (``rng_for(seed, "panel_dispensings/<group>")``).
+    params : SimulationParameters
+    people : DataFrame
+        With ``first_use_<group>`` per class (:func:`.panel.draw_panel`).
+    dispensings : DataFrame
+        The other rows.
+    prefixes : dict of str to str
+        Class -> ATC prefix (:func:`panel_substances`), in the order rendered.
+
+    Returns
+    -------
+    DataFrame
+        Every row of ``dispensings`` in the same relative order and the new rows, sorted by person,
+        date and ATC code (stable).
+    """
+    # Users' further dispensings at the panel's rate (PanelParameters.mean_further_dispensings); all else as a class's.
+    rendered = replace(params, use=replace(params.use, mean_further_dispensings=params.panel.mean_further_dispensings))
+    parts: list = [dispensings]
+    for group, prefix in prefixes.items():
+        rng = rngs[group]
+        _render_class(rng, rendered, people, group, _adder(rng, people, parts, {group: panel_substances(prefix)}))
     return _sorted(parts)
 
 

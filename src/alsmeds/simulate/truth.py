@@ -44,7 +44,7 @@ DEFAULT_TRUTH_SCALE = 100.0
 TRUTH_STEP_PREFIX = "truth/"
 #: The sections of ``truth.json["estimands"]`` computed by fitting models to a truth sample
 #: (:func:`alsmeds.estimands.implied.implied_truth`); the generator leaves them empty.
-IMPLIED_SECTIONS = ("implied", "published_vs_implied", "implied_cox", "negative_control")
+IMPLIED_SECTIONS = ("implied", "published_vs_implied", "implied_cox", "negative_control", "panel_implied")
 
 
 def empty_implied_truth() -> dict:
@@ -53,9 +53,10 @@ def empty_implied_truth() -> dict:
     Returns
     -------
     dict
-        ``implied``, ``implied_cox`` and ``negative_control`` ``{}``; ``published_vs_implied`` ``[]``.
+        ``implied``, ``implied_cox``, ``negative_control`` and ``panel_implied`` ``{}``;
+        ``published_vs_implied`` ``[]``.
     """
-    return {"implied": {}, "published_vs_implied": [], "implied_cox": {}, "negative_control": {}}
+    return {"implied": {}, "published_vs_implied": [], "implied_cox": {}, "negative_control": {}, "panel_implied": {}}
 
 
 def simulate_truth_sample(params: SimulationParameters, seed: int, truth_scale: float, progress=None) -> pd.DataFrame:
@@ -102,10 +103,12 @@ def true_lagged_exposures(people: pd.DataFrame, lag_years: int = DEFAULT_RULES.l
     -------
     DataFrame
         A copy of ``people`` with ``<class>_gt1`` (int8) per class, and for the negative
-        control when ``people`` has its ``first_use_<class>``.
+        control and each class of the panel (:mod:`alsmeds.simulate.panel`) whose
+        ``first_use_<class>`` ``people`` has.
     """
     out = people.copy()
-    for k in (*CLASSES, NEGATIVE_CONTROL):
+    others = [c[len("first_use_") :] for c in people.columns if c.startswith("first_use_")]
+    for k in dict.fromkeys((*CLASSES, NEGATIVE_CONTROL, *others)):
         if f"first_use_{k}" in people:
             out[f"{k}_gt1"] = lagged_use(
                 people[f"first_use_{k}"].to_numpy(), people["index_date"].to_numpy(), lag_years

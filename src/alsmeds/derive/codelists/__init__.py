@@ -19,6 +19,13 @@ category corresponds to the ICD-10 group; every ICD-9 chapter V code counts for
 ``atc_classes.csv`` also holds, at its own level ``negative_control``, the negative-control
 exposure (proton-pump inhibitors, A02BC; :data:`alsmeds.constants.NEGATIVE_CONTROL`), which
 :func:`class_codelist` at the default level never returns.
+
+``negative_control_panel.csv`` is the panel of controls of empirical calibration (issue 25;
+:func:`panel_codelist`): drug classes judged unrelated to ALS risk (level ``negative_control``,
+the PPIs first), each with its rationale and source, and three *synthetic* positive controls
+(level ``positive_control``, made-up codes under ``Z99``, which is no ATC anatomical group)
+whose planted odds ratio is ``true_or``.  Its columns: group, level, atc_prefix, description,
+true_or, rationale, source, version.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from alsmeds.constants import NEGATIVE_CONTROL, NEGATIVE_CONTROL_ATC
 
 
 def load_codelist(name: str) -> pd.DataFrame:
-    """Read a bundled code list (``"atc_classes"``, ``"icd10_psychiatric"`` or ``"icd9_psychiatric"``)."""
+    """Read a bundled code list (``"atc_classes"``, ``"icd10_psychiatric"``, ``"icd9_psychiatric"`` or
+    ``"negative_control_panel"``)."""
     with resources.files(__package__).joinpath(f"{name}.csv").open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
@@ -43,10 +51,12 @@ def codelist_versions() -> dict[str, str]:
     Returns
     -------
     dict
-        ``drug_classes`` (``atc_classes.csv``), ``psychiatric_history_icd10`` and
-        ``psychiatric_history_icd9``; a list whose rows carry several versions is reported as
-        them joined by ``+`` (sorted), so that a mixed list never passes for one version.
+        ``drug_classes`` (``atc_classes.csv``), ``psychiatric_history_icd10``,
+        ``psychiatric_history_icd9`` and ``negative_control_panel``; a list whose rows carry several
+        versions is reported as them joined by ``+`` (sorted), so that a mixed list never passes for one
+        version.
     """
+
     def version(*names: str) -> str:
         found = sorted({v for name in names for v in load_codelist(name)["version"]})
         return "+".join(found)
@@ -55,6 +65,7 @@ def codelist_versions() -> dict[str, str]:
         "drug_classes": version("atc_classes"),
         "psychiatric_history_icd10": version("icd10_psychiatric"),
         "psychiatric_history_icd9": version("icd9_psychiatric"),
+        "negative_control_panel": version("negative_control_panel"),
     }
 
 
@@ -113,6 +124,58 @@ def negative_control_codelist() -> pd.DataFrame:
             f"atc_classes.csv lists the negative control as {sorted(found)}, constants.py as {sorted(expected)}"
         )
     return codes
+
+
+#: Levels of ``negative_control_panel.csv``.
+PANEL_LEVELS = ("negative_control", "positive_control")
+
+
+def panel_codelist(level: str | None = None) -> pd.DataFrame:
+    """The panel of controls of empirical calibration (``negative_control_panel.csv``), checked.
+
+    Parameters
+    ----------
+    level : {"negative_control", "positive_control"}, optional
+        Only the rows of one level; None: every row, the negative controls first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns group, level, atc_prefix, description, true_or (float: 1 for a negative control,
+        the planted odds ratio of a synthetic positive control), rationale, source, version.  One
+        row per group: a class is one ATC prefix.
+
+    Raises
+    ------
+    ValueError
+        A group listed twice, an unknown level, a prefix that another prefix of the panel or of a
+        study class (``atc_classes.csv`` level ``class``) begins with, a negative control whose
+        ``true_or`` is not 1, or the PPIs (:data:`alsmeds.constants.NEGATIVE_CONTROL`) not first with
+        :data:`alsmeds.constants.NEGATIVE_CONTROL_ATC`.
+    """
+    frame = load_codelist("negative_control_panel")
+    frame["true_or"] = frame["true_or"].astype(float)
+    problems = []
+    if frame["group"].duplicated().any():
+        problems.append(f"groups listed twice: {sorted(frame.loc[frame['group'].duplicated(), 'group'])}")
+    unknown = sorted(set(frame["level"]) - set(PANEL_LEVELS))
+    if unknown:
+        problems.append(f"unknown levels {unknown}")
+    prefixes = [p.strip().upper() for p in frame["atc_prefix"]] + list(class_codelist("class")["atc_prefix"])
+    for i, a in enumerate(prefixes[: len(frame)]):
+        clash = [b for j, b in enumerate(prefixes) if j != i and (a.startswith(b) or b.startswith(a))]
+        if clash:
+            problems.append(f"prefix {a} overlaps {clash}")
+    negatives = frame[frame["level"] == "negative_control"]
+    if (negatives["true_or"] != 1.0).any():
+        problems.append("a negative control's true_or must be 1")
+    if frame.empty or (frame["group"].iloc[0], frame["atc_prefix"].iloc[0]) != (NEGATIVE_CONTROL, NEGATIVE_CONTROL_ATC):
+        problems.append(f"the first control must be {NEGATIVE_CONTROL} ({NEGATIVE_CONTROL_ATC})")
+    if problems:
+        raise ValueError("negative_control_panel.csv: " + "; ".join(problems))
+    if level is not None:
+        frame = frame[frame["level"] == level]
+    return frame.reset_index(drop=True)
 
 
 def psychiatric_codelist() -> pd.DataFrame:
