@@ -93,6 +93,9 @@ class CodelistSpec(_Strict):
     drug_classes: str = Field("2025-01", description="version of atc_classes.csv (ATC prefixes of the classes)")
     psychiatric_history_icd10: str = Field("2025-01", description="version of icd10_psychiatric.csv")
     psychiatric_history_icd9: str = Field("2026-11", description="version of icd9_psychiatric.csv (before 1997)")
+    negative_control_panel: str = Field(
+        "2026-12", description="version of negative_control_panel.csv (the controls of empirical calibration)"
+    )
 
 
 class RiskModelsSpec(_Strict):
@@ -138,6 +141,23 @@ class SurvivalSpec(_Strict):
     )
 
 
+class CalibrationSpec(_Strict):
+    """Empirical calibration of the main estimates with the panel of negative and positive controls (issue 25)."""
+
+    comparisons: tuple[Comparison, ...] = Field(
+        ("population", "sibling", "spouse"), min_length=1, description="comparisons whose controls are fitted"
+    )
+    exposures: tuple[RiskExposure, ...] = Field(
+        ("lagged", "windows"), min_length=1, description="exposure codings of the controls and estimates calibrated"
+    )
+    ease_threshold: float = Field(
+        0.25, gt=0, description="expected absolute systematic error at or below which the null passes (OHDSI)"
+    )
+    sd_form: Literal["linear", "log_linear"] = Field(
+        "linear", description="systematic error model's SD: c + d|x| (the package's default) or exp(c + d x)"
+    )
+
+
 class StudySpec(_Strict):
     """One study: its exposure definition, models, sensitivity analyses and the analyses to run.
 
@@ -159,6 +179,7 @@ class StudySpec(_Strict):
     sensitivity: SensitivitySpec = SensitivitySpec()
     effect_modification: EffectModificationSpec = EffectModificationSpec()
     survival: SurvivalSpec = SurvivalSpec()
+    calibration: CalibrationSpec = CalibrationSpec()
     analyses: tuple[str, ...] | None = Field(None, description="analyses to run (default: all)")
 
     @model_validator(mode="after")
