@@ -216,8 +216,8 @@ class JointResult(EstimationResults):
         else:
             base_text = "piecewise constant on " + ", ".join(baseline.interval_labels())
         q = self.quadrature
-        association = getattr(self.layout, "association", "value")
-        linked = {"value": "current value", "slope": "current slope", "both": "current value and slope"}[association]
+        linked = {"value": "current value", "slope": "current slope", "both": "current value and slope"}
+        linked = linked[self.layout.association]
         submodel = "linear mixed model" if self.censoring is None else "censored (Tobit) linear mixed model"
         lines = [
             f"Joint model: {submodel} (random intercept and slope) + proportional hazards in the {linked}",
