@@ -15,6 +15,9 @@
   exact draw from the planted joint model) every parameter within 3 SE of the truth; on the observed
   scores (rounded, clipped to 0-48) the direct log hazard ratios and the antidepressant slope
   difference within 3 SE, and the misspecification of the rest measured (see the test docstring).
+  With the censored (Tobit) submodel at 0 and 48 the same observed scores give every parameter within
+  3 SE but the residual SD (integer rounding; see the test docstring).  The censored submodel and
+  the slope association are tested in ``tests/test_joint_censored.py``.
 * **Quadrature**: estimates at 3, 5 and 7 nodes per random effect, on PBC and paper-scale synthetic
   data; JM's fixed-random-effect rule shown to fail at ALS scale (why the default differs).
 * Results API, reported non-convergence, dynamic predictions against brute force.
