@@ -16,7 +16,9 @@ import pandas as pd
 
 from alsmeds.analyses.context import AnalysisContext
 from alsmeds.analyses.registry import analysis
+from alsmeds.analyses.spec import StudySpec, read_spec
 from alsmeds.derive.joint_data import JointFrames
+from alsmeds.models.joint.landmark import prediction_accuracy
 from alsmeds.models.joint.prognosis import (
     JOINT_MODEL_RESULT_COLUMNS,
     AlsJointModel,
@@ -25,7 +27,8 @@ from alsmeds.models.joint.prognosis import (
     not_estimable_rows,
 )
 from alsmeds.models.joint.two_stage import TwoStageResult, fit_two_stage
-from alsmeds.reporting.joint_results import two_stage_rows
+from alsmeds.reporting.accuracy_results import PREDICTION_ACCURACY_COLUMNS, accuracy_rows
+from alsmeds.reporting.joint_results import JOINT_VARIANT_COLUMNS, two_stage_rows
 from alsmeds.reporting.results import write_estimates
 from alsmeds.study import Study
 
@@ -113,18 +116,31 @@ def fit_joint_models(frames: JointFrames, model: AlsJointModel | None = None) ->
     return JointFits(frames, joint, fit_two_stage(frames, model))
 
 
-_FITS: weakref.WeakKeyDictionary[Study, JointFits] = weakref.WeakKeyDictionary()
+_FITS: weakref.WeakKeyDictionary[Study, dict[tuple[str, str], JointFits]] = weakref.WeakKeyDictionary()
 
 
-def joint_fits(study: Study) -> JointFits:
+def study_model(spec: StudySpec | None = None, **changes: str) -> AlsJointModel:
+    """The study's joint model as the specification declares it (outcome and association), with ``changes``."""
+    spec = spec if spec is not None else read_spec()
+    options = {"outcome": spec.joint_model.outcome, "association": spec.joint_model.association, **changes}
+    return AlsJointModel(**options)
+
+
+def joint_fits(study: Study, spec: StudySpec | None = None, **changes: str) -> JointFits:
     """The study's joint and two-stage fits (:func:`fit_joint_models` of ``study.joint_data``), fitted once.
 
-    Cached per study object for as long as it lives, so the analysis :func:`joint_model` and
-    notebook 07 (its summary, dynamic predictions and checks) share one fit of tens of seconds.
+    The model is the specification's (:func:`study_model`; default the committed study's:
+    the censored outcome, the current-value association), or that with ``changes``
+    (``outcome="normal"``, ``association="both"``...).  Cached per study object and model for
+    as long as the study lives, so the analyses and notebook 07 (its summary, dynamic
+    predictions and checks) share one fit of each model.
     """
-    if study not in _FITS:
-        _FITS[study] = fit_joint_models(study.joint_data)
-    return _FITS[study]
+    model = study_model(spec, **changes)
+    key = (model.outcome, model.association)
+    fits = _FITS.setdefault(study, {})
+    if key not in fits:
+        fits[key] = fit_joint_models(study.joint_data, model)
+    return fits[key]
 
 
 @analysis("joint_model", outputs=(f"{JOINT_MODEL_FILE}.csv", f"{JOINT_MODEL_FILE}.json"))
@@ -136,5 +152,82 @@ def joint_model(ctx: AnalysisContext) -> list[Path]:
     assumptions: :func:`fit_joint_models`.  The hazard ratios of use are direct effects (at
     the same current ALSFRS-R), unlike the total effects of the Cox models (``survival_cox``).
     """
-    rows = joint_fits(ctx.study).to_frame()
-    return write_estimates(rows, ctx.results_dir, JOINT_MODEL_FILE, JOINT_MODEL_RESULT_COLUMNS)
+    rows = main_model_rows(joint_fits(ctx.study, ctx.spec).to_frame())
+    jm = ctx.spec.joint_model
+    schema = {
+        **JOINT_MODEL_RESULT_COLUMNS,
+        "model": f"joint_model: the study's joint model (outcome {jm.outcome}, association {jm.association}: the "
+        "study specification's joint_model section); two_stage_cox: the two-stage shortcut with the same terms",
+    }
+    return write_estimates(rows, ctx.results_dir, JOINT_MODEL_FILE, schema)
+
+
+def main_model_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The joint model's rows labelled ``joint_model`` whatever its outcome and association (the file says which)."""
+    rows = rows.copy()
+    rows.loc[rows["model"].astype(str).str.startswith("joint_model"), "model"] = "joint_model"
+    return rows
+
+
+#: The models of ``joint_model_variants.csv``: the paper-like normal outcome, and the censored outcome under each link.
+VARIANTS = (("normal", "value"), ("censored", "value"), ("censored", "slope"), ("censored", "both"))
+
+
+@analysis("joint_model_variants", outputs=("joint_model_variants.csv", "joint_model_variants.json"))
+def joint_model_variants(ctx: AnalysisContext) -> list[Path]:
+    """The joint model under each outcome and association: what the floor does, and which link fits best.
+
+    One block of rows per model of :data:`VARIANTS`, in the results vocabulary of
+    ``joint_model.csv`` (the joint model's rows only), with ``outcome``, ``association`` and the
+    fit's ``llf``, ``n_params`` and ``aic`` (``2 k - 2 llf``; comparable between the three
+    censored models, which share the data and the likelihood, not with the normal one, whose
+    likelihood treats the scores at 0 and 48 as exact).  A model that cannot be fitted is one
+    not-estimable row with its reason.
+    """
+    rows = []
+    for outcome, association in VARIANTS:
+        fits = joint_fits(ctx.study, ctx.spec, outcome=outcome, association=association)
+        block = main_model_rows(fits.to_frame())
+        block = block[block["model"] == "joint_model"].copy()
+        fit = fits.joint.fit if fits.joint is not None else None
+        n_params = len(fit.params) if fit is not None else 0
+        block.insert(0, "association", association)
+        block.insert(0, "outcome", outcome)
+        block["llf"] = float(fit.llf) if fit is not None else float("nan")
+        block["n_params"] = n_params
+        block["aic"] = 2 * n_params - 2 * block["llf"]
+        rows.append(block)
+    out = pd.concat(rows, ignore_index=True)
+    return write_estimates(out, ctx.results_dir, "joint_model_variants", JOINT_VARIANT_COLUMNS)
+
+
+@analysis("prediction_accuracy", outputs=("prediction_accuracy.csv", "prediction_accuracy.json"))
+def prediction_accuracy_analysis(ctx: AnalysisContext) -> list[Path]:
+    """How accurate the dynamic predictions are: the joint model against a landmark Cox model.
+
+    At each landmark ``s`` and horizon ``w`` of the specification, the risk of death or
+    invasive ventilation in ``(s, s + w]`` of the patients event-free at ``s`` with a visit by
+    ``s``, from the study's joint model (its dynamic prediction given the visits up to ``s``)
+    and from a Cox model fitted at the landmark on the last observed ALSFRS-R and the joint
+    model's covariates (:mod:`alsmeds.models.joint.landmark`), scored by the IPCW
+    time-dependent AUC and Brier score with influence-function SEs
+    (:mod:`alsmeds.models.accuracy`, as ``riskRegression::Score``), and the paired differences
+    (``model = joint_minus_landmark_cox``).  In sample, as JM's ``aucJM``: both models are
+    scored on the patients they were fitted to.  Without a joint model (too few patients or
+    events) one row per landmark and horizon says why.
+    """
+    spec = ctx.spec.joint_model
+    fits = joint_fits(ctx.study, ctx.spec)
+    if fits.joint is None:
+        rows = pd.DataFrame(
+            [
+                {"model": "joint", "landmark": s, "horizon": w, "reason": fits.reason}
+                for s in spec.landmarks_months
+                for w in spec.horizons_months
+            ]
+        )
+    else:
+        rows = accuracy_rows(
+            prediction_accuracy(ctx.study.joint_data, fits, spec.landmarks_months, spec.horizons_months)
+        )
+    return write_estimates(rows, ctx.results_dir, "prediction_accuracy", PREDICTION_ACCURACY_COLUMNS)

@@ -141,6 +141,24 @@ class SurvivalSpec(_Strict):
     )
 
 
+class JointModelSpec(_Strict):
+    """Prognosis and decline together: the joint model of ALSFRS-R and death or invasive ventilation."""
+
+    outcome: Literal["normal", "censored"] = Field(
+        "censored",
+        description="the score as a normal outcome, or censored at the scale's floor (0) and ceiling (48) (Tobit)",
+    )
+    association: Literal["value", "slope", "both"] = Field(
+        "value", description="the hazard's link to the score: its current value, its current slope, or both"
+    )
+    landmarks_months: tuple[float, ...] = Field(
+        (6.0, 12.0), min_length=1, description="landmarks of the scored dynamic predictions, months from diagnosis"
+    )
+    horizons_months: tuple[float, ...] = Field(
+        (6.0, 12.0), min_length=1, description="prediction horizons after each landmark, months"
+    )
+
+
 class CalibrationSpec(_Strict):
     """Empirical calibration of the main estimates with the panel of negative and positive controls (issue 25)."""
 
@@ -179,6 +197,7 @@ class StudySpec(_Strict):
     sensitivity: SensitivitySpec = SensitivitySpec()
     effect_modification: EffectModificationSpec = EffectModificationSpec()
     survival: SurvivalSpec = SurvivalSpec()
+    joint_model: JointModelSpec = JointModelSpec()
     calibration: CalibrationSpec = CalibrationSpec()
     analyses: tuple[str, ...] | None = Field(None, description="analyses to run (default: all)")
 

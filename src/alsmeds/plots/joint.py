@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from alsmeds.constants import CLASSES
+from alsmeds.constants import CLASSES, Z_975
 from alsmeds.labels import CLASS_LABELS
 from alsmeds.plots.axes import log_ratio_axis
 from alsmeds.plots.palette import (
@@ -293,3 +293,43 @@ def plot_two_stage_contrast(table: pd.DataFrame, truth: float | None = None, ax:
     )
     ax.set_xlabel("alpha: log hazard ratio per ALSFRS-R point of the current score")
     return ax
+
+
+#: Colour and marker of each model in the accuracy figure (the joint model as in the forest plot, the Cox model grey).
+ACCURACY_STYLE = {"joint": (SUMMARY_COLOUR, "o", "joint model"), "landmark_cox": (NEUTRAL_COLOUR, "s", "landmark Cox")}
+
+
+def plot_prediction_accuracy(accuracy: pd.DataFrame, z: float = Z_975) -> plt.Figure:
+    """AUC and Brier score with 95% intervals, the joint model beside the landmark Cox model, per landmark and horizon.
+
+    Parameters
+    ----------
+    accuracy : DataFrame
+        ``results/prediction_accuracy.csv`` (the rows of models ``joint`` and ``landmark_cox``).
+    z : float
+        Normal quantile of the intervals (``alsmeds.constants.Z_975``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: time-dependent AUC (higher is better; 0.5 is a coin) and Brier score (lower is
+        better), one group of points per landmark and horizon.
+    """
+    rows = accuracy[accuracy["model"].isin(list(ACCURACY_STYLE))].dropna(subset=["auc"])
+    cells = rows[["landmark", "horizon"]].drop_duplicates().sort_values(["landmark", "horizon"])
+    labels = [f"from {s:g} mo,\nnext {w:g} mo" for s, w in cells.itertuples(index=False)]
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2))
+    for ax, score, better in ((axes[0], "auc", "higher is better"), (axes[1], "brier", "lower is better")):
+        for shift, (model, (colour, marker, name)) in zip((-0.12, 0.12), ACCURACY_STYLE.items(), strict=True):
+            mine = cells.merge(rows[rows["model"] == model], on=["landmark", "horizon"], how="left")
+            x = np.arange(len(cells)) + shift
+            ax.errorbar(x, mine[score], yerr=z * mine[f"{score}_se"], fmt=marker, color=colour, mec=colour,
+                        capsize=3, label=name)  # fmt: skip
+        ax.set_xticks(np.arange(len(cells)), labels)
+        ax.set_title(f"{'Time-dependent AUC' if score == 'auc' else 'Brier score'} ({better})")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].axhline(0.5, color=NEUTRAL_COLOUR, lw=0.8, ls=":")
+    axes[0].legend(loc="lower right", frameon=False)
+    fig.suptitle("Dynamic predictions of death or invasive ventilation, 95% intervals (in sample)")
+    fig.tight_layout()
+    return fig

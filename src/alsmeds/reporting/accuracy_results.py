@@ -152,3 +152,92 @@ def accuracy_text(accuracy: PredictionAccuracy) -> str:
 
 
 __all__ = ["ACCURACY_COLUMNS", "MODEL_LABELS", "accuracy_table", "accuracy_text", "calibration_in_the_large"]
+
+
+#: Columns of ``results/prediction_accuracy.{csv,json}``: the two models' scores, then their paired differences.
+PREDICTION_ACCURACY_COLUMNS: dict[str, str] = {
+    **{k: v for k, v in ACCURACY_COLUMNS.items() if k != "model"},
+    "model": "joint (the joint model's dynamic prediction), landmark_cox (a Cox model at the landmark on the last "
+    "observed ALSFRS-R) or joint_minus_landmark_cox (the paired difference: auc and brier hold the differences, "
+    "auc_se and brier_se their SEs)",
+    "auc_p": "for the difference: two-sided Wald p-value of no difference in AUC (empty for a model's own row)",
+    "brier_p": "for the difference: two-sided Wald p-value of no difference in Brier score",
+}
+
+
+def accuracy_rows(accuracy: PredictionAccuracy) -> pd.DataFrame:
+    """The scores and the paired differences of a :class:`PredictionAccuracy` in one frame (the results file).
+
+    Rows of the two models as scored, then one row per landmark and horizon with
+    ``model = "joint_minus_landmark_cox"`` whose ``auc``/``brier`` are the differences (joint
+    minus landmark Cox, the same patients) with their paired SEs and Wald p-values.
+    """
+    scores = accuracy.scores.copy()
+    contrasts = accuracy.contrasts
+    diff = pd.DataFrame(
+        {
+            "model": "joint_minus_landmark_cox",
+            "landmark": contrasts["landmark"],
+            "horizon": contrasts["horizon"],
+            "auc": contrasts["auc_difference"],
+            "auc_se": contrasts["auc_difference_se"],
+            "auc_p": contrasts["auc_difference_p"],
+            "brier": contrasts["brier_difference"],
+            "brier_se": contrasts["brier_difference_se"],
+            "brier_p": contrasts["brier_difference_p"],
+        }
+    )
+    out = pd.concat([scores, diff], ignore_index=True)
+    return out.reindex(columns=list(PREDICTION_ACCURACY_COLUMNS))
+
+
+def accuracy_file_table(accuracy: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """``results/prediction_accuracy.csv`` as a table for people: one row per landmark and horizon.
+
+    Columns: each model's AUC and Brier score with 95% Wald intervals (influence-function SEs),
+    and the paired differences (joint minus landmark Cox) with their p-values.  A landmark
+    and horizon without scores (no joint model) shows the reason.
+    """
+    out = []
+    for (s, w), rows in accuracy.groupby(["landmark", "horizon"], sort=True):
+        by_model = rows.set_index("model")
+        row = {"landmark (months)": f"{s:g}", "horizon (months)": f"{w:g}"}
+        for model, label in MODEL_LABELS.items():
+            r = by_model.loc[model] if model in by_model.index else None
+            row[f"AUC, {label}"] = _interval(r["auc"], r["auc_se"], decimals) if r is not None else "n.a."
+            row[f"Brier, {label}"] = _interval(r["brier"], r["brier_se"], decimals) if r is not None else "n.a."
+        d = by_model.loc["joint_minus_landmark_cox"] if "joint_minus_landmark_cox" in by_model.index else None
+        if d is not None and np.isfinite(d["auc"]):
+            row["AUC difference (p)"] = f"{signed(d['auc'], decimals)} ({format_p(d['auc_p'])})"
+            row["Brier difference (p)"] = f"{signed(d['brier'], decimals + 1)} ({format_p(d['brier_p'])})"
+        else:
+            reasons = rows["reason"].dropna().astype(str)
+            row["AUC difference (p)"] = reasons.iloc[0] if len(reasons) else "n.a."
+            row["Brier difference (p)"] = ""
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def accuracy_file_text(accuracy: pd.DataFrame, alpha: float = 0.05) -> str:
+    """What the accuracy file says in two sentences: where the joint model is better, by the paired tests."""
+    diff = accuracy[accuracy["model"] == "joint_minus_landmark_cox"].dropna(subset=["auc"])
+    if diff.empty:
+        reasons = accuracy["reason"].dropna().astype(str)
+        return "no scores: " + (reasons.iloc[0] if len(reasons) else "no joint model")
+    better_auc = diff[(diff["auc"] > 0) & (diff["auc_p"] < alpha)]
+    better_brier = diff[(diff["brier"] < 0) & (diff["brier_p"] < alpha)]
+    worse = diff[((diff["auc"] < 0) & (diff["auc_p"] < alpha)) | ((diff["brier"] > 0) & (diff["brier_p"] < alpha))]
+
+    def cells(frame: pd.DataFrame) -> str:
+        return ", ".join(
+            f"from {s:g} months for the next {w:g}" for s, w in zip(frame["landmark"], frame["horizon"], strict=True)
+        )
+
+    parts = [f"Of {len(diff)} landmark-horizon pairs, the joint model discriminates better (AUC, p < {alpha:g}) "
+             f"in {len(better_auc)}" + (f" ({cells(better_auc)})" if len(better_auc) else "")
+             + f" and predicts better (Brier) in {len(better_brier)}"
+             + (f" ({cells(better_brier)})" if len(better_brier) else "") + "."]  # fmt: skip
+    parts.append(
+        f"The landmark Cox model is better in {len(worse)}; elsewhere the two are within their paired uncertainty."
+    )
+    return " ".join(parts)

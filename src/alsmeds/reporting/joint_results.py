@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.constants import CLASSES
-from alsmeds.formatting import percent
+from alsmeds.formatting import percent, signed
 from alsmeds.models.base import wald_frame
 from alsmeds.models.joint.checks import VisitContrast
 from alsmeds.models.joint.prediction import dynamic_survival
@@ -715,3 +715,82 @@ def contrast_text(contrast: VisitContrast) -> str:
 def readable_contrast(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`association_contrast` with the methods named for people (:data:`METHOD_LABELS`)."""
     return table.assign(method=table["method"].map(METHOD_LABELS))
+
+
+#: Columns of ``results/joint_model_variants.{csv,json}``: the joint model under each outcome and association.
+JOINT_VARIANT_COLUMNS: dict[str, str] = {
+    "outcome": "normal (the score taken as exact, as the paper's class of model) or censored (scores at 0 and 48 are "
+    "censored observations of the latent score: Tobit)",
+    "association": "value (the hazard depends on the current score), slope (on its current rate of change) or both",
+    **JOINT_MODEL_RESULT_COLUMNS,
+    "llf": "maximised log-likelihood of the model (all Gaussian constants included)",
+    "n_params": "number of estimated parameters",
+    "aic": "2 n_params - 2 llf; comparable between models of the same outcome only",
+}
+
+
+def variant_table(variants: pd.DataFrame, terms: Sequence[str]) -> pd.DataFrame:
+    """Estimates (SE) of some terms, one column per model of ``joint_model_variants.csv``, and the fit's AIC.
+
+    Parameters
+    ----------
+    variants : DataFrame
+        ``joint_model_variants.csv``.
+    terms : sequence of str
+        Terms to show, the survival and longitudinal ones prefixed ``surv:`` and ``long:`` (e.g.
+        ``"alpha"``, ``"alpha_slope"``, ``"surv:antidepressants"``, ``"long:antidepressants:months"``).
+
+    Returns
+    -------
+    DataFrame
+        Rows: the terms, then ``AIC``; columns: ``<outcome>, <association>``; cells
+        ``estimate (SE)`` as text, empty where a model has no such term.
+    """
+    prefix = variants["component"].map({"survival": "surv:", "longitudinal": "long:"}).fillna("")
+    keyed = variants.assign(term=prefix + variants["term"].astype(str))
+    out = {}
+    for (outcome, association), rows in keyed.groupby(["outcome", "association"], sort=False):
+        by_term = rows.drop_duplicates("term").set_index("term")
+        column = {}
+        for term in terms:
+            if term in by_term.index and bool(by_term.loc[term, "estimable"]):
+                column[term] = f"{by_term.loc[term, 'estimate']:.3f} ({by_term.loc[term, 'se']:.3f})"
+            else:
+                column[term] = ""
+        column["AIC"] = f"{rows['aic'].iloc[0]:.1f}" if np.isfinite(rows["aic"].iloc[0]) else "n.e."
+        out[f"{outcome}, {association}"] = column
+    return pd.DataFrame(out).rename_axis("term")
+
+
+#: Terms of :func:`variant_table` in notebook 07: the two associations, the direct log HRs, the antidepressant slope.
+VARIANT_TERMS = (
+    "alpha",
+    "alpha_slope",
+    "surv:anxiolytics",
+    "surv:hypnotics",
+    "surv:antidepressants",
+    "long:antidepressants:months",
+)
+
+
+def floor_effect_text(variants: pd.DataFrame, truth: Truth | None) -> str:
+    """The association ``alpha`` of the normal and the censored model (value link), beside the planted value.
+
+    The distance from the planted value is :func:`alsmeds.truth.distance_z` with the estimate's SE
+    (a planted parameter has no Monte Carlo error).  Without a planted truth only the estimates.
+    """
+    lines = []
+    for outcome in ("normal", "censored"):
+        rows = variants[
+            (variants["outcome"] == outcome) & (variants["association"] == "value") & (variants["term"] == "alpha")
+        ]
+        if rows.empty or not bool(rows["estimable"].iloc[0]):
+            lines.append(f"{outcome}: alpha not estimable")
+            continue
+        estimate, se = float(rows["estimate"].iloc[0]), float(rows["se"].iloc[0])
+        text = f"{outcome} outcome: alpha {estimate:.3f} (SE {se:.3f})"
+        if truth is not None:
+            planted = truth.association_per_alsfrs_point
+            text += f", {signed(distance_z(estimate, se, planted), 1)} SE from the planted {planted:g}"
+        lines.append(text)
+    return "\n".join(lines)
