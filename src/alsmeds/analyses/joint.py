@@ -225,7 +225,7 @@ def prediction_accuracy_analysis(ctx: AnalysisContext) -> list[Path]:
                 for s in spec.landmarks_months
                 for w in spec.horizons_months
             ]
-        )
+        ).reindex(columns=list(PREDICTION_ACCURACY_COLUMNS))
     else:
         rows = accuracy_rows(
             prediction_accuracy(ctx.study.joint_data, fits, spec.landmarks_months, spec.horizons_months)

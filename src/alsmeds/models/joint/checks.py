@@ -71,9 +71,10 @@ def quadrature_check(
         When a refit fails.
     """
     fits = {}
+    model = fitted.requested if fitted is not None else AlsJointModel()  # the fitted model's outcome and link
     for q in nodes:
         reuse = fitted is not None and q == fitted.requested.n_nodes
-        fits[q] = fitted if reuse else AlsJointModel(n_nodes=q).fit(frames)
+        fits[q] = fitted if reuse else replace(model, n_nodes=q).fit(frames)
     table = pd.DataFrame({f"{q} nodes": fit.params[hazard_terms(fit.params)] for q, fit in fits.items()})
     default = AlsJointModel().n_nodes
     reference = fitted if fitted is not None else fits.get(default, fits[list(fits)[-1]])
@@ -105,7 +106,7 @@ def baseline_check(
     if fitted is None:
         return None, f"baseline hazards not compared: the joint model cannot be fitted ({reason or 'no fit'})"
     try:
-        piecewise = AlsJointModel(baseline="piecewise").fit(frames)
+        piecewise = replace(fitted.requested, baseline="piecewise").fit(frames)  # the same model but the baseline
     except JointModelError as exc:
         return None, f"piecewise-constant baseline: not estimable ({exc})"
     names = hazard_terms(fitted.params)
@@ -175,7 +176,8 @@ def visit_contrast(
     sparse = first_visits(frames, 2)
     contrast = VisitContrast(fits={ALL_VISITS: (joint, two_stage, len(frames.long))})
     try:
-        contrast.fits[FIRST_TWO_VISITS] = (AlsJointModel().fit(sparse), fit_two_stage(sparse), len(sparse.long))
+        model = joint.requested  # the fitted model's outcome and link
+        contrast.fits[FIRST_TWO_VISITS] = (model.fit(sparse), fit_two_stage(sparse, model), len(sparse.long))
     except JointModelError as exc:
         contrast.reasons[FIRST_TWO_VISITS] = str(exc)
     for label, long in ((ALL_VISITS, frames.long), (FIRST_TWO_VISITS, sparse.long)):
