@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from alsmeds.analyses.context import AnalysisContext
+#: What an analysis function receives (:class:`alsmeds.analyses.context.AnalysisContext`); not imported here,
+#: since the context imports the specification, which checks analysis names against this registry.
+AnalysisContext = Any
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ from scipy import optimize, special
 
 from alsmeds.derive.codelists import panel_codelist
 from alsmeds.derive.exposure import lagged_use, window_codes
+from alsmeds.simulate.draws import first_use as _first_use
+from alsmeds.simulate.draws import rng_for
 from alsmeds.simulate.parameters import NEGATIVE_CONTROL, PANEL_PATHS, SimulationParameters
-from alsmeds.simulate.population import _first_use, rng_for
 
 #: Name of the random stream of the strengths (keyed by ``PanelParameters.strength_seed``).
 STRENGTH_STEP = "panel/strengths"
