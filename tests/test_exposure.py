@@ -164,10 +164,12 @@ def test_window_codes_is_the_one_window_rule():
     expected = [CATEGORY_CODES[w] for w in ("0_1", "1_5", "1_5", "gt5", "never")]
     assert window_codes(dates, index).tolist() == expected
     assert WINDOW_EDGES_YEARS == ExposureRules().window_edges_years == (1, 5)
-    # The generator calls the same function for its true dates of first use.
-    import alsmeds.simulate.population as population
+    # The generator calls the same function for its true dates of first use (study classes and panel).
+    import alsmeds.simulate.draws as draws
+    import alsmeds.simulate.panel as panel
 
-    assert population.window_codes is window_codes
+    assert draws.window_codes is window_codes
+    assert panel.window_codes is window_codes
 
 
 def test_years_before_a_leap_day_is_28_february():
