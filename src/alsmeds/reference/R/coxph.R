@@ -11,6 +11,11 @@
 #              data         input file stem: <dir>/<data>.csv with columns time, event and the covariates
 #              covariates   covariate column names
 #              ties         "efron" (default) or "breslow"
+#              strata       optional: column name of the strata (strata() term: a baseline hazard per stratum)
+#              cluster      optional: column name of the clusters (cluster() term: robust variance summed by cluster)
+#              robust       optional, true: robust (sandwich) variance, each row its own cluster without cluster
+#              schoenfeld   optional, true: also report residuals(fit, "schoenfeld")
+#              zph          optional: array of cox.zph transforms ("km", "identity", "rank", "log") to report
 #              eps, iter_max  coxph.control() settings (defaults: survival's, 1e-9 and 20)
 #              timing_runs  fit that many more times and report the median elapsed seconds (0: no timing)
 #   survfit  array of Kaplan-Meier requests, each an object with
@@ -21,8 +26,13 @@
 #                           (summary(fit, rmean = tau)$table: rmean, se(rmean))
 #
 # <dir>/out.json:
-#   models   {name: {coefficients, se (sqrt(diag(vcov))), loglik, loglik_null, n, nevent, iterations,
-#                    ties, warnings, timing}}
+#   models   {name: {coefficients, se (sqrt(diag(vcov)): the robust SE when robust or clustered), loglik,
+#                    loglik_null, n, nevent, iterations, ties, warnings, timing
+#                    [, robust_se, naive_se]      with robust or cluster: sqrt(diag(fit$var)), sqrt(diag(fit$naive.var))
+#                    [, schoenfeld]               with schoenfeld: {row: 0-based input rows of the events, time,
+#                                                 residuals: {covariate: values}}, in R's order (stratum, time, row)
+#                    [, zph]}}                    with zph: {transform: {chisq, df, p: {term or GLOBAL: value},
+#                                                 y: {covariate: scaled Schoenfeld residuals, cox.zph's y}}}
 #   survfit  {name: {group: {time, n_risk, n_event, surv, std_err, lower, upper[, rmean, rmean_se]}}}, at
 #            the event times only (n.event > 0); std_err is survfit's standard error of the cumulative hazard
 #   r_version, survival_version
@@ -60,10 +70,20 @@ fit_model <- function(spec, i) {
   if (length(covariates) == 0L) stop(sprintf("model '%s': no covariates given", label))
   ties <- spec$ties %||% "efron"
   if (!ties %in% c("efron", "breslow")) stop(sprintf("model '%s': unknown ties '%s'", label, ties))
-  data <- read_input(spec$data %||% "data", c("time", "event", covariates), label)
+  strata_col <- spec$strata
+  cluster_col <- spec$cluster
+  robust <- isTRUE(spec$robust)
+  data <- read_input(spec$data %||% "data", c("time", "event", covariates, strata_col, cluster_col), label)
   control <- coxph.control(eps = spec$eps %||% 1e-9, iter.max = as.integer(spec$iter_max %||% 20L))
-  formula <- stats::as.formula(paste("Surv(time, event) ~", paste(sprintf("`%s`", covariates), collapse = " + ")))
-  fit_once <- function() coxph(formula, data = data, ties = ties, control = control)
+  rhs <- sprintf("`%s`", covariates)
+  if (!is.null(strata_col)) rhs <- c(rhs, sprintf("strata(`%s`)", strata_col))
+  if (!is.null(cluster_col)) rhs <- c(rhs, sprintf("cluster(`%s`)", cluster_col))
+  formula <- stats::as.formula(paste("Surv(time, event) ~", paste(rhs, collapse = " + ")))
+  fit_once <- if (robust) {
+    function() coxph(formula, data = data, ties = ties, control = control, robust = TRUE)
+  } else {
+    function() coxph(formula, data = data, ties = ties, control = control)
+  }
 
   fitted <- fit_collecting_warnings(fit_once)
   fit <- fitted$fit
@@ -74,7 +94,7 @@ fit_model <- function(spec, i) {
   names(se) <- names(coefficients)
 
   timing <- fit_timing(fit_once, spec$timing_runs)
-  list(
+  out <- list(
     coefficients = num17(coefficients),
     se = num17(se),
     loglik = scalar17(fit$loglik[[2L]]),
@@ -86,6 +106,47 @@ fit_model <- function(spec, i) {
     warnings = I(warned),
     timing = timing
   )
+  by_column <- function(m) {
+    m <- as.matrix(m)
+    cols <- lapply(seq_len(ncol(m)), function(j) num17(unname(m[, j])))
+    names(cols) <- names(coefficients)
+    cols
+  }
+  if (!is.null(fit$naive.var)) {
+    robust_se <- sqrt(diag(as.matrix(fit$var)))
+    naive_se <- sqrt(diag(as.matrix(fit$naive.var)))
+    names(robust_se) <- names(naive_se) <- names(coefficients)
+    out$robust_se <- num17(robust_se)
+    out$naive_se <- num17(naive_se)
+  }
+  if (isTRUE(spec$schoenfeld)) {
+    # residuals() orders the events by stratum, time and row (order(strata, time, -status) is stable)
+    strata_codes <- if (is.null(strata_col)) rep(0L, nrow(data)) else as.integer(factor(data[[strata_col]]))
+    ord <- order(strata_codes, data$time, -data$event)
+    rows <- ord[data$event[ord] == 1]
+    out$schoenfeld <- list(
+      row = I(rows - 1L),
+      time = num17(data$time[rows]),
+      residuals = by_column(stats::residuals(fit, type = "schoenfeld"))
+    )
+  }
+  transforms <- unlist(spec$zph)
+  if (length(transforms)) {
+    zph <- lapply(transforms, function(tr) {
+      z <- cox.zph(fit, transform = tr)
+      table <- z$table
+      rownames(table) <- gsub("`", "", rownames(table), fixed = TRUE)
+      list(
+        chisq = num17(table[, "chisq"]),
+        df = num17(table[, "df"]),
+        p = num17(table[, "p"]),
+        y = by_column(z$y)
+      )
+    })
+    names(zph) <- transforms
+    out$zph <- zph
+  }
+  out
 }
 
 fit_curves <- function(spec, i) {
