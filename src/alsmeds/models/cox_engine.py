@@ -53,12 +53,12 @@ Case weights are not supported.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from alsmeds.models.identifiability import non_identifiable_terms
@@ -125,11 +125,14 @@ class CoxData:
     stratum: np.ndarray  # sorted stratum codes 0..S-1
     n_strata: int
     row_group: np.ndarray  # group of each sorted row
+    group_start: np.ndarray  # first sorted row of each group
     group_end: np.ndarray  # last sorted row of each group (exclusive end)
-    group_stratum_start: np.ndarray  # first sorted row of each group's stratum
+    group_stratum_first: np.ndarray  # first group of each group's stratum
     group_stratum_end: np.ndarray  # first group of the next stratum, for each group
     event_groups: np.ndarray  # groups with at least one event
     event_rows: np.ndarray  # sorted rows of the events, grouped by group
+    event_X: np.ndarray  # X[event_rows]
+    event_X_sum: np.ndarray  # column sums of event_X
     event_starts: np.ndarray  # start of each event group within event_rows
     term_group: np.ndarray  # event group (index into event_groups) of each term
     term_frac: np.ndarray  # k/d (Efron) or 0 (Breslow) of each term
@@ -209,7 +212,7 @@ class CoxFit:
     # -- residuals -----------------------------------------------------------------------------------------------
 
     def _state(self) -> _State:
-        return _evaluate(self.data, self.coef, full=True)
+        return _evaluate(self.data, self.coef)
 
     @property
     def event_order(self) -> np.ndarray:
@@ -456,7 +459,7 @@ def prepare_cox_data(
     ends = np.r_[starts[1:], n]
     row_group = np.cumsum(new_group) - 1
     group_stratum = ss[starts]
-    stratum_start_row = np.searchsorted(ss, np.arange(n_strata), side="left")
+    first_group_of_stratum = np.searchsorted(group_stratum, np.arange(n_strata), side="left")
     end_group_of_stratum = np.searchsorted(group_stratum, np.arange(n_strata), side="right")
     deaths_per_group = np.add.reduceat(es.astype(np.intp), starts)
     event_groups = np.flatnonzero(deaths_per_group > 0)
@@ -482,11 +485,14 @@ def prepare_cox_data(
         stratum=ss,
         n_strata=n_strata,
         row_group=row_group,
+        group_start=starts,
         group_end=ends,
-        group_stratum_start=stratum_start_row[group_stratum],
+        group_stratum_first=first_group_of_stratum[group_stratum],
         group_stratum_end=end_group_of_stratum[group_stratum],
         event_groups=event_groups,
         event_rows=event_rows,
+        event_X=xs[event_rows],
+        event_X_sum=xs[event_rows].sum(axis=0),
         event_starts=event_starts,
         term_group=term_group,
         term_frac=term_frac,
@@ -501,27 +507,41 @@ def prepare_cox_data(
 
 @dataclass(frozen=True, eq=False)
 class _State:
+    """The partial likelihood at one ``beta`` and the risk-set quantities its residuals need.
+
+    Per event group ``g`` (``S`` risk-set sums, ``D`` sums over the tied events, of ``exp(eta)``
+    and ``exp(eta) x``) and per-group sums over the group's tie terms ``k`` (``f_k`` = k/d for
+    Efron, 0 for Breslow; ``den_k = S0 - f_k D0``): ``a = sum 1/den``, ``b = sum f/den``,
+    ``c0 = sum 1/den^2``, ``c1 = sum f/den^2``, ``c2 = sum f^2/den^2``.  The term means
+    ``m_k = (S1 - f_k D1) / den_k`` then sum to ``S1 a - D1 b`` and their outer products to
+    ``S1 S1' c0 - (S1 D1' + D1 S1') c1 + D1 D1' c2``: no array of terms times covariates.
+    """
+
     loglik: float
     score: np.ndarray
     info: np.ndarray
-    risk: np.ndarray  # exp(eta - max), sorted rows
-    den: np.ndarray  # per term
-    mean: np.ndarray  # per term, shape (n_events, p)
-    inv_den: np.ndarray  # per term
+    risk: np.ndarray  # exp(eta - max eta), sorted rows
+    s1: np.ndarray
+    d1: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c0: np.ndarray
+    c1: np.ndarray
+    c2: np.ndarray
 
 
 def _risk_set_sums(d: CoxData, values: np.ndarray) -> np.ndarray:
     """Sum of ``values`` (rows sorted) over the risk set of each event group (time >= t, same stratum)."""
-    csum = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
+    per_group = np.add.reduceat(values, d.group_start, axis=0)
+    csum = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(per_group, axis=0)])
     g = d.event_groups
-    return csum[d.group_end[g]] - csum[d.group_stratum_start[g]]
+    return csum[g + 1] - csum[d.group_stratum_first[g]]
 
 
 def _cumulative_by_row(d: CoxData, per_event_group: np.ndarray) -> np.ndarray:
     """For each sorted row, the sum of ``per_event_group`` over event groups of its stratum at or before its time."""
     n_groups = len(d.group_end)
-    tail_shape = per_event_group.shape[1:]
-    per_group = np.zeros((n_groups + 1, *tail_shape))
+    per_group = np.zeros((n_groups + 1, *per_event_group.shape[1:]))
     per_group[d.event_groups] = per_event_group
     # Groups run by stratum, time decreasing: "at or before my time" is my group and the later groups of my
     # stratum, a reverse cumulative sum less its value at the first group of the next stratum.
@@ -529,71 +549,76 @@ def _cumulative_by_row(d: CoxData, per_event_group: np.ndarray) -> np.ndarray:
     return (rev[:-1] - rev[d.group_stratum_end])[d.row_group]
 
 
-def _evaluate(d: CoxData, beta: np.ndarray, *, full: bool = True) -> _State:
+def _evaluate(d: CoxData, beta: np.ndarray) -> _State:
     X = d.X
     eta = X @ beta
     eta_max = eta.max()
     risk = np.exp(eta - eta_max)
     s0 = _risk_set_sums(d, risk)
     s1 = _risk_set_sums(d, risk[:, None] * X)
-    er = d.event_rows
-    d0 = np.add.reduceat(risk[er], d.event_starts)
-    d1 = np.add.reduceat(risk[er, None] * X[er], d.event_starts, axis=0)
+    risk_e = risk[d.event_rows]
+    d0 = np.add.reduceat(risk_e, d.event_starts)
+    d1 = np.add.reduceat(risk_e[:, None] * d.event_X, d.event_starts, axis=0)
     tg, f = d.term_group, d.term_frac
-    den = s0[tg] - f * d0[tg]
-    num = s1[tg] - f[:, None] * d1[tg]
-    inv_den = 1.0 / den
-    mean = num * inv_den[:, None]
-    loglik = float(eta[er].sum() - d.n_events * eta_max - np.log(den).sum())
-    score = X[er].sum(axis=0) - mean.sum(axis=0)
-    info = _weighted_info_parts(d, risk, inv_den, mean, None)
-    return _State(loglik=loglik, score=score, info=info, risk=risk, den=den, mean=mean, inv_den=inv_den)
-
-
-def _weighted_info_parts(
-    d: CoxData, risk: np.ndarray, inv_den: np.ndarray, mean: np.ndarray, g: np.ndarray | None
-) -> np.ndarray:
-    """``sum_terms g_t (C_t / den_t - m_t m_t')``, ``C_t`` the risk-weighted ``x x'`` sum of term t's risk set."""
     n_eg = len(d.event_groups)
-    tg = d.term_group
-    a = np.bincount(tg, weights=inv_den, minlength=n_eg)
-    b = np.bincount(tg, weights=d.term_frac * inv_den, minlength=n_eg)
+    den = s0[tg] - f * d0[tg]
+    inv = 1.0 / den
+    inv2 = inv * inv
+    a = np.bincount(tg, weights=inv, minlength=n_eg)
+    c0 = np.bincount(tg, weights=inv2, minlength=n_eg)
+    if d.ties == "efron":
+        b = np.bincount(tg, weights=f * inv, minlength=n_eg)
+        c1 = np.bincount(tg, weights=f * inv2, minlength=n_eg)
+        c2 = np.bincount(tg, weights=f * f * inv2, minlength=n_eg)
+    else:
+        b = c1 = c2 = np.zeros(n_eg)
+    loglik = float(d.event_X_sum @ beta - d.n_events * eta_max - np.log(den).sum())
+    score = d.event_X_sum - s1.T @ a + d1.T @ b
+    state = _State(loglik=loglik, score=score, info=np.empty(0), risk=risk, s1=s1, d1=d1, a=a, b=b, c0=c0, c1=c1, c2=c2)
+    return replace(state, info=_weighted_info(d, state, None))
+
+
+def _weighted_info(d: CoxData, state: _State, g: np.ndarray | None) -> np.ndarray:
+    """``sum_terms g_t (C_t / den_t - m_t m_t')`` (``g = 1`` when None): the information, or its g-weighted blocks.
+
+    ``C_t`` is the risk-weighted sum of ``x x'`` of term t's risk set, so the first part is ``X' diag(w) X``
+    with ``w_i`` the (g-weighted) ``1/den`` of the terms at which row ``i`` is at risk, less the ``f/den``
+    share of tied events.
+    """
+    a, b, c0, c1, c2 = state.a, state.b, state.c0, state.c1, state.c2
     if g is not None:
-        a, b = a * g, b * g
+        a, b, c0, c1, c2 = a * g, b * g, c0 * g, c1 * g, c2 * g
+    risk = state.risk
     w = risk * _cumulative_by_row(d, a)
     er = d.event_rows
     w[er] -= risk[er] * np.repeat(b, d.deaths)
     X = d.X
-    outer = mean.T @ (mean if g is None else mean * g[tg, None])
+    s1, d1 = state.s1, state.d1
+    cross = (s1.T * c1) @ d1
+    outer = (s1.T * c0) @ s1 - cross - cross.T + (d1.T * c2) @ d1
     return (X.T * w) @ X - outer
-
-
-def _weighted_info(d: CoxData, state: _State, g: np.ndarray) -> np.ndarray:
-    return _weighted_info_parts(d, state.risk, state.inv_den, state.mean, g)
 
 
 def _schoenfeld(d: CoxData, state: _State) -> np.ndarray:
     """Schoenfeld residuals of the events in sorted order (``d.event_rows``)."""
-    per_group_mean = np.add.reduceat(state.mean, d.event_starts, axis=0) / d.deaths[:, None]
-    return d.X[d.event_rows] - np.repeat(per_group_mean, d.deaths, axis=0)
+    mean = (state.s1 * state.a[:, None] - state.d1 * state.b[:, None]) / d.deaths[:, None]
+    return d.event_X - np.repeat(mean, d.deaths, axis=0)
 
 
 def _score_residuals(d: CoxData, state: _State) -> np.ndarray:
-    """Score residuals in sorted row order (as R's ``coxscore2``, vectorised)."""
-    h = state.inv_den
-    hm = h[:, None] * state.mean
-    hw = h * (1.0 - d.term_frac)
-    hwm = hw[:, None] * state.mean
-    starts = d.event_starts
-    H = np.add.reduceat(h, starts)
-    M = np.add.reduceat(hm, starts, axis=0)
-    Hw = np.add.reduceat(hw, starts)
-    Mw = np.add.reduceat(hwm, starts, axis=0)
-    cH = _cumulative_by_row(d, H)
+    """Score residuals in sorted row order (R's ``coxscore2``, vectorised).
+
+    Row ``i`` collects ``-exp(eta_i) sum_k (x_i - m_k) / den_k`` over the terms ``k`` at which it is at
+    risk, and, for an event, its Schoenfeld residual, with its own tie terms weighted ``1 - f_k``.
+    """
+    s1, d1, a, b, c0, c1, c2 = state.s1, state.d1, state.a, state.b, state.c0, state.c1, state.c2
+    M = s1 * c0[:, None] - d1 * c1[:, None]
+    Mw = s1 * (c0 - c1)[:, None] - d1 * (c1 - c2)[:, None]
+    cH = _cumulative_by_row(d, a)
     cM = _cumulative_by_row(d, M)
     X, r = d.X, state.risk
     er = d.event_rows
-    cH[er] += np.repeat(Hw - H, d.deaths)
+    cH[er] -= np.repeat(b, d.deaths)  # own group: sum (1 - f) / den = a - b instead of a
     cM[er] += np.repeat(Mw - M, d.deaths, axis=0)
     resid = -r[:, None] * (X * cH[:, None] - cM)
     resid[er] += _schoenfeld(d, state)
@@ -635,7 +660,7 @@ def _used_counts(d: CoxData) -> np.ndarray:
 
 
 def _chi2(stat: float, df: int) -> tuple[float, int, float]:
-    return float(stat), int(df), float(stats.chi2.sf(stat, df))
+    return float(stat), int(df), float(special.chdtrc(df, stat))
 
 
 def _solve(info: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -646,6 +671,15 @@ def _solve(info: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, Any]:
             "the information matrix is singular: a covariate carries no information about the event times"
         ) from exc
     return cho_solve(factor, rhs, check_finite=False), factor
+
+
+def _runs_off(step: np.ndarray, beta: np.ndarray, tol: float) -> np.ndarray:
+    """coxph's rule for an infinite coefficient, applied once the log-likelihood has converged.
+
+    The Newton step is not small relative to the coefficient (relative to ``max(1, |coef|)`` here, so that a
+    coefficient near zero is not flagged for a step of rounding size).
+    """
+    return (np.abs(step) > tol) & (np.abs(step) > np.sqrt(tol) * np.maximum(1.0, np.abs(beta)))
 
 
 def fit_coxph(
@@ -723,7 +757,7 @@ def fit_coxph(
     loglik_null = state.loglik
     step, factor = _solve(state.info, state.score)
     score_stat = float(state.score @ step)
-    iterations, converged, message = 0, False, ""
+    iterations, converged, monotone, message = 0, False, False, ""
     while iterations < max_iter:
         candidate = beta + step
         new = _evaluate(d, candidate)
@@ -743,18 +777,20 @@ def fit_coxph(
         step, factor = _solve(state.info, state.score)
         se = np.sqrt(np.diag(cho_solve(factor, np.eye(p), check_finite=False)))
         small_change = abs(1.0 - old_loglik / state.loglik) <= tol if state.loglik != 0 else True
-        if halvings == 0 and small_change and np.all(np.abs(step) <= step_tol * se):
-            converged = True
-            break
+        if halvings == 0 and small_change:
+            if np.all(np.abs(step) <= step_tol * se):
+                converged = True
+                break
+            if _runs_off(step, beta, tol).any():
+                # coxph would stop here; the likelihood is flat while a coefficient keeps moving
+                monotone = True
+                break
     else:
         message = f"did not converge in {max_iter} iterations"
     var = cho_solve(factor, np.eye(p), check_finite=False)
     var = (var + var.T) / 2
-    # coxph's rule for an infinite coefficient: the likelihood has converged while the coefficient is still
-    # moving (the Newton step is not small relative to it; relative to max(1, |coef|) here, so that a
-    # coefficient near zero is not flagged for a step of rounding size).
-    infinite = (np.abs(step) > tol) & (np.abs(step) > np.sqrt(tol) * np.maximum(1.0, np.abs(beta)))
-    if infinite.any():
+    infinite = _runs_off(step, beta, tol)
+    if (converged or monotone) and infinite.any():
         converged = False
         bad = ", ".join(d.names[j] for j in np.flatnonzero(infinite))
         message = (
