@@ -10,6 +10,9 @@ Runs (or resumes) the study of :func:`alsmeds.simstudy.runner.run_study` into
 writes the performance tables (``simstudy_performance.{csv,json}``, ``simstudy_published.{csv,json}``)
 into ``--results-dir`` (default: the study folder; the committed study was written with
 ``--results-dir results``).
+
+``python -m alsmeds.simstudy calibration --reps N --workers W [--results-dir DIR]`` runs the calibration
+check of issue 25 instead (:func:`alsmeds.simstudy.calibration.main`; ``docs/simstudy.md``).
 """
 
 from __future__ import annotations
@@ -123,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Parameters
     ----------
     argv : sequence of str, optional
-        Arguments without the program name (default ``sys.argv[1:]``).
+        Arguments without the program name (default ``sys.argv[1:]``); a first argument
+        ``calibration`` runs the calibration check (:func:`alsmeds.simstudy.calibration.main`).
 
     Returns
     -------
@@ -132,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         every replicate failed, 2 for a usage error, 130 when interrupted (what was stored
         stays: rerun the same command to resume).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["calibration"]:
+        from .calibration import main as calibration_main
+
+        return calibration_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return run(args)
