@@ -344,6 +344,42 @@ def test_reporting_tables(small_study):
     assert np.allclose(citl["difference"], citl["observed_risk"] - citl["mean_risk"])
 
 
+def test_calibration_file_text_and_figure(small_study):
+    """The calibration sentence counts the groups whose predicted risk is outside the observed risk's interval."""
+    import matplotlib.pyplot as plt
+
+    from alsmeds.plots.joint import plot_prediction_calibration
+    from alsmeds.reporting.accuracy_results import PREDICTION_CALIBRATION_COLUMNS, calibration_file_text
+
+    _, _, accuracy = small_study
+    calibration = accuracy.calibration.assign(reason="").reindex(columns=list(PREDICTION_CALIBRATION_COLUMNS))
+    text = calibration_file_text(calibration)
+    for model in ("joint", "landmark_cox"):
+        mine = calibration[calibration["model"] == model]
+        outside = int(((mine["observed_risk"] - mine["mean_risk"]).abs() > 1.959964 * mine["observed_se"]).sum())
+        assert f"in {outside} of {len(mine)} risk groups" in text
+    # a hand-made table: one group far off, one on the diagonal
+    made = pd.DataFrame(
+        {"model": "joint", "landmark": 6.0, "horizon": 12.0, "group": [1, 2], "n": 50, "events": [5, 20],
+         "risk_min": 0.0, "risk_max": 1.0, "mean_risk": [0.10, 0.60], "observed_risk": [0.10, 0.40],
+         "observed_se": [0.04, 0.05], "reason": ""}  # fmt: skip
+    )
+    assert calibration_file_text(made) == (
+        "Joint model: the mean predicted risk lies outside the 95% interval of the observed risk in 1 of 2 risk "
+        "groups; the largest gap is -20.0 percentage points (observed 40.0% against predicted 60.0%, group 2 from 6 "
+        "months for the next 12)."
+    )
+    empty = pd.DataFrame({"model": ["joint"], "landmark": [6.0], "horizon": [6.0], "reason": ["too few events"]})
+    empty = empty.reindex(columns=list(PREDICTION_CALIBRATION_COLUMNS))
+    assert calibration_file_text(empty) == "no calibration table: too few events"
+    fig = plot_prediction_calibration(calibration)
+    assert len(fig.axes) == 4 and all(ax.get_aspect() == 1.0 for ax in fig.axes)
+    plt.close(fig)
+    fig = plot_prediction_calibration(empty)
+    assert "too few events" in fig.axes[0].texts[0].get_text()
+    plt.close(fig)
+
+
 # --- agreement with riskRegression::Score -------------------------------------------------------------
 
 

@@ -580,7 +580,7 @@ def test_als_joint_model_options(study_frames):
     assert model.name == "joint_model_censored_both"
     assert AlsJointModel().name == "joint_model" and AlsJointModel(association="slope").name == "joint_model_slope"
     general = model.joint_model()
-    assert general.outcome == "censored" and general.bounds == (0.0, 48.0) and general.association == "both"
+    assert general.outcome == "censored" and general.bounds == (0.5, 47.5) and general.association == "both"
     assert AlsJointModel().joint_model().bounds is None
     result = model.fit(study_frames)
     assert result.fit.df_model == model.n_params()

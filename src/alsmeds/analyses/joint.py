@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -27,7 +28,11 @@ from alsmeds.models.joint.prognosis import (
     not_estimable_rows,
 )
 from alsmeds.models.joint.two_stage import TwoStageResult, fit_two_stage
-from alsmeds.reporting.accuracy_results import PREDICTION_ACCURACY_COLUMNS, accuracy_rows
+from alsmeds.reporting.accuracy_results import (
+    PREDICTION_ACCURACY_COLUMNS,
+    PREDICTION_CALIBRATION_COLUMNS,
+    accuracy_rows,
+)
 from alsmeds.reporting.joint_results import JOINT_VARIANT_COLUMNS, two_stage_rows
 from alsmeds.reporting.results import write_estimates
 from alsmeds.study import Study
@@ -116,13 +121,19 @@ def fit_joint_models(frames: JointFrames, model: AlsJointModel | None = None) ->
     return JointFits(frames, joint, fit_two_stage(frames, model))
 
 
-_FITS: weakref.WeakKeyDictionary[Study, dict[tuple[str, str], JointFits]] = weakref.WeakKeyDictionary()
+_FITS: weakref.WeakKeyDictionary[Study, dict[tuple[Any, ...], JointFits]] = weakref.WeakKeyDictionary()
 
 
 def study_model(spec: StudySpec | None = None, **changes: str) -> AlsJointModel:
-    """The study's joint model as the specification declares it (outcome and association), with ``changes``."""
+    """The study's joint model as the specification declares it (outcome, censoring, association), with ``changes``."""
     spec = spec if spec is not None else read_spec()
-    options = {"outcome": spec.joint_model.outcome, "association": spec.joint_model.association, **changes}
+    declared = spec.joint_model
+    options = {
+        "outcome": declared.outcome,
+        "bounds": tuple(declared.censoring_points),
+        "association": declared.association,
+        **changes,
+    }
     return AlsJointModel(**options)
 
 
@@ -136,7 +147,7 @@ def joint_fits(study: Study, spec: StudySpec | None = None, **changes: str) -> J
     predictions and checks) share one fit of each model.
     """
     model = study_model(spec, **changes)
-    key = (model.outcome, model.association)
+    key = (model.outcome, tuple(model.bounds), model.association)
     fits = _FITS.setdefault(study, {})
     if key not in fits:
         fits[key] = fit_joint_models(study.joint_data, model)
@@ -201,7 +212,15 @@ def joint_model_variants(ctx: AnalysisContext) -> list[Path]:
     return write_estimates(out, ctx.results_dir, "joint_model_variants", JOINT_VARIANT_COLUMNS)
 
 
-@analysis("prediction_accuracy", outputs=("prediction_accuracy.csv", "prediction_accuracy.json"))
+@analysis(
+    "prediction_accuracy",
+    outputs=(
+        "prediction_accuracy.csv",
+        "prediction_accuracy.json",
+        "prediction_calibration.csv",
+        "prediction_calibration.json",
+    ),
+)
 def prediction_accuracy_analysis(ctx: AnalysisContext) -> list[Path]:
     """How accurate the dynamic predictions are: the joint model against a landmark Cox model.
 
@@ -212,22 +231,37 @@ def prediction_accuracy_analysis(ctx: AnalysisContext) -> list[Path]:
     model's covariates (:mod:`alsmeds.models.joint.landmark`), scored by the IPCW
     time-dependent AUC and Brier score with influence-function SEs
     (:mod:`alsmeds.models.accuracy`, as ``riskRegression::Score``), and the paired differences
-    (``model = joint_minus_landmark_cox``).  In sample, as JM's ``aucJM``: both models are
+    (``model = joint_minus_landmark_cox``): ``prediction_accuracy.{csv,json}``.  Calibration:
+    the patients cut into the specification's ``calibration_groups`` groups of equal size by
+    predicted risk, each group's mean predicted risk beside its Kaplan-Meier risk by the horizon
+    (:func:`alsmeds.models.accuracy.calibration_table`; censoring independent of the event within
+    a group): ``prediction_calibration.{csv,json}``.  In sample, as JM's ``aucJM``: both models are
     scored on the patients they were fitted to.  Without a joint model (too few patients or
-    events) one row per landmark and horizon says why.
+    events) one row per landmark and horizon of each file says why.
     """
     spec = ctx.spec.joint_model
     fits = joint_fits(ctx.study, ctx.spec)
     if fits.joint is None:
-        rows = pd.DataFrame(
+        reasons = pd.DataFrame(
             [
                 {"model": "joint", "landmark": s, "horizon": w, "reason": fits.reason}
                 for s in spec.landmarks_months
                 for w in spec.horizons_months
             ]
-        ).reindex(columns=list(PREDICTION_ACCURACY_COLUMNS))
-    else:
-        rows = accuracy_rows(
-            prediction_accuracy(ctx.study.joint_data, fits, spec.landmarks_months, spec.horizons_months)
         )
-    return write_estimates(rows, ctx.results_dir, "prediction_accuracy", PREDICTION_ACCURACY_COLUMNS)
+        rows = reasons.reindex(columns=list(PREDICTION_ACCURACY_COLUMNS))
+        calibration = reasons.reindex(columns=list(PREDICTION_CALIBRATION_COLUMNS))
+    else:
+        accuracy = prediction_accuracy(
+            ctx.study.joint_data,
+            fits,
+            spec.landmarks_months,
+            spec.horizons_months,
+            groups=spec.calibration_groups,
+        )
+        rows = accuracy_rows(accuracy)
+        calibration = accuracy.calibration.assign(reason="").reindex(columns=list(PREDICTION_CALIBRATION_COLUMNS))
+    return [
+        *write_estimates(rows, ctx.results_dir, "prediction_accuracy", PREDICTION_ACCURACY_COLUMNS),
+        *write_estimates(calibration, ctx.results_dir, "prediction_calibration", PREDICTION_CALIBRATION_COLUMNS),
+    ]

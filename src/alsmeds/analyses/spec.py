@@ -146,16 +146,32 @@ class JointModelSpec(_Strict):
 
     outcome: Literal["normal", "censored"] = Field(
         "censored",
-        description="the score as a normal outcome, or censored at the scale's floor (0) and ceiling (48) (Tobit)",
+        description="the score as a normal outcome, or censored at the scale's floor and ceiling (Tobit)",
+    )
+    censoring_points: tuple[float, float] = Field(
+        (0.5, 47.5),
+        description="latent scores at which the censored outcome censors: a recorded 0 (48) is an integer score "
+        "rounded from a latent score below 0.5 (at or above 47.5)",
     )
     association: Literal["value", "slope", "both"] = Field(
         "value", description="the hazard's link to the score: its current value, its current slope, or both"
     )
+
+    @field_validator("censoring_points")
+    @classmethod
+    def _increasing(cls, points: tuple[float, float]) -> tuple[float, float]:
+        if not points[0] < points[1]:
+            raise ValueError(f"the lower censoring point must be below the upper one, not {list(points)}")
+        return points
+
     landmarks_months: tuple[float, ...] = Field(
         (6.0, 12.0), min_length=1, description="landmarks of the scored dynamic predictions, months from diagnosis"
     )
     horizons_months: tuple[float, ...] = Field(
         (6.0, 12.0), min_length=1, description="prediction horizons after each landmark, months"
+    )
+    calibration_groups: int = Field(
+        10, ge=2, description="groups of patients by predicted risk in which observed and predicted risks are compared"
     )
 
 

@@ -333,3 +333,52 @@ def plot_prediction_accuracy(accuracy: pd.DataFrame, z: float = Z_975) -> plt.Fi
     fig.suptitle("Dynamic predictions of death or invasive ventilation, 95% intervals (in sample)")
     fig.tight_layout()
     return fig
+
+
+def plot_prediction_calibration(calibration: pd.DataFrame, z: float = Z_975) -> plt.Figure:
+    """Observed against predicted risk in groups of patients, the joint model beside the landmark Cox model.
+
+    Parameters
+    ----------
+    calibration : DataFrame
+        ``results/prediction_calibration.csv`` (risk groups of models ``joint`` and ``landmark_cox``).
+    z : float
+        Normal quantile of the intervals around the observed (Kaplan-Meier) risks.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per landmark and horizon: each risk group's mean predicted risk (x) against its
+        observed risk (y) with a 95% interval; points on the diagonal are calibrated.  A figure
+        saying why when there is no table.
+    """
+    rows = calibration[calibration["model"].isin(list(ACCURACY_STYLE))].dropna(subset=["observed_risk", "mean_risk"])
+    cells = rows[["landmark", "horizon"]].drop_duplicates().sort_values(["landmark", "horizon"])
+    if cells.empty:
+        fig, ax = plt.subplots(figsize=(6.0, 2.0))
+        reasons = calibration["reason"].dropna().astype(str) if "reason" in calibration else pd.Series(dtype=str)
+        ax.text(0.5, 0.5, "no calibration table: " + (reasons.iloc[0] if len(reasons) else "no risks scored"),
+                ha="center", va="center", wrap=True)  # fmt: skip
+        ax.set_axis_off()
+        return fig
+    fig, axes = plt.subplots(
+        1, len(cells), figsize=(3.3 * len(cells), 3.9), squeeze=False, sharey=True, layout="constrained"
+    )
+    top = float(np.nanmax([rows["mean_risk"].max(), (rows["observed_risk"] + z * rows["observed_se"]).max()]))
+    top = min(1.0, 1.05 * top)
+    for ax, (s, w) in zip(axes[0], cells.itertuples(index=False), strict=True):
+        for model, (colour, marker, name) in ACCURACY_STYLE.items():
+            mine = rows[(rows["model"] == model) & (rows["landmark"] == s) & (rows["horizon"] == w)]
+            ax.errorbar(mine["mean_risk"], mine["observed_risk"], yerr=z * mine["observed_se"], fmt=marker,
+                        color=colour, mec=colour, ms=4, capsize=2, lw=0.8, label=name)  # fmt: skip
+        ax.plot([0, top], [0, top], color=NEUTRAL_COLOUR, lw=0.8, ls=":")
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_aspect("equal")
+        ax.set_title(f"from {s:g} months, next {w:g}")
+        ax.set_xlabel("mean predicted risk")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("observed risk (Kaplan-Meier)")
+    axes[0][0].legend(loc="upper left", frameon=False, fontsize="small")
+    fig.suptitle("Calibration of the dynamic predictions by risk group, 95% intervals (in sample)")
+    return fig

@@ -21,7 +21,7 @@ import pandas as pd
 
 from alsmeds.constants import Z_975
 from alsmeds.formatting import fixed, format_p, percent, signed
-from alsmeds.models.joint.landmark import ACCURACY_COLUMNS, MODELS, PredictionAccuracy
+from alsmeds.models.joint.landmark import ACCURACY_CALIBRATION_COLUMNS, ACCURACY_COLUMNS, MODELS, PredictionAccuracy
 
 #: Readable names of the models.
 MODEL_LABELS = {"joint": "joint model", "landmark_cox": "landmark Cox model"}
@@ -151,7 +151,15 @@ def accuracy_text(accuracy: PredictionAccuracy) -> str:
     return "\n\n".join(lines)
 
 
-__all__ = ["ACCURACY_COLUMNS", "MODEL_LABELS", "accuracy_table", "accuracy_text", "calibration_in_the_large"]
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "MODEL_LABELS",
+    "PREDICTION_CALIBRATION_COLUMNS",
+    "accuracy_table",
+    "accuracy_text",
+    "calibration_file_text",
+    "calibration_in_the_large",
+]
 
 
 #: Columns of ``results/prediction_accuracy.{csv,json}``: the two models' scores, then their paired differences.
@@ -162,6 +170,13 @@ PREDICTION_ACCURACY_COLUMNS: dict[str, str] = {
     "auc_se and brier_se their SEs)",
     "auc_p": "for the difference: two-sided Wald p-value of no difference in AUC (empty for a model's own row)",
     "brier_p": "for the difference: two-sided Wald p-value of no difference in Brier score",
+}
+
+
+#: Columns of ``results/prediction_calibration.{csv,json}``: the risk groups of each model, landmark and horizon.
+PREDICTION_CALIBRATION_COLUMNS: dict[str, str] = {
+    **ACCURACY_CALIBRATION_COLUMNS,
+    "reason": "why there is no calibration table (no joint model); empty otherwise",
 }
 
 
@@ -241,3 +256,46 @@ def accuracy_file_text(accuracy: pd.DataFrame, alpha: float = 0.05) -> str:
         f"The landmark Cox model is better in {len(worse)}; elsewhere the two are within their paired uncertainty."
     )
     return " ".join(parts)
+
+
+def calibration_file_text(calibration: pd.DataFrame, z: float = Z_975) -> str:
+    """What the calibration file says: per model, the risk groups whose observed risk is far from the predicted one.
+
+    Parameters
+    ----------
+    calibration : DataFrame
+        ``results/prediction_calibration.csv``.
+    z : float
+        Normal quantile of the intervals around the observed risks.
+
+    Returns
+    -------
+    str
+        One sentence per model: in how many risk groups (over every landmark and horizon) the
+        mean predicted risk lies outside the 95% Wald interval of the observed (Kaplan-Meier)
+        risk, and the largest gap between the two, with where it is.  About one group in twenty
+        lies outside by chance when the predictions are calibrated; the groups of one landmark and
+        horizon are independent, the landmarks and horizons are not (the same patients).  The
+        reason when there is no table.
+    """
+    rows = calibration.dropna(subset=["observed_risk", "mean_risk"])
+    if rows.empty:
+        reasons = calibration["reason"].dropna().astype(str) if "reason" in calibration else pd.Series(dtype=str)
+        reasons = reasons[reasons != ""]
+        return "no calibration table: " + (reasons.iloc[0] if len(reasons) else "no risks were scored")
+    sentences = []
+    for model, label in MODEL_LABELS.items():
+        mine = rows[rows["model"] == model]
+        if mine.empty:
+            continue
+        gap = mine["observed_risk"] - mine["mean_risk"]
+        outside = int((gap.abs() > z * mine["observed_se"]).sum())
+        worst = mine.loc[gap.abs().idxmax()]
+        sentences.append(
+            f"{label[0].upper() + label[1:]}: the mean predicted risk lies outside the 95% interval of the observed "
+            f"risk in {outside} of {len(mine)} risk groups; the largest gap is "
+            f"{signed(100 * (worst['observed_risk'] - worst['mean_risk']), 1)} percentage points (observed "
+            f"{percent(worst['observed_risk'], 1)} against predicted {percent(worst['mean_risk'], 1)}, group "
+            f"{int(worst['group'])} from {worst['landmark']:g} months for the next {worst['horizon']:g})."
+        )
+    return " ".join(sentences)

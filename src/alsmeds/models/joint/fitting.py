@@ -82,7 +82,8 @@ class JointModel:
     (Weibull or piecewise constant).
 
     Censored submodel (``outcome="censored"``, a Tobit mixed model): the marker is a scale with a
-    floor and a ceiling (``bounds``; the ALSFRS-R's 0 and 48), and the latent score
+    floor and a ceiling (``bounds``; for the integer ALSFRS-R, 0.5 and 47.5: a recorded 0 is a rounded
+    latent score below 0.5, a recorded 48 one at or above 47.5), and the latent score
     ``m_i(t_ij) + e_ij`` (normal around the patient's line, as above) is seen only within them: a
     visit at or below the floor is read as "latent score at or below the floor", one at or above
     the ceiling as "at or above the ceiling", with likelihood ``Phi((lower - m) / sigma)`` and

@@ -22,9 +22,10 @@ Assumptions: those of :class:`alsmeds.models.joint.JointModel` (linear decline w
 normal random effects, proportional hazards in the current value, visits and censoring
 non-informative given the random effects).  By default (``outcome="normal"``) the floor and
 ceiling of the 0-48 scale are not modelled (see ``tests/test_joint_model.py`` for what that
-costs); ``outcome="censored"`` reads a score of 0 as "latent score at or below 0" and one of 48
-as "at or above 48" (a Tobit submodel: the latent score continues the patient's line beyond the
-bounds and is normal around it; :class:`~alsmeds.models.joint.JointModel`).  ``association``
+costs); ``outcome="censored"`` reads a score of 0 as "latent score below 0.5" and one of 48
+as "at or above 47.5" (:data:`ALSFRS_BOUNDS`: the integer score read as a rounded latent score; a
+Tobit submodel: the latent score continues the patient's line beyond the bounds and is normal
+around it; :class:`~alsmeds.models.joint.JointModel`).  ``association``
 chooses what of the true trajectory enters the hazard: its current value (``alpha``, default),
 its current slope (``alpha_slope``, log hazard ratio per ALSFRS-R point per month of decline
 rate) or both; with the slope alone, ``exp(beta_k)`` is the direct hazard ratio given the
@@ -73,8 +74,16 @@ from alsmeds.models.joint.likelihood import ASSOCIATIONS
 from alsmeds.models.joint.mixed import MixedFit
 from alsmeds.models.joint.results import JointResult
 
-#: Floor and ceiling of the ALSFRS-R total score (the censored submodel's bounds).
-ALSFRS_BOUNDS: tuple[float, float] = (0.0, 48.0)
+#: Censoring points of the ALSFRS-R total score in the censored submodel.  The score is an integer
+#: from 0 to 48; read as a latent score rounded to the nearest point and clipped to the scale, a
+#: recorded 0 means a latent score below 0.5 and a recorded 48 one at or above 47.5, so those are
+#: the points at which the latent score is censored (not 0 and 48, which would place a floor or
+#: ceiling visit half a point beyond where the rounding puts it).  Rounding inside the scale stays
+#: measurement error: it adds 1/12 to the residual variance (Sheppard), which the residual SD
+#: estimates.  At 20 times the paper's size, censoring at 0 and 48 put the residual SD 8.3 SE above
+#: the latent one; censoring at 0.5 and 47.5 left it within 2 SE of ``sqrt(sigma^2 + 1/12)``
+#: (``tests/test_joint_model.py``).
+ALSFRS_BOUNDS: tuple[float, float] = (0.5, 47.5)
 
 #: Columns of the joint-model results (``results/joint_model.csv`` and ``.json``).
 JOINT_MODEL_RESULT_COLUMNS: dict[str, str] = {
@@ -130,11 +139,14 @@ class AlsJointModel:
         event-time quantiles, as JM).
     n_nodes : int
         Gauss-Hermite nodes per random effect (default 5, not JM's rule of 3 from 2,000 visits
-        on).  On the committed data 3, 5 and 7 nodes give the same estimates to four digits, but
-        with two visits per patient (synthetic data, 5 times the paper's size) 3 nodes moved
-        alpha by 4 standard errors from the 5- and 7-node fits, which agree within half a
-        standard error; 5 nodes cost about 1.5 s at the paper's size (3: 1.0 s, 7: 2.0 s).
-        Notebook 07 shows the check on the data at hand.
+        on).  With the normal submodel on the committed data 3, 5 and 7 nodes give the same
+        estimates to four digits, but with two visits per patient (synthetic data, 5 times the
+        paper's size) 3 nodes moved alpha by 4 standard errors from the 5- and 7-node fits, which
+        agree within half a standard error.  The censored submodel converges more slowly in the
+        nodes (:class:`~alsmeds.models.joint.JointModel`): on the committed data 3, 5 and 7 nodes
+        are within 0.11, 0.05 and 0.02 SE of 9 nodes (the intercept SD moves most), at about 1.4
+        times the fitting time per step of nodes; 5 keeps the node error a twentieth of an SE at
+        the paper's size (grow it with the sample).  Notebook 07 shows the check on the data at hand.
     adapt : int
         Adaptive rounds of the quadrature (:class:`alsmeds.models.joint.JointModel`).
     outcome : {"normal", "censored"}
@@ -143,7 +155,7 @@ class AlsJointModel:
     association : {"value", "slope", "both"}
         Current true score (``alpha``, default), its current slope (``alpha_slope``) or both in the hazard.
     bounds : (float, float)
-        Floor and ceiling of the score for ``outcome="censored"`` (default 0 and 48).
+        Censoring points of the score for ``outcome="censored"`` (default :data:`ALSFRS_BOUNDS`, 0.5 and 47.5).
     """
 
     exposures: tuple[str, ...] = CLASSES
