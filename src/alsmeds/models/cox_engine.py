@@ -70,6 +70,8 @@ Ties = Literal["efron", "breslow"]
 PH_TRANSFORMS = ("km", "identity", "rank", "log")
 #: Most step halvings within one Newton iteration.
 MAX_HALVINGS = 30
+#: Relative decrease of the log-likelihood that counts as rounding, not as a worse step (no halving).
+ROUNDING = 1e-12
 
 
 class CoxDataError(ValueError):
@@ -139,6 +141,8 @@ class CoxData:
     deaths: np.ndarray  # number of events in each event group
     cluster: np.ndarray | None  # sorted cluster codes, or None
     n_clusters: int
+    cluster_order: np.ndarray | None  # sorted rows ordered by cluster
+    cluster_starts: np.ndarray | None  # start of each cluster in cluster_order
 
 
 @dataclass(frozen=True, eq=False)
@@ -472,6 +476,11 @@ def prepare_cox_data(
         term_frac = within / np.repeat(deaths, deaths).astype(float)
     else:
         term_frac = np.zeros(len(term_group))
+    cluster_sorted = cluster_order = cluster_starts = None
+    if c_codes is not None:
+        cluster_sorted = c_codes[order]
+        cluster_order = np.argsort(cluster_sorted, kind="stable")
+        cluster_starts = np.searchsorted(cluster_sorted[cluster_order], np.arange(n_clusters))
     return CoxData(
         names=labels,
         n=n,
@@ -497,8 +506,10 @@ def prepare_cox_data(
         term_group=term_group,
         term_frac=term_frac,
         deaths=deaths,
-        cluster=None if c_codes is None else c_codes[order],
+        cluster=cluster_sorted,
         n_clusters=n_clusters,
+        cluster_order=cluster_order,
+        cluster_starts=cluster_starts,
     )
 
 
@@ -763,13 +774,16 @@ def fit_coxph(
         new = _evaluate(d, candidate)
         iterations += 1
         halvings = 0
-        while not new.loglik >= state.loglik and iterations < max_iter and halvings < MAX_HALVINGS:
+        # Worse beyond rounding (a Newton step near the maximum changes the log-likelihood by less than its
+        # rounding error, so a strict comparison would halve steps that are merely noise-level).
+        floor = state.loglik - ROUNDING * abs(state.loglik)
+        while not new.loglik >= floor and iterations < max_iter and halvings < MAX_HALVINGS:
             # Worse (or not finite): step halving, as coxph (each halving counts as an iteration).
             candidate = (beta + candidate) / 2
             new = _evaluate(d, candidate)
             iterations += 1
             halvings += 1
-        if not new.loglik >= state.loglik:
+        if not new.loglik >= floor:
             message = "the log-likelihood did not increase along the Newton direction"
             break
         old_loglik = state.loglik
@@ -800,10 +814,8 @@ def fit_coxph(
     robust_var = None
     if robust:
         resid = _score_residuals(d, state) @ var
-        if d.cluster is not None:
-            summed = np.zeros((d.n_clusters, p))
-            np.add.at(summed, d.cluster, resid)
-            resid = summed
+        if d.cluster_order is not None:
+            resid = np.add.reduceat(resid[d.cluster_order], d.cluster_starts, axis=0)
         robust_var = resid.T @ resid
     se = np.sqrt(np.diag(var))
     n_clusters = d.n_clusters if d.cluster is not None else (d.n if robust else 0)
