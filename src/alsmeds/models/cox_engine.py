@@ -813,10 +813,12 @@ def fit_coxph(
         )
     robust_var = None
     if robust:
-        resid = _score_residuals(d, state) @ var
+        # D'D with D the dfbeta residuals (score residuals U times var), summed by cluster: var (U'U) var.
+        resid = _score_residuals(d, state)
         if d.cluster_order is not None:
             resid = np.add.reduceat(resid[d.cluster_order], d.cluster_starts, axis=0)
-        robust_var = resid.T @ resid
+        robust_var = var @ (resid.T @ resid) @ var
+        robust_var = (robust_var + robust_var.T) / 2
     se = np.sqrt(np.diag(var))
     n_clusters = d.n_clusters if d.cluster is not None else (d.n if robust else 0)
     return CoxFit(
