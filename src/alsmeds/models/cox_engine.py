@@ -63,7 +63,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from alsmeds.models.identifiability import non_identifiable_terms
 
-__all__ = ["CoxData", "CoxFit", "PHTest", "prepare_cox_data", "fit_coxph"]
+__all__ = ["PH_TRANSFORMS", "CoxData", "CoxDataError", "CoxFit", "PHTest", "fit_coxph", "prepare_cox_data"]
 
 Ties = Literal["efron", "breslow"]
 #: Transforms of time accepted by :meth:`CoxFit.ph_test` (as ``cox.zph(transform=)``).
