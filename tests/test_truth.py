@@ -115,3 +115,35 @@ def test_read_truth_reads_the_committed_file():
     assert truth.raw == raw and truth.seed == raw["seed"]
     value = raw["estimands"]["implied"]["population_per_class"]["hypnotics_gt1"]
     assert truth.implied_log_or("population_per_class", "hypnotics_gt1") == Estimand(value["log_or"], value["mc_se"])
+
+
+def test_panel_accessors():
+    """The panel's planted null, planted effects, implied estimands (None where not estimable) and realised null."""
+    panel = {
+        "seed": 1,
+        "scale": 1.0,
+        "estimands": {
+            "panel": {"planted_null": {"mean": 0.15, "sd": 0.1, "drawn_mean": 0.14}},
+            "panel_implied": {
+                "planted_log_or": {"statins": 0.0, "z99pa": 0.405},
+                "implied": {
+                    "population": {
+                        "statins": {"statins_gt1": {"log_or": 0.12, "mc_se": 0.02}, "statins_0_1": None},
+                        "z99pa": {"z99pa_gt1": {"log_or": 0.55, "mc_se": 0.03}},
+                    }
+                },
+                "null": {"population": {"gt1": {"mean": 0.12, "sd": 0.0, "n_controls": 1}}},
+            },
+        },
+    }
+    truth = Truth.from_dict(panel)
+    assert truth.panel_planted_null["mean"] == 0.15 and truth.panel_planted_null["drawn_mean"] == 0.14
+    assert truth.panel_planted_log_or == {"statins": 0.0, "z99pa": 0.405}
+    assert truth.panel_comparisons == ["population"]
+    implied = truth.panel_implied("population")
+    assert implied["statins"]["statins_gt1"] == Estimand(0.12, 0.02) and implied["statins"]["statins_0_1"] is None
+    assert implied["z99pa"]["z99pa_gt1"].value == 0.55
+    assert truth.panel_implied_null("population")["gt1"]["n_controls"] == 1
+    assert truth.panel_implied_null("sibling") == {}
+    bare = Truth.from_dict(TINY)
+    assert bare.panel_planted_null == {} and bare.panel_planted_log_or == {} and bare.panel_comparisons == []

@@ -209,6 +209,36 @@ class Truth:
         block = (self.estimands.get("negative_control") or {}).get("implied") or {}
         return {c: list(by) for c, by in block.items()}
 
+    # --- panel of controls (empirical calibration) ----------------------------------------
+
+    @property
+    def panel_planted_null(self) -> dict[str, Any]:
+        """The distribution the panel's systematic errors were drawn from (``mean``, ``sd``, ``drawn_mean``...); {}."""
+        return dict((self.estimands.get("panel") or {}).get("planted_null") or {})
+
+    @property
+    def panel_planted_log_or(self) -> dict[str, float]:
+        """Control -> its planted (causal) log odds ratio of lagged use (0: a negative control); {} without a panel."""
+        block = (self.estimands.get("panel_implied") or {}).get("planted_log_or") or {}
+        return {group: float(value) for group, value in block.items()}
+
+    @property
+    def panel_comparisons(self) -> list[str]:
+        """Comparisons with implied estimands of the panel's controls; empty without them."""
+        return list((self.estimands.get("panel_implied") or {}).get("implied") or {})
+
+    def panel_implied(self, comparison: str) -> dict[str, dict[str, Estimand | None]]:
+        """Control -> term (``<control>_<window>``) -> the main model's implied log odds ratio (None: not estimable)."""
+        block = self.estimands["panel_implied"]["implied"][comparison]
+        return {
+            group: {t: None if v is None else _estimand(v, "log_or") for t, v in terms.items()}
+            for group, terms in block.items()
+        }
+
+    def panel_implied_null(self, comparison: str) -> dict[str, dict[str, Any]]:
+        """Window -> the realised null of the negative controls' implied errors (``mean``, ``sd``, ``n_controls``)."""
+        return dict(((self.estimands.get("panel_implied") or {}).get("null") or {}).get(comparison) or {})
+
     # --- prognosis (Cox, joint and mixed models) -----------------------------------------
 
     @property

@@ -18,8 +18,8 @@ The analysis :func:`alsmeds.analyses.calibration.empirical_calibration` writes f
 estimates' (same design, data, confounding and measurement error).  Calibration corrects for the bias the
 controls share with the study classes, nothing else.
 
-This module reads the planted truth through :class:`alsmeds.truth.Truth`'s ``estimands`` mapping (the sections
-``panel`` and ``panel_implied`` have no typed accessor yet) and writes with :mod:`alsmeds.data.write`.
+This module reads the planted truth through :class:`alsmeds.truth.Truth`'s panel accessors (``panel_planted_null``,
+``panel_planted_log_or``, ``panel_implied``, ``panel_implied_null``) and writes with :mod:`alsmeds.data.write`.
 """
 
 from __future__ import annotations
@@ -163,19 +163,21 @@ def panel_implied_frame(truth: Truth | Mapping[str, Any] | None) -> pd.DataFrame
     """
     columns = ["comparison", "drug_class", "window", "implied_log_or", "implied_mc_se", "planted_log_or"]
     truth = as_truth(truth)
-    section = (truth.estimands.get("panel_implied") or {}) if truth is not None else {}
+    if truth is None:
+        return pd.DataFrame(columns=columns)
+    planted = truth.panel_planted_log_or
     rows = []
-    for comparison, classes in (section.get("implied") or {}).items():
-        for group, terms in classes.items():
+    for comparison in truth.panel_comparisons:
+        for group, terms in truth.panel_implied(comparison).items():
             for term, value in terms.items():
                 rows.append(
                     {
                         "comparison": comparison,
                         "drug_class": group,
                         "window": term[len(group) + 1 :],
-                        "implied_log_or": np.nan if value is None else float(value["log_or"]),
-                        "implied_mc_se": np.nan if value is None else float(value["mc_se"]),
-                        "planted_log_or": float(section["planted_log_or"][group]),
+                        "implied_log_or": np.nan if value is None else value.value,
+                        "implied_mc_se": np.nan if value is None else value.mc_se,
+                        "planted_log_or": planted[group],
                     }
                 )
     return pd.DataFrame(rows, columns=columns)
@@ -191,7 +193,7 @@ def implied_null_frame(truth: Truth | Mapping[str, Any] | None) -> pd.DataFrame:
     """
     columns = ["comparison", "window", "implied_null_mean", "implied_null_sd"]
     truth = as_truth(truth)
-    section = (truth.estimands.get("panel_implied") or {}) if truth is not None else {}
+    comparisons = truth.panel_comparisons if truth is not None else []
     rows = [
         {
             "comparison": comparison,
@@ -199,8 +201,8 @@ def implied_null_frame(truth: Truth | Mapping[str, Any] | None) -> pd.DataFrame:
             "implied_null_mean": np.nan if value["mean"] is None else float(value["mean"]),
             "implied_null_sd": np.nan if value["sd"] is None else float(value["sd"]),
         }
-        for comparison, windows in (section.get("null") or {}).items()
-        for window, value in windows.items()
+        for comparison in comparisons
+        for window, value in truth.panel_implied_null(comparison).items()
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -208,9 +210,7 @@ def implied_null_frame(truth: Truth | Mapping[str, Any] | None) -> pd.DataFrame:
 def planted_null(truth: Truth | Mapping[str, Any] | None) -> dict[str, Any]:
     """The distribution the panel's systematic errors were drawn from (``estimands.panel.planted_null``); {} if none."""
     truth = as_truth(truth)
-    if truth is None:
-        return {}
-    return dict((truth.estimands.get("panel") or {}).get("planted_null") or {})
+    return {} if truth is None else truth.panel_planted_null
 
 
 def write_calibration(
