@@ -10,15 +10,16 @@
 #      R CMD INSTALL -l build/R-lib <source>).  The script puts build/R-lib (or $JM_R_LIB when set)
 #      first on .libPaths(); it never installs.
 #   2. Rscript src/alsmeds/reference/R/jm_accuracy.R
-#      reads tests/data/pbcseq.csv and writes tests/data/jm_pbc_accuracy.json.  About 1 minute on 2 cores
-#      (the fit about 35 s at 15 x 15 nodes, aucJM/prederrJM/survfitJM 2-5 s a landmark).
+#      reads tests/data/pbcseq.csv and writes tests/data/jm_pbc_accuracy.json.  About 65 s on 2 cores
+#      (committed run: 63 s in all; the fit 35 s at 15 x 15 nodes, aucJM and the two prederrJM calls
+#      5-6 s a landmark, the separate survfitJM calls as long again).
 #   Options (key=value): out=<file>, nodes=15 (GHk), landmarks=3,5,7 (Tstart, years), window=2 (Dt, years).
 #   The committed file was written with the defaults.
 #
 # The model: the PBC model of jm_parameterizations.R (and tests/test_joint_model.py), association
 # "value" only: lme(log(bili) ~ drug * year, random = ~ year | id) (REML, lme's default),
 # coxph(Surv(years, status2) ~ drug, x = TRUE), jointModel(timeVar = "year", method = "weibull-PH-aGH",
-# control = list(GHk = 15)); JM's 15- and 21-node fits of this model agree within 0.01 SE and 0.004
+# control = list(GHk = 15)); JM's 15- and 21-node fits of this model agree within 0.003 SE and 0.004
 # log-likelihood units (tests/data/jm_pbc_parameterizations.json), so 15 nodes are converged.  The
 # newdata of the accuracy functions is the long frame with the survival columns on every row (JM's
 # pbc2): id, year, bili, drug, years, status2, sorted by id and year.
