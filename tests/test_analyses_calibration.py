@@ -214,3 +214,31 @@ def test_the_fitted_null_recovers_the_planted_null_at_20_times_the_paper(committ
     for target_mean, target_sd in ((realised["mean"], realised["sd"]), (planted["mean"], planted["sd"])):
         assert abs(null.mu - target_mean) < 3 * null.bse["mu"], (null.mu, null.bse["mu"], target_mean)
         assert abs(null.tau - target_sd) < 3 * null.bse["tau"], (null.tau, null.bse["tau"], target_sd)
+
+
+def test_balance_diagnostics_name_the_worst_variable_and_how_the_model_handles_it():
+    from alsmeds.analyses.calibration import balance_diagnostics
+
+    smd = pd.DataFrame(
+        {
+            "Population controls": [0.0, 0.001, 0.05, 0.12],
+            "Full siblings": [0.3, 0.02, 0.01, 0.02],
+            "Spouses": [0.02, 0.19, 0.01, 0.02],
+        },  # fmt: skip
+        index=pd.Index(["age", "sex", "education", "lookback_years"], name="variable"),
+    )
+    out = balance_diagnostics(
+        smd, ("population", "sibling", "spouse"), 0.1,
+        population_covariates=("education",), relative_covariates=("male", "education"),
+    ).set_index("comparison")  # fmt: skip
+    assert out.loc["population", "balance_variable"] == "lookback_years"
+    assert out.loc["population", "balance_handled"] == "neither" and not out.loc["population", "balance_pass"]
+    assert out.loc["sibling", "balance_variable"] == "age" and out.loc["sibling", "balance_handled"] == "neither"
+    assert out.loc["spouse", "balance_variable"] == "sex" and out.loc["spouse", "balance_handled"] == "adjusted"
+    assert out.loc["spouse", "balance_max_smd"] == pytest.approx(0.19)
+    matched = balance_diagnostics(smd.drop(index="lookback_years"), ("population",), 0.1)
+    assert matched.loc[0, "balance_variable"] == "education" and bool(matched.loc[0, "balance_pass"])
+    smd.loc["age", "Population controls"] = 0.5
+    assert balance_diagnostics(smd, ("population",), 0.1).loc[0, "balance_handled"] == "matched"
+    no_controls = balance_diagnostics(smd.drop(columns="Spouses"), ("spouse",), 0.1)
+    assert no_controls.loc[0, "balance_handled"] == "" and "balance_max_smd" not in no_controls

@@ -24,6 +24,9 @@ error.  Per comparison and exposure term (``gt1``, the lagged main exposure; ``0
   classes' lagged and window terms, read from ``risk_models.csv``; six of them are the published odds ratios),
   the **calibrated p-value** (against the null of the same term, with an interval for the null's uncertainty)
   and the **calibrated estimate and 95% interval** (inverting the error model);
+* **covariate balance** between the cases and each comparison's controls (:func:`balance_diagnostics`): the
+  largest absolute SMD of Table 1, passing at the specification's ``balance_threshold`` (OHDSI's 0.1), with how
+  the model deals with that variable (matched, adjusted or neither);
 * the **minimum detectable odds ratio** at 80% power, ``exp(2.8016 SE)`` for the Wald test and
   ``exp(2.8016 sqrt(tau^2 + SE^2))`` for the calibrated test, whose null absorbs ``mu``.
 
@@ -81,6 +84,8 @@ from alsmeds.reporting.calibration_results import (
     planted_null,
     write_calibration,
 )
+from alsmeds.reporting.describe import ROLE_LABELS
+from alsmeds.reporting.table1 import baseline_table
 from alsmeds.truth import Truth
 
 #: Fewest estimable negative controls an empirical null is fitted to.
@@ -89,6 +94,77 @@ MIN_NEGATIVE_CONTROLS = 5
 CODING_WINDOWS = {"lagged": ("gt1",), "windows": WINDOWS}
 #: Two-sided level of every p-value threshold and interval here.
 ALPHA = 0.05
+
+
+#: Table 1 variables the population comparison's sets are matched on (birth year and sex: the risk set of a case).
+MATCHED_VARIABLES = {"population": ("age", "sex")}
+#: Table 1 variable -> the risk models' covariate that adjusts for it.
+BALANCE_COVARIATES = {
+    "age": "age_decades",
+    "sex": "male",
+    "education": "education",
+    "country": "country",
+    "civil": "civil",
+    "psych_history": "psych_history",
+}
+#: Table 1's column of each comparison's controls.
+COMPARISON_ROLES = {"population": "population_control", "sibling": "sibling", "spouse": "spouse"}
+
+
+def balance_diagnostics(
+    smd: pd.DataFrame, comparisons: Sequence[str], threshold: float, **covariates: tuple[str, ...]
+) -> pd.DataFrame:
+    """Covariate balance between the cases and each comparison's controls, from Table 1's SMDs.
+
+    The diagnostic OHDSI reports beside EASE: a design whose groups differ by more than ``threshold``
+    standardized mean differences on a variable leans on the model to remove that difference.  Here the
+    groups are the cases and their controls; for each comparison the least balanced variable of Table 1
+    is named with how the model deals with it (``matched``: a matching factor of the comparison's sets;
+    ``adjusted``: in its adjustment set; ``neither``).
+
+    Parameters
+    ----------
+    smd : DataFrame
+        :attr:`alsmeds.reporting.table1.BaselineTable.smd` (absolute SMDs, one column per control role,
+        labelled as in Table 1).
+    comparisons : sequence of str
+    threshold : float
+        Balance passes at ``max |SMD| <= threshold``.
+    **covariates
+        ``population_covariates``, ``relative_covariates`` (the specification's adjustment sets).
+
+    Returns
+    -------
+    DataFrame
+        ``comparison`` and the ``balance_*`` columns of
+        :data:`~alsmeds.reporting.calibration_results.CALIBRATION_DIAGNOSTIC_COLUMNS`; NaN where Table 1 has no
+        such controls.
+    """
+    rows = []
+    for comparison in comparisons:
+        column = ROLE_LABELS[COMPARISON_ROLES[comparison]]
+        values = smd[column].dropna() if column in smd else pd.Series(dtype=float)
+        if values.empty:
+            rows.append({"comparison": comparison, "balance_threshold": threshold, "balance_handled": ""})
+            continue
+        variable = str(values.idxmax())
+        adjusted = covariates.get("population_covariates" if comparison == "population" else "relative_covariates", ())
+        handled = (
+            "matched"
+            if variable in MATCHED_VARIABLES.get(comparison, ())
+            else ("adjusted" if BALANCE_COVARIATES.get(variable) in adjusted else "neither")
+        )
+        rows.append(
+            {
+                "comparison": comparison,
+                "balance_max_smd": float(values.max()),
+                "balance_variable": variable,
+                "balance_threshold": threshold,
+                "balance_pass": bool(values.max() <= threshold),
+                "balance_handled": handled,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def true_log_or(level: str, true_or: float, window: str) -> float:
@@ -424,6 +500,14 @@ def empirical_calibration(ctx: AnalysisContext) -> list[Path]:
         truth,
         **covariate_sets(spec),
     )
+    balance = balance_diagnostics(
+        baseline_table(study.analysis_table).smd,
+        tuple(settings.comparisons),
+        settings.balance_threshold,
+        **covariate_sets(spec),
+    ).set_index("comparison")
+    for column in balance.columns:
+        diagnostics[column] = diagnostics["comparison"].map(balance[column])
     planted = planted_null(truth)
     extra = {"planted_null": planted} if planted else {}
     return write_calibration(controls, estimates, diagnostics, ctx.results_dir, extra)

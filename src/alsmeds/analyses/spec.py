@@ -187,6 +187,9 @@ class CalibrationSpec(_Strict):
     ease_threshold: float = Field(
         0.25, gt=0, description="expected absolute systematic error at or below which the null passes (OHDSI)"
     )
+    balance_threshold: float = Field(
+        0.1, gt=0, description="largest absolute standardized mean difference of Table 1 at which balance passes"
+    )
     sd_form: Literal["linear", "log_linear"] = Field(
         "linear", description="systematic error model's SD: c + d|x| (the package's default) or exp(c + d x)"
     )

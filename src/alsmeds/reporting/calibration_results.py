@@ -102,6 +102,13 @@ CALIBRATION_DIAGNOSTIC_COLUMNS = {
     "min_detectable_or": "median over the comparison's main estimates of exp(2.8016 SE): the odds ratio a "
     "Wald test detects with 80% power",
     "min_detectable_or_calibrated": "median of exp(2.8016 sqrt(tau^2 + SE^2)): the same for the calibrated test",
+    "balance_max_smd": "largest absolute standardized mean difference between the cases and this comparison's "
+    "controls over the variables of Table 1 (table1.csv)",
+    "balance_variable": "the variable with that SMD",
+    "balance_threshold": "the specification's balance threshold (OHDSI: 0.1)",
+    "balance_pass": "balance_max_smd <= balance_threshold",
+    "balance_handled": "how the model deals with the least balanced variable: matched (a matching factor of the "
+    "comparison's sets), adjusted (in the model's adjustment set) or neither",
     "implied_null_mean": "synthetic data: mean of the negative controls' implied systematic errors (the realised "
     "null); empty for a real extract",
     "implied_null_sd": "their SD (ddof 0)",
