@@ -27,7 +27,15 @@ from alsmeds.reporting.simstudy import (
 )
 
 #: The analyses whose files the scorecard and the verdicts read (:func:`reproduction`).
-REPRODUCTION_NEEDS = ("cohort", "risk_models", "effect_modification", "followup", "alsfrs_mixed_model", "joint_model")
+REPRODUCTION_NEEDS = (
+    "cohort",
+    "risk_models",
+    "effect_modification",
+    "followup",
+    "alsfrs_mixed_model",
+    "joint_model",
+    "empirical_calibration",
+)
 
 
 @analysis("reproduction", outputs=("reproduction.csv", "reproduction.json"), needs=REPRODUCTION_NEEDS)
@@ -35,7 +43,9 @@ def reproduction(ctx: AnalysisContext) -> list[Path]:
     """The reproduction scorecard: every published target and finding beside ours, with a status by a stated rule.
 
     Reads ``01_cohort.json``, ``risk_models.csv``, ``interaction_tests.csv``, ``followup.json``,
-    ``alsfrs_mixed_model.csv`` and ``joint_model.csv`` of the results folder, and the study's
+    ``alsfrs_mixed_model.csv``, ``joint_model.csv`` and ``empirical_calibration.{csv,json}`` (each
+    published odds ratio after empirical calibration beside the uncalibrated one, with the study
+    diagnostics that gate it: EASE, minimum detectable OR, balance) of the results folder, and the study's
     planted truth (None for a real extract).  Writes ``reproduction.{csv,json}``
     (:data:`~alsmeds.reporting.reproduction.REPRODUCTION_COLUMNS`): one row per quantitative
     published target (:func:`~alsmeds.reporting.reproduction.scorecard`, the stated rule:

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from alsmeds.data.write import write_csv_atomic, write_json_atomic
+from alsmeds.formatting import fixed, format_p, format_ratio, percent, signed
+from alsmeds.models.calibration import expected_absolute_systematic_error, fit_null
 from alsmeds.precision import CSV_FLOAT_FORMAT
 from alsmeds.reporting.results import RISK_MODEL_COLUMNS, _records
 from alsmeds.truth import Truth, as_truth
@@ -278,3 +280,245 @@ __all__ = [
     "planted_null",
     "write_calibration",
 ]
+
+
+# --------------------------------------------------------------------------- tables and text for the lesson
+
+
+def _diagnostics_frame(calibration_json: Mapping[str, Any] | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(calibration_json, pd.DataFrame):
+        return calibration_json
+    return pd.DataFrame(calibration_json.get("diagnostics") or [], columns=list(CALIBRATION_DIAGNOSTIC_COLUMNS))
+
+
+def _interval_text(estimate: float, lower: float, upper: float, decimals: int = 2) -> str:
+    return format_ratio(estimate, lower, upper, decimals=decimals) if np.isfinite(estimate) else "n.a."
+
+
+def panel_text(controls: pd.DataFrame, comparison: str = "population", window: str = "gt1") -> str:
+    """How many controls the panel has and how many could be fitted in one comparison and term.
+
+    Parameters
+    ----------
+    controls : DataFrame
+        ``calibration_controls.csv``.
+    comparison, window : str
+
+    Returns
+    -------
+    str
+        Negative and positive controls in the file, those estimable here (the others with their reasons counted),
+        and the positive controls' true odds ratios.
+    """
+    rows = controls[(controls["comparison"] == comparison) & (controls["window"] == window)]
+    if rows.empty:
+        return f"no controls were fitted in the {comparison} comparison"
+    estimable = rows["estimable"].astype(bool)
+    parts = []
+    for level, name in (("negative_control", "negative controls"), ("positive_control", "positive controls")):
+        mine = rows[rows["control_type"] == level]
+        parts.append(f"{len(mine)} {name} ({int(estimable[mine.index].sum())} estimable)")
+    positives = rows[rows["control_type"] == "positive_control"]
+    true_ors = sorted({round(float(np.exp(x)), 2) for x in positives["true_log_or"]})
+    text = f"The panel in the {comparison} comparison, term {window}: " + " and ".join(parts) + "."
+    if true_ors:
+        text += " True odds ratios of the positive controls: " + ", ".join(f"{x:g}" for x in true_ors) + "."
+    reasons = rows.loc[~estimable, "reason"].dropna().astype(str)
+    if len(reasons):
+        text += " Not estimable: " + "; ".join(f"{n} ({r})" for r, n in reasons.value_counts().items()) + "."
+    return text
+
+
+def false_positive_text(calibration_json: Mapping[str, Any] | pd.DataFrame, window: str = "gt1") -> str:
+    """Per comparison: the share of negative controls 'significant' at 5% before and after leave-one-out calibration."""
+    diagnostics = _diagnostics_frame(calibration_json)
+    rows = diagnostics[diagnostics["window"] == window]
+    if rows.empty:
+        return "no diagnostics"
+    lines = []
+    for r in rows.itertuples(index=False):
+        if not np.isfinite(r.uncalibrated_false_positive_rate):
+            lines.append(f"{r.comparison}: no empirical null ({r.reason})")
+            continue
+        lines.append(
+            f"{r.comparison}: {percent(r.uncalibrated_false_positive_rate)} of {int(r.n_negative_controls)} negative "
+            f"controls have p < 0.05 before calibration, {percent(r.loo_false_positive_rate)} after (leave-one-out)"
+        )
+    return "\n".join(lines)
+
+
+def null_table(calibration_json: Mapping[str, Any] | pd.DataFrame, window: str = "gt1") -> pd.DataFrame:
+    """The empirical null and the study diagnostics of each comparison, for people.
+
+    Returns
+    -------
+    DataFrame
+        One row per comparison: negative controls, ``mu`` and ``tau`` with 95% profile-likelihood intervals (log
+        odds ratio scale), EASE with its verdict, the minimum detectable odds ratio before and after calibration, and
+        the balance diagnostic (largest SMD of Table 1, its variable and how the model handles it).
+    """
+    diagnostics = _diagnostics_frame(calibration_json)
+    rows = []
+    for r in diagnostics[diagnostics["window"] == window].itertuples(index=False):
+        ok = np.isfinite(r.null_mu)
+        rows.append(
+            {
+                "comparison": r.comparison,
+                "negative controls": int(r.n_negative_controls),
+                "mu (95% CI)": f"{fixed(r.null_mu, 2)} ({fixed(r.null_mu_lower, 2)} to {fixed(r.null_mu_upper, 2)})"
+                if ok
+                else "n.a.",
+                "tau (95% CI)": f"{fixed(r.null_tau, 2)} ({fixed(r.null_tau_lower, 2)} to {fixed(r.null_tau_upper, 2)})"
+                if ok
+                else "n.a.",
+                "EASE": f"{fixed(r.ease, 2)} ({'passes' if r.ease_pass else 'fails'})" if ok else "n.a.",
+                "min. detectable OR": f"{fixed(r.min_detectable_or, 2)} -> {fixed(r.min_detectable_or_calibrated, 2)}",
+                "balance (largest SMD)": f"{fixed(r.balance_max_smd, 2)} {r.balance_variable} ({r.balance_handled})"
+                if np.isfinite(r.balance_max_smd)
+                else "n.a.",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def null_against_truth_text(calibration_json: Mapping[str, Any] | pd.DataFrame, truth: Truth | None) -> str:
+    """The fitted null beside the planted distribution and the realised null of this panel (synthetic data only)."""
+    truth = as_truth(truth)
+    planted = truth.panel_planted_null if truth is not None else {}
+    if not planted:
+        return "no planted truth: the null cannot be checked against one (a real extract)"
+    diagnostics = _diagnostics_frame(calibration_json)
+    lines = [
+        "Planted: the panel's systematic errors (population, lagged, adjusted) were drawn from "
+        f"N({fixed(planted['mean'], 2)}, {fixed(planted['sd'], 2)}^2); the {int(planted['n_drawn'])} draws have "
+        f"mean {fixed(planted['drawn_mean'], 3)} and SD {fixed(planted['drawn_sd'], 3)}."
+    ]
+    for r in diagnostics[diagnostics["window"] == "gt1"].itertuples(index=False):
+        if not (np.isfinite(r.null_mu) and np.isfinite(r.implied_null_mean)):
+            continue
+        lines.append(
+            f"{r.comparison}: fitted mu {fixed(r.null_mu, 3)} (SE {fixed(r.null_mu_se, 3)}), "
+            f"tau {fixed(r.null_tau, 3)}; "
+            f"the controls' implied errors at large scale: mean {fixed(r.implied_null_mean, 3)}, SD "
+            f"{fixed(r.implied_null_sd, 3)} (z of mu {signed(r.null_mu_z, 1)})"
+        )
+    return "\n".join(lines)
+
+
+def calibrated_estimates_table(
+    estimates: pd.DataFrame, calibration_json: Mapping[str, Any] | pd.DataFrame, comparison: str = "population"
+) -> pd.DataFrame:
+    """The main estimates of one comparison before and after calibration, with what the calibrated interval shows.
+
+    Returns
+    -------
+    DataFrame
+        One row per class and term: ``published`` (yes when a published target), the odds ratio and the calibrated
+        odds ratio with 95% CIs, the calibrated p-value and the verdict of
+        :func:`alsmeds.reporting.reproduction.after_calibration` (gated by EASE).
+    """
+    from alsmeds.reporting.reproduction import after_calibration
+
+    diagnostics = _diagnostics_frame(calibration_json)
+    rows = []
+    for r in estimates[estimates["comparison"] == comparison].itertuples(index=False):
+        found = diagnostics[(diagnostics["comparison"] == comparison) & (diagnostics["window"] == r.window)]
+        rows.append(
+            {
+                "drug_class": r.drug_class,
+                "window": r.window,
+                "published": "yes" if isinstance(r.published_target, str) and r.published_target else "",
+                "OR (95% CI)": _interval_text(r.odds_ratio, r.ci_lower, r.ci_upper),
+                "calibrated OR (95% CI)": _interval_text(
+                    r.calibrated_odds_ratio, r.calibrated_ci_lower, r.calibrated_ci_upper
+                ),
+                "calibrated p": format_p(r.calibrated_p),
+                "after calibration": after_calibration(
+                    r.calibrated_ci_lower, r.calibrated_ci_upper, found.iloc[0].to_dict() if len(found) else None
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def calibration_against_truth(estimates: pd.DataFrame, truth: Truth | None) -> pd.DataFrame | None:
+    """The population comparison's lagged estimates, before and after calibration, beside two estimands.
+
+    The *population* estimand (what the population comparison converges to, confounded by the familial factor,
+    the psychiatric liability and the prescribing propensity) and the *sibling* estimand (the same model within
+    families, which removes the familial factor): both computed at large scale (``truth.json``
+    ``estimands.implied``).  If the controls' systematic errors are exchangeable with the study classes', the
+    calibrated estimate moves from the first towards an estimand free of the shared biases; the sibling
+    estimand is the nearest such quantity the truth holds (it still differs from the causal odds ratio by the
+    within-family confounding and by non-collapsibility).  None without a truth.
+    """
+    truth = as_truth(truth)
+    if truth is None or "population_per_class" not in truth.implied_models:
+        return None
+    rows = []
+    for r in estimates[(estimates["comparison"] == "population") & (estimates["window"] == "gt1")].itertuples():
+        term = f"{r.drug_class}_gt1"
+        population = truth.implied_log_or("population_per_class", term).value
+        sibling = (
+            truth.implied_log_or("sibling_per_class", term).value
+            if "sibling_per_class" in truth.implied_models
+            else np.nan
+        )
+        rows.append(
+            {
+                "drug_class": r.drug_class,
+                "OR (95% CI)": _interval_text(r.odds_ratio, r.ci_lower, r.ci_upper),
+                "calibrated OR (95% CI)": _interval_text(
+                    r.calibrated_odds_ratio, r.calibrated_ci_lower, r.calibrated_ci_upper
+                ),
+                "population estimand": float(np.exp(population)),
+                "sibling estimand": float(np.exp(sibling)),
+                "sibling estimand in calibrated CI": "yes"
+                if r.calibrated_ci_lower <= np.exp(sibling) <= r.calibrated_ci_upper
+                else "no",
+                "population estimand in uncalibrated CI": "yes"
+                if r.ci_lower <= np.exp(population) <= r.ci_upper
+                else "no",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def diagnostic_row(calibration_json: Mapping[str, Any] | pd.DataFrame, comparison: str, window: str) -> dict[str, Any]:
+    """One comparison and term's diagnostics of ``empirical_calibration.json`` as a dict ({} when absent)."""
+    diagnostics = _diagnostics_frame(calibration_json)
+    found = diagnostics[(diagnostics["comparison"] == comparison) & (diagnostics["window"] == window)]
+    return found.iloc[0].to_dict() if len(found) else {}
+
+
+def null_by_panel_size(
+    controls: pd.DataFrame, comparison: str = "population", window: str = "gt1", sizes: tuple[int, ...] = (5, 10, 20)
+) -> pd.DataFrame:
+    """The empirical null refitted to the first ``n`` negative controls of the panel's file, for each ``n``.
+
+    How many controls a null needs: ``mu`` and ``tau`` with their 95% profile-likelihood intervals from the
+    first 5, 10, 20 and all estimable negative controls, in the order of the code list (the PPIs first).
+    Uses :func:`alsmeds.models.calibration.fit_null`.
+    """
+    rows = controls[
+        (controls["comparison"] == comparison)
+        & (controls["window"] == window)
+        & (controls["control_type"] == "negative_control")
+        & controls["estimable"].astype(bool)
+    ]
+    out = []
+    for n in sorted({*(s for s in sizes if s < len(rows)), len(rows)}):
+        null = fit_null(rows["log_or"].to_numpy()[:n], rows["se"].to_numpy()[:n])
+        mu, tau = float(null.params["mu"]), float(null.params["tau"])
+        profile = null.profile_ci()
+        out.append(
+            {
+                "negative controls": n,
+                "mu (95% CI)": f"{fixed(mu, 2)} ({fixed(profile.loc['mu', 'lower'], 2)} to "
+                f"{fixed(profile.loc['mu', 'upper'], 2)})",
+                "tau (95% CI)": f"{fixed(tau, 2)} ({fixed(profile.loc['tau', 'lower'], 2)} to "
+                f"{fixed(profile.loc['tau', 'upper'], 2)})",
+                "EASE": fixed(expected_absolute_systematic_error((mu, tau)), 2),
+            }
+        )
+    return pd.DataFrame(out)

@@ -115,10 +115,142 @@ REPRODUCTION_COLUMNS: dict[str, str] = {
     "target, synthetic data only) or not estimable (rules in alsmeds.reporting.reproduction)",
     "note": "the reason when not estimable; the source of the estimate; for a calibrated input, what kind and "
     "whether the generator hit it",
+    "calibrated_estimate": "odds ratios: the estimate after empirical calibration with the panel of negative and "
+    "positive controls (empirical_calibration.csv; not to be confused with the status 'calibrated input')",
+    "calibrated_ci_lower": "its calibrated 95% CI lower limit",
+    "calibrated_ci_upper": "its calibrated 95% CI upper limit",
+    "calibrated_p": "calibrated p-value against the empirical null of the same comparison and term",
+    "after_calibration": "raised, lowered or not shown after calibration (the calibrated CI above, below or "
+    "including 1); 'diagnostics fail: ...' when the null's expected absolute systematic error is above its "
+    "threshold (the calibrated numbers are then shown but not read); 'not calibrated: ...' with the reason",
+    "diagnostics": "the comparison's study diagnostics: EASE against its threshold, minimum detectable OR "
+    "(uncalibrated and calibrated) and covariate balance (largest SMD of Table 1)",
 }
 
+#: Why the published hazard ratios are not calibrated.
+NOT_CALIBRATED_HAZARD = (
+    "not calibrated: the panel's controls are exposures of the risk models, not of survival after diagnosis"
+)
+
 #: Columns of the qualitative verdicts.
-VERDICT_COLUMNS = ["target", "description", "status", "rule", "evidence"]
+VERDICT_COLUMNS = ["target", "description", "status", "rule", "evidence", "after_calibration"]
+
+
+def _calibration_files(results_dir: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """``empirical_calibration.csv`` and its diagnostics (``empirical_calibration.json``), or None."""
+    estimates = _read_csv(results_dir, "empirical_calibration")
+    payload = _read_json(results_dir, "empirical_calibration")
+    diagnostics = pd.DataFrame(payload["diagnostics"]) if payload and payload.get("diagnostics") else None
+    return estimates, diagnostics
+
+
+def diagnostics_text(diagnostic: Mapping[str, Any]) -> str:
+    """One comparison and term's study diagnostics in a line: EASE, minimum detectable OR, balance."""
+    parts = []
+    ease, threshold = diagnostic.get("ease"), diagnostic.get("ease_threshold")
+    if ease is not None and np.isfinite(ease):
+        parts.append(f"EASE {fixed(ease, 2)} ({'passes' if ease <= threshold else 'fails'} at {fixed(threshold, 2)})")
+    else:
+        parts.append(f"EASE not estimable ({diagnostic.get('reason') or 'no null'})")
+    mdrr, mdrr_c = diagnostic.get("min_detectable_or"), diagnostic.get("min_detectable_or_calibrated")
+    if mdrr is not None and np.isfinite(mdrr):
+        parts.append(f"minimum detectable OR {fixed(mdrr, 2)} (calibrated {fixed(mdrr_c, 2)})")
+    smd = diagnostic.get("balance_max_smd")
+    if smd is not None and np.isfinite(smd):
+        verdict = "passes" if diagnostic.get("balance_pass") else "fails"
+        parts.append(
+            f"balance {verdict} at {fixed(diagnostic['balance_threshold'], 2)}: largest SMD {fixed(smd, 2)} "
+            f"({diagnostic['balance_variable']}, {diagnostic['balance_handled']})"
+        )
+    return "; ".join(parts)
+
+
+def after_calibration(lower: float, upper: float, diagnostic: Mapping[str, Any] | None) -> str:
+    """What a calibrated 95% CI shows, or why it is not read (EASE above its threshold).
+
+    ``raised after calibration`` (lower limit above 1), ``lowered after calibration`` (upper limit
+    below 1), ``not shown after calibration`` (the CI includes 1); ``diagnostics fail: EASE ...``
+    when the empirical null's expected absolute systematic error is above the threshold: OHDSI
+    does not unblind such an estimate, and neither does this verdict.
+    """
+    if diagnostic is None:
+        return "not calibrated: no diagnostics for this comparison and term"
+    ease, threshold = diagnostic.get("ease"), diagnostic.get("ease_threshold")
+    if ease is None or not np.isfinite(ease):
+        return f"not calibrated: {diagnostic.get('reason') or 'no empirical null'}"
+    if ease > threshold:
+        return f"diagnostics fail: EASE {fixed(ease, 2)} above {fixed(threshold, 2)}"
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return "not calibrated: no calibrated interval"
+    if lower > 1:
+        return "raised after calibration"
+    if upper < 1:
+        return "lowered after calibration"
+    return "not shown after calibration"
+
+
+#: Why the other qualitative findings are not judged after calibration.
+NOT_CALIBRATED_FINDINGS = {
+    "finding:under_65": "not calibrated: a ratio of odds ratios between strata of one comparison; the panel does "
+    "not estimate the systematic error per stratum",
+    "finding:men_and_women": "not calibrated: a ratio of odds ratios between strata of one comparison; the panel "
+    "does not estimate the systematic error per stratum",
+    "finding:relatives": "not calibrated: a ratio of two comparisons' estimates needs the joint distribution of "
+    "their systematic errors, which the panel does not estimate",
+    "finding:prognosis": NOT_CALIBRATED_HAZARD,
+    "finding:decline": "not calibrated: the panel's controls are exposures of the risk models, not of the decline",
+}
+
+
+def _windows_after_calibration(results_dir: Path) -> str:
+    """The every-window finding after calibration: the population windows' calibrated CIs, by EASE-passing terms."""
+    estimates, diagnostics = _calibration_files(results_dir)
+    if estimates is None or diagnostics is None:
+        return "not calibrated: no results/empirical_calibration.csv"
+    cells = estimates[(estimates["comparison"] == "population") & estimates["window"].isin(["0_1", "1_5", "gt5"])]
+    cells = cells[np.isfinite(cells["calibrated_ci_lower"].astype(float))]
+    if cells.empty:
+        return "not calibrated: no calibrated window"
+    readable, failing = [], []
+    for window, group in cells.groupby("window", sort=True):
+        found = diagnostics[(diagnostics["comparison"] == "population") & (diagnostics["window"] == window)]
+        verdict = after_calibration(1.0, 1.0, found.iloc[0].to_dict() if len(found) else None)  # the gate only
+        if verdict.startswith("diagnostics fail") or verdict.startswith("not calibrated"):
+            failing.append(f"{WINDOW_NAMES.get(window, window)} ({verdict})")
+        else:
+            readable.append(group)
+    parts = []
+    if readable:
+        read = pd.concat(readable)
+        above = int((read["calibrated_ci_lower"] > 1).sum())
+        parts.append(f"{above} of {len(read)} calibrated ORs with a CI above 1 in the windows whose diagnostics pass")
+    if failing:
+        parts.append("not read: " + ", ".join(failing))
+    return "; ".join(parts)
+
+
+def _calibrated_ratio(
+    target: pd.Series, estimates: pd.DataFrame | None, diagnostics: pd.DataFrame | None
+) -> dict[str, Any]:
+    """The scorecard's calibration columns of one published ratio (see :data:`REPRODUCTION_COLUMNS`)."""
+    if target["kind"] == "hazard_ratio":
+        return {"after_calibration": NOT_CALIBRATED_HAZARD}
+    if estimates is None or diagnostics is None:
+        return {"after_calibration": "not calibrated: no results/empirical_calibration.csv"}
+    row = estimates[estimates["published_target"] == target["target"]]
+    if row.empty:
+        return {"after_calibration": "not calibrated: no calibrated row for this target"}
+    r = row.iloc[0]
+    found = diagnostics[(diagnostics["comparison"] == r["comparison"]) & (diagnostics["window"] == r["window"])]
+    diagnostic = found.iloc[0].to_dict() if len(found) else None
+    return {
+        "calibrated_estimate": r["calibrated_odds_ratio"],
+        "calibrated_ci_lower": r["calibrated_ci_lower"],
+        "calibrated_ci_upper": r["calibrated_ci_upper"],
+        "calibrated_p": r["calibrated_p"],
+        "after_calibration": after_calibration(r["calibrated_ci_lower"], r["calibrated_ci_upper"], diagnostic),
+        "diagnostics": diagnostics_text(diagnostic) if diagnostic else "",
+    }
 
 
 def _read_csv(results_dir: Path, name: str) -> pd.DataFrame | None:
@@ -314,6 +446,7 @@ def scorecard(
     truth = as_truth(truth)
     results = {name: _read_csv(results_dir, name) for name in ("risk_models", "joint_model")}
     cohort, followup = _read_json(results_dir, "01_cohort"), _read_json(results_dir, "followup")
+    calibrated, diagnostics = _calibration_files(results_dir)
     rows = []
     for _, target in published_values().iterrows():
         if target["kind"] == "qualitative":
@@ -335,6 +468,7 @@ def scorecard(
                     z_limit=z_limit,
                 )
             )
+            row.update(_calibrated_ratio(target, calibrated, diagnostics))
         else:
             found = _design_estimate(target, cohort, followup)
             row.update(found)
@@ -346,9 +480,11 @@ def scorecard(
     out = pd.DataFrame(rows).reindex(columns=list(REPRODUCTION_COLUMNS))
     out["published_in_ci"] = out["published_in_ci"].astype("boolean")
     for c in ("published", "published_lower", "published_upper", "planted", "estimate", "ci_lower", "ci_upper",
-              "ci_width_ratio", "z"):  # fmt: skip
+              "ci_width_ratio", "z", "calibrated_estimate", "calibrated_ci_lower", "calibrated_ci_upper",
+              "calibrated_p"):  # fmt: skip
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
-    out["note"] = out["note"].fillna("")
+    for c in ("note", "after_calibration", "diagnostics"):
+        out[c] = out[c].fillna("")
     return out
 
 
@@ -502,7 +638,8 @@ def qualitative_verdicts(results_dir: str | Path, relatives_correlation: float =
 
     def add(target: str, status: str, rule: str, evidence: str) -> None:
         verdicts.append({"target": target, "description": described.get(target, ""), "status": status,
-                         "rule": rule, "evidence": evidence})  # fmt: skip
+                         "rule": rule, "evidence": evidence,
+                         "after_calibration": NOT_CALIBRATED_FINDINGS.get(target, "")})  # fmt: skip
 
     # every window raised
     rule = (
@@ -526,6 +663,7 @@ def qualitative_verdicts(results_dir: str | Path, relatives_correlation: float =
         )
         add("finding:every_window_raised", status, rule,
             f"{above} of {len(cells)} ORs above 1 ({excluding} with a CI above 1)")  # fmt: skip
+    verdicts[-1]["after_calibration"] = _windows_after_calibration(results_dir)
 
     # restricted to under 65: judged by the age interaction, not by one stratum's interval
     rule = (
@@ -747,6 +885,7 @@ def split_report(report: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         boolean, ``note`` text); ``verdicts``: one row per qualitative finding, columns
         :data:`VERDICT_COLUMNS`, the evidence and the rule split back out of ``note``.
     """
+    report = report.reindex(columns=list(dict.fromkeys([*report.columns, *REPRODUCTION_COLUMNS])))  # older files
     qualitative = report["kind"] == "qualitative"
     card = report[~qualitative].reindex(columns=list(REPRODUCTION_COLUMNS)).reset_index(drop=True)
     card["published_in_ci"] = card["published_in_ci"].map(_nullable_bool).astype("boolean")
@@ -760,9 +899,12 @@ def split_report(report: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             "status": found["status"],
             "rule": [p[1] if len(p) > 1 else "" for p in parts],
             "evidence": [p[0] for p in parts],
+            "after_calibration": found["after_calibration"].fillna("").astype(str),
         },
         columns=VERDICT_COLUMNS,
     )
+    for c in ("after_calibration", "diagnostics"):
+        card[c] = card[c].fillna("").astype(str)
     return card, verdicts
 
 
