@@ -387,3 +387,53 @@ def test_every_window_raised_needs_every_interval_above_one(tmp_path):
     risk.to_csv(tmp_path / "risk_models.csv", index=False)
     verdict = qualitative_verdicts(tmp_path).set_index("target").loc["finding:every_window_raised"]
     assert verdict["status"] == "direction only" and "with a CI above 1" in verdict["evidence"]
+
+
+def test_after_calibration_reads_the_calibrated_interval_only_where_ease_passes():
+    from alsmeds.reporting.reproduction import after_calibration, diagnostics_text
+
+    passing = {"ease": 0.19, "ease_threshold": 0.25, "min_detectable_or": 1.29, "min_detectable_or_calibrated": 1.42,
+               "balance_max_smd": 0.09, "balance_pass": True, "balance_threshold": 0.1, "balance_variable": "civil",
+               "balance_handled": "adjusted"}  # fmt: skip
+    assert after_calibration(1.05, 1.6, passing) == "raised after calibration"
+    assert after_calibration(0.5, 0.95, passing) == "lowered after calibration"
+    assert after_calibration(0.95, 1.56, passing) == "not shown after calibration"
+    failing = {**passing, "ease": 0.54}
+    assert after_calibration(1.3, 12.1, failing) == "diagnostics fail: EASE 0.54 above 0.25"
+    assert after_calibration(1.3, 1.5, {"ease": np.nan, "reason": "fewer than 5 controls"}).startswith(
+        "not calibrated: fewer than 5"
+    )
+    assert after_calibration(1.3, 1.5, None).startswith("not calibrated")
+    text = diagnostics_text(passing)
+    assert text == (
+        "EASE 0.19 (passes at 0.25); minimum detectable OR 1.29 (calibrated 1.42); balance passes at 0.10: "
+        "largest SMD 0.09 (civil, adjusted)"
+    )
+    assert diagnostics_text({**failing, "balance_max_smd": np.nan}).startswith("EASE 0.54 (fails at 0.25)")
+
+
+def test_scorecard_and_verdicts_after_calibration(tmp_path):
+    """The calibrated columns come from empirical_calibration.{csv,json}; hazard and stratum ratios say why not."""
+    for p in [*paths.COMMITTED_RESULTS_DIR.glob("*.csv"), *paths.COMMITTED_RESULTS_DIR.glob("*.json")]:
+        shutil.copy(p, tmp_path / p.name)
+    card = scorecard(tmp_path, None).set_index("target")
+    calibrated = pd.read_csv(tmp_path / "empirical_calibration.csv").set_index("published_target")
+    row = calibrated.loc["risk:anxiolytics:gt1"]
+    assert card.loc["risk:anxiolytics:gt1", "calibrated_estimate"] == pytest.approx(row["calibrated_odds_ratio"])
+    assert card.loc["risk:anxiolytics:gt1", "calibrated_ci_lower"] == pytest.approx(row["calibrated_ci_lower"])
+    assert card.loc["risk:anxiolytics:gt1", "diagnostics"].startswith("EASE")
+    assert card.loc["prognosis:anxiolytics", "after_calibration"].startswith("not calibrated: the panel's controls")
+    assert np.isnan(card.loc["prognosis:anxiolytics", "calibrated_estimate"])
+    assert card.loc["count:cases", "after_calibration"] == ""
+    verdicts = qualitative_verdicts(tmp_path).set_index("target")["after_calibration"]
+    assert "calibrated ORs with a CI above 1" in verdicts["finding:every_window_raised"]
+    assert verdicts["finding:under_65"].startswith("not calibrated")
+    # without the calibration files: said, not raised
+    (tmp_path / "empirical_calibration.csv").unlink()
+    card = scorecard(tmp_path, None).set_index("target")
+    assert (
+        card.loc["risk:anxiolytics:gt1", "after_calibration"] == "not calibrated: no results/empirical_calibration.csv"
+    )
+    assert qualitative_verdicts(tmp_path).set_index("target").loc[
+        "finding:every_window_raised", "after_calibration"
+    ] == ("not calibrated: no results/empirical_calibration.csv")

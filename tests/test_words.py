@@ -47,6 +47,8 @@ METHOD_CONSTANTS = {
     0.99: "PRO-ACT's mean decline, points/month",
     1.0: "a ratio of one",
     0.5: "half a day / one half",
+    0.25: "OHDSI's threshold of the expected absolute systematic error (calibration.ease_threshold)",
+    47.5: "the ALSFRS-R ceiling's censoring point: 48 less half a point of rounding",
 }
 
 _DECIMAL = re.compile(r"(?<![\w.$/-])-?\d+\.\d+(?![\w.])")

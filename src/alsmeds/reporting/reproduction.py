@@ -1031,6 +1031,39 @@ def show_evalues(card: pd.DataFrame) -> Table:
     )  # fmt: skip
 
 
+def show_after_calibration(card: pd.DataFrame) -> Table:
+    """The published ratios beside our estimate before and after empirical calibration, and the diagnostics.
+
+    One row per published ratio: the published value, ours with its 95% CI, the calibrated one (odds ratios only:
+    the panel's controls are exposures of the risk models), what the calibrated interval shows and the
+    comparison's diagnostics (``after_calibration`` and ``diagnostics`` of :data:`REPRODUCTION_COLUMNS`).
+    """
+    ratios = readable_targets(card[card["kind"].isin(RATIO_KINDS)])
+    frame = pd.DataFrame(
+        {
+            "target": ratios["target"],
+            "published": ratios["published"],
+            "ours": [format_ratio(e, lo, hi) for e, lo, hi in zip(ratios["estimate"], ratios["ci_lower"],
+                                                                   ratios["ci_upper"], strict=True)],
+            "calibrated": [
+                format_ratio(e, lo, hi) if np.isfinite(e) else ""
+                for e, lo, hi in zip(ratios["calibrated_estimate"], ratios["calibrated_ci_lower"],
+                                     ratios["calibrated_ci_upper"], strict=True)
+            ],
+            "after_calibration": ratios["after_calibration"],
+            "diagnostics": ratios["diagnostics"],
+        }
+    )  # fmt: skip
+    return show_table(
+        frame,
+        caption="Published ratios, ours and ours after empirical calibration (95% CIs)",
+        index=False,
+        columns={"target": "Published target", "published": "Published", "ours": "Ours (95% CI)",
+                 "calibrated": "Calibrated (95% CI)", "after_calibration": "After calibration",
+                 "diagnostics": "Diagnostics"},
+    )  # fmt: skip
+
+
 def information_note(card: pd.DataFrame) -> str:
     """How many times the published hazard ratios' information our data carry (:func:`information_table`)."""
     info = information_table(card)
@@ -1052,12 +1085,18 @@ def show_information(card: pd.DataFrame) -> Table:
 
 
 def show_verdicts(verdicts: pd.DataFrame) -> Table:
-    """Each published finding, its verdict, the evidence and the rule (:func:`qualitative_verdicts`)."""
+    """Each published finding, its verdict, the evidence, the verdict after calibration and the rule."""
     return show_table(
-        verdicts[["description", "status", "evidence", "rule"]],
+        verdicts[["description", "status", "evidence", "after_calibration", "rule"]],
         caption="Published findings and their verdicts",
         index=False,
-        columns={"description": "Published finding", "status": "Verdict", "evidence": "Evidence", "rule": "Rule"},
+        columns={
+            "description": "Published finding",
+            "status": "Verdict",
+            "evidence": "Evidence",
+            "after_calibration": "After calibration",
+            "rule": "Rule",
+        },  # fmt: skip
     )
 
 
