@@ -3,10 +3,14 @@
 * Hand-made registries check each rule of :func:`alsmeds.derive.survival_data.build_survival_data`
   (event, censoring at the end of follow-up and at emigration, ventilation before death,
   baseline ALSFRS-R) and the small helpers (quantiles, RMST).
-* On the committed data, lifelines' Cox fits must agree with R ``survival::coxph``
-  (Efron ties) to 1e-6 in coefficients and standard errors, the Kaplan-Meier estimates
-  with R ``survfit`` to 1e-8.  Without R the module's R tests are skipped, except under CI
-  (``CI`` set), where a missing R is a broken install and must fail.
+* On the committed data, the study's Cox fits (the bundle's engine,
+  :mod:`alsmeds.models.cox_engine`) must agree with R ``survival::coxph(..., robust = TRUE)``
+  (Efron ties) to 1e-8 in coefficients, model-based and robust (sandwich) standard errors
+  and the partial log-likelihood, their proportional-hazards tests and scaled Schoenfeld
+  residuals with R ``cox.zph`` to 1e-8, and the Kaplan-Meier estimates with R ``survfit`` to
+  1e-8.  Without R the module's R tests are skipped, except under CI (``CI`` set), where a
+  missing R is a broken install and must fail.  lifelines' ``CoxPHFitter`` is a second
+  reference, without R: coefficients within 1e-6.
 * At 20 times the paper's sample (register rows -> analysis table -> survival data), the
   Cox log hazard ratios must lie within 3 standard errors (estimate SE and Monte Carlo SE
   combined) of the total effects implied by the planted joint model
@@ -47,11 +51,13 @@ from alsmeds.models.km import (
 )
 from alsmeds.paths import SYNTHETIC_DIR
 from alsmeds.published import PUBLISHED_FOLLOWUP_YEARS
-from alsmeds.reference.coxph import r_coxph
+from alsmeds.reference.coxph import CoxphSpec, r_coxph
 
-#: Agreement with R coxph (coefficients, SEs, log-likelihood) and survfit (survival estimates).
-COX_ATOL = 1e-6
+#: Agreement with R coxph (coefficients, model-based and robust SEs, log-likelihood, cox.zph) and survfit.
+COX_ATOL = 1e-8
 KM_ATOL = 1e-8
+#: Agreement with lifelines' CoxPHFitter (tight Newton settings), the second reference.
+LIFELINES_ATOL = 1e-6
 #: Large-scale recovery: data scale, data seed, scale and seed of the implied estimands.
 LARGE_SCALE = 20
 LARGE_SEED = 2027
@@ -333,6 +339,51 @@ def test_cox_model_with_a_separating_covariate_is_not_estimable():
     assert fit.estimable and "male" not in fit.params.index
 
 
+def _monotone_in(data: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Those with ``column`` = 1 have the first events, the others only once none of them is at risk.
+
+    Every event then has the largest ``column`` of its risk set: the partial likelihood is monotone in its
+    coefficient.  The counting rules cannot see it (both groups have events): only the fit can.
+    """
+    data = data.sort_values("time").reset_index(drop=True).assign(event=1)
+    data[column] = (data.index <= len(data) // 3).astype(int)
+    return data
+
+
+def test_cox_exposure_whose_coefficient_runs_off_is_reported_not_estimable_and_the_rest_fitted():
+    fit = fit_cox(_monotone_in(_toy_survival(), "use_anxiolytics"), ["use_anxiolytics"], adjustment=["male"])
+    assert not fit.fitter.converged and fit.fitter.message.startswith("monotone likelihood")
+    assert fit.not_estimable == {"use_anxiolytics": "monotone likelihood: the hazard ratio is not finite"}
+    assert fit.estimable and list(fit.params.index) == ["male"] and list(fit.robust_bse.index) == ["male"]
+    row = fit.to_frame().set_index("term").loc["use_anxiolytics"]
+    assert not row["estimable"] and np.isnan(row["robust_se"]) and row["reason"].startswith("monotone likelihood")
+    assert list(scaled_schoenfeld(fit).columns) == ["time", "male"]
+
+
+def test_cox_model_whose_covariate_coefficient_runs_off_is_not_estimable_and_says_so():
+    fit = fit_cox(_monotone_in(_toy_survival(), "bulbar"), ["use_anxiolytics"], adjustment=["male", "bulbar"])
+    assert not fit.estimable and fit.reason == "separation: the coefficient of bulbar is not finite"
+    assert set(fit.to_frame()["reason"]) == {fit.reason}
+
+
+def test_cox_model_that_does_not_converge_or_that_the_engine_refuses_has_a_reason(monkeypatch):
+    import alsmeds.models.cox as cox
+    from alsmeds.models.cox_engine import CoxDataError
+
+    data = _toy_survival()
+    short = fit_cox(data, ["use_anxiolytics"], fit_options={"max_iter": 1})
+    assert not short.estimable and short.reason == "the Cox model did not converge (did not converge in 1 iterations)"
+
+    def refuse(*args, **kwargs):
+        raise CoxDataError("the information matrix is singular: a covariate carries no information. More text")
+
+    monkeypatch.setattr(cox, "fit_coxph", refuse)
+    refused = fit_cox(data, ["use_anxiolytics"])
+    assert not refused.estimable and refused.reason == (
+        "the Cox model cannot be fitted: the information matrix is singular: a covariate carries no information"
+    )
+
+
 def test_logrank_and_rmst_without_users():
     data = _toy_survival().assign(use_hypnotics=0)
     logrank = logrank_by_use(data).set_index("drug_class")
@@ -406,7 +457,16 @@ def test_cox_fits_are_clean(committed_fits):
                              ("ci_lower", "hazard_ratio_lower"), ("ci_upper", "hazard_ratio_upper")):  # fmt: skip
             np.testing.assert_array_equal(rows[ours].to_numpy(), wald[shared].to_numpy())
         np.testing.assert_allclose(np.sqrt(np.diag(fit.cov_params())), fit.bse.to_numpy(), rtol=1e-12)
-        assert fit.summary().startswith(f"Cox model {fit.label}: 1057 cases")
+        # The robust columns: the robust Wald table, from the sandwich covariance; the estimate is the same.
+        robust = fit.robust_wald_table()
+        for ours, shared in (("robust_se", "se"), ("robust_ci_lower", "hazard_ratio_lower"),
+                             ("robust_ci_upper", "hazard_ratio_upper"), ("robust_p_value", "p_value")):  # fmt: skip
+            np.testing.assert_array_equal(rows[ours].to_numpy(), robust[shared].to_numpy())
+        np.testing.assert_allclose(np.sqrt(np.diag(fit.robust_cov_params())), fit.robust_bse.to_numpy(), rtol=1e-12)
+        assert list(fit.robust_bse.index) == list(fit.params.index) and (fit.robust_bse > 0).all()
+        assert np.all(frame["robust_ci_lower"] < frame["hazard_ratio"])
+        assert np.all(frame["hazard_ratio"] < frame["robust_ci_upper"])
+        assert fit.fitter.converged and fit.summary().startswith(f"Cox model {fit.label}: 1057 cases")
     mutual = committed_fits[-1]
     assert set(mutual.ph_test["term"]) == set(mutual.params.index)
 
@@ -419,21 +479,48 @@ def _cox_columns():
 
 @pytest.fixture(scope="module")
 def r_reference(committed, committed_fits):
+    """R's coxph (robust = TRUE, eps = 1e-12, cox.zph) of every committed model, and survfit by use."""
     groups = {k: (committed, f"use_{k}") for k in CLASSES}
-    return r_coxph({f.label: f.design for f in committed_fits}, survfit=groups, rmean_tau=3.0)
+    models = {f.label: CoxphSpec(f.design, robust=True, zph=("km",)) for f in committed_fits}
+    return r_coxph(models, eps=1e-12, survfit=groups, rmean_tau=3.0)
 
 
 @pytest.mark.r
 @pytest.mark.usefixtures("needs_r")
 def test_cox_agrees_with_r_coxph(committed_fits, r_reference):
+    """Coefficients, model-based and robust SEs, log-likelihood, cox.zph and its residuals: R's to 1e-8."""
     for fit in committed_fits:
         ref = r_reference["models"][fit.label]
         assert ref["warnings"] == [] and ref["n"] == fit.n and ref["nevent"] == fit.events
-        coef = ref["coefficients"].reindex(fit.params.index)
-        se = ref["se"].reindex(fit.bse.index)
-        np.testing.assert_allclose(fit.params, coef, rtol=0, atol=COX_ATOL, err_msg=fit.label)
-        np.testing.assert_allclose(fit.bse, se, rtol=0, atol=COX_ATOL, err_msg=fit.label)
+        terms = fit.params.index
+        np.testing.assert_allclose(fit.params, ref["coefficients"][terms], rtol=0, atol=COX_ATOL, err_msg=fit.label)
+        np.testing.assert_allclose(fit.bse, ref["naive_se"][terms], rtol=0, atol=COX_ATOL, err_msg=fit.label)
+        np.testing.assert_allclose(fit.robust_bse, ref["robust_se"][terms], rtol=0, atol=COX_ATOL, err_msg=fit.label)
         assert fit.loglik == pytest.approx(ref["loglik"], abs=COX_ATOL)
+        # The results columns carry them (model-based and robust).
+        frame = fit.to_frame().set_index("term").loc[terms]
+        np.testing.assert_allclose(frame["se"], ref["naive_se"][terms], rtol=0, atol=COX_ATOL)
+        np.testing.assert_allclose(frame["robust_se"], ref["robust_se"][terms], rtol=0, atol=COX_ATOL)
+        # The proportional-hazards test is R's cox.zph (survival >= 3.0), not lifelines' older test.
+        zph = r_reference["models"][fit.label]["zph"]["km"]
+        ph = fit.ph_test.set_index("term")
+        np.testing.assert_allclose(ph["chisq"], zph.loc[ph.index, "chisq"], rtol=COX_ATOL, atol=COX_ATOL)
+        np.testing.assert_allclose(ph["p_value"], zph.loc[ph.index, "p"], rtol=COX_ATOL, atol=COX_ATOL)
+        y = r_reference["models"][fit.label]["zph_y"]["km"]
+        np.testing.assert_allclose(scaled_schoenfeld(fit)[terms], y[terms], rtol=0, atol=COX_ATOL)
+
+
+def test_cox_agrees_with_lifelines_the_second_reference(committed_fits):
+    """lifelines' CoxPHFitter (tight Newton settings) on the same designs: the same fits, without R."""
+    from alsmeds.models.cox import fit_lifelines_cox
+
+    for fit in committed_fits:
+        cph, caught = fit_lifelines_cox(fit.design)
+        assert caught == []
+        terms = fit.params.index
+        np.testing.assert_allclose(fit.params, cph.params_[terms], rtol=0, atol=LIFELINES_ATOL, err_msg=fit.label)
+        np.testing.assert_allclose(fit.bse, cph.standard_errors_[terms], rtol=LIFELINES_ATOL, err_msg=fit.label)
+        assert fit.loglik == pytest.approx(cph.log_likelihood_, abs=LIFELINES_ATOL)
 
 
 @pytest.mark.r
@@ -526,7 +613,9 @@ def test_committed_numbers_of_notebook_05(committed, committed_fits):
     for term, hr in expected.items():
         assert mutual.loc[term, "hazard_ratio"] == pytest.approx(hr, abs=5e-4)
     ph = committed_fits[-1].ph_test.set_index("term")
-    assert ph.loc["age_per_10y", "p_value"] < 0.001 and ph.loc["age_per_10y", "chisq"] == pytest.approx(11.83, abs=0.01)
+    # R's cox.zph (survival >= 3.0; test_cox_agrees_with_r_coxph): 14.09.  lifelines' older correlation-type test,
+    # which the bundle used before its own engine, gave 11.83.
+    assert ph.loc["age_per_10y", "p_value"] < 0.001 and ph.loc["age_per_10y", "chisq"] == pytest.approx(14.09, abs=0.01)
     assert (ph.drop(index="age_per_10y")["p_value"] > 0.05).all()  # only age breaks proportional hazards
     stratified = fit_cox(
         committed,
@@ -570,6 +659,7 @@ def test_robust_standard_errors_keep_the_estimates_and_change_only_the_variance(
         rows = robust[robust["model"] == fit.model].set_index("term").reindex(fit.exposures)
         np.testing.assert_allclose(np.log(rows["hazard_ratio"]), fit.params[fit.exposures], rtol=1e-12)
         np.testing.assert_allclose(rows["se"], fit.bse[fit.exposures], rtol=1e-12)
+        np.testing.assert_allclose(rows["robust_se"], fit.robust_bse[fit.exposures], rtol=1e-12)
     assert (robust["robust_se"] > 0).all()
     np.testing.assert_allclose(robust["robust_over_model"], robust["robust_se"] / robust["se"])
     width = np.log(robust["robust_ci_upper"]) - np.log(robust["robust_ci_lower"])
@@ -580,31 +670,16 @@ def test_robust_standard_errors_keep_the_estimates_and_change_only_the_variance(
 
 @pytest.mark.r
 @pytest.mark.usefixtures("needs_r")
-def test_robust_standard_errors_agree_with_r_despite_ties(committed_fits, tmp_path):
-    """lifelines' sandwich ignores ties (Efron); on the committed data's tied days it still matches R within 0.1%."""
-    import subprocess
-
+def test_robust_standard_errors_agree_with_r_despite_ties(committed_fits, r_reference):
+    """The engine's sandwich handles Efron ties (lifelines' did not): on the committed data's tied days, R's to 1e-8."""
     from alsmeds.reporting.survival_results import robust_standard_errors
 
     robust = robust_standard_errors(committed_fits).set_index(["model", "term"])["robust_se"]
-    script = tmp_path / "robust.R"
-    script.write_text(
-        "suppressPackageStartupMessages(library(survival))\n"
-        "args <- commandArgs(TRUE)\n"
-        "d <- read.csv(args[1])\n"
-        "covs <- setdiff(names(d), c('time', 'event'))\n"
-        "f <- coxph(as.formula(paste('Surv(time, event) ~', paste(covs, collapse = ' + '))), data = d,\n"
-        "           ties = 'efron', robust = TRUE, control = coxph.control(eps = 1e-12, iter.max = 50))\n"
-        "write.csv(data.frame(term = covs, robust_se = sqrt(diag(f$var))), args[2], row.names = FALSE)\n"
-    )
     tied = 0
     for fit in committed_fits:
-        design, out = tmp_path / f"{fit.label}.csv", tmp_path / f"{fit.label}_out.csv"
-        fit.design.to_csv(design, index=False)
-        subprocess.run(["Rscript", str(script), str(design), str(out)], check=True, capture_output=True, timeout=120)
-        reference = pd.read_csv(out).set_index("term")["robust_se"]
+        reference = r_reference["models"][fit.label]["robust_se"]
         for term in fit.exposures:
-            assert robust[(fit.model, term)] == pytest.approx(reference[term], rel=1e-3), (fit.label, term)
+            assert robust[(fit.model, term)] == pytest.approx(reference[term], abs=COX_ATOL), (fit.label, term)
         event_days = fit.design.loc[fit.design["event"] == 1, "time"]
         tied = max(tied, int(event_days.duplicated(keep=False).sum()))
     assert tied > 100, "the check is only meaningful with many tied event days"

@@ -83,8 +83,10 @@ def survival_cox(ctx: AnalysisContext) -> list[Path]:
 
     Estimand: the hazard ratio of each class's prediagnostic use conditional on the
     specification's covariates (``spec.survival.covariates``), per class and with the
-    three classes together; Efron ties, model-based (inverse observed information) SEs,
-    and the Grambsch-Therneau test of proportional hazards per term
+    three classes together, fitted by the bundle's Cox engine (Efron ties); model-based
+    (inverse observed information) SEs and intervals, robust (Lin-Wei sandwich, one
+    cluster per patient) SEs and intervals beside them (``robust_*`` columns), and the
+    test of proportional hazards per term (R's ``cox.zph``)
     (:func:`alsmeds.models.cox.fit_cox_models`).  It is a total effect of use after
     diagnosis (through faster decline too), assuming proportional hazards and independent
     censoring.  For synthetic data the implied total effect of each exposure term (the

@@ -1,10 +1,14 @@
 """Cox models of survival after ALS diagnosis by prediagnostic use, with proportional-hazards checks.
 
-The model ``h(t | x) = h0(t) exp(b'x)`` is fitted by lifelines' ``CoxPHFitter`` (tight
-Newton settings, :data:`LIFELINES_FIT_OPTIONS`) to the survival data of
-:mod:`alsmeds.derive.survival_data`, whose rules (event, censoring, baseline ALSFRS-R,
-exposure) are defined there.  R ``survival::coxph`` is the reference
-(:mod:`alsmeds.reference.coxph`).
+The model ``h(t | x) = h0(t) exp(b'x)`` is fitted by the bundle's own Cox engine,
+:func:`alsmeds.models.cox_engine.fit_coxph` (Efron ties, Newton-Raphson to the maximum:
+:data:`COXPH_FIT_OPTIONS`), to the survival data of :mod:`alsmeds.derive.survival_data`,
+whose rules (event, censoring, baseline ALSFRS-R, exposure) are defined there.  R
+``survival::coxph`` is the reference (:mod:`alsmeds.reference.coxph`): the study's fits
+agree with ``coxph(..., robust = TRUE)`` to 1e-8 in coefficients, model-based and robust
+SEs (``tests/test_survival.py``; within 3e-15 on the committed data).  lifelines'
+``CoxPHFitter`` (:func:`fit_lifelines_cox`) is a second reference in the tests; lifelines
+still draws the Kaplan-Meier curves (:mod:`alsmeds.models.km`).
 
 Terms that cannot be estimated
 ------------------------------
@@ -13,10 +17,14 @@ Terms that cannot be estimated
   users, no non-users or no event in one of the two groups (the likelihood is then
   monotone and the hazard ratio infinite or zero), or one aliased with the covariates.
   A covariate that does not vary, or has no event at one of its two levels, is dropped
-  from the adjustment set and reported the same way.  A model that cannot be fitted at
-  all (no events, no estimable exposure, lifelines failing to converge, a covariate whose
-  coefficient runs off to infinity: separation) has
-  ``CoxResult.reason`` set and every exposure row not estimable.  Kaplan-Meier curves,
+  from the adjustment set and reported the same way.  An exposure whose coefficient runs
+  off to infinity in the fit (the engine's monotone-likelihood rule, ``converged=False``,
+  or the separation rule :data:`alsmeds.models.base.MAX_ABS_LOG_RATIO`) is reported not
+  estimable ("monotone likelihood"), the other terms as fitted.  A model that cannot be
+  fitted at all (no events, no estimable exposure, data the engine refuses:
+  :class:`~alsmeds.models.cox_engine.CoxDataError`, Newton-Raphson not converging, a
+  covariate whose coefficient runs off to infinity: separation) has ``CoxResult.reason``
+  set and every exposure row not estimable.  Kaplan-Meier curves,
   log-rank tests and restricted mean survival times leave out (or mark missing) a
   group without patients.
 
@@ -33,9 +41,31 @@ Estimands
   current ALSFRS-R value, is a **direct** effect.  The total effect implied by the
   generator is computed numerically by :mod:`alsmeds.estimands.cox`.
 * The Cox estimates use Efron's approximation for tied event days and the inverse
-  observed information for standard errors, as R's ``survival::coxph``; Kaplan-Meier
-  95% bands use Greenwood's variance on the log(-log) scale
-  (R's ``conf.type = "log-log"``).
+  observed information for standard errors (``se``, ``ci_lower``, ``ci_upper``), as R's
+  ``survival::coxph``; Kaplan-Meier 95% bands use Greenwood's variance on the log(-log)
+  scale (R's ``conf.type = "log-log"``).
+* Beside them, the **robust** standard errors (``robust_se``, ``robust_ci_lower``,
+  ``robust_ci_upper``, ``robust_p_value``): the Lin-Wei (1989) sandwich variance, each
+  patient (one row) their own cluster, R's ``coxph(..., robust = TRUE)``.  The model is
+  misspecified by construction (the Cox model omits the heterogeneity of ALSFRS-R
+  trajectories that drives the hazard in the generator, and age breaks proportional
+  hazards), and then the inverse information no longer estimates the variance of the
+  estimate while the sandwich does (the simulation study finds the model-based SEs too
+  small).  The estimate is the same; only its interval changes.
+
+Proportional hazards
+--------------------
+:func:`ph_test` is R's ``cox.zph`` (survival >= 3.0): for each term, the score test of
+adding ``g(t) x`` to the model at the fitted coefficients, ``g`` one minus the
+Kaplan-Meier estimate (``transform = "km"``), centred
+(:meth:`alsmeds.models.cox_engine.CoxFit.ph_test`).  It replaced lifelines'
+``proportional_hazard_test``, which regresses the scaled Schoenfeld residuals on ``g(t)``
+as ``cox.zph`` did before survival 3.0 (a correlation-type test with a variance
+approximation): the statistics changed with the definition (on the committed data, model
+with the three classes, age: 11.83 with lifelines, 14.09 now, as R's ``cox.zph``; the
+other terms stay above p = 0.05) and agree with R's ``cox.zph`` to 1e-8.
+:func:`scaled_schoenfeld` is ``cox.zph(fit)$y``, the scaled Schoenfeld residuals plus the
+coefficient.
 """
 
 from __future__ import annotations
@@ -50,7 +80,9 @@ import pandas as pd
 
 from alsmeds.constants import CLASSES
 from alsmeds.derive.cohort import case_exposures as case_exposures  # re-exported: one function for every case
-from alsmeds.models.base import EstimationResults, separated_terms
+from alsmeds.models.base import EstimationResults, separated_terms, wald_frame
+from alsmeds.models.cox_engine import CoxDataError, CoxFit, fit_coxph
+from alsmeds.models.cox_engine import _runs_off as _runs_off  # the engine's rule for an infinite coefficient
 from alsmeds.models.identifiability import non_identifiable_terms
 
 #: Adjustment set of the Cox models (columns made by :func:`cox_design`).
@@ -70,11 +102,20 @@ TERM_LABELS = {
 }
 
 
-#: Tight Newton-Raphson settings for lifelines' CoxPHFitter.  Its defaults (precision 1e-7 on the step and on the
-#: Newton decrement, or a relative change of the log-likelihood below 1e-9) left coefficients 3e-7 to 2e-6 from R's
-#: coxph on paper-scale data; with these (no log-likelihood rule, 1e-12 on the step and the decrement) the largest
-#: difference is 2e-10 from R's default fit and 3e-14 from R with eps = 1e-12, at the cost of one or two more
-#: iterations.  With precision 1e-10 the decrement rule still stopped one iteration early (3e-7).
+#: Settings of :func:`alsmeds.models.cox_engine.fit_coxph` for the study's models (its defaults, named here): R
+#: ``coxph``'s convergence rule (relative change of the partial log-likelihood at most ``tol``) and, in addition, a
+#: last Newton step below ``step_tol`` standard errors in every coordinate, so that the estimate is the maximiser
+#: (on the committed data within 3e-15 of R's ``coxph`` with ``eps = 1e-12``, and 2.2e-10 of R's default fit, which
+#: stops earlier); ``max_iter`` counts step halvings.
+COXPH_FIT_OPTIONS = {"tol": 1e-9, "step_tol": 1e-9, "max_iter": 30}
+
+
+#: Tight Newton-Raphson settings for lifelines' CoxPHFitter (:func:`fit_lifelines_cox`: the second reference of the
+#: tests and the landmark Cox models of :mod:`alsmeds.models.joint.landmark`).  Its defaults (precision 1e-7 on the
+#: step and on the Newton decrement, or a relative change of the log-likelihood below 1e-9) left coefficients 3e-7 to
+#: 2e-6 from R's coxph on paper-scale data; with these (no log-likelihood rule, 1e-12 on the step and the decrement)
+#: the largest difference is 2e-10 from R's default fit and 3e-14 from R with eps = 1e-12, at the cost of one or two
+#: more iterations.  With precision 1e-10 the decrement rule still stopped one iteration early (3e-7).
 LIFELINES_FIT_OPTIONS = {"precision": 1e-12, "r_precision": 0.0, "step_size": 0.95, "max_steps": 200}
 
 
@@ -116,6 +157,10 @@ def cox_design(
     return design[complete].reset_index(drop=True), int((~complete).sum())
 
 
+#: The robust (sandwich) columns of :meth:`CoxResult.to_frame`, after ``p_value``.
+ROBUST_COLUMNS = ("robust_se", "robust_ci_lower", "robust_ci_upper", "robust_p_value")
+
+
 @dataclass
 class CoxResult(EstimationResults):
     """A fitted Cox model of death or invasive ventilation, in the vocabulary of :mod:`alsmeds.models.base`.
@@ -134,6 +179,11 @@ class CoxResult(EstimationResults):
         The exposure terms (``use_<class>``).
     params, bse : Series
         Log hazard ratios and standard errors (inverse observed information), by term.
+    robust_bse : Series
+        Robust (Lin-Wei sandwich) standard errors, each row (patient) its own cluster, as
+        R's ``coxph(..., robust = TRUE)``; same terms as ``params`` (empty when not fitted).
+        :meth:`robust_cov_params` and :meth:`robust_wald_table` use them; the results
+        columns ``robust_*`` of :meth:`to_frame` come from them.
     loglik : float
         Partial log-likelihood (Efron) at the estimate.
     n, events, n_dropped : int
@@ -141,14 +191,15 @@ class CoxResult(EstimationResults):
     exposed, exposed_events : dict
         Users and events among users, per exposure term.
     ph_test : DataFrame
-        Scaled Schoenfeld residual test per term (``term``, ``chisq``, ``p_value``), time
-        transform ``ph_transform``.
-    fitter : lifelines.CoxPHFitter
-        The fitted lifelines object.
+        Test of proportional hazards per term (``term``, ``chisq``, ``p_value``; R's
+        ``cox.zph`` score test, 1 df, :func:`ph_test`), time transform ``ph_transform``.
+    fitter : alsmeds.models.cox_engine.CoxFit
+        The engine's fit (:func:`alsmeds.models.cox_engine.fit_coxph`, with the robust
+        variance); it may hold an exposure left out as not estimable (monotone likelihood).
     design : DataFrame
         The complete-case design the model was fitted on (terms left out removed).
     warnings : list of str
-        Warnings raised while fitting (none expected).
+        Warnings raised while fitting (numpy's, e.g. on overflow; none expected).
     not_estimable : dict of str to str
         Terms asked for but left out of the model (exposures and covariates), with the
         reason (see the module docstring).
@@ -174,6 +225,7 @@ class CoxResult(EstimationResults):
     warnings: list[str] = field(default_factory=list)
     not_estimable: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    robust_bse: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
 
     ratio_name = "hazard_ratio"
 
@@ -187,12 +239,25 @@ class CoxResult(EstimationResults):
         """True when the model was fitted (some of its terms may still be in :attr:`not_estimable`)."""
         return self.fitter is not None
 
-    def cov_params(self) -> pd.DataFrame:
-        """Covariance of :attr:`params` (lifelines' inverse observed information); empty when not fitted."""
-        if self.fitter is None:
+    def _fitted_cov(self, var: np.ndarray | None) -> pd.DataFrame:
+        if self.fitter is None or var is None:
             return pd.DataFrame(dtype=float)
+        full = pd.DataFrame(var, index=list(self.fitter.names), columns=list(self.fitter.names))
         terms = list(self.params.index)
-        return self.fitter.variance_matrix_.loc[terms, terms].rename_axis(index=None, columns=None)
+        return full.loc[terms, terms]
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance of :attr:`params` (inverse observed information); empty when not fitted."""
+        return self._fitted_cov(None if self.fitter is None else self.fitter.var)
+
+    def robust_cov_params(self) -> pd.DataFrame:
+        """Robust (Lin-Wei sandwich) covariance of :attr:`params` (R ``coxph(robust = TRUE)$var``); empty: no fit."""
+        return self._fitted_cov(None if self.fitter is None else self.fitter.robust_var)
+
+    def robust_wald_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """:meth:`wald_table` with the robust standard errors :attr:`robust_bse` (hazard-ratio columns included)."""
+        return wald_frame(self.params, self.robust_bse.reindex(self.params.index), alpha=alpha, exp=True,
+                          ratio_name=self.ratio_name)  # fmt: skip
 
     def _describe(self) -> str:
         head = f"Cox model {self.label}: {self.n} cases, {self.events} events"
@@ -205,11 +270,14 @@ class CoxResult(EstimationResults):
 
         Exposures come first, in the order asked for, then the covariates; a term left
         out of the model has ``estimable=False``, its ``reason`` and missing estimates.
-        ``ci_lower`` and ``ci_upper`` are the limits of the hazard ratio
-        (:meth:`wald_table`).
+        ``ci_lower`` and ``ci_upper`` are the limits of the hazard ratio with the
+        model-based SE (:meth:`wald_table`); ``robust_se``, ``robust_ci_lower``,
+        ``robust_ci_upper`` and ``robust_p_value`` the same with the robust (sandwich) SE
+        (:meth:`robust_wald_table`).
         """
         ph = self.ph_test.set_index("term")
         wald = self.wald_table(alpha)
+        robust = self.robust_wald_table(alpha)
         terms = [*self.exposures, *[t for t in self.params.index if t not in self.exposures]]
         terms += [t for t in self.not_estimable if t not in terms]
         rows = []
@@ -235,6 +303,10 @@ class CoxResult(EstimationResults):
                     ci_lower=float(w["hazard_ratio_lower"]),
                     ci_upper=float(w["hazard_ratio_upper"]),
                     p_value=float(w["p_value"]),
+                    robust_se=float(robust.loc[t, "se"]),
+                    robust_ci_lower=float(robust.loc[t, "hazard_ratio_lower"]),
+                    robust_ci_upper=float(robust.loc[t, "hazard_ratio_upper"]),
+                    robust_p_value=float(robust.loc[t, "p_value"]),
                     ph_chisq=float(ph.loc[t, "chisq"]) if t in ph.index else np.nan,
                     ph_p_value=float(ph.loc[t, "p_value"]) if t in ph.index else np.nan,
                     estimable=True,
@@ -245,13 +317,14 @@ class CoxResult(EstimationResults):
             rows.append(row)
         columns = [
             "model", "drug_class", "term", "term_label", "is_exposure", "log_hr", "se", "hazard_ratio", "ci_lower",
-            "ci_upper", "p_value", "n", "events", "exposed", "exposed_events", "ph_chisq", "ph_p_value", "estimable",
-            "reason",
+            "ci_upper", "p_value", *ROBUST_COLUMNS, "n", "events", "exposed", "exposed_events", "ph_chisq",
+            "ph_p_value", "estimable", "reason",
         ]  # fmt: skip
         out = pd.DataFrame(rows, columns=columns)
         for col in ("exposed", "exposed_events"):
             out[col] = out[col].astype("Int64")
-        for col in ("log_hr", "se", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "ph_chisq", "ph_p_value"):
+        floats = ("log_hr", "se", "hazard_ratio", "ci_lower", "ci_upper", "p_value", *ROBUST_COLUMNS, "ph_chisq")
+        for col in (*floats, "ph_p_value"):
             out[col] = out[col].astype(float)
         out["estimable"] = out["estimable"].astype(bool)
         return out
@@ -262,9 +335,11 @@ def fit_lifelines_cox(
 ) -> tuple[Any, list[str]]:
     """Fit ``lifelines.CoxPHFitter`` (Efron ties, no penalty) on a design from :func:`cox_design`.
 
-    Every warning raised while fitting (lifelines' ``ConvergenceWarning`` on a failed or
-    doubtful Newton-Raphson, numpy's on overflow) is recorded, not shown: the caller gets
-    the messages and decides (``CoxResult.warnings``; the tests require none).
+    Not the study's fit any more (:func:`fit_cox` uses :func:`alsmeds.models.cox_engine.fit_coxph`):
+    the second reference of the tests, and the fitter of the landmark Cox models
+    (:mod:`alsmeds.models.joint.landmark`).  Every warning raised while fitting (lifelines'
+    ``ConvergenceWarning`` on a failed or doubtful Newton-Raphson, numpy's on overflow) is
+    recorded, not shown: the caller gets the messages and decides.
 
     Returns
     -------
@@ -287,29 +362,85 @@ def fit_lifelines_cox(
     return cph, [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
-def ph_test(cph: Any, design: pd.DataFrame, time_transform: str = "km") -> pd.DataFrame:
-    """Grambsch-Therneau test of proportional hazards from scaled Schoenfeld residuals, per term.
+def fit_engine_cox(
+    design: pd.DataFrame, strata: Sequence[str] = (), fit_options: Mapping[str, Any] | None = None
+) -> tuple[CoxFit, list[str]]:
+    """Fit :func:`alsmeds.models.cox_engine.fit_coxph` (Efron ties, robust variance) to a :func:`cox_design` frame.
 
-    Regresses each term's scaled Schoenfeld residual on a transform of event time
-    (``"km"``: 1 - Kaplan-Meier, as R's ``cox.zph`` default; ``"rank"``, ``"identity"``,
-    ``"log"``); a slope means the log hazard ratio changes with time.  lifelines uses
-    the approximation R's ``cox.zph`` used before survival 3.0, so its statistics differ
-    slightly from current R.
+    The covariates are the columns of ``design`` other than ``time``, ``event`` and the
+    ``strata`` columns (one baseline hazard per combination of their values).  The robust
+    variance takes each row as its own cluster (one row per patient): R's ``coxph(...,
+    robust = TRUE)``.  Warnings raised while fitting (numpy's, none expected) are recorded,
+    not shown.
+
+    Parameters
+    ----------
+    design : DataFrame
+    strata : sequence of str
+    fit_options : mapping, optional
+        Keyword arguments of ``fit_coxph`` (default :data:`COXPH_FIT_OPTIONS`).
+
+    Returns
+    -------
+    (CoxFit, list of str)
+        The fit (``converged`` False with a ``message`` on a monotone likelihood or when
+        the iterations ran out) and the warning messages.
+
+    Raises
+    ------
+    alsmeds.models.cox_engine.CoxDataError
+        Data the engine cannot fit (no events, a covariate without information).
+    """
+    strata = list(strata)
+    names = [c for c in design.columns if c not in ("time", "event", *strata)]
+    if not strata:
+        groups = None
+    elif len(strata) == 1:
+        groups = design[strata[0]].to_numpy()
+    else:
+        groups = design.groupby(strata, sort=True).ngroup().to_numpy()
+    options = {**COXPH_FIT_OPTIONS, **(fit_options or {})}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_coxph(
+            design["time"], design["event"], design[names], names=names, ties="efron", strata=groups, robust=True,
+            **options,
+        )  # fmt: skip
+    return fit, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def ph_test(fit: CoxFit, time_transform: str = "km") -> pd.DataFrame:
+    """Test of proportional hazards per term: R's ``cox.zph(fit, transform = time_transform)`` (survival >= 3.0).
+
+    For each term, the score test, at the fitted coefficients, of adding ``g(t) x`` to the
+    model, ``g`` the transformed event time centred on its mean over the events (``"km"``:
+    one minus the Kaplan-Meier estimate, ``cox.zph``'s default; ``"rank"``, ``"identity"``,
+    ``"log"``); a slope in ``g(t)`` means the log hazard ratio changes with time
+    (:meth:`alsmeds.models.cox_engine.CoxFit.ph_test`).  This is not the test lifelines'
+    ``proportional_hazard_test`` computes (and this function computed before the bundle's
+    engine): lifelines regresses the scaled Schoenfeld residuals on ``g(t)`` with the
+    variance approximation of ``cox.zph`` before survival 3.0, so the statistics differ;
+    the reference is R's current ``cox.zph``.
+
+    Parameters
+    ----------
+    fit : alsmeds.models.cox_engine.CoxFit
+        The fitted model (:attr:`CoxResult.fitter`).
+    time_transform : str
 
     Returns
     -------
     DataFrame
-        term, chisq (1 df), p_value.
+        term, chisq (1 df), p_value; one row per term of the fit, in the model's order
+        (``cox.zph``'s ``GLOBAL`` row is left out).
     """
-    from lifelines.statistics import proportional_hazard_test
-
-    res = proportional_hazard_test(cph, design, time_transform=time_transform)
-    summary = res.summary.reindex([t for t in cph.params_.index if t in res.summary.index])  # model order
+    test = fit.ph_test(time_transform)
+    p = len(fit.names)
     return pd.DataFrame(
         {
-            "term": list(summary.index),
-            "chisq": summary["test_statistic"].to_numpy(dtype=float),
-            "p_value": summary["p"].to_numpy(dtype=float),
+            "term": list(test.names[:p]),
+            "chisq": np.asarray(test.chisq[:p], dtype=float),
+            "p_value": np.asarray(test.p_value[:p], dtype=float),
         }
     )
 
@@ -330,6 +461,8 @@ def fit_cox(
     Estimand: the conditional hazard ratio of prediagnostic use given the adjustment
     set, a *total* effect of use through every pathway after diagnosis (see the
     module docstring), assuming proportional hazards and independent censoring.
+    Fitted by :func:`fit_engine_cox` (Efron ties), with model-based and robust
+    (sandwich, one cluster per patient) standard errors.
 
     Parameters
     ----------
@@ -349,9 +482,10 @@ def fit_cox(
     ph_transform : str
         Time transform of the proportional-hazards test.
     run_ph_test : bool
-        Compute the scaled Schoenfeld test (skip for speed).
+        Compute the test of proportional hazards (:func:`ph_test`; skip for speed).
     fit_options : mapping, optional
-        lifelines Newton-Raphson options (default :data:`LIFELINES_FIT_OPTIONS`).
+        Options of :func:`alsmeds.models.cox_engine.fit_coxph` (``tol``, ``step_tol``,
+        ``max_iter``) replacing those of :data:`COXPH_FIT_OPTIONS`.
 
     Returns
     -------
@@ -397,34 +531,47 @@ def fit_cox(
     if result.reason:
         return result
     try:
-        cph, caught = fit_lifelines_cox(design, fit_options, strata)
-    except Exception as exc:  # lifelines' ConvergenceError, LinAlgError, ... on degenerate data
-        result.reason = f"the Cox model did not converge: {_short_reason(exc)}"
-        return result
-    params = cph.params_.astype(float).rename(None)
-    bse = cph.standard_errors_.astype(float).rename(None)
-    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(bse))):
-        result.reason = "the Cox model gave non-finite estimates"
+        fit, caught = fit_engine_cox(design, strata, fit_options)
+    except CoxDataError as exc:  # a covariate without information (singular information matrix), bad values
+        result.reason = f"the Cox model cannot be fitted: {_short_reason(exc)}"
         return result
     result.warnings = caught
-    if any("failed to converge" in w for w in caught):
-        result.reason = "the Cox model did not converge (Newton-Raphson failed; separation?)"
+    names = list(fit.names)
+    params = pd.Series(fit.coef, index=names, dtype=float)
+    bse = pd.Series(fit.se, index=names, dtype=float)
+    robust_bse = pd.Series(fit.robust_se, index=names, dtype=float)
+    monotone = not fit.converged and fit.message.startswith("monotone likelihood")
+    if not fit.converged and not monotone:  # iterations ran out, or no step increased the likelihood (overflow)
+        result.reason = f"the Cox model did not converge ({fit.message})"
         return result
-    separated = separated_terms(params)  # the separation rule, alsmeds.models.base.MAX_ABS_LOG_RATIO
+    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(bse)) and np.all(np.isfinite(robust_bse))):
+        result.reason = "the Cox model gave non-finite estimates"
+        return result
+    runs_off: list[str] = []
+    if monotone:
+        # The coefficients the engine flagged: its rule, on the Newton step it stopped before.
+        tol = float({**COXPH_FIT_OPTIONS, **(fit_options or {})}["tol"])
+        step = np.linalg.solve(fit.info, fit.score)
+        runs_off = [names[j] for j in np.flatnonzero(_runs_off(step, fit.coef, tol))]
+        if not runs_off:
+            result.reason = f"the Cox model did not converge ({fit.message})"
+            return result
+    # The engine's monotone-likelihood rule, then the separation rule of alsmeds.models.base.MAX_ABS_LOG_RATIO.
+    separated = list(dict.fromkeys([*runs_off, *separated_terms(params)]))
     covariates = [t for t in separated if t not in exposures]
     if covariates:
         result.reason = f"separation: the coefficient of {', '.join(covariates)} is not finite"
         return result
     for t in separated:
         result.not_estimable[t] = "monotone likelihood: the hazard ratio is not finite"
-    keep = [t for t in params.index if t not in result.not_estimable]
-    result.params, result.bse = params[keep], bse[keep]
-    result.loglik = float(cph.log_likelihood_)
-    result.fitter = cph
+    keep = [t for t in names if t not in result.not_estimable]
+    result.params, result.bse, result.robust_bse = params[keep], bse[keep], robust_bse[keep]
+    result.loglik = float(fit.loglik)
+    result.fitter = fit
     if run_ph_test:
         try:
-            result.ph_test = ph_test(cph, design, ph_transform)
-        except Exception as exc:  # too few events for the residual regression
+            result.ph_test = ph_test(fit, ph_transform)
+        except (np.linalg.LinAlgError, ValueError) as exc:  # a singular information of the extended model
             result.warnings.append(f"proportional-hazards test failed: {_short_reason(exc)}")
     return result
 
@@ -520,13 +667,15 @@ def scaled_schoenfeld(result: CoxResult) -> pd.DataFrame:
     """Scaled Schoenfeld residuals plus the coefficient: pointwise estimates of ``beta(t)`` at each event time.
 
     Under proportional hazards they scatter around the constant ``beta`` (Grambsch &
-    Therneau 1994).  lifelines omits the ``+ beta`` that R's ``residuals(fit,
-    "scaledsch")`` adds; it is added here.
+    Therneau 1994).  They are R's ``cox.zph(fit)$y`` (the residuals scaled by the
+    information per event, plus ``beta``;
+    :meth:`alsmeds.models.cox_engine.CoxFit.scaled_schoenfeld`).
 
     Returns
     -------
     DataFrame
-        ``time`` and one column per term, one row per event.
+        ``time`` and one column per term of :attr:`CoxResult.params`, one row per event,
+        by time (tied events in R's order: stratum, then row of the design).
 
     Raises
     ------
@@ -535,9 +684,9 @@ def scaled_schoenfeld(result: CoxResult) -> pd.DataFrame:
     """
     if result.fitter is None:
         raise ValueError(f"no fitted model: {result.reason}")
-    resid = result.fitter.compute_residuals(result.design, kind="scaled_schoenfeld")
-    out = resid + result.params[resid.columns].to_numpy()[None, :]
-    out.insert(0, "time", result.design.loc[resid.index, "time"].to_numpy())
+    fit = result.fitter
+    out = pd.DataFrame(fit.scaled_schoenfeld(), columns=list(fit.names))[list(result.params.index)]
+    out.insert(0, "time", fit.event_times)
     return out.sort_values("time", kind="stable").reset_index(drop=True)
 
 

@@ -7,7 +7,8 @@
   :data:`FOLLOWUP_FIELDS` as its ``schema`` key.
 
 Two helpers put the Cox intervals in context (notebook 05): :func:`robust_standard_errors`
-refits each model with lifelines' sandwich (Lin-Wei) variance, and :func:`cox_se_performance`
+gathers each model's sandwich (Lin-Wei) SEs (``CoxResult.robust_bse``, also the ``robust_*``
+columns of ``survival_cox.csv``), and :func:`cox_se_performance`
 reads how the model-based SEs performed in the simulation study
 (``results/simstudy_performance.csv``).
 
@@ -58,17 +59,24 @@ SURVIVAL_COX_COLUMNS = {
     "term_label": "readable name of the term",
     "is_exposure": "true for the prediagnostic-use terms",
     "log_hr": "log hazard ratio of death or invasive ventilation (Cox, Efron ties), conditional on the other terms",
-    "se": "standard error of log_hr (inverse observed information)",
+    "se": "standard error of log_hr (inverse observed information: model-based)",
     "hazard_ratio": "exp(log_hr)",
-    "ci_lower": "lower 95% Wald limit of the hazard ratio",
-    "ci_upper": "upper 95% Wald limit of the hazard ratio",
-    "p_value": "two-sided Wald p-value",
+    "ci_lower": "lower 95% Wald limit of the hazard ratio (model-based se)",
+    "ci_upper": "upper 95% Wald limit of the hazard ratio (model-based se)",
+    "p_value": "two-sided Wald p-value (model-based se)",
+    "robust_se": "robust standard error of log_hr: Lin-Wei sandwich variance, each patient (one row) their own "
+    "cluster, as R coxph(robust = TRUE); valid when the model is misspecified (omitted heterogeneity, non-proportional "
+    "hazards), where the model-based se is not",
+    "robust_ci_lower": "lower 95% Wald limit of the hazard ratio with robust_se: exp(log_hr - 1.96 robust_se)",
+    "robust_ci_upper": "upper 95% Wald limit of the hazard ratio with robust_se: exp(log_hr + 1.96 robust_se)",
+    "robust_p_value": "two-sided Wald p-value with robust_se",
     "n": "cases in the model (complete cases)",
     "events": "deaths or invasive ventilations in the model",
     "exposed": "users of the class in the model (exposure terms only)",
     "exposed_events": "events among those users (exposure terms only)",
-    "ph_chisq": "Grambsch-Therneau test of proportional hazards for the term (scaled Schoenfeld residuals, "
-    "Kaplan-Meier time transform; 1 df)",
+    "ph_chisq": "test of proportional hazards for the term: R survival's cox.zph (>= 3.0) score test of adding "
+    "g(t) x to the model, g one minus the Kaplan-Meier estimate (Grambsch-Therneau, scaled Schoenfeld residuals; "
+    "1 df)",
     "ph_p_value": "its p-value",
     "estimable": "false when the term could not be estimated (left out of the model) or the model failed",
     "reason": "why a term is not estimable, e.g. no users of the class or no event among them (empty otherwise)",
@@ -213,13 +221,11 @@ ROBUST_SE_COLUMNS = [
 def robust_standard_errors(fits: Sequence[Any], strata: Sequence[str] = ()) -> pd.DataFrame:
     """Sandwich (Lin-Wei) standard errors of the exposure terms of fitted Cox models, beside the model-based ones.
 
-    Each model is refitted by lifelines' ``CoxPHFitter`` with ``robust=True`` on the design it
-    was fitted on (``CoxResult.design``; same Newton settings, Efron ties): the coefficients are
-    those of the fit, only the variance changes.  The sandwich variance stays consistent when
-    the model is misspecified (omitted heterogeneity, non-proportional hazards), where the
-    inverse-information SE does not.  lifelines documents that its robust variance "does not
-    handle ties" (the score residuals use no Efron correction), so with many tied event days it
-    can differ from R's ``coxph(..., robust = TRUE)``.
+    The robust SEs are those of the fits (``CoxResult.robust_bse``: the bundle's Cox engine
+    with each patient their own cluster, R's ``coxph(..., robust = TRUE)`` with Efron ties,
+    ``tests/test_survival.py``): the coefficients are those of the fit, only the variance
+    changes.  The sandwich variance stays consistent when the model is misspecified (omitted
+    heterogeneity, non-proportional hazards), where the inverse-information SE does not.
 
     Parameters
     ----------
@@ -227,7 +233,8 @@ def robust_standard_errors(fits: Sequence[Any], strata: Sequence[str] = ()) -> p
         Fitted models (:func:`alsmeds.models.cox.fit_cox_models`); a model that was not fitted
         gives rows with missing SEs.
     strata : sequence of str
-        The strata the models were fitted with (none for the per-class and mutual models).
+        Not used: each fit's robust SEs come with the strata it was fitted with (kept for
+        callers that passed them when the models were refitted here by lifelines).
 
     Returns
     -------
@@ -235,20 +242,12 @@ def robust_standard_errors(fits: Sequence[Any], strata: Sequence[str] = ()) -> p
         Columns :data:`ROBUST_SE_COLUMNS`, one row per exposure term: ``se`` model-based,
         ``robust_se`` sandwich, their ratio, and the hazard ratio's 95% CI with the sandwich SE.
     """
-    from lifelines import CoxPHFitter
-
     from alsmeds.models.base import Z_975
-    from alsmeds.models.cox import LIFELINES_FIT_OPTIONS
 
+    del strata  # the fits carry their robust SEs
     rows = []
     for fit in fits:
-        robust = pd.Series(dtype=float)
-        if fit.estimable:
-            cph = CoxPHFitter().fit(
-                fit.design, duration_col="time", event_col="event", robust=True, strata=list(strata) or None,
-                fit_options=dict(LIFELINES_FIT_OPTIONS), show_progress=False,
-            )  # fmt: skip
-            robust = cph.standard_errors_.astype(float)
+        robust = fit.robust_bse if fit.estimable else pd.Series(dtype=float)
         for term in fit.exposures:
             beta = float(fit.params.get(term, np.nan))
             se = float(fit.bse.get(term, np.nan))
@@ -621,7 +620,7 @@ def se_performance_sentence(performance: pd.DataFrame) -> str:
 
 
 def tied_events_sentence(data: pd.DataFrame) -> str:
-    """How many events share their day with another event (ties, which lifelines' sandwich variance ignores)."""
+    """How many events share their day with another event (tied event times, handled by Efron's approximation)."""
     event_days = data.loc[data["event"] == 1, "time"]
     return (
         f"events sharing their day with another event: {int(event_days.duplicated(keep=False).sum()):,} of "
