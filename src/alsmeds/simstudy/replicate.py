@@ -68,7 +68,8 @@ REPLICATE_SCHEMA = {
     "model": "per_class or mutual (risk, Cox); the mixed or joint model's name",
     "exposure": "lagged or windows (risk); ever (prediagnostic use: Cox, mixed, joint)",
     "stratum": "all, or the case's age stratum <65 / 65+ (risk models)",
-    "term": "model term (risk: <class>_<window>; Cox: use_<class>; joint: long:/surv: prefixed, alpha)",
+    "term": "model term (risk: <class>_<window>; Cox: use_<class>; joint: long:/surv: prefixed, alpha); a "
+    "diagnostic's name (e.g. robust_se:use_<class>: the Cox term's robust, Lin-Wei sandwich, SE)",
     "estimate": "estimate on the model's scale (log OR, log HR, points, points per month); value of a diagnostic",
     "se": "standard error of the estimate (model-based)",
     "estimable": "false when the term could not be estimated in this replicate",
@@ -202,6 +203,8 @@ def fit_replicate_models(study: Any, timings: dict[str, float] | None = None) ->
                 "info": float(r.exposed_events),
             }
         )
+        # The robust (sandwich) SE beside the model-based one: a diagnostic row, not a second estimator.
+        records.append(_diagnostic(f"robust_se:{r.term}", float(r.robust_se), r.model))
     records.append(_diagnostic("warnings", sum(len(f.warnings) for f in fits), "cox"))
     records.append(_diagnostic("events", int(survival["event"].sum()), "cox"))
     lap("cox")
