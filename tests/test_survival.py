@@ -751,8 +751,14 @@ def test_tables_from_the_results_file_equal_the_tables_from_the_fits(committed_c
     for say in (sr.covariates_sentence, sr.ph_test_sentence):
         assert say(committed_cox) == say(fitted)
     shown = sr.cox_exposure_table(committed_cox)
-    assert list(shown.columns) == ["Model", "drug_class", "HR (95% CI)", "users (events)", "patients", "events"]
-    assert len(shown) == 2 * len(CLASSES) and not shown["HR (95% CI)"].str.contains("nan|not estimable").any()
+    intervals = ["HR (95% CI, sandwich SE)", "HR (95% CI, model SE)"]
+    assert list(shown.columns) == ["Model", "drug_class", *intervals, "users (events)", "patients", "events"]
+    assert len(shown) == 2 * len(CLASSES)
+    for column in intervals:
+        assert not shown[column].str.contains("nan|not estimable").any()
+    # a file written before the sandwich columns: the model-based interval alone
+    old = sr.cox_exposure_table(committed_cox.drop(columns=["robust_se", "robust_ci_lower", "robust_ci_upper"]))
+    assert "HR (95% CI, sandwich SE)" not in old and (old["HR (95% CI, model SE)"] == shown[intervals[1]]).all()
     assert shown["users (events)"].str.fullmatch(r"\d+ \(\d+\)").all()  # counts, not "205.0 (175.0)"
 
 

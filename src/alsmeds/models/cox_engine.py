@@ -45,7 +45,7 @@ average of the Efron-weighted means), :meth:`CoxFit.scaled_schoenfeld` and
 :meth:`CoxFit.ph_test` (R ``cox.zph``, the score test of survival >= 3.0 for adding
 ``g(t) x`` terms).
 
-The study's Cox models (:mod:`alsmeds.models.cox`) use lifelines; this engine is the
+The study's Cox models (:mod:`alsmeds.models.cox`) are fitted by this engine, the
 bundle's own implementation with R as reference (``tests/test_cox_engine.py``).
 Case weights are not supported.
 """
