@@ -13,6 +13,9 @@ into ``--results-dir`` (default: the study folder; the committed study was writt
 
 ``python -m alsmeds.simstudy calibration --reps N --workers W [--results-dir DIR]`` runs the calibration
 check of issue 25 instead (:func:`alsmeds.simstudy.calibration.main`; ``docs/simstudy.md``).
+
+``python -m alsmeds.simstudy export --format rsimsum OUT.csv [--estimates FILE]`` writes the stored
+replicates in the tidy layout of R's rsimsum and the INTEREST app (:func:`alsmeds.simstudy.export.main`).
 """
 
 from __future__ import annotations
@@ -127,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ----------
     argv : sequence of str, optional
         Arguments without the program name (default ``sys.argv[1:]``); a first argument
-        ``calibration`` runs the calibration check (:func:`alsmeds.simstudy.calibration.main`).
+        ``calibration`` runs the calibration check (:func:`alsmeds.simstudy.calibration.main`),
+        ``export`` writes the tidy layout of rsimsum (:func:`alsmeds.simstudy.export.main`).
 
     Returns
     -------
@@ -141,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .calibration import main as calibration_main
 
         return calibration_main(argv[1:])
+    if argv[:1] == ["export"]:
+        from .export import main as export_main
+
+        return export_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return run(args)
