@@ -565,3 +565,15 @@ def test_simstudy_is_a_subcommand(capsys):
 
     assert main(["simstudy", "--reps", "0"]) == 2
     assert "--reps and --workers must be at least 1" in capsys.readouterr().err
+
+
+def test_simstudy_subcommands_reach_the_simulation_study(capsys, monkeypatch):
+    """``alsmeds simstudy export|calibration ...`` run the simulation study's own subcommands."""
+    from alsmeds.pipeline.cli import main
+    from alsmeds.simstudy import cli as simstudy_cli
+
+    seen = []
+    monkeypatch.setattr(simstudy_cli, "main", lambda argv: seen.append(list(argv)) or 0)
+    assert main(["simstudy", "export", "--format", "rsimsum", "out.csv"]) == 0
+    assert main(["simstudy", "calibration", "--reps", "2"]) == 0
+    assert seen == [["export", "--format", "rsimsum", "out.csv"], ["calibration", "--reps", "2"]]

@@ -612,6 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Exit code.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["simstudy"] and argv[1:2] in (["calibration"], ["export"]):
+        from alsmeds.simstudy import cli as simstudy_cli
+
+        return simstudy_cli.main(argv[1:])  # the simulation study's own subcommands
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "simulate" and args.check and (args.seed is not None or args.scale is not None):
