@@ -349,3 +349,98 @@ def plot_estimate_distributions(
     fig.legend(handles=handles, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.04), fontsize=10)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     return fig
+
+
+#: Line styles and markers of the estimators of a nested-loop plot (estimators are not classes: no class colours).
+NESTED_LOOP_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 3)), "P"))
+#: Reference value of each measure in a nested-loop plot (drawn as a dashed line).
+NESTED_LOOP_REFERENCE = {"coverage": 0.95, "be_coverage": 0.95, "bias": 0.0, "bias_over_empse": 0.0,
+                         "relerr_modse": 0.0}  # fmt: skip
+
+
+def plot_nested_loop(
+    performance: pd.DataFrame,
+    measure: str,
+    estimators: Sequence[str] | Mapping[str, str],
+    mechanisms: pd.DataFrame,
+    factor_levels: Mapping[str, Sequence[str]] | None = None,
+    z: float = Z_975,
+    figsize: tuple[float, float] = (10.0, 6.0),
+) -> plt.Figure:
+    """Nested-loop plot of one performance measure across data-generating mechanisms (Ruecker & Schwarzer 2014).
+
+    The mechanisms are ordered lexicographically by their factors (the first factor the outermost loop, each
+    factor's levels in the order given) along the x axis; each estimator's measure is a step function over
+    them (one horizontal step per mechanism) with its Monte Carlo 95% interval (``value +- z mcse``) at the
+    step's centre; below, the "nested loop" legend draws each factor's level as a step line of its own, so
+    a jump of an estimator's line can be read off against the factor that changed (Ruecker G, Schwarzer G.
+    Presenting simulation results in a nested loop plot. BMC Med Res Methodol 2014;14:129).  The mechanisms
+    need not be a full factorial design: only those given (and present in ``performance``) are drawn.
+
+    Parameters
+    ----------
+    performance : pandas.DataFrame
+        Long performance table with ``mechanism``, ``estimator``, ``measure``, ``value`` and ``mcse``
+        (:func:`alsmeds.analyses.mechanisms.mechanism_performance`, ``results/simstudy_mechanisms.csv``).
+    measure : str
+        The measure drawn (``coverage``, ``bias_over_empse``, ``relerr_modse``, ...).
+    estimators : sequence of str, or mapping of str to str
+        The estimators drawn (labels of the ``estimator`` column), or label -> name shown in the legend.
+    mechanisms : pandas.DataFrame
+        Indexed by mechanism; one column per factor holding the mechanism's level (e.g.
+        ``alsmeds.simstudy.mechanisms.mechanism_table()[list(FACTORS)]``).
+    factor_levels : mapping of str to sequence of str, optional
+        Order of each factor's levels (e.g. :data:`alsmeds.simstudy.mechanisms.FACTORS`); default: the order
+        of first appearance.  Factors with a single level among the mechanisms drawn are left out of the
+        legend (they do not vary).
+    z : float
+        Multiplier of the Monte Carlo SE of the bars (default: the 97.5% normal quantile).
+    figsize : (width, height) in inches
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes sharing x: the measure (top; a dashed reference line at 0.95 for coverage, 0 for a bias or a
+        relative error) and the factor levels (bottom).
+    """
+    names = dict(estimators) if isinstance(estimators, Mapping) else {e: e for e in estimators}
+    rows = performance[(performance["measure"] == measure) & performance["estimator"].isin(list(names))]
+    present = [m for m in mechanisms.index if m in set(rows["mechanism"])]
+    table = mechanisms.loc[present]
+    levels = {
+        f: list(factor_levels[f]) if factor_levels is not None and f in factor_levels else list(dict.fromkeys(table[f]))
+        for f in table.columns
+    }
+    codes = pd.DataFrame({f: [levels[f].index(v) for v in table[f]] for f in table.columns}, index=table.index)
+    order = codes.sort_values(list(codes.columns), kind="stable").index.tolist()
+    n = len(order)
+    edges = np.arange(n + 1)
+    fig, (ax, legend_ax) = plt.subplots(
+        2, 1, sharex=True, figsize=figsize, gridspec_kw={"height_ratios": [3.0, 1.6], "hspace": 0.05}
+    )
+    for i, (label, shown) in enumerate(names.items()):
+        series = rows[rows["estimator"] == label].set_index("mechanism").reindex(order)
+        values = series["value"].to_numpy(float)
+        linestyle, marker = NESTED_LOOP_STYLES[i % len(NESTED_LOOP_STYLES)]
+        ax.step(edges, np.append(values, values[-1:]), where="post", color=SUMMARY_COLOUR, linestyle=linestyle,
+                linewidth=1.4, label=shown)  # fmt: skip
+        ax.errorbar(edges[:-1] + 0.5, values, yerr=z * series["mcse"].to_numpy(float), fmt=marker, ms=4,
+                    color=SUMMARY_COLOUR, ecolor=NEUTRAL_COLOUR, elinewidth=1)  # fmt: skip
+    if measure in NESTED_LOOP_REFERENCE:
+        ax.axhline(NESTED_LOOP_REFERENCE[measure], color=TRUTH_COLOUR, linestyle="--", linewidth=1)
+    ax.set_ylabel(measure)
+    ax.legend(loc="best", fontsize=9)
+    varying = [f for f in codes.columns if len(set(codes.loc[order, f])) > 1]
+    for j, f in enumerate(varying):
+        base = (len(varying) - 1 - j) * 1.5
+        span = max(1, len(levels[f]) - 1)
+        y = base + codes.loc[order, f].to_numpy(float) / span
+        legend_ax.step(edges, np.append(y, y[-1:]), where="post", color=SUMMARY_COLOUR, linewidth=1.2)
+        legend_ax.text(-0.1, base + 0.5, f"{f}\n({' / '.join(levels[f])})", ha="right", va="center", fontsize=8)
+    legend_ax.set_yticks([])
+    legend_ax.set_ylim(-0.4, max(1, len(varying)) * 1.5 - 0.1)
+    legend_ax.set_xticks(edges[:-1] + 0.5)
+    legend_ax.set_xticklabels(order, rotation=30, ha="right", fontsize=8)
+    legend_ax.set_xlim(0, max(n, 1))
+    legend_ax.set_xlabel("data-generating mechanism (nested loop of the factors below: low to high level)")
+    return fig

@@ -39,9 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--scale",
         type=float,
-        default=1.0,
+        default=None,
         metavar="S",
-        help="sample size of a replicate as a multiple of the paper's 1,057 cases (default: 1)",
+        help="sample size of a replicate as a multiple of the paper's 1,057 cases (default: 1; the mechanism's)",
     )
     p.add_argument(
         "--workers",
@@ -65,9 +65,18 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--seed",
         type=int,
-        default=DEFAULT_STUDY_SEED,
+        default=None,
         metavar="SEED",
-        help="master seed; replicate i uses SeedSequence(SEED).spawn(N)[i] (default: %(default)s)",
+        help=f"master seed; replicate i uses SeedSequence(SEED).spawn(N)[i] (default: {DEFAULT_STUDY_SEED}; "
+        "the mechanism's)",
+    )
+    p.add_argument(
+        "--mechanism",
+        default=None,
+        metavar="NAME",
+        help="run a data-generating mechanism of alsmeds.simstudy.mechanisms (or 'all') into DIR/NAME/..., "
+        "and stack every stored mechanism into simstudy_mechanisms_estimates.csv.gz (default: the committed "
+        "generator, as before)",
     )
     p.add_argument(
         "--results-dir",
@@ -93,8 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study an argument namespace describes (see :func:`add_arguments`); returns the exit code."""
-    from .runner import ESTIMATES_FILE, collect, compact_frame, read_compact, run_study, write_compact, write_summary
+    from .runner import (
+        DEFAULT_STUDY_SEED,
+        ESTIMATES_FILE,
+        collect,
+        compact_frame,
+        read_compact,
+        run_study,
+        write_compact,
+        write_summary,
+    )
 
+    if getattr(args, "mechanism", None):
+        from .mechanisms import run_mechanisms_cli
+
+        return run_mechanisms_cli(args)
+    args.scale = 1.0 if args.scale is None else args.scale
+    args.seed = DEFAULT_STUDY_SEED if args.seed is None else args.seed
     if args.reps < 1 or args.scale <= 0 or args.workers < 1:
         print("alsmeds simstudy: --reps and --workers must be at least 1 and --scale positive", file=sys.stderr)
         return EXIT_USAGE

@@ -148,14 +148,15 @@ def _parallel_results(
 
 def run_study(
     reps: int,
-    scale: float = 1.0,
-    seed: int = DEFAULT_STUDY_SEED,
+    scale: float | None = None,
+    seed: int | None = None,
     workers: int = 1,
     scheduler: str | None = None,
     out: str | Path | None = None,
     progress: bool = True,
     retry_failed: bool = False,
     replicate: Callable[[int, int, float], pd.DataFrame] = run_replicate,
+    mechanism: str | None = None,
 ) -> StudyRun:
     """Run (or resume) a study of ``reps`` replicates and store one file per replicate.
 
@@ -163,10 +164,12 @@ def run_study(
     ----------
     reps : int
         Number of replicates (0 to ``reps - 1``).
-    scale : float
-        Sample size of each replicate as a multiple of the paper's 1,057 cases.
-    seed : int
-        Master seed; replicate ``i`` uses :func:`replicate_seed` ``(seed, i)``.
+    scale : float, optional
+        Sample size of each replicate as a multiple of the paper's 1,057 cases (default 1, or the
+        mechanism's).
+    seed : int, optional
+        Master seed; replicate ``i`` uses :func:`replicate_seed` ``(seed, i)`` (default
+        :data:`DEFAULT_STUDY_SEED`, or the mechanism's base seed).
     workers : int
         Worker processes on this machine (joblib's loky backend); 1 runs in this process.
     scheduler : str, optional
@@ -182,6 +185,11 @@ def run_study(
     replicate : callable
         ``(rep, seed, scale) -> frame`` (default :func:`~alsmeds.simstudy.replicate.run_replicate`);
         must be importable or picklable by the backend.
+    mechanism : str, optional
+        A data-generating mechanism of :data:`alsmeds.simstudy.mechanisms.MECHANISMS`: its replicates
+        (:func:`~alsmeds.simstudy.mechanisms.run_mechanism_replicate`, in place of ``replicate``) draw
+        from its parameters, with its base seed and scale unless ``seed`` or ``scale`` is given, into
+        ``<out>/<mechanism>/<study_id(seed, scale)>``.  None (default): the committed generator, as before.
 
     Returns
     -------
@@ -191,7 +199,17 @@ def run_study(
 
     if reps < 0:
         raise ValueError(f"reps must be at least 0, not {reps}")
-    folder = Path(out if out is not None else DEFAULT_OUT) / study_id(seed, scale)
+    root = Path(out if out is not None else DEFAULT_OUT)
+    if mechanism is not None:
+        from .mechanisms import MECHANISMS, mechanism_replicate
+
+        replicate = mechanism_replicate(mechanism)
+        seed = MECHANISMS[mechanism].seed if seed is None else seed
+        scale = MECHANISMS[mechanism].scale if scale is None else scale
+        root = root / mechanism
+    scale = 1.0 if scale is None else scale
+    seed = DEFAULT_STUDY_SEED if seed is None else seed
+    folder = root / study_id(seed, scale)
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(folder)
     meta = {
@@ -199,6 +217,8 @@ def run_study(
         "scale": float(scale),
         "seed_rule": "SeedSequence(seed).spawn(reps)[i].generate_state(1)[0]",
     }
+    if mechanism is not None:
+        meta["mechanism"] = mechanism
     if not (folder / "study.json").exists():
         write_json_atomic(folder / "study.json", meta)
     stored = stored_replicates(folder)
@@ -210,7 +230,8 @@ def run_study(
             run.reused.append(rep)
         else:
             todo.append((rep, replicate_seed(seed, rep)))
-    bar = tqdm(total=reps, initial=len(run.reused), desc=f"simstudy {folder.name}", unit="rep", disable=not progress)
+    name = folder.name if mechanism is None else f"{mechanism} {folder.name}"
+    bar = tqdm(total=reps, initial=len(run.reused), desc=f"simstudy {name}", unit="rep", disable=not progress)
     try:
         for rep, _seed, frame in _parallel_results(todo, scale, workers, scheduler, replicate):
             write_parquet_atomic(replicate_path(folder, rep), frame)

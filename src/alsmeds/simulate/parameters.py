@@ -412,6 +412,10 @@ class PrognosisParameters:
     diagnostic_delay_median_months: float = 11.0
     diagnostic_delay_log_sd: float = 0.6
     invasive_ventilation_share: float = 0.08
+    #: record the ALSFRS-R total as the latent score (true line plus noise), neither rounded nor clipped to 0-48
+    #: (the simulation study's mechanism ``latent_scores``).  The table then breaks the data contract's whole
+    #: 0-48 points; False (the default, the register's scores) is left out of ``truth.json`` (``to_dict``).
+    record_latent_scores: bool = False
 
     @property
     def association_structure(self) -> str:
@@ -458,6 +462,8 @@ class SimulationParameters:
             return obj
 
         out = clean(asdict(self))
+        if not self.prognosis.record_latent_scores:  # the default, absent from truth.json as before the switch
+            del out["prognosis"]["record_latent_scores"]
         # Derived, recorded so that truth.json says which association is planted.
         out["prognosis"]["association_structure"] = self.prognosis.association_structure
         return out

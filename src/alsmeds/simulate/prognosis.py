@@ -167,7 +167,8 @@ def _visits(rng, params, index, followup_end, b0, b1) -> pd.DataFrame:
     keep &= ~repeated
     noise = pr.residual_sd * rng.standard_normal((n, max_visits))
     months = day / DAYS_PER_MONTH
-    score = np.clip(np.round(b0[:, None] + b1[:, None] * months + noise), 0, 48).astype(np.int64)
+    latent = b0[:, None] + b1[:, None] * months + noise
+    score = latent if pr.record_latent_scores else np.clip(np.round(latent), 0, 48).astype(np.int64)
     rows, cols = np.nonzero(keep)
     return pd.DataFrame(
         {
