@@ -301,6 +301,7 @@ def run_calibration_replicate(
     scale: float = 1.0,
     mechanism: str = "systematic_error",
     comparisons: Sequence[str] = DEFAULT_COMPARISONS,
+    spec: Any = None,
 ) -> pd.DataFrame:
     """One replicate of the calibration check: simulate, classify and fit the panel, calibrate each control.
 
@@ -317,6 +318,10 @@ def run_calibration_replicate(
         A key of :data:`MECHANISMS`.
     comparisons : sequence of str
         Comparisons whose controls are fitted (``population``; ``sibling`` too costs about half as much again).
+    spec : alsmeds.analyses.spec.StudySpec, optional
+        The study specification whose exposure rules, adjustment sets and error model's SD form are used
+        (default: the committed one, :func:`alsmeds.analyses.spec.read_spec`; a study reads it once and passes it,
+        so that its replicates do not depend on the file while they run).
 
     Returns
     -------
@@ -332,7 +337,7 @@ def run_calibration_replicate(
     from alsmeds.study import Study
 
     start = time.perf_counter()
-    spec = read_spec()
+    spec = read_spec() if spec is None else spec
     params = mechanism_parameters(mechanism)
     study = Study.synthetic(seed=int(seed), scale=float(scale), rules=spec.rules, params=params, truth_scale=0)
     codes = panel_codelist()
@@ -356,11 +361,11 @@ def failure_frame(mechanism: str, rep: int, seed: int, scale: float, error: Base
 
 
 def safe_calibration_replicate(
-    mechanism: str, rep: int, seed: int, scale: float, comparisons: Sequence[str]
+    mechanism: str, rep: int, seed: int, scale: float, comparisons: Sequence[str], spec: Any = None
 ) -> tuple[int, pd.DataFrame]:
     """:func:`run_calibration_replicate`, with any exception turned into :func:`failure_frame` (never raises)."""
     try:
-        frame = run_calibration_replicate(rep, seed, scale, mechanism, comparisons)
+        frame = run_calibration_replicate(rep, seed, scale, mechanism, comparisons, spec)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its seed, never dropped
         frame = failure_frame(mechanism, rep, seed, scale, exc)
     return rep, frame
@@ -385,16 +390,17 @@ class CalibrationRun:
 
 
 def _results(
-    tasks: list[tuple[int, int]], mechanism: str, scale: float, comparisons: Sequence[str], workers: int
+    tasks: list[tuple[int, int]], mechanism: str, scale: float, comparisons: Sequence[str], workers: int, spec: Any
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     if workers <= 1:
         for rep, seed in tasks:
-            yield safe_calibration_replicate(mechanism, rep, seed, scale, comparisons)
+            yield safe_calibration_replicate(mechanism, rep, seed, scale, comparisons, spec)
         return
     from joblib import Parallel, delayed, parallel_config
 
     calls = (
-        delayed(safe_calibration_replicate)(mechanism, rep, seed, scale, tuple(comparisons)) for rep, seed in tasks
+        delayed(safe_calibration_replicate)(mechanism, rep, seed, scale, tuple(comparisons), spec)
+        for rep, seed in tasks
     )
     with parallel_config(backend="loky", n_jobs=workers):
         yield from Parallel(return_as="generator_unordered", batch_size=1)(calls)
@@ -440,8 +446,14 @@ def run_calibration_study(
     Returns
     -------
     CalibrationRun
+
+    Notes
+    -----
+    The committed study specification is read once here and passed to every replicate.
     """
     from tqdm.auto import tqdm
+
+    from alsmeds.analyses.spec import read_spec
 
     if mechanism not in MECHANISMS:
         raise ValueError(f"unknown mechanism {mechanism!r}; known: {sorted(MECHANISMS)}")
@@ -479,7 +491,7 @@ def run_calibration_study(
             todo.append((rep, replicate_seed(MECHANISMS[mechanism], rep)))
     bar = tqdm(total=reps, initial=len(run.reused), desc=f"calibration {mechanism}", unit="rep", disable=not progress)
     try:
-        for rep, frame in _results(todo, mechanism, scale, comparisons, workers):
+        for rep, frame in _results(todo, mechanism, scale, comparisons, workers, read_spec() if todo else None):
             write_parquet_atomic(replicate_path(folder, rep), frame)
             run.computed.append(rep)
             bar.update(1)
