@@ -29,7 +29,13 @@ from alsmeds.study import Study
 
 EXAMPLES = sorted((paths.ROOT / "studies" / "examples").glob("*.yaml"))
 #: Results files that no analysis writes: the generated index, and the stored simulation study (alsmeds simstudy).
-NOT_FROM_ANALYSES = {"README.md", "simstudy_estimates.csv.gz"}
+#: Stored replicates of the simulation studies (their command writes them; analyses read them).
+NOT_FROM_ANALYSES = {
+    "README.md",
+    "simstudy_estimates.csv.gz",
+    "calibration_coverage_estimates.csv.gz",
+    "simstudy_mechanisms_estimates.csv.gz",
+}
 
 
 # ------------------------------------------------------------------ the specification

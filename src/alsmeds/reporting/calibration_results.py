@@ -522,3 +522,42 @@ def null_by_panel_size(
             }
         )
     return pd.DataFrame(out)
+
+
+def coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
+    """The calibration check for people: coverage of uncalibrated and calibrated intervals, per mechanism and group.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        ``calibration_coverage.csv`` (:data:`alsmeds.analyses.calibration_check.CALIBRATION_COVERAGE_COLUMNS`).
+
+    Returns
+    -------
+    DataFrame
+        One row per mechanism and group of controls: replicates, the coverage of the planted odds ratio by the
+        uncalibrated, the calibrated and the null-calibrated 95% intervals and the width ratio, each with its Monte
+        Carlo SE in brackets; empty when the check was not run.
+    """
+
+    def cell(value: float, mcse: float, share: bool = True) -> str:
+        if not np.isfinite(value):
+            return "n.a."
+        if share:
+            return f"{percent(value, 1)} ({fixed(100 * mcse, 1)})"
+        return f"{fixed(value, 2)} ({fixed(mcse, 2)})"
+
+    rows = []
+    for r in coverage.itertuples(index=False):
+        rows.append(
+            {
+                "mechanism": r.mechanism.replace("_", " "),
+                "controls": "35 negative" if r.group == "negative_controls" else f"positive, OR {r.true_or:g}",
+                "replicates": int(r.n_reps),
+                "uncalibrated": cell(r.uncalibrated_coverage, r.uncalibrated_coverage_mcse),
+                "calibrated": cell(r.calibrated_coverage, r.calibrated_coverage_mcse),
+                "null-calibrated": cell(r.null_calibrated_coverage, r.null_calibrated_coverage_mcse),
+                "width ratio": cell(r.width_ratio, r.width_ratio_mcse, share=False),
+            }
+        )
+    return pd.DataFrame(rows)
