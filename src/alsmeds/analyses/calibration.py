@@ -67,10 +67,9 @@ from alsmeds.models.calibration import (
     MAX_ABS_LOG_RR,
     calibrate_ci,
     calibrate_p_interval,
+    error_model_or_null,
     fit_null,
-    fit_systematic_error_model,
     leave_one_out_p,
-    null_to_error_model,
     traditional_p,
 )
 from alsmeds.models.risk import RESULT_COLUMNS, RiskModelSpec, fit_risk_model, main_estimates
@@ -309,17 +308,10 @@ def calibrate_term(
     profile = null.profile_ci(ALPHA)
     loo.loc[negatives.index] = leave_one_out_p(y, s)
     ease = null.ease
-    reason = ""
     both = pd.concat([negatives, positives])
-    try:
-        model = fit_systematic_error_model(
-            both["log_or"].to_numpy(), both["se"].to_numpy(), both["true_log_or"].to_numpy(), sd_form=sd_form
-        )
-        source = "negative_and_positive_controls"
-    except ValueError as exc:
-        model = null_to_error_model(null)
-        source = "negative_controls_only"
-        reason = f"error model from the null alone: {exc}"
+    model, source, reason = error_model_or_null(
+        null, both["log_or"].to_numpy(), both["se"].to_numpy(), both["true_log_or"].to_numpy(), sd_form
+    )
     ok = _finite(out)
     if ok.any():
         p = calibrate_p_interval(null, out.loc[ok, "log_or"].to_numpy(), out.loc[ok, "se"].to_numpy(), ALPHA)

@@ -811,6 +811,32 @@ def null_to_error_model(null: EmpiricalNull, mean_slope: float = 1.0, sd_slope: 
     )
 
 
+def error_model_or_null(
+    null: EmpiricalNull,
+    log_rr: ArrayLike,
+    se: ArrayLike,
+    true_log_rr: ArrayLike,
+    sd_form: str = "linear",
+) -> tuple[SystematicErrorModel, str, str]:
+    """The systematic error model of the controls, or the null's when it cannot be fitted.
+
+    :func:`fit_systematic_error_model` of the negative and positive controls; when it needs controls at more true
+    effects than there are (a real extract without positive controls, or a term where they are true nulls),
+    :func:`null_to_error_model` of ``null`` (the same error at every true effect).
+
+    Returns
+    -------
+    (SystematicErrorModel, str, str)
+        The model, its source (``negative_and_positive_controls`` or ``negative_controls_only``) and why the null
+        was used ("" otherwise).
+    """
+    try:
+        model = fit_systematic_error_model(log_rr, se, true_log_rr, sd_form=sd_form)
+    except ValueError as exc:
+        return null_to_error_model(null), "negative_controls_only", f"error model from the null alone: {exc}"
+    return model, "negative_and_positive_controls", ""
+
+
 def _ci_root(model: SystematicErrorModel, y: float, s: float, z: float) -> float:
     """The true log effect ``x`` where ``z + (mean(x) - y) / sqrt(sd(x)^2 + s^2) = 0``, in the package's brackets."""
     a, b, c, d = (float(v) for v in model.params)

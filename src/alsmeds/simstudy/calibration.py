@@ -185,8 +185,8 @@ def calibrate_controls(
         MAX_ABS_LOG_RR,
         calibrate_ci,
         calibrate_p,
+        error_model_or_null,
         fit_null,
-        fit_systematic_error_model,
         null_to_error_model,
         traditional_p,
     )
@@ -241,15 +241,11 @@ def calibrate_controls(
             continue
         null = fit_null(negatives["log_or"].to_numpy(), negatives["se"].to_numpy())
         both = pd.concat([negatives, positives])
-        try:
-            model = fit_systematic_error_model(
-                both["log_or"].to_numpy(), both["se"].to_numpy(), both["true_log_or"].to_numpy(), sd_form=sd_form
-            )
-            source = "negative_and_positive_controls"
-        except ValueError as exc:
-            model = null_to_error_model(null)
-            source = "negative_controls_only"
-            row["reason"] = f"error model from the null alone: {exc}"
+        model, source, why = error_model_or_null(
+            null, both["log_or"].to_numpy(), both["se"].to_numpy(), both["true_log_or"].to_numpy(), sd_form
+        )
+        if why:
+            row["reason"] = why
         ci = calibrate_ci(model, y, s, ALPHA).iloc[0]
         nci = calibrate_ci(null_to_error_model(null), y, s, ALPHA).iloc[0]
         cal_lower, cal_upper = float(ci["ci_lower"]), float(ci["ci_upper"])
