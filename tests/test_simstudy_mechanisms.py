@@ -79,6 +79,9 @@ def test_each_mechanism_changes_what_it_documents():
 
     both = MECHANISMS["no_familial_no_dropout"].parameters()
     assert both == replace(no_dropout, risk=no_familial.risk)
+    assert MECHANISMS["no_dropout_latent_scores"].parameters() == replace(
+        no_dropout, prognosis=replace(no_dropout.prognosis, record_latent_scores=True)
+    )
 
     assert (MECHANISMS["small"].scale, MECHANISMS["large"].scale) == (0.5, 2.0)
     assert MECHANISMS["small"].parameters() == MECHANISMS["large"].parameters() == committed

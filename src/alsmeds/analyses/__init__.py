@@ -20,7 +20,17 @@ from alsmeds.analyses.run import RunReport, StudyResults, results, run_analyses
 from alsmeds.analyses.spec import STUDY_SPEC_FILE, SpecError, StudySpec, json_schema, read_spec
 
 #: The modules that declare analyses, in the order of the study (the report last); imported for their declarations.
-ANALYSIS_MODULES = ("cohort", "risk", "survival", "alsfrs", "joint", "calibration", "calibration_check", "report")
+ANALYSIS_MODULES = (
+    "cohort",
+    "risk",
+    "survival",
+    "alsfrs",
+    "joint",
+    "calibration",
+    "calibration_check",
+    "mechanisms",
+    "report",
+)
 for _module in ANALYSIS_MODULES:
     import_module(f"{__name__}.{_module}")
 

@@ -44,6 +44,9 @@ which fits every model of :func:`alsmeds.simstudy.replicate.fit_replicate_models
 * ``small`` and ``large``: the committed parameters at half and twice the paper's size (``scale`` 0.5
   and 2); the estimands are ``main``'s.
 * ``no_familial_no_dropout``: both switches together.
+* ``no_dropout_latent_scores``: dropout off and latent scores together.  Without informative dropout the
+  patients live long enough for their line to reach the scale's floor, and the clipping at 0 then biases
+  the slopes (the pilot run found it): this combination separates the two.
 
 The pair of mechanisms with and without planted systematic error of the negative controls is the
 calibration check's (:data:`alsmeds.simstudy.calibration.MECHANISMS`,
@@ -308,6 +311,20 @@ MECHANISMS: dict[str, Mechanism] = {
             20250616,
             familial="off",
             dropout="off",
+        ),
+        _mechanism(
+            "no_dropout_latent_scores",
+            "informative dropout off and ALSFRS-R recorded as the latent score",
+            "informative dropout and scores rounded and clipped to 0-48",
+            {
+                "prognosis.association": 0.0,
+                "prognosis.log_baseline_hazard": NON_INFORMATIVE_LOG_BASELINE_HAZARD,
+                "prognosis.record_latent_scores": True,
+            },
+            _compose(without_informative_dropout, with_latent_scores),
+            20250617,
+            dropout="off",
+            scores="latent",
         ),
     )
 }
