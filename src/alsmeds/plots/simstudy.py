@@ -429,7 +429,7 @@ def plot_nested_loop(
     if measure in NESTED_LOOP_REFERENCE:
         ax.axhline(NESTED_LOOP_REFERENCE[measure], color=TRUTH_COLOUR, linestyle="--", linewidth=1)
     ax.set_ylabel(measure)
-    ax.legend(loc="best", fontsize=9)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=2, fontsize=8, frameon=False)
     varying = [f for f in codes.columns if len(set(codes.loc[order, f])) > 1]
     for j, f in enumerate(varying):
         base = (len(varying) - 1 - j) * 1.5

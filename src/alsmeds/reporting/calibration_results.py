@@ -36,6 +36,8 @@ from alsmeds.data.write import write_csv_atomic, write_json_atomic
 from alsmeds.formatting import fixed, format_p, format_ratio, percent, signed
 from alsmeds.models.calibration import expected_absolute_systematic_error, fit_null
 from alsmeds.precision import CSV_FLOAT_FORMAT
+from alsmeds.reporting.describe import Note
+from alsmeds.reporting.display import Table, show_table
 from alsmeds.reporting.results import RISK_MODEL_COLUMNS, _records
 from alsmeds.truth import Truth, as_truth
 
@@ -561,3 +563,11 @@ def coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def show_against_truth(estimates: pd.DataFrame, truth: Truth | None) -> Table | Note:
+    """:func:`calibration_against_truth` as a captioned table, or a note saying there is no truth (a real extract)."""
+    against = calibration_against_truth(estimates, truth)
+    if against is None:
+        return Note("no planted truth (a real extract): nothing to put the calibrated estimates beside")
+    return show_table(against, index=False, caption="Population, >1 y: estimates beside the two estimands")

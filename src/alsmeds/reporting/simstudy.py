@@ -69,6 +69,7 @@ import pandas as pd
 from alsmeds import paths
 from alsmeds import truth as _truth
 from alsmeds.constants import CLASSES, Z_975
+from alsmeds.formatting import fixed, percent, signed
 from alsmeds.published import published_values
 from alsmeds.reporting.display import Table, show_table
 from alsmeds.reporting.reproduction import ratio_target_name
@@ -810,3 +811,76 @@ def show_fewer_replicates(fewer: FewerReplicates) -> Table:
         " (flagged: coverage outside 2 MCSE of 95%)",
         digits=3,
     )
+
+
+#: Estimators and measures shown across mechanisms in notebook 09: label -> (estimator, measure).
+MECHANISM_ROWS: dict[str, tuple[str, str]] = {
+    "joint model (normal outcome) alpha, coverage": ("joint/joint_model/ever/all/alpha", "coverage"),
+    "joint model (normal outcome) non-user slope, bias": ("joint/joint_model/ever/all/long:months", "bias"),
+    "mixed model non-user slope, bias": ("mixed/random_intercept_slope/ever/all/months", "bias"),
+    "mixed model non-user slope, coverage": ("mixed/random_intercept_slope/ever/all/months", "coverage"),
+    "joint model (normal outcome) antidepressants HR, model SE error (%)": (
+        "joint/joint_model/ever/all/surv:antidepressants",
+        "relerr_modse",
+    ),
+    "Cox antidepressants (3 classes), model SE error (%)": ("cox/mutual/ever/all/use_antidepressants", "relerr_modse"),
+    "Cox antidepressants (3 classes), coverage": ("cox/mutual/ever/all/use_antidepressants", "coverage"),
+    "population OR hypnotics >1 y, coverage": ("risk/population/per_class/lagged/all/hypnotics_gt1", "coverage"),
+}
+
+
+def mechanism_summary(performance: pd.DataFrame, rows: Mapping[str, tuple[str, str]] = MECHANISM_ROWS) -> pd.DataFrame:
+    """Selected estimators' performance under each mechanism, as text with Monte Carlo SEs.
+
+    Parameters
+    ----------
+    performance : DataFrame
+        ``simstudy_mechanisms.csv`` (:func:`alsmeds.analyses.mechanisms.mechanism_performance`).
+    rows : mapping of str to (str, str)
+        Row label -> (estimator label, measure).
+
+    Returns
+    -------
+    DataFrame
+        One row per label, one column per mechanism (in the file's order): ``value (MC SE)``, coverage in percent,
+        relative error of the model SE in percent points, a bias to 3 decimals; ``n.a.`` where the mechanism has
+        no such estimator.
+    """
+    mechanisms = list(dict.fromkeys(performance["mechanism"]))
+    indexed = performance.set_index(["mechanism", "estimator", "measure"])
+    out = {}
+    for label, (estimator, measure) in rows.items():
+        cells = {}
+        for mechanism in mechanisms:
+            key = (mechanism, estimator, measure)
+            if key not in indexed.index:
+                cells[mechanism] = "n.a."
+                continue
+            value, mcse = float(indexed.loc[key, "value"]), float(indexed.loc[key, "mcse"])
+            if measure in ("coverage", "be_coverage", "power"):
+                cells[mechanism] = f"{percent(value, 1)} ({fixed(100 * mcse, 1)})"
+            elif measure == "relerr_modse":
+                cells[mechanism] = f"{signed(value, 1)} ({fixed(mcse, 1)})"
+            else:
+                cells[mechanism] = f"{signed(value, 3)} ({fixed(mcse, 3)})"
+        out[label] = cells
+    frame = pd.DataFrame.from_dict(out, orient="index")
+    frame.index.name = "estimator, measure"
+    return frame.reset_index()
+
+
+def mechanism_replicates_text(performance: pd.DataFrame) -> str:
+    """How many replicates each mechanism has, and the Monte Carlo SE that gives a 95% coverage."""
+    reps = performance.groupby("mechanism", sort=False)["n_reps"].max()
+    low, high = int(reps.min()), int(reps.max())
+    count = f"{low}" if low == high else f"{low}-{high}"
+    mcse = 100 * np.sqrt(0.95 * 0.05 / low)
+    return (
+        f"{len(reps)} mechanisms, {count} replicates each: a 95% coverage has a Monte Carlo SE of about "
+        f"{fixed(mcse, 1)} points (the plan's target, 0.7 points, needs about 1,000: docs/simstudy.md)"
+    )
+
+
+def mechanism_lines(measure: str = "coverage") -> dict[str, str]:
+    """The estimators of :data:`MECHANISM_ROWS` shown with ``measure``: estimator label -> short name for a legend."""
+    return {e: label.removesuffix(f", {measure}") for label, (e, m) in MECHANISM_ROWS.items() if m == measure}
