@@ -362,7 +362,7 @@ def plot_prediction_calibration(calibration: pd.DataFrame, z: float = Z_975) -> 
         ax.set_axis_off()
         return fig
     fig, axes = plt.subplots(
-        1, len(cells), figsize=(3.3 * len(cells), 3.9), squeeze=False, sharey=True, layout="constrained"
+        1, len(cells), figsize=(min(12.0, 2.9 * len(cells)), 3.6), squeeze=False, sharey=True, layout="constrained"
     )
     top = float(np.nanmax([rows["mean_risk"].max(), (rows["observed_risk"] + z * rows["observed_se"]).max()]))
     top = min(1.0, 1.05 * top)
