@@ -231,7 +231,16 @@ def test_the_notes_of_notebook_08_on_the_committed_results(report):
     card, verdicts = rep.split_report(report)
     assert rep.weakest_published_interval(card).startswith("weakest published interval: Hypnotics & sedatives, >1 y")
     assert rep.information_note(card).startswith("prognosis: our data carry ")
-    assert rep.show_verdicts(verdicts).frame.columns.tolist() == ["Published finding", "Verdict", "Evidence", "Rule"]
+    assert rep.show_verdicts(verdicts).frame.columns.tolist() == [
+        "Published finding",
+        "Verdict",
+        "Evidence",
+        "After calibration",
+        "Rule",
+    ]
+    after = rep.show_after_calibration(card).frame
+    assert len(after) == 9 and after.columns[-2:].tolist() == ["After calibration", "Diagnostics"]
+    assert after["After calibration"].iloc[-1].startswith("not calibrated")  # a hazard ratio
     assert len(rep.show_evalues(card).frame) == 9
     assert rep.show_information(card).frame.index[0] == "Anxiolytics, >1 y (lagged)"
     assert rep.show_distances(rep.distance_from_planted(card)).frame.columns[-2] == "z vs planted"
