@@ -40,7 +40,7 @@ def test_notebook_titles_come_from_the_notebooks_own_headings():
     from alsmeds.pipeline.readme import notebook_titles
 
     titles = notebook_titles()
-    assert sorted(titles) == [p.name[:2] for p in sorted(paths.NOTEBOOKS_DIR.glob("0*.ipynb"))]
+    assert sorted(titles) == [p.name[:2] for p in sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))]
     assert all(title.startswith(f"{prefix} · ") for prefix, title in titles.items())
 
 

@@ -65,6 +65,7 @@ from alsmeds.derive.analysis_table import build_panel_table
 from alsmeds.derive.codelists import panel_codelist
 from alsmeds.models.calibration import (
     MAX_ABS_LOG_RR,
+    MIN_NEGATIVE_CONTROLS,
     calibrate_ci,
     calibrate_p_interval,
     error_model_or_null,
@@ -87,8 +88,6 @@ from alsmeds.reporting.describe import ROLE_LABELS
 from alsmeds.reporting.table1 import baseline_table
 from alsmeds.truth import Truth
 
-#: Fewest estimable negative controls an empirical null is fitted to.
-MIN_NEGATIVE_CONTROLS = 5
 #: The exposure terms of a coding: the lagged exposure's one, the windows' three.
 CODING_WINDOWS = {"lagged": ("gt1",), "windows": WINDOWS}
 #: Two-sided level of every p-value threshold and interval here.
@@ -300,7 +299,9 @@ def calibrate_term(
         diagnostic = _empty_diagnostic(comparison, window, reason, ease_threshold)
         diagnostic["n_positive_controls"] = len(positives)
         diagnostic["n_negative_controls"] = len(negatives)
-        diagnostic["min_detectable_or"] = float(np.nanmedian(out["min_detectable_or"])) if len(out) else np.nan
+        detectable = out["min_detectable_or"].to_numpy(dtype=float)
+        finite = detectable[np.isfinite(detectable)]
+        diagnostic["min_detectable_or"] = float(np.median(finite)) if finite.size else np.nan
         return diagnostic, out, loo
 
     y, s = negatives["log_or"].to_numpy(), negatives["se"].to_numpy()

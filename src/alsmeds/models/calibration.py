@@ -81,6 +81,10 @@ SdForm = Literal["linear", "log_linear"]
 ArrayLike = Sequence[float] | np.ndarray | pd.Series
 
 
+#: Fewest estimable negative controls an empirical null is fitted to (the study and the lesson).
+MIN_NEGATIVE_CONTROLS = 5
+
+
 def _as_array(values: ArrayLike | float, name: str) -> np.ndarray:
     array = np.atleast_1d(np.asarray(values, dtype=float))
     if array.ndim != 1:

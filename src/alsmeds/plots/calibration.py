@@ -59,7 +59,7 @@ def plot_calibration_funnel(
     se = np.linspace(1e-3, top, 200)
     ax.plot(np.exp(Z_975 * se), se, color=NEUTRAL_COLOUR, ls="--", lw=1, label="traditional p < 0.05 outside")
     ax.plot(np.exp(-Z_975 * se), se, color=NEUTRAL_COLOUR, ls="--", lw=1)
-    mu, tau = float(diagnostic.get("null_mu", np.nan)), float(diagnostic.get("null_tau", np.nan))
+    mu, tau = (np.nan if diagnostic.get(k) is None else float(diagnostic[k]) for k in ("null_mu", "null_tau"))
     if np.isfinite(mu) and np.isfinite(tau):
         half = Z_975 * np.sqrt(tau**2 + se**2)
         ax.fill_betweenx(se, np.exp(mu - half), np.exp(mu + half), color=colour, alpha=0.12, lw=0,

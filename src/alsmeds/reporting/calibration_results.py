@@ -34,7 +34,7 @@ import pandas as pd
 
 from alsmeds.data.write import write_csv_atomic, write_json_atomic
 from alsmeds.formatting import fixed, format_p, format_ratio, percent, signed
-from alsmeds.models.calibration import expected_absolute_systematic_error, fit_null
+from alsmeds.models.calibration import MIN_NEGATIVE_CONTROLS, expected_absolute_systematic_error, fit_null
 from alsmeds.precision import CSV_FLOAT_FORMAT
 from alsmeds.reporting.describe import Note
 from alsmeds.reporting.display import Table, show_table
@@ -287,10 +287,22 @@ __all__ = [
 # --------------------------------------------------------------------------- tables and text for the lesson
 
 
+#: Text columns of the diagnostics (every other column is a number or a flag).
+_DIAGNOSTIC_TEXT = ("comparison", "window", "error_model", "reason", "balance_variable", "balance_handled")
+
+
 def _diagnostics_frame(calibration_json: Mapping[str, Any] | pd.DataFrame) -> pd.DataFrame:
+    """The diagnostics as a frame: missing numbers (JSON ``null``, e.g. no null fitted on a small extract) as NaN."""
     if isinstance(calibration_json, pd.DataFrame):
-        return calibration_json
-    return pd.DataFrame(calibration_json.get("diagnostics") or [], columns=list(CALIBRATION_DIAGNOSTIC_COLUMNS))
+        frame = calibration_json.copy()
+    else:
+        frame = pd.DataFrame(calibration_json.get("diagnostics") or [], columns=list(CALIBRATION_DIAGNOSTIC_COLUMNS))
+    for column in frame.columns:
+        if column in _DIAGNOSTIC_TEXT:
+            frame[column] = frame[column].fillna("").astype(str)
+        elif column not in ("ease_pass", "balance_pass", "null_at_boundary", "error_model_at_boundary"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
 
 
 def _interval_text(estimate: float, lower: float, upper: float, decimals: int = 2) -> str:
@@ -374,7 +386,9 @@ def null_table(calibration_json: Mapping[str, Any] | pd.DataFrame, window: str =
                 if ok
                 else "n.a.",
                 "EASE": f"{fixed(r.ease, 2)} ({'passes' if r.ease_pass else 'fails'})" if ok else "n.a.",
-                "min. detectable OR": f"{fixed(r.min_detectable_or, 2)} -> {fixed(r.min_detectable_or_calibrated, 2)}",
+                "min. detectable OR": f"{fixed(r.min_detectable_or, 2)} -> {fixed(r.min_detectable_or_calibrated, 2)}"
+                if np.isfinite(r.min_detectable_or) and np.isfinite(r.min_detectable_or_calibrated)
+                else "n.a.",
                 "balance (largest SMD)": f"{fixed(r.balance_max_smd, 2)} {r.balance_variable} ({r.balance_handled})"
                 if np.isfinite(r.balance_max_smd)
                 else "n.a.",
@@ -508,8 +522,12 @@ def null_by_panel_size(
         & (controls["control_type"] == "negative_control")
         & controls["estimable"].astype(bool)
     ]
+    rows = rows[np.isfinite(rows["log_or"].astype(float)) & np.isfinite(rows["se"].astype(float))]
+    if len(rows) < MIN_NEGATIVE_CONTROLS:
+        reason = f"not estimable: {len(rows)} estimable negative controls (at least {MIN_NEGATIVE_CONTROLS} needed)"
+        return pd.DataFrame([{"negative controls": len(rows), "mu (95% CI)": reason, "tau (95% CI)": "", "EASE": ""}])
     out = []
-    for n in sorted({*(s for s in sizes if s < len(rows)), len(rows)}):
+    for n in sorted({*(s for s in sizes if MIN_NEGATIVE_CONTROLS <= s < len(rows)), len(rows)}):
         null = fit_null(rows["log_or"].to_numpy()[:n], rows["se"].to_numpy()[:n])
         mu, tau = float(null.params["mu"]), float(null.params["tau"])
         profile = null.profile_ci()
