@@ -35,9 +35,10 @@ from alsmeds.simstudy.mechanisms import (
     get_mechanism,
     mechanism_table,
     mechanism_truth,
+    run_mechanism_study,
 )
 from alsmeds.simstudy.replicate import REPLICATE_COLUMNS
-from alsmeds.simstudy.runner import collect, compact_frame, replicate_seed, run_study
+from alsmeds.simstudy.runner import collect, compact_frame, replicate_seed
 from alsmeds.simulate import generate
 from alsmeds.simulate.parameters import SimulationParameters
 
@@ -122,7 +123,7 @@ def two_mechanisms(tmp_path_factory):
     """One replicate of ``main`` and of ``latent_scores`` at scale 0.2, stored in a temporary folder."""
     out = tmp_path_factory.mktemp("mechanisms")
     runs = {
-        name: run_study(1, scale=0.2, out=out, progress=False, mechanism=name) for name in ("main", "latent_scores")
+        name: run_mechanism_study(name, 1, scale=0.2, out=out, progress=False) for name in ("main", "latent_scores")
     }
     return out, runs
 

@@ -68,7 +68,7 @@ Seeds: replicate ``i`` of a mechanism draws its data with :func:`alsmeds.simstud
 ``(seed, i)``, ``seed`` the mechanism's own base seed (:attr:`Mechanism.seed`, distinct for every
 mechanism, and from the calibration check's 20250625 and 20250626), so the mechanisms' replicates are
 independent.  A mechanism's replicates are stored in ``build/simstudy/<mechanism>/seed-<seed>_scale-<scale>/``
-(:func:`alsmeds.simstudy.runner.run_study` with ``mechanism``).
+(:func:`run_mechanism_study`, through :func:`alsmeds.simstudy.runner.run_study`).
 """
 
 from __future__ import annotations
@@ -575,6 +575,40 @@ def mechanism_replicate(name: str) -> Callable[[int, int, float], pd.DataFrame]:
 # -- running and stacking ------------------------------------------------------------------------------------------
 
 
+def run_mechanism_study(
+    name: str,
+    reps: int,
+    scale: float | None = None,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    **options: Any,
+) -> Any:
+    """Run (or resume) ``reps`` replicates of one mechanism (:func:`alsmeds.simstudy.runner.run_study`).
+
+    The replicates draw from the mechanism's parameters (:func:`mechanism_replicate`), with its base seed and
+    scale unless ``seed`` or ``scale`` is given, into ``<out>/<name>/<study_id(seed, scale)>`` (``out`` default
+    ``build/simstudy``); ``options`` are :func:`~alsmeds.simstudy.runner.run_study`'s (workers, scheduler,
+    progress, retry_failed).
+
+    Returns
+    -------
+    alsmeds.simstudy.runner.StudyRun
+    """
+    from .runner import DEFAULT_OUT, run_study
+
+    replicate = mechanism_replicate(name)  # checks the name
+    mechanism = MECHANISMS[name]
+    return run_study(
+        reps,
+        scale=mechanism.scale if scale is None else scale,
+        seed=mechanism.seed if seed is None else seed,
+        out=Path(out if out is not None else DEFAULT_OUT) / name,
+        replicate=replicate,
+        extra_meta={"mechanism": name},
+        **options,
+    )
+
+
 def mechanism_folder(out: str | Path, name: str, seed: int | None = None, scale: float | None = None) -> Path:
     """Folder of a mechanism's replicates: ``<out>/<name>/seed-<seed>_scale-<scale>`` (default: its own seed, scale)."""
     from .runner import study_id
@@ -643,7 +677,7 @@ def run_mechanisms_cli(args: Any) -> int:
     from alsmeds import paths
     from alsmeds.analyses.mechanisms import MECHANISM_ESTIMATES_FILE
 
-    from .runner import run_study, write_compact
+    from .runner import write_compact
 
     if args.mechanism == "all":
         names = list(MECHANISMS)
@@ -665,16 +699,16 @@ def run_mechanisms_cli(args: Any) -> int:
     failed_all = True
     for name in names:
         start = time.perf_counter()
-        run = run_study(
+        run = run_mechanism_study(
+            name,
             reps=args.reps,
             scale=args.scale,
             seed=args.seed,
+            out=args.out,
             workers=args.workers,
             scheduler=args.scheduler,
-            out=args.out,
             progress=not args.no_progress,
             retry_failed=args.retry_failed,
-            mechanism=name,
         )
         folders[name] = (run.folder, args.reps)
         failed_all &= len(run.failed) == args.reps

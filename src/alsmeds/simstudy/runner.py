@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,7 +156,7 @@ def run_study(
     progress: bool = True,
     retry_failed: bool = False,
     replicate: Callable[[int, int, float], pd.DataFrame] = run_replicate,
-    mechanism: str | None = None,
+    extra_meta: Mapping[str, str] | None = None,
 ) -> StudyRun:
     """Run (or resume) a study of ``reps`` replicates and store one file per replicate.
 
@@ -185,11 +185,9 @@ def run_study(
     replicate : callable
         ``(rep, seed, scale) -> frame`` (default :func:`~alsmeds.simstudy.replicate.run_replicate`);
         must be importable or picklable by the backend.
-    mechanism : str, optional
-        A data-generating mechanism of :data:`alsmeds.simstudy.mechanisms.MECHANISMS`: its replicates
-        (:func:`~alsmeds.simstudy.mechanisms.run_mechanism_replicate`, in place of ``replicate``) draw
-        from its parameters, with its base seed and scale unless ``seed`` or ``scale`` is given, into
-        ``<out>/<mechanism>/<study_id(seed, scale)>``.  None (default): the committed generator, as before.
+    extra_meta : mapping of str to str, optional
+        More keys of the folder's ``study.json`` (e.g. the data-generating mechanism of
+        :func:`alsmeds.simstudy.mechanisms.run_mechanism_study`), also shown in the progress bar.
 
     Returns
     -------
@@ -200,13 +198,6 @@ def run_study(
     if reps < 0:
         raise ValueError(f"reps must be at least 0, not {reps}")
     root = Path(out if out is not None else DEFAULT_OUT)
-    if mechanism is not None:
-        from .mechanisms import MECHANISMS, mechanism_replicate
-
-        replicate = mechanism_replicate(mechanism)
-        seed = MECHANISMS[mechanism].seed if seed is None else seed
-        scale = MECHANISMS[mechanism].scale if scale is None else scale
-        root = root / mechanism
     scale = 1.0 if scale is None else scale
     seed = DEFAULT_STUDY_SEED if seed is None else seed
     folder = root / study_id(seed, scale)
@@ -217,8 +208,7 @@ def run_study(
         "scale": float(scale),
         "seed_rule": "SeedSequence(seed).spawn(reps)[i].generate_state(1)[0]",
     }
-    if mechanism is not None:
-        meta["mechanism"] = mechanism
+    meta.update(extra_meta or {})
     if not (folder / "study.json").exists():
         write_json_atomic(folder / "study.json", meta)
     stored = stored_replicates(folder)
@@ -230,7 +220,7 @@ def run_study(
             run.reused.append(rep)
         else:
             todo.append((rep, replicate_seed(seed, rep)))
-    name = folder.name if mechanism is None else f"{mechanism} {folder.name}"
+    name = " ".join([*(extra_meta or {}).values(), folder.name])
     bar = tqdm(total=reps, initial=len(run.reused), desc=f"simstudy {name}", unit="rep", disable=not progress)
     try:
         for rep, _seed, frame in _parallel_results(todo, scale, workers, scheduler, replicate):
