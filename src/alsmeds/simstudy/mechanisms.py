@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -513,10 +513,6 @@ def mechanism_study(seed: int, scale: float, params: SimulationParameters) -> An
     return Study(registry, truth, people, source=source)
 
 
-def _rows(records: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(records, columns=list(columns))
-
-
 def run_mechanism_replicate(rep: int, seed: int, scale: float, mechanism: str = "main") -> pd.DataFrame:
     """One replicate of a mechanism: simulate with its parameters, fit every model of the study.
 
@@ -539,30 +535,12 @@ def run_mechanism_replicate(rep: int, seed: int, scale: float, mechanism: str = 
     pandas.DataFrame
         :data:`alsmeds.simstudy.replicate.REPLICATE_COLUMNS`.
     """
-    from .replicate import REPLICATE_COLUMNS, fit_replicate_models
+    from .replicate import replicate_frame
 
     params = MECHANISMS[mechanism].parameters()
-    timings: dict[str, float] = {}
     start = time.perf_counter()
     study = mechanism_study(seed, scale, params)
-    timings["simulate"] = time.perf_counter() - start
-    frame = fit_replicate_models(study, timings)
-    blank = {"comparison": "", "model": "", "exposure": "", "stratum": "", "se": np.nan, "estimable": True}
-    extra = [
-        {**blank, "family": "diagnostic", "term": "n_cases", "estimate": float(len(study.registry.tables["als_cases"]))}
-    ]
-    extra += [{**blank, "family": "timing", "term": step, "estimate": float(s)} for step, s in timings.items()]
-    frame = pd.concat([frame, _rows(extra, REPLICATE_COLUMNS[2:])], ignore_index=True)
-    frame.insert(0, "seed", np.int64(seed))
-    frame.insert(0, "rep", np.int64(rep))
-    frame["seed"] = frame["seed"].astype("int64")
-    frame["rep"] = frame["rep"].astype("int64")
-    for column in ("estimate", "se", "info"):
-        frame[column] = frame[column].astype("float64")
-    frame["estimable"] = frame["estimable"].astype(bool)
-    for column in ("family", "comparison", "model", "exposure", "stratum", "term", "reason"):
-        frame[column] = frame[column].fillna("").astype(str)
-    return frame[REPLICATE_COLUMNS]
+    return replicate_frame(study, rep, seed, simulate_seconds=time.perf_counter() - start)
 
 
 def mechanism_replicate(name: str) -> Callable[[int, int, float], pd.DataFrame]:

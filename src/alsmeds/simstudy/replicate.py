@@ -298,10 +298,19 @@ def run_replicate(rep: int, seed: int, scale: float) -> pd.DataFrame:
     """
     from alsmeds.study import Study
 
-    timings: dict[str, float] = {}
     start = time.perf_counter()
     study = Study.synthetic(seed=int(seed), scale=float(scale), truth_scale=0)
-    timings["simulate"] = time.perf_counter() - start
+    return replicate_frame(study, rep, seed, simulate_seconds=time.perf_counter() - start)
+
+
+def replicate_frame(study: Any, rep: int, seed: int, simulate_seconds: float) -> pd.DataFrame:
+    """Fit every model to one simulated study and return the replicate's frame (:data:`REPLICATE_COLUMNS`).
+
+    The models of :func:`fit_replicate_models`, a ``diagnostic`` row with the number of cases and ``timing`` rows
+    (``simulate``: ``simulate_seconds``, then each fit).  Shared by :func:`run_replicate` and the mechanisms'
+    replicates (:func:`alsmeds.simstudy.mechanisms.run_mechanism_replicate`), which simulate differently.
+    """
+    timings: dict[str, float] = {"simulate": float(simulate_seconds)}
     frame = fit_replicate_models(study, timings)
     n_cases = len(study.registry.tables["als_cases"])
     extra = [_diagnostic("n_cases", n_cases)]
