@@ -205,6 +205,7 @@ def _planted(truth: Truth) -> list[dict[str, Any]]:
     for family, model, terms in (
         ("mixed", "random_intercept_slope", slope_terms),
         ("joint", "joint_model", joint),
+        ("joint", "joint_model_normal", joint),
     ):
         for term, (value, source) in terms.items():
             rows.append(

@@ -11,7 +11,8 @@ not recomputed, they come from the committed ``truth.json``), classifies exposur
   each class lagged, and the three classes by window),
 * the Cox models of prediagnostic use (:func:`alsmeds.models.cox.fit_cox_models`),
 * the ALSFRS-R mixed model (:class:`alsmeds.models.mixed.AlsfrsMixedModel`),
-* the joint model (:class:`alsmeds.models.joint.prognosis.AlsJointModel`),
+* the joint model of the study specification (``joint_model``: the ALSFRS-R censored at the scale's ends) and
+  the paper's normal-outcome joint model beside it (``joint_model_normal``; :func:`default_joint_models`),
 
 and returns one long frame of estimates on the scale the model is estimated on (log odds
 ratios, log hazard ratios, points per month), with standard errors, beside fit diagnostics
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -142,7 +143,9 @@ def _not_fitted(family: str, model: str, terms: list[str], reason: str) -> list[
     ]
 
 
-def fit_replicate_models(study: Any, timings: dict[str, float] | None = None) -> pd.DataFrame:
+def fit_replicate_models(
+    study: Any, timings: dict[str, float] | None = None, joint_models: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
     """Fit every model of the simulation study to one :class:`alsmeds.Study`.
 
     Parameters
@@ -152,6 +155,11 @@ def fit_replicate_models(study: Any, timings: dict[str, float] | None = None) ->
     timings : dict, optional
         Filled with the wall time of each step in seconds (``analysis_table``, ``risk``,
         ``risk_age``, ``survival_data``, ``cox``, ``alsfrs_data``, ``mixed``, ``joint``).
+    joint_models : mapping of str to AlsJointModel, optional
+        The joint models to fit, by the name their rows carry in ``model``.  Default
+        (:func:`default_joint_models`): the study specification's model as ``joint_model`` (the one
+        the notebooks and the scorecard report) and, when that one is not already the normal-outcome
+        model, the paper's normal-outcome model with the same association as ``joint_model_normal``.
 
     Returns
     -------
@@ -159,7 +167,6 @@ def fit_replicate_models(study: Any, timings: dict[str, float] | None = None) ->
         :data:`REPLICATE_COLUMNS` without ``rep`` and ``seed``: estimates and diagnostics.
     """
     from alsmeds.models.cox import cox_table, fit_cox_models
-    from alsmeds.models.joint.prognosis import AlsJointModel, JointModelError
     from alsmeds.models.mixed import AlsfrsMixedModel, MixedModelError
     from alsmeds.models.risk import RiskModelSpec, fit_standard_models
     from alsmeds.models.stratified import fit_stratified
@@ -243,38 +250,66 @@ def fit_replicate_models(study: Any, timings: dict[str, float] | None = None) ->
     lap("mixed")
 
     frames = study.joint_data
-    try:
-        joint = AlsJointModel().fit(frames)
-    except JointModelError as exc:
-        terms = ["alpha", "long:months", *[f"surv:{k}" for k in CLASSES], *[f"long:{k}:months" for k in CLASSES]]
-        records += _not_fitted("joint", "joint_model", terms, str(exc))
-        records.append(_diagnostic("converged", 0, "joint_model"))
-    else:
-        for term, value in joint.params.items():
-            records.append(
-                {
-                    "family": "joint",
-                    "comparison": "",
-                    "model": "joint_model",
-                    "exposure": "ever",
-                    "stratum": "all",
-                    "term": term,
-                    "estimate": float(value),
-                    "se": float(joint.bse[term]),
-                    "estimable": True,
-                    "reason": "",
-                    "info": np.nan,
-                }
-            )
-        for term, reason in joint.not_estimable.items():
-            records += _not_fitted("joint", "joint_model", [term], reason)
-        fit = joint.fit
-        records.append(_diagnostic("converged", int(fit.converged), "joint_model"))
-        records.append(_diagnostic("iterations", fit.iterations, "joint_model"))
-        records.append(_diagnostic("max_abs_gradient", fit.max_abs_gradient, "joint_model"))
-        records.append(_diagnostic("events", fit.n_events, "joint_model"))
+    for name, model in _joint_models(joint_models).items():
+        records += _joint_rows(name, model, frames)
     lap("joint")
     return _rows(records)
+
+
+def default_joint_models(spec: Any = None) -> dict[str, Any]:
+    """The joint models a replicate fits: the specification's as ``joint_model``, the normal-outcome one beside it.
+
+    ``joint_model`` is :func:`alsmeds.analyses.joint.study_model` (the committed specification: the ALSFRS-R
+    censored at the scale's ends, current-value association), so the replicates measure the estimator whose
+    intervals notebook 07 and the scorecard print.  ``joint_model_normal`` is the same model with a normal outcome
+    (the paper's JM fit, which takes the scores at 0 and 48 as exact): kept because it shows what the floor and
+    ceiling do; left out when the specification's model is already normal.
+    """
+    from alsmeds.analyses.joint import study_model
+
+    models = {"joint_model": study_model(spec)}
+    if models["joint_model"].outcome != "normal":
+        models["joint_model_normal"] = study_model(spec, outcome="normal")
+    return models
+
+
+def _joint_models(joint_models: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return default_joint_models() if joint_models is None else joint_models
+
+
+def _joint_rows(name: str, model: Any, frames: Any) -> list[dict[str, Any]]:
+    """Estimates, SEs and fit diagnostics of one joint model, or non-estimable rows with the reason."""
+    from alsmeds.models.joint.prognosis import JointModelError
+
+    try:
+        joint = model.fit(frames)
+    except JointModelError as exc:
+        terms = ["alpha", "long:months", *[f"surv:{k}" for k in CLASSES], *[f"long:{k}:months" for k in CLASSES]]
+        return [*_not_fitted("joint", name, terms, str(exc)), _diagnostic("converged", 0, name)]
+    records = [
+        {
+            "family": "joint",
+            "comparison": "",
+            "model": name,
+            "exposure": "ever",
+            "stratum": "all",
+            "term": term,
+            "estimate": float(value),
+            "se": float(joint.bse[term]),
+            "estimable": True,
+            "reason": "",
+            "info": np.nan,
+        }
+        for term, value in joint.params.items()
+    ]
+    for term, reason in joint.not_estimable.items():
+        records += _not_fitted("joint", name, [term], reason)
+    fit = joint.fit
+    records.append(_diagnostic("converged", int(fit.converged), name))
+    records.append(_diagnostic("iterations", fit.iterations, name))
+    records.append(_diagnostic("max_abs_gradient", fit.max_abs_gradient, name))
+    records.append(_diagnostic("events", fit.n_events, name))
+    return records
 
 
 def run_replicate(rep: int, seed: int, scale: float) -> pd.DataFrame:
