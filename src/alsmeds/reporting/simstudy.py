@@ -154,10 +154,16 @@ def _implied_risk(truth: Truth) -> list[dict[str, Any]]:
     return rows
 
 
+#: Suffix of the Cox estimators whose intervals use the robust (Lin-Wei sandwich) SE (:func:`with_robust_estimators`).
+ROBUST_SUFFIX = "_robust"
+#: Families whose replicates store a robust SE beside each estimate (``diagnostic`` rows ``robust_se:<term>``).
+ROBUST_FAMILIES = ("cox", "joint")
+
+
 def _implied_cox(truth: Truth) -> list[dict[str, Any]]:
     rows = []
-    for model in ("per_class", "mutual"):
-        for k, value in truth.implied_cox_terms(model).items():
+    for model in ("per_class", "mutual", f"per_class{ROBUST_SUFFIX}", f"mutual{ROBUST_SUFFIX}"):
+        for k, value in truth.implied_cox_terms(model.removesuffix(ROBUST_SUFFIX)).items():
             rows.append(
                 {
                     "family": "cox",
@@ -206,6 +212,8 @@ def _planted(truth: Truth) -> list[dict[str, Any]]:
         ("mixed", "random_intercept_slope", slope_terms),
         ("joint", "joint_model", joint),
         ("joint", "joint_model_normal", joint),
+        ("joint", f"joint_model{ROBUST_SUFFIX}", joint),
+        ("joint", f"joint_model_normal{ROBUST_SUFFIX}", joint),
     ):
         for term, (value, source) in terms.items():
             rows.append(
@@ -331,6 +339,34 @@ def _measures(t: np.ndarray, s: np.ndarray, theta: float, estimand_mc_se: float 
     return out
 
 
+def with_robust_estimators(estimates: pd.DataFrame) -> pd.DataFrame:
+    """The replicates with the robust-SE intervals of the Cox and joint models as estimators of their own.
+
+    A replicate stores each Cox exposure term and each joint-model term once (``family`` cox or joint, the
+    model-based SE) and its robust (sandwich: Lin-Wei for Cox, each patient a cluster for the joint model) SE as
+    a ``diagnostic`` row ``robust_se:<term>`` of the same model
+    (:func:`alsmeds.simstudy.replicate.fit_replicate_models`).  The robust interval is a second estimator: the
+    same estimate with the sandwich SE, named ``<model>_robust`` (:data:`ROBUST_SUFFIX`), whose estimand is the
+    model's (:func:`estimand_table`).  Returned appended to ``estimates`` (unchanged when it has no such rows or
+    already holds them); a term without a finite robust SE keeps a missing SE and so counts out.
+    """
+    if estimates["model"].astype(str).str.endswith(ROBUST_SUFFIX).any():
+        return estimates
+    fitted = estimates[estimates["family"].isin(ROBUST_FAMILIES)]
+    diagnostics = estimates[
+        (estimates["family"] == "diagnostic") & estimates["term"].astype(str).str.startswith("robust_se:")
+    ]
+    if fitted.empty or diagnostics.empty:
+        return estimates
+    robust_se = diagnostics.assign(term=diagnostics["term"].str.removeprefix("robust_se:"))[
+        ["rep", "model", "term", "estimate"]
+    ].rename(columns={"estimate": "robust_se"})
+    robust = fitted.merge(robust_se, on=["rep", "model", "term"], how="left", validate="one_to_one")
+    robust["se"] = robust.pop("robust_se")
+    robust["model"] = robust["model"].astype(str) + ROBUST_SUFFIX
+    return pd.concat([estimates, robust[estimates.columns]], ignore_index=True)
+
+
 def performance_measures(
     estimates: pd.DataFrame,
     estimands: pd.DataFrame,
@@ -357,6 +393,7 @@ def performance_measures(
         :data:`PERFORMANCE_COLUMNS` (those of the inputs that exist).
     """
     keys = list(keys)
+    estimates = with_robust_estimators(estimates)
     # replicates that ran: every rep that is not a failure
     reps_run = estimates.loc[estimates["family"] != "failure", "rep"].nunique()
     usable = estimates[

@@ -60,7 +60,7 @@ import pandas as pd
 
 from alsmeds import paths
 from alsmeds.data.write import write_text_atomic
-from alsmeds.reporting.simstudy import ESTIMATOR_KEYS, estimand_table, read_stored_replicates
+from alsmeds.reporting.simstudy import ESTIMATOR_KEYS, estimand_table, read_stored_replicates, with_robust_estimators
 from alsmeds.truth import Truth
 
 #: Columns of :func:`tidy_estimates`, in order, with their meaning.
@@ -124,6 +124,7 @@ def tidy_estimates(
         estimand.
     """
     table = estimands if isinstance(estimands, pd.DataFrame) else estimand_table(estimands)
+    replicates = with_robust_estimators(replicates)  # the Cox robust-SE intervals, estimators of their own
     if table.duplicated(BY).any():
         raise ValueError("the estimand table has more than one row for an estimator")
     reps = replicates[["rep", "seed"]].drop_duplicates("rep").sort_values("rep", kind="stable")

@@ -70,7 +70,7 @@ REPLICATE_SCHEMA = {
     "exposure": "lagged or windows (risk); ever (prediagnostic use: Cox, mixed, joint)",
     "stratum": "all, or the case's age stratum <65 / 65+ (risk models)",
     "term": "model term (risk: <class>_<window>; Cox: use_<class>; joint: long:/surv: prefixed, alpha); a "
-    "diagnostic's name (e.g. robust_se:use_<class>: the Cox term's robust, Lin-Wei sandwich, SE)",
+    "diagnostic's name (e.g. robust_se:<term>: the Cox or joint model term's robust, sandwich, SE)",
     "estimate": "estimate on the model's scale (log OR, log HR, points, points per month); value of a diagnostic",
     "se": "standard error of the estimate (model-based)",
     "estimable": "false when the term could not be estimated in this replicate",
@@ -304,6 +304,8 @@ def _joint_rows(name: str, model: Any, frames: Any) -> list[dict[str, Any]]:
     ]
     for term, reason in joint.not_estimable.items():
         records += _not_fitted("joint", name, [term], reason)
+    # The sandwich SE beside the model-based one (as the Cox models'): a diagnostic row, not a second estimator.
+    records += [_diagnostic(f"robust_se:{term}", float(se), name) for term, se in joint.robust_bse.items()]
     fit = joint.fit
     records.append(_diagnostic("converged", int(fit.converged), name))
     records.append(_diagnostic("iterations", fit.iterations, name))

@@ -14,6 +14,7 @@ from alsmeds.models.joint.likelihood import (
     ASSOCIATIONS,
     Layout,
     joint_loglik,
+    joint_loglik_terms,
     make_baseline,
     random_effect_posterior,
     survival_plugin_loglik,
@@ -22,6 +23,7 @@ from alsmeds.models.joint.mixed import MixedFit, fit_mixed
 from alsmeds.models.joint.optimise import DEFAULT_TOL, maximise
 from alsmeds.models.joint.quadrature import CENTRINGS, TIME_RULES, random_effect_nodes
 from alsmeds.models.joint.results import JointResult
+from alsmeds.models.joint.sandwich import patient_scores, sandwich_covariance
 
 #: Convergence tolerance of the starting fits and of the fits before the last adaptive round.
 START_TOL = 1e-7
@@ -140,6 +142,8 @@ class JointModel:
     association : {"value", "slope", "both"}
         What of the true trajectory enters the hazard: the current value (``alpha``, default), the
         current slope (``alpha_slope``) or both.
+    robust : bool
+        Also compute the sandwich covariance (step 7 below; default True).
 
     Notes
     -----
@@ -165,6 +169,10 @@ class JointModel:
     6. Standard errors from the inverse of the observed information (minus the autograd Hessian at
        the optimum).  When it is not positive definite the result says so, ``converged`` is False
        and the standard errors are missing.
+    7. With ``robust`` (default): the sandwich covariance, each patient a cluster
+       (:mod:`.sandwich`: ``I^-1 (sum_i U_i U_i') I^-1`` with each patient's score ``U_i`` by central
+       differences of the per-patient log-likelihood, ``2 p`` likelihood evaluations), valid when the
+       model is misspecified; ``JointResult.robust_bse``.
 
     **Why the nodes sit on the patient's own line.**  JM fixes the nodes on the random effects
     ``b_i``; then the integrand ``p(y_i | a_i + b0, c_i + b1)`` moves across the fixed nodes whenever
@@ -220,6 +228,7 @@ class JointModel:
     outcome: str = "normal"
     bounds: tuple[float | None, float | None] | None = None
     association: str = "value"
+    robust: bool = True
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -353,6 +362,10 @@ class JointModel:
         fit_seconds = time.perf_counter() - began
         pd_ok = np.isfinite(optimum.decrement)  # positive definite beyond rounding (see optimise._diagnose)
         cov = np.linalg.inv(-(optimum.hessian + optimum.hessian.T) / 2) if pd_ok else None
+        robust_cov = None
+        if cov is not None and self.robust:
+            scores = patient_scores(lambda th: joint_loglik_terms(th, layout, data, nodes, arrays), optimum.x)
+            robust_cov = sandwich_covariance(scores, cov)
         warnings = []
         if not mixed.optimum.converged:
             warnings.append(f"linear mixed model (starting values): {mixed.optimum.message}")
@@ -363,6 +376,7 @@ class JointModel:
             layout=layout,
             theta=optimum.x,
             cov=cov,
+            robust_cov=robust_cov,
             llf=optimum.llf,
             n_obs=data.n_obs,
             n_groups=data.n_groups,

@@ -373,6 +373,11 @@ class AlsJointResult(EstimationResults):
     def bse(self) -> pd.Series:
         return self.fit.bse
 
+    @property
+    def robust_bse(self) -> pd.Series:
+        """Sandwich standard errors, each patient a cluster (:mod:`alsmeds.models.joint.sandwich`)."""
+        return self.fit.robust_bse
+
     def cov_params(self) -> pd.DataFrame:
         return self.fit.cov_params()
 

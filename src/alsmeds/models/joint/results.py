@@ -96,6 +96,8 @@ class JointResult(EstimationResults):
     censoring : dict or None
         With the censored submodel: ``lower``, ``upper`` and the numbers of left- and
         right-censored visits (``n_left``, ``n_right``); None for the normal submodel.
+    robust_cov : ndarray or None
+        The sandwich covariance, each patient a cluster (:mod:`.sandwich`); None when not computed.
     """
 
     model: Any  # the fitted alsmeds.models.joint.fitting.JointModel (not imported: fitting imports this module)
@@ -118,6 +120,7 @@ class JointResult(EstimationResults):
     start: dict[str, Any]
     warnings: tuple[str, ...] = ()
     censoring: dict[str, Any] | None = None
+    robust_cov: np.ndarray | None = None
 
     #: Only the survival and association parameters are log hazard ratios, so the shared tables
     #: (``wald_table``) have no ratio columns; :meth:`to_frame` adds them for those rows.
@@ -147,6 +150,12 @@ class JointResult(EstimationResults):
     def bse(self) -> pd.Series:
         """Standard errors (missing when the observed information is not positive definite)."""
         return pd.Series(np.sqrt(np.diag(self.cov_params().to_numpy())), index=self.names, name="se")
+
+    @property
+    def robust_bse(self) -> pd.Series:
+        """Robust (sandwich, each patient a cluster) standard errors (:mod:`.sandwich`); missing when not computed."""
+        cov = self.robust_cov if self.robust_cov is not None else np.full((len(self.theta),) * 2, np.nan)
+        return pd.Series(np.sqrt(np.diag(cov)), index=self.names, name="robust_se")
 
     @property
     def df_model(self) -> int:
