@@ -85,6 +85,16 @@ from alsmeds.models.joint.results import JointResult
 #: (``tests/test_joint_model.py``).
 ALSFRS_BOUNDS: tuple[float, float] = (0.5, 47.5)
 
+#: The robust (sandwich) columns of the joint-model results.
+ROBUST_RESULT_COLUMNS = (
+    "robust_se",
+    "robust_ci_lower",
+    "robust_ci_upper",
+    "robust_p_value",
+    "robust_hazard_ratio_lower",
+    "robust_hazard_ratio_upper",
+)
+
 #: Columns of the joint-model results (``results/joint_model.csv`` and ``.json``).
 JOINT_MODEL_RESULT_COLUMNS: dict[str, str] = {
     "model": "joint_model (Weibull baseline) or joint_model_piecewise",
@@ -101,6 +111,13 @@ JOINT_MODEL_RESULT_COLUMNS: dict[str, str] = {
     "hazard_ratio": "exp(estimate) for survival and association rows (per ALSFRS-R point for alpha); else empty",
     "hazard_ratio_lower": "exp(ci_lower) for the same rows",
     "hazard_ratio_upper": "exp(ci_upper) for the same rows",
+    "robust_se": "robust (sandwich) standard error, each patient a cluster: valid when the model is misspecified "
+    "(alsmeds.models.joint.sandwich); empty for variance components and fit statistics",
+    "robust_ci_lower": "lower 95% Wald limit of the estimate with robust_se",
+    "robust_ci_upper": "upper 95% Wald limit of the estimate with robust_se",
+    "robust_p_value": "two-sided Wald p-value with robust_se",
+    "robust_hazard_ratio_lower": "exp(robust_ci_lower) for survival and association rows",
+    "robust_hazard_ratio_upper": "exp(robust_ci_upper) for survival and association rows",
     "unit": "log hazard ratio, points, points/month or empty",
     "n_obs": "ALSFRS-R visits in the model",
     "n_patients": "patients in the model",
@@ -492,6 +509,7 @@ class AlsJointResult(EstimationResults):
                 "drug_class": [_class_of(t, classes) for t in table["term"]],
                 **{c: table[c].to_numpy() for c in ("estimate", "se", "ci_lower", "ci_upper", "p_value")},
                 **{c: table[c].to_numpy() for c in ("hazard_ratio", "hazard_ratio_lower", "hazard_ratio_upper")},
+                **{c: table[c].to_numpy() for c in ROBUST_RESULT_COLUMNS},
             }
         )
         rows["unit"] = [

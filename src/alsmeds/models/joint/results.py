@@ -28,6 +28,12 @@ JOINT_RESULT_COLUMNS: dict[str, str] = {
     "(per unit of its current slope); else missing",
     "hazard_ratio_lower": "exp(ci_lower) for the same rows",
     "hazard_ratio_upper": "exp(ci_upper) for the same rows",
+    "robust_se": "robust (sandwich) standard error, each patient a cluster (missing when not computed)",
+    "robust_ci_lower": "lower Wald limit with robust_se",
+    "robust_ci_upper": "upper Wald limit with robust_se",
+    "robust_p_value": "two-sided Wald p-value with robust_se",
+    "robust_hazard_ratio_lower": "exp(robust_ci_lower) for the hazard-ratio rows",
+    "robust_hazard_ratio_upper": "exp(robust_ci_upper) for the hazard-ratio rows",
 }
 
 
@@ -208,6 +214,17 @@ class JointResult(EstimationResults):
         if exp:
             not_hr = ~np.isin(component, ["survival", "association"])
             wald.loc[not_hr, ["hazard_ratio", "hazard_ratio_lower", "hazard_ratio_upper"]] = np.nan
+        robust = wald_frame(
+            self.params.to_numpy(), self.robust_bse.to_numpy(), alpha=alpha, exp=exp, ratio_name="hazard_ratio"
+        )
+        wald["robust_se"] = robust["se"].to_numpy()
+        wald["robust_ci_lower"] = robust["ci_lower"].to_numpy()
+        wald["robust_ci_upper"] = robust["ci_upper"].to_numpy()
+        wald["robust_p_value"] = robust["p_value"].to_numpy()
+        if exp:
+            for side in ("lower", "upper"):
+                wald[f"robust_hazard_ratio_{side}"] = robust[f"hazard_ratio_{side}"].to_numpy()
+            wald.loc[not_hr, ["robust_hazard_ratio_lower", "robust_hazard_ratio_upper"]] = np.nan
         wald.insert(0, "component", component)
         wald.insert(0, "term", self.names)
         return wald
