@@ -19,7 +19,7 @@ from alsmeds.reporting.interval_coverage import (
 def _performance(rows):
     keys = ["family", "comparison", "model", "exposure", "stratum", "term"]
     frame = pd.DataFrame(rows, columns=[*keys, "coverage", "coverage_mcse", "n_estimable"])
-    return frame.fillna({"comparison": ""})
+    return frame.fillna({"comparison": ""}).assign(bias_over_empse=0.1, relerr_modse=-5.0)
 
 
 @pytest.mark.parametrize(
@@ -27,9 +27,9 @@ def _performance(rows):
     [
         (0.95, 1000, "covers 95%"),
         (0.937, 1000, "covers 95%"),  # 1.9 MC SEs below (MC SE at 95%: 0.69 points)
-        (0.92, 1000, "too narrow: 4.4 MC SEs below 95%"),
-        (0.97, 1000, "too wide: 2.9 MC SEs above 95%"),
-        (0.92, 250, "too narrow: 2.2 MC SEs below 95%"),  # the same coverage, 4 times fewer replicates
+        (0.92, 1000, "below 95% by 4.4 MC SEs"),
+        (0.97, 1000, "above 95% by 2.9 MC SEs"),
+        (0.92, 250, "below 95% by 2.2 MC SEs"),  # the same coverage, 4 times fewer replicates
         (np.nan, 1000, "not measured"),
         (0.9, 0, "not measured"),
     ],
@@ -50,7 +50,7 @@ def test_selection_and_robust_intervals():
     assert list(table.columns) == list(COVERAGE_COLUMNS)
     assert table["interval"].tolist() == ["model-based", "robust (sandwich)"]
     assert table["estimator"].tolist() == ["mutual ever use_hypnotics"] * 2  # the suffix is the interval column's
-    assert table["verdict"].tolist() == ["too narrow: 7.3 MC SEs below 95%", "covers 95%"]
+    assert table["verdict"].tolist() == ["below 95% by 7.3 MC SEs", "covers 95%"]
     assert interval_coverage(perf, family="risk", term=("hypnotics_gt1", "x"))["estimator"].tolist() == [
         "population per_class lagged hypnotics_gt1"
     ]

@@ -5,7 +5,9 @@ time.  The simulation study (:mod:`alsmeds.simstudy`; notebook 09) measures that
 bundle at the paper's size and stores it in ``simstudy_performance.csv``
 (:func:`alsmeds.reporting.simstudy.performance_measures`).  The notebooks print intervals of single draws; this
 module reads the stored measures and says, next to the intervals a notebook prints, which of them cover 95% within
-Monte Carlo error and which do not (too narrow or too wide, with the measured coverage and its Monte Carlo SE).
+Monte Carlo error and which do not, with the measured coverage and its Monte Carlo SE, and the two reasons an
+interval misses: a biased estimate (``bias / empirical SE``) or a standard error that is too small or too large
+against the spread of the estimates (``SE error``, percent).
 
 The judgement is the study's own (``coverage_ok``): the coverage lies within 2 Monte Carlo SEs of 95%, the SE
 taken at the nominal 95% (``sqrt(0.95 x 0.05 / n)``: 0.7 points with 1,000 replicates).  Assumption: the
@@ -40,7 +42,9 @@ COVERAGE_COLUMNS = {
     "replicates": "replicates whose interval entered the coverage",
     "coverage": "share of the replicates' 95% intervals that contain the estimand",
     "mc_se": "Monte Carlo SE of the coverage",
-    "verdict": "covers 95% (within 2 Monte Carlo SEs at the nominal 95%), too narrow or too wide, by how much",
+    "verdict": "covers 95% (within 2 Monte Carlo SEs at the nominal 95%), or below or above 95% and by how many",
+    "bias_over_empse": "bias in empirical SEs: a coverage below 95% with a large bias is the estimate's fault",
+    "relerr_modse": "relative error of the interval's SE against the empirical SE, percent (negative: too small)",
 }
 
 
@@ -53,7 +57,7 @@ def read_performance(results_dir: str | Path | None = None) -> pd.DataFrame:
 
 
 def coverage_verdict(coverage: float, n: int) -> str:
-    """``covers 95%``, or ``too narrow`` / ``too wide`` with the distance in Monte Carlo SEs (at the nominal 95%).
+    """``covers 95%``, or ``below`` / ``above 95%`` with the distance in Monte Carlo SEs (at the nominal 95%).
 
     Parameters
     ----------
@@ -68,8 +72,7 @@ def coverage_verdict(coverage: float, n: int) -> str:
     distance = (coverage - NOMINAL) / nominal_mcse
     if abs(distance) <= 2:
         return "covers 95%"
-    side = "too narrow" if distance < 0 else "too wide"
-    return f"{side}: {fixed(abs(distance), 1)} MC SEs {'below' if distance < 0 else 'above'} 95%"
+    return f"{'below' if distance < 0 else 'above'} 95% by {fixed(abs(distance), 1)} MC SEs"
 
 
 def interval_coverage(performance: pd.DataFrame, **selection: str | tuple[str, ...]) -> pd.DataFrame:
@@ -109,6 +112,8 @@ def interval_coverage(performance: pd.DataFrame, **selection: str | tuple[str, .
             "coverage": rows["coverage"].to_numpy(float),
             "mc_se": rows["coverage_mcse"].to_numpy(float),
             "verdict": [coverage_verdict(c, k) for c, k in zip(rows["coverage"], n, strict=True)],
+            "bias_over_empse": rows["bias_over_empse"].to_numpy(float),
+            "relerr_modse": rows["relerr_modse"].to_numpy(float),
         }
     )
 
@@ -158,5 +163,10 @@ def show_interval_coverage(
         shown,
         caption=caption + ("; those outside:" if only_outside else ""),
         index=False,
-        columns={"coverage": "coverage (MC SE, points)"},
+        digits=2,
+        columns={
+            "coverage": "coverage (MC SE, points)",
+            "bias_over_empse": "bias / empirical SE",
+            "relerr_modse": "SE error (%)",
+        },
     )
