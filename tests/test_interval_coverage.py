@@ -67,3 +67,18 @@ def test_shown_from_the_stored_study(tmp_path):
     assert f"{covered} of {len(cox)} cover 95% within 2 Monte Carlo SEs" in shown.caption
     outside = show_interval_coverage("the odds ratios", only_outside=True, family="risk")
     assert "those outside" in outside.caption or outside.endswith("none outside")
+
+
+def test_scorecard_coverage_follows_the_scorecard():
+    """Odds ratios (model-based), then per hazard ratio the sandwich interval the scorecard prints and the model one."""
+    from alsmeds.reporting.interval_coverage import scorecard_coverage
+
+    rows = [("risk", "population", "per_class", "lagged", "all", "anxiolytics_gt1", 0.95, 0.007, 1000)]
+    rows += [
+        ("joint", "", model, "ever", "all", "surv:anxiolytics", 0.93, 0.008, 1000)
+        for model in ("joint_model", "joint_model_robust")
+    ]
+    table = scorecard_coverage(_performance(rows))
+    assert table["target"].tolist() == ["Anxiolytics, >1 y (lagged)", "Anxiolytics", "Anxiolytics"]
+    assert table["interval"].tolist() == ["model-based", "robust (sandwich)", "model-based"]
+    assert table["verdict"].tolist() == ["covers 95%", "below 95% by 2.9 MC SEs", "below 95% by 2.9 MC SEs"]

@@ -24,8 +24,10 @@ import pandas as pd
 
 from alsmeds import paths
 from alsmeds.formatting import fixed, percent
+from alsmeds.published import published_values
 from alsmeds.reporting.display import Table, show_table
-from alsmeds.reporting.simstudy import NOMINAL, ROBUST_SUFFIX
+from alsmeds.reporting.reproduction import ratio_target_name
+from alsmeds.reporting.simstudy import ESTIMATOR_KEYS, NOMINAL, ROBUST_SUFFIX, published_estimator_key
 
 #: The file of the stored study's performance measures (``alsmeds run --only simstudy_summary``).
 PERFORMANCE_FILE = "simstudy_performance.csv"
@@ -53,7 +55,8 @@ def read_performance(results_dir: str | Path | None = None) -> pd.DataFrame:
     path = Path(results_dir if results_dir is not None else paths.COMMITTED_RESULTS_DIR) / PERFORMANCE_FILE
     if not path.is_file():
         return pd.DataFrame()
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"comparison": str, "stratum": str})
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={k: str for k in ESTIMATOR_KEYS})
+    return frame.fillna({k: "" for k in ESTIMATOR_KEYS})
 
 
 def coverage_verdict(coverage: float, n: int) -> str:
@@ -154,6 +157,10 @@ def show_interval_coverage(
         caption += f" (by chance alone about {fixed(CHANCE_OUTSIDE * len(table), 0)} would fall outside)"
     if only_outside and shown.empty:
         return caption + "; none outside"
+    return _show(shown, caption + ("; those outside:" if only_outside else ""))
+
+
+def _show(shown: pd.DataFrame, caption: str) -> Table:
     shown = shown.assign(
         coverage=[
             f"{percent(c, 1)} ({fixed(100 * s, 1)})" for c, s in zip(shown["coverage"], shown["mc_se"], strict=True)
@@ -161,7 +168,7 @@ def show_interval_coverage(
     ).drop(columns="mc_se")
     return show_table(
         shown,
-        caption=caption + ("; those outside:" if only_outside else ""),
+        caption=caption,
         index=False,
         digits=2,
         columns={
@@ -170,3 +177,39 @@ def show_interval_coverage(
             "relerr_modse": "SE error (%)",
         },
     )
+
+
+def scorecard_coverage(performance: pd.DataFrame) -> pd.DataFrame:
+    """:func:`interval_coverage` of the nine published ratios' estimators, in the scorecard's order.
+
+    Each published odds ratio's estimator (:func:`alsmeds.reporting.simstudy.published_estimator_key`) with its
+    model-based interval, which the scorecard prints; each hazard ratio's joint-model estimator with its robust
+    (sandwich) interval, which the scorecard prints, then its model-based one, printed beside it.  Column
+    ``target`` (the readable published target) first.
+    """
+    frames = []
+    published = published_values()
+    for p in published[published["kind"].isin(["odds_ratio", "hazard_ratio"])].itertuples(index=False):
+        key = published_estimator_key(p.kind, p.comparison, p.drug_class, p.window)
+        models = (key["model"],) if p.kind == "odds_ratio" else (key["model"] + ROBUST_SUFFIX, key["model"])
+        selection = {k: key[k] for k in ESTIMATOR_KEYS if k != "model"}
+        for model in models:
+            rows = interval_coverage(performance, model=model, **selection)
+            frames.append(rows.assign(target=ratio_target_name(p.target)))
+    if not frames:
+        return pd.DataFrame(columns=["target", *COVERAGE_COLUMNS])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["target", *COVERAGE_COLUMNS]]
+
+
+def show_scorecard_coverage(results_dir: str | Path | None = None) -> Table | str:
+    """:func:`scorecard_coverage` of the stored study as a table for people, captioned with how many cover 95%."""
+    table = scorecard_coverage(read_performance(results_dir))
+    if table.empty or table["replicates"].max() == 0:
+        return "the published ratios' intervals: no stored simulation study measures them (run `alsmeds simstudy`)"
+    covered = int((table["verdict"] == "covers 95%").sum())
+    caption = (
+        f"Coverage of the scorecard's intervals in the simulation study ({int(table['replicates'].max()):,} replicates "
+        f"at the paper's size): {covered} of {len(table)} cover 95% within 2 Monte Carlo SEs"
+    )
+    return _show(table.drop(columns="estimator"), caption)

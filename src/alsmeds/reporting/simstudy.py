@@ -447,6 +447,25 @@ PUBLISHED_COLUMNS = {
 }
 
 
+def published_estimator_key(kind: str, comparison: str, drug_class: str, window: str) -> dict[str, str]:
+    """The estimator of the simulation study that estimates a published ratio (the scorecard's).
+
+    An odds ratio: the population comparison's adjusted model with one class, lagged exposure for ``gt1`` and the
+    windows otherwise; a hazard ratio: the study's joint model's direct log hazard ratio (``joint_model``).
+    """
+    if kind == "odds_ratio":
+        return {
+            "family": "risk",
+            "comparison": comparison,
+            "model": "per_class",
+            "exposure": "lagged" if window == "gt1" else "windows",
+            "stratum": "all",
+            "term": f"{drug_class}_{window}",
+        }
+    return {"family": "joint", "comparison": "", "model": "joint_model", "exposure": "ever", "stratum": "all",
+            "term": f"surv:{drug_class}"}  # fmt: skip
+
+
 def published_percentiles(estimates: pd.DataFrame, published: pd.DataFrame, estimands: pd.DataFrame) -> pd.DataFrame:
     """Where each published odds or hazard ratio sits among the replicate estimates of its estimator.
 
@@ -472,23 +491,7 @@ def published_percentiles(estimates: pd.DataFrame, published: pd.DataFrame, esti
     ]
     rows = []
     for p in published[published["kind"].isin(["odds_ratio", "hazard_ratio"])].itertuples(index=False):
-        if p.kind == "odds_ratio":
-            key = {
-                "family": "risk",
-                "comparison": p.comparison,
-                "model": "per_class",
-                "exposure": "lagged" if p.window == "gt1" else "windows",
-                "stratum": "all",
-                "term": f"{p.drug_class}_{p.window}",
-            }
-        else:
-            key = {
-                "family": "joint",
-                "model": "joint_model",
-                "stratum": "all",
-                "term": f"surv:{p.drug_class}",
-                "exposure": "ever",
-            }
+        key = published_estimator_key(p.kind, p.comparison, p.drug_class, p.window)
         mask = np.ones(len(usable), dtype=bool)
         emask = np.ones(len(estimands), dtype=bool)
         for k, v in key.items():
