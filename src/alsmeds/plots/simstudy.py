@@ -38,16 +38,17 @@ COVER_COLOUR, MISS_COLOUR = INTERVAL_COVERS_COLOUR, INTERVAL_MISSES_COLOUR
 FAMILY_MARKERS = {"risk": "o", "cox": "s", "mixed": "^", "joint": "D"}
 #: The estimators of notebook 09's zip plots: their keys (:data:`alsmeds.reporting.simstudy.ESTIMATOR_KEYS`) and title.
 #: The population odds ratios of anxiolytics (>1 y; 1-5 y, the committed draw's far estimate), a sibling comparison,
-#: the antidepressants' Cox (total) and joint-model (direct) log hazard ratios, alpha, and the ALSFRS-R slopes.
+#: the antidepressants' Cox (total) and joint-model (direct) log hazard ratios, alpha of the study's (censored) joint
+#: model and of the paper's normal-outcome one, and the mixed model's ALSFRS-R slopes.
 ZIP_PANELS: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("risk", "population", "per_class", "lagged", "all", "anxiolytics_gt1", "Anxiolytics >1 y, population (log OR)"),
     ("risk", "population", "per_class", "windows", "all", "anxiolytics_1_5", "Anxiolytics 1-5 y, population (log OR)"),
     ("risk", "sibling", "mutual", "windows", "all", "anxiolytics_0_1", "Anxiolytics 0-1 y, siblings (log OR)"),
     ("cox", "", "mutual", "ever", "all", "use_antidepressants", "Antidepressants, Cox total (log HR)"),
     ("joint", "", "joint_model", "ever", "all", "surv:antidepressants", "Antidepressants, joint direct (log HR)"),
-    ("joint", "", "joint_model", "ever", "all", "alpha", "Joint model alpha (per point)"),
+    ("joint", "", "joint_model", "ever", "all", "alpha", "Joint alpha, censored outcome (per point)"),
+    ("joint", "", "joint_model_normal", "ever", "all", "alpha", "Joint alpha, normal outcome (per point)"),
     ("mixed", "", "random_intercept_slope", "ever", "all", "antidepressants:months", "Mixed: AD slope difference"),
-    ("joint", "", "joint_model", "ever", "all", "long:antidepressants:months", "Joint: AD slope difference"),
     ("mixed", "", "random_intercept_slope", "ever", "all", "months", "Mixed: non-user slope"),
 )
 

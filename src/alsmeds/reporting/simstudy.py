@@ -856,16 +856,20 @@ def show_fewer_replicates(fewer: FewerReplicates) -> Table:
 
 #: Estimators and measures shown across mechanisms in notebook 09: label -> (estimator, measure).
 MECHANISM_ROWS: dict[str, tuple[str, str]] = {
-    "joint model (normal outcome) alpha, coverage": ("joint/joint_model/ever/all/alpha", "coverage"),
-    "joint model (normal outcome) non-user slope, bias": ("joint/joint_model/ever/all/long:months", "bias"),
+    "joint model (normal outcome) alpha, coverage": ("joint/joint_model_normal/ever/all/alpha", "coverage"),
+    "joint model (normal outcome) non-user slope, bias": ("joint/joint_model_normal/ever/all/long:months", "bias"),
     "mixed model non-user slope, bias": ("mixed/random_intercept_slope/ever/all/months", "bias"),
     "mixed model non-user slope, coverage": ("mixed/random_intercept_slope/ever/all/months", "coverage"),
     "joint model (normal outcome) antidepressants HR, model SE error (%)": (
-        "joint/joint_model/ever/all/surv:antidepressants",
+        "joint/joint_model_normal/ever/all/surv:antidepressants",
         "relerr_modse",
     ),
     "Cox antidepressants (3 classes), model SE error (%)": ("cox/mutual/ever/all/use_antidepressants", "relerr_modse"),
     "Cox antidepressants (3 classes), coverage": ("cox/mutual/ever/all/use_antidepressants", "coverage"),
+    "Cox antidepressants (3 classes), sandwich coverage": (
+        "cox/mutual_robust/ever/all/use_antidepressants",
+        "coverage",
+    ),
     "population OR hypnotics >1 y, coverage": ("risk/population/per_class/lagged/all/hypnotics_gt1", "coverage"),
 }
 
