@@ -3,13 +3,15 @@
 ::
 
     alsmeds simstudy --reps N --scale S --workers W [--scheduler ADDRESS] [--out DIR] [--seed SEED]
-                     [--results-dir DIR] [--retry-failed] [--no-progress]
+                     [--mechanism NAME|all] [--results-dir DIR] [--retry-failed] [--no-progress]
 
 Runs (or resumes) the study of :func:`alsmeds.simstudy.runner.run_study` into
 ``<out>/<study-id>/``, then compacts the stored replicates into ``simstudy_estimates.csv.gz`` and
 writes the performance tables (``simstudy_performance.{csv,json}``, ``simstudy_published.{csv,json}``)
 into ``--results-dir`` (default: the study folder; the committed study was written with
-``--results-dir results``).
+``--results-dir results``).  With ``--mechanism NAME`` (or ``all``) it runs data-generating mechanisms of
+:mod:`alsmeds.simstudy.mechanisms` instead, each into ``<out>/<mechanism>/<study-id>/``, and stacks every stored
+mechanism into ``simstudy_mechanisms_estimates.csv.gz`` (:func:`alsmeds.simstudy.mechanisms.run_mechanisms_cli`).
 
 ``python -m alsmeds.simstudy calibration --reps N --workers W [--results-dir DIR]`` runs the calibration
 check of issue 25 instead (:func:`alsmeds.simstudy.calibration.main`; ``docs/simstudy.md``).
