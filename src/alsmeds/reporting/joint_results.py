@@ -611,7 +611,7 @@ def against_planted(joint_results: pd.DataFrame, truth: Truth | None) -> pd.Data
 
 
 def replicate_performance(
-    performance: pd.DataFrame, terms: Sequence[str], family: str = "joint"
+    performance: pd.DataFrame, terms: Sequence[str], family: str = "joint", model: str = "joint_model"
 ) -> tuple[pd.DataFrame, int]:
     """The simulation study's performance of the joint model's estimators of ``terms``.
 
@@ -623,6 +623,9 @@ def replicate_performance(
         Parameter names (e.g. the index of :func:`against_planted`).
     family : str
         The estimator family of the rows.
+    model : str
+        The model of the rows: ``joint_model`` (the study's, as the specification declares it; the default),
+        ``joint_model_normal`` (the paper's normal-outcome model), or either with ``_robust`` (its sandwich SE).
 
     Returns
     -------
@@ -630,7 +633,7 @@ def replicate_performance(
         Indexed by term: ``bias / empirical SE``, ``model SE vs empirical SE (%)`` and
         ``coverage of the 95% CI``; and the number of replicates.
     """
-    rows = performance[performance["family"] == family].set_index("term")
+    rows = performance[(performance["family"] == family) & (performance["model"] == model)].set_index("term")
     shown = [t for t in terms if t in rows.index]
     table = pd.DataFrame(
         {
