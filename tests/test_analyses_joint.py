@@ -56,7 +56,6 @@ from alsmeds.reporting.joint_results import (
     prediction_panels,
     prognosis_estimates,
     readable_contrast,
-    replicate_performance,
     selection_text,
 )
 from alsmeds.study import Study
@@ -211,25 +210,6 @@ def test_against_planted_uses_the_fits_parameter_names(study, rows):
     assert list(check.index) == list(targets) and check.index.name is None
     np.testing.assert_allclose(check["z"], (check["estimate"] - check["planted"]) / check["se"])
     assert against_planted(rows, None) is None
-
-
-def test_replicate_performance_keeps_the_order_of_the_terms():
-    performance = pd.DataFrame(
-        {
-            "family": ["joint", "joint", "mixed", "joint"],
-            "model": ["joint_model", "joint_model", "random_intercept_slope", "joint_model_normal"],
-            "term": ["alpha", "surv:anxiolytics", "alpha", "alpha"],
-            "bias_over_empse": [-3.0, 0.1, 9.0, 5.0],
-            "relerr_modse": [10.0, -5.0, 0.0, 1.0],
-            "coverage": [0.2, 0.9, 0.0, 0.1],
-            "n_reps": [250, 250, 50, 250],
-        }
-    )
-    table, replicates = replicate_performance(performance, ["surv:anxiolytics", "long:months", "alpha"])
-    assert replicates == 250 and list(table.index) == ["surv:anxiolytics", "alpha"]
-    assert table.loc["alpha", "bias / empirical SE"] == -3.0 and table.loc["alpha", "coverage of the 95% CI"] == 0.2
-    normal, _ = replicate_performance(performance, ["alpha"], model="joint_model_normal")
-    assert normal.loc["alpha", "bias / empirical SE"] == 5.0  # one model's rows, never two joint models mixed
 
 
 def test_selection_and_planted_lines_are_printed_one_per_line(study):

@@ -13,8 +13,8 @@ Notebook 07 loads ``joint_model.csv`` and notebook 05's ``survival_cox.csv`` (th
   hazard ratios beside the Cox total effect, the published joint-model estimate and the
   planted direct effect.
 * :func:`association_text` -- ``alpha`` read for a clinician.
-* :func:`against_planted` and :func:`replicate_performance` -- the joint model against the
-  planted values, and the same estimators over the simulation study's replicates.
+* :func:`against_planted` -- the joint model against the planted values (the same estimators over the
+  simulation study's replicates: :mod:`alsmeds.reporting.interval_coverage`).
 * :func:`two_stage_rows` -- the two-stage fit as rows of the results file.
 * :func:`example_patients`, :func:`dynamic_curves` and :func:`prediction_panels` -- two
   patients whose predicted survival is updated visit by visit.
@@ -608,41 +608,6 @@ def against_planted(joint_results: pd.DataFrame, truth: Truth | None) -> pd.Data
     )
     check["z"] = distance_z(check["estimate"], check["se"], check["planted"])
     return check
-
-
-def replicate_performance(
-    performance: pd.DataFrame, terms: Sequence[str], family: str = "joint", model: str = "joint_model"
-) -> tuple[pd.DataFrame, int]:
-    """The simulation study's performance of the joint model's estimators of ``terms``.
-
-    Parameters
-    ----------
-    performance : DataFrame
-        ``simstudy_performance.csv`` (notebook 09).
-    terms : sequence of str
-        Parameter names (e.g. the index of :func:`against_planted`).
-    family : str
-        The estimator family of the rows.
-    model : str
-        The model of the rows: ``joint_model`` (the study's, as the specification declares it; the default),
-        ``joint_model_normal`` (the paper's normal-outcome model), or either with ``_robust`` (its sandwich SE).
-
-    Returns
-    -------
-    (DataFrame, int)
-        Indexed by term: ``bias / empirical SE``, ``model SE vs empirical SE (%)`` and
-        ``coverage of the 95% CI``; and the number of replicates.
-    """
-    rows = performance[(performance["family"] == family) & (performance["model"] == model)].set_index("term")
-    shown = [t for t in terms if t in rows.index]
-    table = pd.DataFrame(
-        {
-            "bias / empirical SE": rows.loc[shown, "bias_over_empse"],
-            "model SE vs empirical SE (%)": rows.loc[shown, "relerr_modse"],
-            "coverage of the 95% CI": rows.loc[shown, "coverage"],
-        }
-    )
-    return table, int(rows["n_reps"].max())
 
 
 def prediction_panels(
