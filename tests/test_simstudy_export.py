@@ -46,6 +46,10 @@ from alsmeds.simstudy.export import (
     write_tidy_estimates,
 )
 
+#: The committed study: 72 risk, 6 Cox and 6 Cox robust-SE, 4 mixed, 11 for each joint model and its robust SE.
+N_ESTIMATORS = 72 + 6 + 6 + 4 + 4 * 11
+N_REPLICATES = 1000
+
 REPO = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
 REFERENCE = DATA / "rsimsum_reference.json"
@@ -139,7 +143,7 @@ def test_tidy_layout_one_row_per_replicate_and_estimator():
     tidy, estimands, replicates = stored_tidy(), estimand_table(), stored_replicates()
     assert list(tidy.columns) == list(TIDY_COLUMNS)
     n_reps = replicates["rep"].nunique()
-    assert len(tidy) == len(estimands) * n_reps == 93 * 250
+    assert len(tidy) == len(estimands) * n_reps == N_ESTIMATORS * N_REPLICATES
     assert not tidy.duplicated(["i", *ESTIMATOR_KEYS]).any()
     assert (tidy.groupby(ESTIMATOR_KEYS, sort=False).size() == n_reps).all()
     # rows in the order of the estimand table (that of results/simstudy_performance.csv), then i
@@ -245,8 +249,8 @@ def test_reference_is_rsimsum_on_every_estimator():
     assert ref["versions"]["rsimsum"] == "0.13.0"
     assert ref["call"]["control"] == {"mcse": True, "level": 0.95, "na.rm": True}
     assert ref["call"]["ci.limits"] is None and ref["call"]["df"] is None and ref["call"]["methodvar"] is None
-    assert ref["input"]["estimators"] == len(ref["estimators"]) == 93
-    assert ref["input"]["replicates"] == 250
+    assert ref["input"]["estimators"] == len(ref["estimators"]) == N_ESTIMATORS
+    assert ref["input"]["replicates"] == N_REPLICATES
 
 
 def test_bundle_measures_are_rsimsums():
@@ -282,7 +286,8 @@ def test_definitional_differences_are_the_stated_ones():
     np.testing.assert_allclose(both["R_mse"], both["bias"] ** 2 + (n - 1) / n * both["empse"] ** 2, rtol=TOL, atol=0)
     np.testing.assert_allclose(both["R_se2mean"], both["modse"] ** 2, rtol=TOL, atol=0)
     nonzero = both["estimand"] != 0
-    assert (~nonzero).sum() == 4  # the planted 0 slope differences of anxiolytics and hypnotics, mixed and joint
+    # the planted 0 slope differences of anxiolytics and hypnotics: mixed model, two joint models and their robust SEs
+    assert (~nonzero).sum() == 2 * 5
     np.testing.assert_allclose(
         both.loc[nonzero, "R_rbias"], both.loc[nonzero, "bias"] / both.loc[nonzero, "estimand"], rtol=1e-9, atol=1e-13
     )
@@ -300,7 +305,7 @@ def test_committed_performance_table_is_rsimsums_to_its_digits():
                             na_values=[""], dtype={k: str for k in ESTIMATOR_KEYS})  # fmt: skip
     committed = committed.assign(**{k: committed[k].fillna("") for k in ESTIMATOR_KEYS})
     both = committed.merge(rsimsum_frame(reference()), on=ESTIMATOR_KEYS, validate="one_to_one")
-    assert len(both) == 93
+    assert len(both) == N_ESTIMATORS
     for column, (measure, kind, _) in PAIRS.items():
         theirs = both[f"R_{measure}" if kind == "est" else f"R_{measure}_mcse"].to_numpy(float)
         np.testing.assert_allclose(both[column].to_numpy(float), theirs, rtol=1e-7, atol=1e-12, err_msg=column)
