@@ -273,7 +273,8 @@ def cox_se_performance(results_dir: str | Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Cox rows (``family == "cox"``): ``model``, ``drug_class``, ``n_reps``, ``relerr_modse``
+        Cox rows with the model-based SE (``family == "cox"``, not the ``*_robust`` estimators, whose SE is the
+        sandwich): ``model``, ``drug_class``, ``n_reps``, ``relerr_modse``
         (percent: 100 (model SE / empirical SE - 1)) and its Monte Carlo SE, ``coverage`` of the
         95% Wald interval and its Monte Carlo SE; empty when the file is missing.
     """
@@ -282,7 +283,7 @@ def cox_se_performance(results_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=columns)
     perf = pd.read_csv(path)
-    cox = perf[perf["family"] == "cox"].copy()
+    cox = perf[(perf["family"] == "cox") & ~perf["model"].astype(str).str.endswith("_robust")].copy()  # model-based
     cox["drug_class"] = cox["term"].str.removeprefix("use_")
     return cox[columns].reset_index(drop=True)
 
