@@ -36,6 +36,7 @@ from alsmeds.reporting.simstudy import (
     performance_measures,
     read_compact,
     read_stored_replicates,
+    with_robust_estimators,
 )
 from alsmeds.simstudy.cli import main
 from alsmeds.simstudy.export import (
@@ -157,8 +158,12 @@ def test_tidy_layout_one_row_per_replicate_and_estimator():
 
 
 def test_no_row_lost_against_the_stored_replicates():
-    """Each stored row of an estimator with an estimand is in the export, with its exact estimate and SE or NA."""
-    tidy, replicates = stored_tidy(), stored_replicates()
+    """Each stored row of an estimator with an estimand is in the export, with its exact estimate and SE or NA.
+
+    The robust-SE estimators (``<model>_robust``) are derived from the stored rows: the estimate of the model's row
+    with the SE of its ``robust_se:<term>`` diagnostic row (:func:`with_robust_estimators`).
+    """
+    tidy, replicates = stored_tidy(), with_robust_estimators(stored_replicates())
     judged = replicates.merge(estimand_table()[ESTIMATOR_KEYS], on=ESTIMATOR_KEYS)
     both = judged.merge(
         tidy, left_on=["rep", *ESTIMATOR_KEYS], right_on=["i", *ESTIMATOR_KEYS], how="outer", indicator=True
@@ -172,8 +177,10 @@ def test_no_row_lost_against_the_stored_replicates():
     missing = both[~usable]
     assert missing["b"].isna().all() and missing["se_y"].isna().all()
     assert (missing["reason_y"] == missing["reason_x"]).all()  # the bundle's reason, e.g. "no exposed control"
-    # the committed study: one non-estimable row among the judged estimators
-    assert len(missing) == 1 and missing["reason_y"].iloc[0] == "no exposed control"
+    # the committed study: six non-estimable rows among the judged estimators, each with its reason (anxiolytics in
+    # the last year before diagnosis: spouse sets without an exposed control, the under-65 stratum without a case)
+    assert len(missing) == 6
+    assert sorted(missing["reason_y"]) == ["no exposed case"] * 4 + ["no exposed control"] * 2
 
 
 def test_failed_and_non_finite_rows_are_na_with_a_reason():

@@ -613,15 +613,15 @@ def describe_replicates(replicates: pd.DataFrame) -> str:
 
     Examples
     --------
-    ``"250 replicates, 0 failed, 1,057 cases each; seeds 250 distinct"`` (cases: the median of
+    ``"1,000 replicates, 0 failed, 1,057 cases each; seeds 1,000 distinct"`` (cases: the median of
     the replicates' ``n_cases`` diagnostic).
     """
     failed = int((replicates["family"] == "failure").sum())
     n_cases = replicates.loc[(replicates["family"] == "diagnostic") & (replicates["term"] == "n_cases"), "estimate"]
     cases = f"{int(n_cases.median()):,} cases each" if len(n_cases) else "no case count"
     return (
-        f"{replicates['rep'].nunique()} replicates, {failed} failed, {cases}; "
-        f"seeds {replicates['seed'].nunique()} distinct"
+        f"{replicates['rep'].nunique():,} replicates, {failed:,} failed, {cases}; "
+        f"seeds {replicates['seed'].nunique():,} distinct"
     )
 
 
