@@ -8,8 +8,9 @@
   ``tests/data/README.md``);
 * the bundle's own measures (:func:`alsmeds.reporting.simstudy.performance_measures`, which write
   ``results/simstudy_performance.csv``) must be rsimsum's to 1e-10.  Measured (R 4.2.2, rsimsum
-  0.13.0, the committed 250 replicates, 93 estimators): at most 2.3e-14 absolute (``relerr_modse``,
-  in percent) and 2.5e-14 relative (``bias``); the SEs and Monte Carlo SEs within 1.3e-15 relative.
+  0.13.0, the committed 1,000 replicates, 132 estimators with the robust-SE ones): at most 2.3e-14 absolute
+  (``relerr_modse``, in percent) and 1.5e-13 relative (``bias``, of a bias near 0); the SEs and Monte Carlo
+  SEs within 1.6e-15 relative.
 
 The live rerun of rsimsum is skipped when rsimsum is not in ``build/R-lib``.
 """
