@@ -21,7 +21,7 @@
 #      reads build/rsimsum/simstudy_tidy.csv and writes tests/data/rsimsum_reference.json.
 #   Options (key=value): input=<csv>, out=<json>.
 #
-# The call, for the 93 estimators with an estimand (all of them; one rsimsum "by" group each):
+# The call, for the 132 estimators with an estimand (all of them, the robust-SE ones included; one "by" group each):
 #   simsum(data, estvarname = "b", se = "se", true = "true",
 #          by = c("family", "comparison", "model", "exposure", "stratum", "term"),
 #          methodvar = NULL, ref = NULL, ci.limits = NULL, df = NULL, dropbig = FALSE,
