@@ -268,7 +268,7 @@ def cox_se_performance(results_dir: str | Path) -> pd.DataFrame:
     ----------
     results_dir : path-like
         A folder holding ``simstudy_performance.csv`` (``alsmeds simstudy``; the committed
-        ``results/`` has the study of 250 replicates at the paper's size).
+        ``results/`` has the study of 1,000 replicates at the paper's size).
 
     Returns
     -------
