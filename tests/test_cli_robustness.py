@@ -439,6 +439,11 @@ def test_a_success_replaces_the_partial_copy_of_an_earlier_failure(tmp_path: Pat
 # ----------------------------------------------------------------------------- Ctrl-C
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT at its default disposition, as a shell starts a foreground command."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.5, 1.5])
 def test_ctrl_c_during_a_notebook_is_one_line(delay: float, tmp_path: Path) -> None:
     """Ctrl-C while a cell runs: exit 130 and only the one line, no kernel or asyncio traceback.
@@ -447,7 +452,11 @@ def test_ctrl_c_during_a_notebook_is_one_line(delay: float, tmp_path: Path) -> N
     interrupted cell's reply and the kernel's shutdown), and asyncio a dead-kernel task at
     exit; the delays after the cell starts vary where the interrupt lands.  A terminal's
     Ctrl-C signals the whole foreground process group; the kernel runs in its own session,
-    so signalling the command's group is the same.
+    so signalling the command's group is the same.  The command starts with SIGINT at its
+    default disposition, as a shell starts a foreground job: an ignored SIGINT is inherited
+    across exec, so a test process that had it ignored (by a parent or a library; seen once in
+    a full parallel run, reproduced by starting pytest with SIGINT ignored) would start a
+    command that rightly ignores Ctrl-C.
     """
     nbs, out = tmp_path / "nbs", tmp_path / "out"
     nbs.mkdir()
@@ -460,6 +469,7 @@ def test_ctrl_c_during_a_notebook_is_one_line(delay: float, tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 90
