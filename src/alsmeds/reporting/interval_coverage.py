@@ -27,7 +27,13 @@ from alsmeds.formatting import fixed, percent
 from alsmeds.published import published_values
 from alsmeds.reporting.display import Table, show_table
 from alsmeds.reporting.reproduction import ratio_target_name
-from alsmeds.reporting.simstudy import ESTIMATOR_KEYS, NOMINAL, ROBUST_SUFFIX, published_estimator_key
+from alsmeds.reporting.simstudy import (
+    COVERAGE_LIMIT,
+    ESTIMATOR_KEYS,
+    ROBUST_SUFFIX,
+    coverage_distance,
+    published_estimator_key,
+)
 
 #: The file of the stored study's performance measures (``alsmeds run --only simstudy_summary``).
 PERFORMANCE_FILE = "simstudy_performance.csv"
@@ -71,9 +77,8 @@ def coverage_verdict(coverage: float, n: int) -> str:
     """
     if not n or not np.isfinite(coverage):
         return "not measured"
-    nominal_mcse = float(np.sqrt(NOMINAL * (1 - NOMINAL) / n))
-    distance = (coverage - NOMINAL) / nominal_mcse
-    if abs(distance) <= 2:
+    distance = float(coverage_distance(coverage, n))
+    if abs(distance) <= COVERAGE_LIMIT:
         return "covers 95%"
     return f"{'below' if distance < 0 else 'above'} 95% by {fixed(abs(distance), 1)} MC SEs"
 
@@ -146,18 +151,21 @@ def show_interval_coverage(
     table = interval_coverage(read_performance(results_dir), **selection)
     if table.empty:
         return f"{what}: no stored simulation study measures these intervals (run `alsmeds simstudy`)"
-    covered = int((table["verdict"] == "covers 95%").sum())
     shown = table[table["verdict"] != "covers 95%"] if only_outside else table
-    reps = int(table["replicates"].max())
-    caption = (
-        f"Coverage of {what} in the simulation study ({reps:,} replicates at the paper's size): {covered} of "
-        f"{len(table)} cover 95% within 2 Monte Carlo SEs"
-    )
+    caption = _caption(what, table)
     if len(table) >= CHANCE_NOTE_FROM:
         caption += f" (by chance alone about {fixed(CHANCE_OUTSIDE * len(table), 0)} would fall outside)"
     if only_outside and shown.empty:
         return caption + "; none outside"
     return _show(shown, caption + ("; those outside:" if only_outside else ""))
+
+
+def _caption(what: str, table: pd.DataFrame) -> str:
+    covered = int((table["verdict"] == "covers 95%").sum())
+    return (
+        f"Coverage of {what} in the simulation study ({int(table['replicates'].max()):,} replicates at the paper's "
+        f"size): {covered} of {len(table)} cover 95% within 2 Monte Carlo SEs"
+    )
 
 
 def _show(shown: pd.DataFrame, caption: str) -> Table:
@@ -207,9 +215,4 @@ def show_scorecard_coverage(results_dir: str | Path | None = None) -> Table | st
     table = scorecard_coverage(read_performance(results_dir))
     if table.empty or table["replicates"].max() == 0:
         return "the published ratios' intervals: no stored simulation study measures them (run `alsmeds simstudy`)"
-    covered = int((table["verdict"] == "covers 95%").sum())
-    caption = (
-        f"Coverage of the scorecard's intervals in the simulation study ({int(table['replicates'].max()):,} replicates "
-        f"at the paper's size): {covered} of {len(table)} cover 95% within 2 Monte Carlo SEs"
-    )
-    return _show(table.drop(columns="estimator"), caption)
+    return _show(table.drop(columns="estimator"), _caption("the scorecard's intervals", table))

@@ -339,6 +339,15 @@ def _measures(t: np.ndarray, s: np.ndarray, theta: float, estimand_mc_se: float 
     return out
 
 
+#: How many Monte Carlo SEs (at the nominal coverage) a coverage may lie from it and still pass.
+COVERAGE_LIMIT = 2.0
+
+
+def coverage_distance(coverage: Any, n: Any) -> Any:
+    """(coverage - 95%) in Monte Carlo SEs at the nominal 95%, ``sqrt(0.95 x 0.05 / n)``: the criterion's scale."""
+    return (coverage - NOMINAL) / np.sqrt(NOMINAL * (1 - NOMINAL) / n)
+
+
 def with_robust_estimators(estimates: pd.DataFrame) -> pd.DataFrame:
     """The replicates with the robust-SE intervals of the Cox and joint models as estimators of their own.
 
@@ -416,8 +425,7 @@ def performance_measures(
             out[c] = np.nan
     out["bias_over_empse"] = out["bias"] / out["empse"]
     n = out["n_estimable"].astype(float)
-    nominal_mcse = np.sqrt(NOMINAL * (1 - NOMINAL) / n)
-    out["coverage_ok"] = (out["coverage"] - NOMINAL).abs() <= 2 * nominal_mcse
+    out["coverage_ok"] = coverage_distance(out["coverage"], n).abs() <= COVERAGE_LIMIT
     out["bias_ok"] = (out["bias_over_empse"].abs() < 0.1) | (out["bias"].abs() <= 2 * out["bias_total_se"])
     return out[columns]
 
